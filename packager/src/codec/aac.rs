@@ -1,0 +1,175 @@
+//! AAC and other MPEG-4 audio: the `esds` descriptors (ISO/IEC 14496-1 7.2.6) and the
+//! AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), giving `mp4a.OO[.A]` (RFC 6381 3.3).
+
+use crate::error::{BoxError, Malformed};
+use crate::mp4::header::{Bx, Reader};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EsdsConfig {
+    pub object_type: u8,
+    pub asc: Option<AudioSpecificConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AudioSpecificConfig {
+    pub audio_object_type: u8,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+impl EsdsConfig {
+    pub fn codecs(&self) -> String {
+        match (&self.asc, self.object_type) {
+            (Some(asc), 0x40) => format!("mp4a.40.{}", asc.audio_object_type),
+            (_, oti) => format!("mp4a.{oti:02X}"),
+        }
+    }
+}
+
+const SAMPLE_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+
+fn descriptor(r: &mut Reader<'_>) -> Result<(u8, usize), BoxError> {
+    let tag = r.u8()?;
+    let mut len = 0usize;
+    for _ in 0..4 {
+        let b = r.u8()?;
+        len = (len << 7) | usize::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    Ok((tag, len))
+}
+
+pub(crate) fn parse_esds(esds: &Bx<'_>) -> Result<EsdsConfig, BoxError> {
+    let mut r = esds.body();
+    r.version_flags()?;
+    let (tag, _) = descriptor(&mut r)?;
+    if tag != 3 {
+        return Err(r.err(Malformed::InvalidField {
+            field: "esds ES_Descriptor tag",
+            value: i64::from(tag),
+        }));
+    }
+    r.skip(2)?;
+    let flags = r.u8()?;
+    if flags & 0x80 != 0 {
+        r.skip(2)?;
+    }
+    if flags & 0x40 != 0 {
+        let n = r.u8()?;
+        r.skip(usize::from(n))?;
+    }
+    if flags & 0x20 != 0 {
+        r.skip(2)?;
+    }
+    let (tag, _) = descriptor(&mut r)?;
+    if tag != 4 {
+        return Err(r.err(Malformed::InvalidField {
+            field: "esds DecoderConfigDescriptor tag",
+            value: i64::from(tag),
+        }));
+    }
+    let object_type = r.u8()?;
+    r.skip(12)?;
+    let mut asc = None;
+    if r.remaining() > 0 {
+        let (tag, len) = descriptor(&mut r)?;
+        if tag == 5 {
+            let bytes = r.bytes(len)?;
+            asc = Some(parse_asc(bytes).ok_or_else(|| {
+                esds.err(Malformed::Truncated {
+                    needed: 2,
+                    available: bytes.len() as u64,
+                })
+            })?);
+        }
+    }
+    Ok(EsdsConfig { object_type, asc })
+}
+
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn read(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            let bit = (byte >> (7 - (self.pos % 8))) & 1;
+            v = (v << 1) | u32::from(bit);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+}
+
+fn object_type(b: &mut Bits<'_>) -> Option<u8> {
+    let t = b.read(5)?;
+    let t = if t == 31 { 32 + b.read(6)? } else { t };
+    u8::try_from(t).ok()
+}
+
+fn sample_rate(b: &mut Bits<'_>) -> Option<u32> {
+    let i = b.read(4)?;
+    if i == 15 {
+        b.read(24)
+    } else {
+        Some(SAMPLE_RATES.get(i as usize).copied().unwrap_or(0))
+    }
+}
+
+pub(crate) fn parse_asc(data: &[u8]) -> Option<AudioSpecificConfig> {
+    let mut b = Bits { data, pos: 0 };
+    let audio_object_type = object_type(&mut b)?;
+    let mut rate = sample_rate(&mut b)?;
+    let channels = b.read(4)? as u16;
+    // Explicit SBR / PS signalling: the output rate is the extension rate.
+    if audio_object_type == 5 || audio_object_type == 29 {
+        if let Some(ext) = sample_rate(&mut b) {
+            rate = ext;
+        }
+    }
+    Some(AudioSpecificConfig {
+        audio_object_type,
+        sample_rate: rate,
+        channels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asc_variants() {
+        // AAC-LC 48 kHz stereo.
+        assert_eq!(
+            parse_asc(&[0x11, 0x90]),
+            Some(AudioSpecificConfig { audio_object_type: 2, sample_rate: 48000, channels: 2 })
+        );
+        // AAC-LC 44.1 kHz mono.
+        assert_eq!(parse_asc(&[0x12, 0x08]).map(|a| (a.sample_rate, a.channels)), Some((44100, 1)));
+        // Escape value 31: object type 32 + 10 = 42 (USAC).
+        let a = parse_asc(&[0xF9, 0x46, 0x40]).unwrap();
+        assert_eq!((a.audio_object_type, a.sample_rate, a.channels), (42, 48000, 2));
+        assert_eq!(parse_asc(&[0x11]), None);
+    }
+
+    #[test]
+    fn codecs_strings() {
+        let c = |object_type, aot| EsdsConfig {
+            object_type,
+            asc: Some(AudioSpecificConfig { audio_object_type: aot, sample_rate: 48000, channels: 2 }),
+        };
+        assert_eq!(c(0x40, 2).codecs(), "mp4a.40.2");
+        assert_eq!(c(0x40, 5).codecs(), "mp4a.40.5");
+        assert_eq!(c(0x40, 29).codecs(), "mp4a.40.29");
+        assert_eq!(c(0x67, 2).codecs(), "mp4a.67");
+        assert_eq!(EsdsConfig { object_type: 0x6B, asc: None }.codecs(), "mp4a.6B");
+    }
+}

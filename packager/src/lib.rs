@@ -1,0 +1,37 @@
+//! # dashpack
+//!
+//! An MPEG-DASH packager: progressive MP4 (ISO BMFF) in, fragmented-MP4 segments and a
+//! static MPD out. Media data is read by positional reads and never loaded whole;
+//! tracks are segmented in parallel; the MPD is written last.
+//!
+//! ```no_run
+//! let presentation = dashpack::package_files(
+//!     &["input.mp4"],
+//!     "out",
+//!     &dashpack::Options::default(),
+//! )?;
+//! println!("{} with {} representations", presentation.mpd, presentation.representations.len());
+//! # Ok::<(), dashpack::Error>(())
+//! ```
+//!
+//! For inputs that are not local files, implement [`Source`]; to send output somewhere
+//! other than a folder, implement [`Sink`] and call [`package`].
+
+mod codec;
+mod error;
+mod lang;
+mod mp4;
+mod mpd;
+mod options;
+mod package;
+mod presentation;
+mod segment;
+mod sink;
+mod source;
+
+pub use error::{Error, Malformed, Result};
+pub use options::{Options, Progress, ProgressFn, Timeline};
+pub use package::{inspect, package, package_files};
+pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
+pub use sink::{DirSink, MemorySink, Sink};
+pub use source::{BytesSource, FileSource, Input, Source};

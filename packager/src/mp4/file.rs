@@ -1,0 +1,268 @@
+//! The top level of an input file: find `moov` by reading box headers at offsets (never
+//! the media data), parse it, and check every track's sample table against the file
+//! before anything is written.
+
+use crate::error::{BoxError, Malformed};
+use crate::mp4::header::{Bx, fourcc_str, parse_header};
+use crate::mp4::moov::{self, Movie, Track};
+use crate::source::Input;
+use crate::{Error, Result};
+
+/// A `moov` larger than this is refused rather than read into memory.
+const MAX_MOOV: u64 = 1 << 30;
+
+/// Facts about a track found while checking its tables in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Stats {
+    /// Smallest composition time (DTS + offset).
+    pub min_cts: i64,
+    /// Composition offset of the sample with the smallest composition time.
+    pub first_presented_cto: i64,
+    /// Largest composition time plus duration.
+    pub end_cts: i64,
+    /// Decode time after the last sample.
+    pub end_dts: u64,
+    pub bytes: u64,
+    pub sync_count: u32,
+    /// Largest sample, in bytes.
+    pub max_size: u32,
+}
+
+/// One checked track.
+#[derive(Debug)]
+pub(crate) struct CheckedTrack {
+    pub track: Track,
+    pub stats: Stats,
+}
+
+#[derive(Debug)]
+pub(crate) struct Media {
+    pub movie_timescale: u32,
+    pub tracks: Vec<CheckedTrack>,
+    pub warnings: Vec<String>,
+}
+
+/// Read and check the movie of one input.
+pub(crate) fn open(input: &Input) -> Result<Media> {
+    let name = input.name();
+    let src = input.source();
+    let file_len = src.len();
+    let mut pos = 0u64;
+    let mut moov: Option<(u64, Vec<u8>)> = None;
+    let mut fragmented = false;
+    let mut first = true;
+    while pos < file_len {
+        let avail = file_len - pos;
+        let mut head = [0u8; 16];
+        let n = avail.min(16) as usize;
+        src.read_exact_at(&mut head[..n], pos)
+            .map_err(|e| Error::io(format!("{name}: read at byte {pos}"), e))?;
+        let (kind, size, _) = parse_header(&head[..n], avail).map_err(|k| {
+            let k = if first && n < 8 { not_mp4(&head[..n]) } else { k };
+            BoxError::new("file", pos, k).in_file(name)
+        })?;
+        if first && !plausible(&kind) {
+            return Err(BoxError::new("file", 0, not_mp4(&head[..n])).in_file(name));
+        }
+        first = false;
+        let kind_s = fourcc_str(&kind);
+        if size > avail {
+            if &kind == b"moov" || moov.is_none() {
+                return Err(BoxError::new(kind_s, pos, Malformed::PastEndOfFile { size, file_len }).in_file(name));
+            }
+            // A truncated box after the movie: the sample check below says whether any
+            // sample lies in the missing part.
+            break;
+        }
+        match &kind {
+            b"moov" => {
+                if moov.is_some() {
+                    return Err(BoxError::new("moov[2]", pos, Malformed::Duplicate("moov")).in_file(name));
+                }
+                if size > MAX_MOOV {
+                    return Err(BoxError::new(
+                        "moov",
+                        pos,
+                        Malformed::Limit {
+                            what: "moov size",
+                            limit: MAX_MOOV,
+                        },
+                    )
+                    .in_file(name));
+                }
+                let mut buf = vec![0u8; size as usize];
+                src.read_exact_at(&mut buf, pos)
+                    .map_err(|e| Error::io(format!("{name}: read moov at byte {pos}"), e))?;
+                moov = Some((pos, buf));
+            }
+            b"moof" => fragmented = true,
+            _ => {}
+        }
+        pos += size;
+    }
+    let Some((moov_pos, moov_bytes)) = moov else {
+        return Err(BoxError::new("file", file_len, Malformed::Missing("moov")).in_file(name));
+    };
+    let (_, _, header_len) = parse_header(&moov_bytes, moov_bytes.len() as u64)
+        .map_err(|k| BoxError::new("moov", moov_pos, k).in_file(name))?;
+    let root = Bx {
+        kind: *b"moov",
+        start: moov_pos,
+        raw: &moov_bytes,
+        header_len,
+        path: "moov".into(),
+        depth: 1,
+    };
+    let Movie {
+        timescale,
+        tracks,
+        mut warnings,
+        fragmented: has_mvex,
+    } = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
+    if fragmented || has_mvex {
+        return Err(Error::Unsupported {
+            file: name.to_string(),
+            what: "fragmented MP4 input (moof/mvex); only progressive MP4 is packaged for now".into(),
+        });
+    }
+    let mut checked = Vec::with_capacity(tracks.len());
+    for track in tracks {
+        let stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        checked.push(CheckedTrack { track, stats });
+    }
+    for w in &mut warnings {
+        *w = format!("{name}: {w}");
+    }
+    if checked.is_empty() {
+        return Err(Error::NoTracks {
+            file: name.to_string(),
+            detail: if warnings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", warnings.join("; "))
+            },
+        });
+    }
+    Ok(Media {
+        movie_timescale: timescale,
+        tracks: checked,
+        warnings,
+    })
+}
+
+fn plausible(kind: &[u8; 4]) -> bool {
+    kind.iter().all(|&b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-' || b == b'_')
+}
+
+fn not_mp4(head: &[u8]) -> Malformed {
+    let found = head.get(4..8).map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+    Malformed::NotMp4 { found }
+}
+
+/// Check that the tables agree with each other and with the file, in one pass.
+fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
+    let t = &track.table;
+    let stbl = format!("{}/mdia/minf/stbl", track.path);
+    let mismatch = |table: &'static str, found: u64| {
+        BoxError::new(
+            format!("{stbl}/{table}"),
+            track.offset,
+            Malformed::CountMismatch {
+                table,
+                expected: u64::from(t.count),
+                found,
+            },
+        )
+    };
+    let count = u64::from(t.count);
+    if count > file_len {
+        return Err(BoxError::new(
+            format!("{stbl}/stsz"),
+            track.offset,
+            Malformed::Limit {
+                what: "sample count (more samples than bytes in the file)",
+                limit: file_len,
+            },
+        ));
+    }
+    let stts_total: u64 = t.stts.iter().map(|e| u64::from(e.0)).sum();
+    if stts_total != count {
+        return Err(mismatch("stts", stts_total));
+    }
+    if !t.ctts.is_empty() {
+        let total: u64 = t.ctts.iter().map(|e| u64::from(e.0)).sum();
+        if total != count {
+            return Err(mismatch("ctts", total));
+        }
+    }
+    let chunks = t.chunk_offsets.len() as u64;
+    let mut capacity = 0u64;
+    for (i, e) in t.stsc.iter().enumerate() {
+        let end = t.stsc.get(i + 1).map_or(chunks + 1, |n| u64::from(n.first_chunk));
+        let n = end.saturating_sub(u64::from(e.first_chunk));
+        capacity = capacity.saturating_add(n.saturating_mul(u64::from(e.samples_per_chunk)));
+    }
+    if capacity < count {
+        return Err(mismatch("stsc", capacity));
+    }
+    if let Some(sync) = &t.sync {
+        if let Some(&last) = sync.last() {
+            if u64::from(last) > count {
+                return Err(BoxError::new(
+                    format!("{stbl}/stss"),
+                    track.offset,
+                    Malformed::InvalidField {
+                        field: "stss sample_number (past the last sample)",
+                        value: i64::from(last),
+                    },
+                ));
+            }
+        }
+    }
+    let mut stats = Stats {
+        min_cts: i64::MAX,
+        end_cts: i64::MIN,
+        ..Stats::default()
+    };
+    let mut seen = 0u64;
+    for s in t.cursor() {
+        seen += 1;
+        let end = s.offset.checked_add(u64::from(s.size));
+        if end.is_none_or(|e| e > file_len) {
+            return Err(BoxError::new(
+                format!("{stbl}/stco"),
+                s.offset,
+                Malformed::SampleOutOfFile {
+                    sample: s.index + 1,
+                    data_offset: s.offset,
+                    size: s.size,
+                    file_len,
+                },
+            ));
+        }
+        let cts = s.dts as i64 + s.cto;
+        if cts < stats.min_cts {
+            stats.min_cts = cts;
+            stats.first_presented_cto = s.cto;
+        }
+        stats.end_cts = stats.end_cts.max(cts + i64::from(s.duration));
+        stats.end_dts = s.dts + u64::from(s.duration);
+        stats.bytes += u64::from(s.size);
+        stats.sync_count += u32::from(s.sync);
+        stats.max_size = stats.max_size.max(s.size);
+    }
+    if seen != count {
+        return Err(mismatch("stsc", seen));
+    }
+    if stats.end_dts > i64::MAX as u64 / 2 {
+        return Err(BoxError::new(
+            format!("{stbl}/stts"),
+            track.offset,
+            Malformed::Limit {
+                what: "track duration",
+                limit: i64::MAX as u64 / 2,
+            },
+        ));
+    }
+    Ok(stats)
+}

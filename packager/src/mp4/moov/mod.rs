@@ -1,0 +1,73 @@
+//! `moov` (ISO/IEC 14496-12 8.2.1): the movie header and its tracks.
+
+pub(crate) mod stbl;
+pub(crate) mod trak;
+
+use crate::error::{BoxError, Malformed};
+use crate::mp4::header::Bx;
+pub(crate) use trak::{Kind, Track};
+
+#[derive(Debug)]
+pub(crate) struct Movie {
+    /// `mvhd` timescale: the unit of `tkhd` and `elst` durations.
+    pub timescale: u32,
+    pub tracks: Vec<Track>,
+    /// Tracks left out, with the reason.
+    pub warnings: Vec<String>,
+    /// True when the file carries `mvex` (a fragmented file).
+    pub fragmented: bool,
+}
+
+pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
+    let mut timescale = None;
+    let mut traks = Vec::new();
+    let mut fragmented = false;
+    for child in moov.children() {
+        let child = child?;
+        match &child.kind {
+            b"mvhd" => {
+                if timescale.is_some() {
+                    return Err(child.err(Malformed::Duplicate("mvhd")));
+                }
+                timescale = Some(parse_mvhd(&child)?);
+            }
+            b"trak" => traks.push(child),
+            b"mvex" => fragmented = true,
+            _ => {}
+        }
+    }
+    let timescale = timescale.ok_or_else(|| moov.err(Malformed::Missing("mvhd")))?;
+    let mut tracks = Vec::new();
+    let mut warnings = Vec::new();
+    for trak in &traks {
+        match trak::parse_trak(trak)? {
+            Ok(t) => tracks.push(t),
+            Err(why) => warnings.push(why),
+        }
+    }
+    Ok(Movie {
+        timescale,
+        tracks,
+        warnings,
+        fragmented,
+    })
+}
+
+fn parse_mvhd(b: &Bx<'_>) -> Result<u32, BoxError> {
+    let mut r = b.body();
+    let (version, _) = r.version_flags()?;
+    r.skip(if version == 1 { 16 } else { 8 })?;
+    let at = r.offset();
+    let ts = r.u32()?;
+    if ts == 0 {
+        return Err(BoxError::new(
+            b.path.clone(),
+            at,
+            Malformed::InvalidField {
+                field: "mvhd timescale",
+                value: 0,
+            },
+        ));
+    }
+    Ok(ts)
+}

@@ -1,0 +1,243 @@
+//! `stbl` (ISO/IEC 14496-12 8.5-8.7): the sample description and the sample tables,
+//! decoded into the compact [`SampleTable`]. Every table length is checked against the
+//! bytes of its box before anything is allocated.
+
+use crate::error::{BoxError, Malformed};
+use crate::mp4::header::Bx;
+use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
+
+pub(crate) struct Parsed<'a> {
+    /// The first sample entry (such as `avc1` or `mp4a`).
+    pub entry: Bx<'a>,
+    /// The whole `stsd` box, copied into the init segment byte for byte.
+    pub stsd_raw: &'a [u8],
+    pub table: SampleTable,
+}
+
+macro_rules! once {
+    ($slot:ident, $child:ident, $name:literal) => {{
+        if $slot.is_some() {
+            return Err($child.err(Malformed::Duplicate($name)));
+        }
+        $slot = Some($child);
+    }};
+}
+
+pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
+    let (mut stsd, mut stts, mut ctts, mut stss, mut stsc, mut stsz, mut stco) =
+        (None, None, None, None, None, None, None);
+    for child in stbl.children() {
+        let child = child?;
+        match &child.kind {
+            b"stsd" => once!(stsd, child, "stsd"),
+            b"stts" => once!(stts, child, "stts"),
+            b"ctts" => once!(ctts, child, "ctts"),
+            b"stss" => once!(stss, child, "stss"),
+            b"stsc" => once!(stsc, child, "stsc"),
+            b"stsz" | b"stz2" => once!(stsz, child, "stsz"),
+            b"stco" | b"co64" => once!(stco, child, "stco"),
+            _ => {}
+        }
+    }
+    let missing = |name| stbl.err(Malformed::Missing(name));
+    let stsd = stsd.ok_or_else(|| missing("stsd"))?;
+    let entry = first_entry(&stsd)?;
+    let stsz = stsz.ok_or_else(|| missing("stsz"))?;
+    let (count, sizes) = parse_sizes(&stsz)?;
+    let table = SampleTable {
+        count,
+        stts: parse_stts(&stts.ok_or_else(|| missing("stts"))?)?,
+        ctts: match ctts {
+            Some(b) => parse_ctts(&b)?,
+            None => Vec::new(),
+        },
+        sizes,
+        stsc: parse_stsc(&stsc.ok_or_else(|| missing("stsc"))?)?,
+        chunk_offsets: parse_chunk_offsets(&stco.ok_or_else(|| missing("stco"))?)?,
+        sync: match stss {
+            Some(b) => Some(parse_stss(&b)?),
+            None => None,
+        },
+    };
+    Ok(Parsed {
+        entry,
+        stsd_raw: stsd.raw,
+        table,
+    })
+}
+
+fn first_entry<'a>(stsd: &Bx<'a>) -> Result<Bx<'a>, BoxError> {
+    let mut r = stsd.body();
+    r.version_flags()?;
+    let count = r.u32()?;
+    if count == 0 {
+        return Err(stsd.err(Malformed::Missing("sample entry")));
+    }
+    stsd.children_after(8)
+        .next()
+        .unwrap_or_else(|| Err(stsd.err(Malformed::Missing("sample entry"))))
+}
+
+fn parse_stts(b: &Bx<'_>) -> Result<Vec<(u32, u32)>, BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    let n = r.u32()?;
+    r.check_table(u64::from(n), 8, "stts entries")?;
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        v.push((r.u32()?, r.u32()?));
+    }
+    Ok(v)
+}
+
+fn parse_ctts(b: &Bx<'_>) -> Result<Vec<(u32, i64)>, BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    let n = r.u32()?;
+    r.check_table(u64::from(n), 8, "ctts entries")?;
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let count = r.u32()?;
+        // Version 0 is unsigned by the spec, but writers put negative values there too;
+        // reading both versions as signed is what every demuxer does.
+        v.push((count, i64::from(r.i32()?)));
+    }
+    Ok(v)
+}
+
+fn parse_stss(b: &Bx<'_>) -> Result<Vec<u32>, BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    let n = r.u32()?;
+    r.check_table(u64::from(n), 4, "stss entries")?;
+    let mut v = Vec::with_capacity(n as usize);
+    let mut prev = 0u32;
+    for _ in 0..n {
+        let at = r.offset();
+        let s = r.u32()?;
+        if s <= prev {
+            return Err(BoxError::new(
+                b.path.clone(),
+                at,
+                Malformed::InvalidField {
+                    field: "stss sample_number (must be ascending, from 1)",
+                    value: i64::from(s),
+                },
+            ));
+        }
+        prev = s;
+        v.push(s);
+    }
+    Ok(v)
+}
+
+fn parse_stsc(b: &Bx<'_>) -> Result<Vec<StscEntry>, BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    let n = r.u32()?;
+    r.check_table(u64::from(n), 12, "stsc entries")?;
+    let mut v: Vec<StscEntry> = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let at = r.offset();
+        let e = StscEntry {
+            first_chunk: r.u32()?,
+            samples_per_chunk: r.u32()?,
+            sample_description_index: r.u32()?,
+        };
+        let prev = v.last().map_or(0, |p| p.first_chunk);
+        if e.first_chunk == 0 || e.first_chunk <= prev {
+            return Err(BoxError::new(
+                b.path.clone(),
+                at,
+                Malformed::InvalidField {
+                    field: "stsc first_chunk (must be ascending, from 1)",
+                    value: i64::from(e.first_chunk),
+                },
+            ));
+        }
+        if e.sample_description_index != 1 {
+            return Err(BoxError::new(
+                b.path.clone(),
+                at + 8,
+                Malformed::InvalidField {
+                    field: "stsc sample_description_index (only one sample entry is supported)",
+                    value: i64::from(e.sample_description_index),
+                },
+            ));
+        }
+        v.push(e);
+    }
+    Ok(v)
+}
+
+fn parse_sizes(b: &Bx<'_>) -> Result<(u32, Sizes), BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    if &b.kind == b"stsz" {
+        let size = r.u32()?;
+        let count = r.u32()?;
+        if size != 0 {
+            return Ok((count, Sizes::Constant(size)));
+        }
+        r.check_table(u64::from(count), 4, "stsz entries")?;
+        let mut v = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            v.push(r.u32()?);
+        }
+        return Ok((count, Sizes::PerSample(v)));
+    }
+    r.skip(3)?;
+    let at = r.offset();
+    let field = r.u8()?;
+    let count = r.u32()?;
+    let bits = u64::from(count) * u64::from(field);
+    match field {
+        4 | 8 | 16 => r.check_table(bits.div_ceil(8), 1, "stz2 entries")?,
+        _ => {
+            return Err(BoxError::new(
+                b.path.clone(),
+                at,
+                Malformed::InvalidField {
+                    field: "stz2 field_size",
+                    value: i64::from(field),
+                },
+            ));
+        }
+    }
+    let mut v = Vec::with_capacity(count as usize);
+    let mut i = 0;
+    while i < count {
+        match field {
+            4 => {
+                let byte = r.u8()?;
+                v.push(u32::from(byte >> 4));
+                if i + 1 < count {
+                    v.push(u32::from(byte & 0x0f));
+                }
+                i += 2;
+            }
+            8 => {
+                v.push(u32::from(r.u8()?));
+                i += 1;
+            }
+            _ => {
+                v.push(u32::from(r.u16()?));
+                i += 1;
+            }
+        }
+    }
+    Ok((count, Sizes::PerSample(v)))
+}
+
+fn parse_chunk_offsets(b: &Bx<'_>) -> Result<Vec<u64>, BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    let n = r.u32()?;
+    let wide = &b.kind == b"co64";
+    r.check_table(u64::from(n), if wide { 8 } else { 4 }, "chunk offsets")?;
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        v.push(if wide { r.u64()? } else { u64::from(r.u32()?) });
+    }
+    Ok(v)
+}

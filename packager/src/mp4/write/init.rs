@@ -1,0 +1,107 @@
+//! The initialization segment: `ftyp` + `moov` with one track, empty sample tables and
+//! `mvex/trex` (ISO/IEC 14496-12 8.8.1; DASH 23009-1 6.3.3). The sample description
+//! (`stsd`), `hdlr`, the media header and `elng` are the input's bytes, unchanged.
+
+use super::{put_u16, put_u32, write_box, write_file_type, write_full_box};
+use crate::mp4::header::parse_header;
+use crate::mp4::moov::{Kind, Track};
+
+/// Every output track is track 1 of its own init segment.
+pub(crate) const TRACK_ID: u32 = 1;
+
+const UNITY_MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
+
+pub(crate) fn write_init_segment(track: &Track) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1024 + track.stsd.len());
+    write_file_type(&mut buf, b"ftyp", b"iso6", &[b"iso6", b"dash", b"mp41"]);
+    write_box(&mut buf, b"moov", |buf| {
+        write_full_box(buf, b"mvhd", 0, 0, |buf| {
+            put_u32(buf, 0); // creation_time
+            put_u32(buf, 0); // modification_time
+            put_u32(buf, track.timescale);
+            put_u32(buf, 0); // duration: unknown for fragmented files
+            put_u32(buf, 0x0001_0000); // rate 1.0
+            put_u16(buf, 0x0100); // volume 1.0
+            buf.extend_from_slice(&[0; 10]);
+            for m in UNITY_MATRIX {
+                put_u32(buf, m);
+            }
+            buf.extend_from_slice(&[0; 24]);
+            put_u32(buf, TRACK_ID + 1);
+        });
+        write_box(buf, b"trak", |buf| {
+            buf.extend_from_slice(&patched_tkhd(&track.tkhd));
+            write_box(buf, b"mdia", |buf| {
+                write_full_box(buf, b"mdhd", 0, 0, |buf| {
+                    put_u32(buf, 0);
+                    put_u32(buf, 0);
+                    put_u32(buf, track.timescale);
+                    put_u32(buf, 0);
+                    put_u16(buf, track.mdhd_language);
+                    put_u16(buf, 0);
+                });
+                buf.extend_from_slice(&track.hdlr);
+                if let Some(elng) = &track.elng {
+                    buf.extend_from_slice(elng);
+                }
+                write_box(buf, b"minf", |buf| {
+                    match (&track.media_header, track.kind) {
+                        (Some(raw), _) => buf.extend_from_slice(raw),
+                        (None, Kind::Video) => write_full_box(buf, b"vmhd", 0, 1, |buf| buf.extend_from_slice(&[0; 8])),
+                        (None, Kind::Audio) => write_full_box(buf, b"smhd", 0, 0, |buf| put_u32(buf, 0)),
+                    }
+                    write_box(buf, b"dinf", |buf| {
+                        write_full_box(buf, b"dref", 0, 0, |buf| {
+                            put_u32(buf, 1);
+                            // flags 1: the media data is in the same file
+                            write_full_box(buf, b"url ", 0, 1, |_| {});
+                        });
+                    });
+                    write_box(buf, b"stbl", |buf| {
+                        buf.extend_from_slice(&track.stsd);
+                        for kind in [b"stts", b"stsc", b"stco"] {
+                            write_full_box(buf, kind, 0, 0, |buf| put_u32(buf, 0));
+                        }
+                        write_full_box(buf, b"stsz", 0, 0, |buf| {
+                            put_u32(buf, 0);
+                            put_u32(buf, 0);
+                        });
+                    });
+                });
+            });
+        });
+        write_box(buf, b"mvex", |buf| {
+            write_full_box(buf, b"trex", 0, 0, |buf| {
+                put_u32(buf, TRACK_ID);
+                put_u32(buf, 1); // default_sample_description_index
+                put_u32(buf, 0);
+                put_u32(buf, 0);
+                put_u32(buf, 0);
+            });
+        });
+    });
+    buf
+}
+
+/// The input's `tkhd` (matrix, dimensions, layer, volume kept) as track 1, enabled, with
+/// an unknown (zero) duration.
+fn patched_tkhd(raw: &[u8]) -> Vec<u8> {
+    let mut out = raw.to_vec();
+    let Ok((_, _, header_len)) = parse_header(raw, raw.len() as u64) else {
+        return out;
+    };
+    let Some(&version) = raw.get(header_len) else {
+        return out;
+    };
+    let (id_at, dur_at, dur_len) = if version == 1 {
+        (header_len + 20, header_len + 28, 8)
+    } else {
+        (header_len + 12, header_len + 20, 4)
+    };
+    if out.len() >= dur_at + dur_len {
+        out[header_len + 3] |= 0x01; // track_enabled
+        out[id_at..id_at + 4].copy_from_slice(&TRACK_ID.to_be_bytes());
+        out[dur_at..dur_at + dur_len].fill(0);
+    }
+    out
+}

@@ -1,0 +1,281 @@
+//! The MPD: a static `isoff-live` presentation with one SegmentTemplate and
+//! SegmentTimeline per Representation (ISO/IEC 23009-1 5.3.9), built as a typed model
+//! and serialised with quick-xml.
+
+pub(crate) mod model;
+
+use model::{AdaptationSet, Descriptor, Mpd, Period, Representation, S, SegmentTemplate, SegmentTimeline};
+use serde::Serialize;
+
+use crate::mp4::moov::Kind;
+use crate::options::Timeline;
+use crate::segment::build::{BuiltSegment, init_path, media_template};
+
+/// What the MPD needs to know about one written Representation.
+#[derive(Debug, Clone)]
+pub(crate) struct RepInput<'a> {
+    pub id: &'a str,
+    pub kind: Kind,
+    pub fourcc: [u8; 4],
+    pub codecs: &'a str,
+    pub language: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: Option<(u64, u64)>,
+    pub sar: Option<(u32, u32)>,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub timescale: u32,
+    pub pto: u64,
+    pub segments: &'a [BuiltSegment],
+    pub sap: u8,
+    /// Boundaries of two Representations closer than this (seconds) count as aligned.
+    pub tolerance: f64,
+}
+
+impl RepInput<'_> {
+    fn seconds(&self, media_time: u64) -> f64 {
+        (media_time as f64 - self.pto as f64) / f64::from(self.timescale)
+    }
+
+    /// End of the last segment in period time, seconds.
+    pub fn end(&self) -> f64 {
+        self.segments
+            .last()
+            .map_or(0.0, |s| self.seconds(s.time + s.duration))
+    }
+
+    pub fn max_segment_duration(&self) -> f64 {
+        self.segments
+            .iter()
+            .map(|s| s.duration as f64 / f64::from(self.timescale))
+            .fold(0.0, f64::max)
+    }
+}
+
+/// The written MPD and the per-Representation bandwidths, in the order given.
+pub(crate) struct Written {
+    pub xml: String,
+    pub bandwidths: Vec<u64>,
+    pub duration: f64,
+    pub min_buffer_time: f64,
+}
+
+/// The DASH bandwidth (23009-1 5.3.5.2): the smallest rate such that, starting at any
+/// segment boundary with `min_buffer` seconds of data buffered, delivery at that rate
+/// never falls behind playback. Every byte of every segment counts.
+pub(crate) fn bandwidth(segments: &[BuiltSegment], timescale: u32, min_buffer: f64) -> u64 {
+    let ts = f64::from(timescale);
+    let mut best = 0.0f64;
+    for i in 0..segments.len() {
+        let start = segments[i].time as f64 / ts;
+        let mut bits = 0.0;
+        for s in &segments[i..] {
+            bits += s.bytes as f64 * 8.0;
+            let due = min_buffer + (s.time as f64 / ts - start);
+            if due > 0.0 {
+                best = best.max(bits / due);
+            }
+        }
+    }
+    best.ceil() as u64
+}
+
+pub(crate) fn timeline(segments: &[BuiltSegment]) -> Vec<S> {
+    let mut out: Vec<S> = Vec::new();
+    let mut expected: Option<u64> = None;
+    for seg in segments {
+        let contiguous = expected == Some(seg.time);
+        if let Some(last) = out.last_mut() {
+            if contiguous && last.d == seg.duration {
+                *last.r.get_or_insert(0) += 1;
+                expected = Some(seg.time + seg.duration);
+                continue;
+            }
+        }
+        out.push(S {
+            t: (!contiguous).then_some(seg.time),
+            d: seg.duration,
+            r: None,
+        });
+        expected = Some(seg.time + seg.duration);
+    }
+    out
+}
+
+/// `xs:duration` in seconds with millisecond precision, rounded up so that durations
+/// are never understated.
+pub(crate) fn xs_duration(seconds: f64) -> String {
+    let ms = (seconds.max(0.0) * 1000.0 - 1e-6).ceil() as u64;
+    if ms % 1000 == 0 {
+        format!("PT{}S", ms / 1000)
+    } else {
+        let frac = format!("{:03}", ms % 1000);
+        format!("PT{}.{}S", ms / 1000, frac.trim_end_matches('0'))
+    }
+}
+
+fn ratio(num: u64, den: u64) -> String {
+    if den == 1 { num.to_string() } else { format!("{num}/{den}") }
+}
+
+fn aligned(reps: &[&RepInput<'_>]) -> bool {
+    let Some(first) = reps.first() else {
+        return true;
+    };
+    reps.iter().all(|r| {
+        r.segments.len() == first.segments.len()
+            && r.segments.iter().zip(first.segments).all(|(a, b)| {
+                (r.seconds(a.time) - first.seconds(b.time)).abs() <= r.tolerance.max(first.tolerance)
+            })
+    })
+}
+
+pub(crate) fn write(reps: &[RepInput<'_>], timeline_kind: Timeline) -> Result<Written, quick_xml::SeError> {
+    let max_seg = reps.iter().map(RepInput::max_segment_duration).fold(0.0, f64::max);
+    let duration = reps.iter().map(RepInput::end).fold(0.0, f64::max);
+    // Players must buffer a whole segment before they can start anyway; the bandwidth
+    // below is computed for exactly this buffer.
+    let min_buffer = (max_seg * 1000.0).ceil() / 1000.0;
+    let bandwidths: Vec<u64> = reps
+        .iter()
+        .map(|r| bandwidth(r.segments, r.timescale, min_buffer))
+        .collect();
+
+    // One AdaptationSet per content type, sample entry type and (audio) language.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, r) in reps.iter().enumerate() {
+        let same = |j: &usize| {
+            let o = &reps[*j];
+            o.kind == r.kind && o.fourcc == r.fourcc && (r.kind == Kind::Video || o.language == r.language)
+        };
+        match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let mut sets = Vec::new();
+    for (set_id, group) in groups.iter().enumerate() {
+        let members: Vec<&RepInput<'_>> = group.iter().map(|&i| &reps[i]).collect();
+        let first = members[0];
+        let video = first.kind == Kind::Video;
+        let several = groups.iter().filter(|g| reps[g[0]].kind == first.kind).count() > 1;
+        let is_first_of_kind = groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
+        let representations = group
+            .iter()
+            .map(|&i| {
+                let r = &reps[i];
+                Representation {
+                    id: r.id.to_string(),
+                    codecs: r.codecs.to_string(),
+                    bandwidth: bandwidths[i],
+                    width: video.then_some(r.width),
+                    height: video.then_some(r.height),
+                    frame_rate: r.frame_rate.map(|(n, d)| ratio(n, d)),
+                    sar: video.then(|| {
+                        let (h, v) = r.sar.unwrap_or((1, 1));
+                        format!("{h}:{v}")
+                    }),
+                    audio_sampling_rate: (!video).then_some(r.sample_rate),
+                    audio_channel_configuration: (!video && r.channels > 0).then(|| Descriptor {
+                        scheme_id_uri: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
+                        value: r.channels.to_string(),
+                    }),
+                    segment_template: SegmentTemplate {
+                        timescale: r.timescale,
+                        presentation_time_offset: (r.pto > 0).then_some(r.pto),
+                        initialization: init_path(r.id),
+                        media: media_template(r.id, timeline_kind),
+                        start_number: (timeline_kind == Timeline::Number).then_some(1),
+                        timeline: SegmentTimeline {
+                            s: timeline(r.segments),
+                        },
+                    },
+                }
+            })
+            .collect();
+        sets.push(AdaptationSet {
+            id: set_id as u32,
+            content_type: if video { "video" } else { "audio" },
+            mime_type: if video { "video/mp4" } else { "audio/mp4" },
+            lang: (!video || first.language != "und").then(|| first.language.to_string()),
+            segment_alignment: aligned(&members).then_some(true),
+            start_with_sap: members.iter().map(|r| r.sap).max().unwrap_or(1),
+            max_width: (video && members.len() > 1).then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
+            max_height: (video && members.len() > 1).then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
+            max_frame_rate: None,
+            role: several.then(|| Descriptor {
+                scheme_id_uri: "urn:mpeg:dash:role:2011",
+                value: if is_first_of_kind { "main" } else { "alternate" }.to_string(),
+            }),
+            representations,
+        });
+    }
+    let mpd = Mpd {
+        xmlns: "urn:mpeg:dash:schema:mpd:2011",
+        profiles: "urn:mpeg:dash:profile:isoff-live:2011",
+        kind: "static",
+        media_presentation_duration: xs_duration(duration),
+        max_segment_duration: xs_duration(max_seg),
+        min_buffer_time: xs_duration(min_buffer),
+        periods: vec![Period {
+            id: "0",
+            start: "PT0S",
+            adaptation_sets: sets,
+        }],
+    };
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let mut ser = quick_xml::se::Serializer::new(&mut xml);
+    ser.indent(' ', 2);
+    mpd.serialize(ser)?;
+    xml.push('\n');
+    Ok(Written {
+        xml,
+        bandwidths,
+        duration,
+        min_buffer_time: min_buffer,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(time: u64, duration: u64, bytes: u64) -> BuiltSegment {
+        BuiltSegment { time, duration, bytes }
+    }
+
+    #[test]
+    fn timeline_compresses_repeats() {
+        let segs = [seg(0, 4, 1), seg(4, 4, 1), seg(8, 4, 1), seg(12, 2, 1)];
+        let s = timeline(&segs);
+        assert_eq!(
+            s,
+            [S { t: Some(0), d: 4, r: Some(2) }, S { t: None, d: 2, r: None }]
+        );
+        let s = timeline(&[seg(10, 4, 1), seg(20, 4, 1)]);
+        assert_eq!(s[1].t, Some(20), "a gap restates t");
+    }
+
+    #[test]
+    fn bandwidth_is_not_the_average() {
+        // One big segment among small ones: 1 s segments, 1 s buffer.
+        let segs = [seg(0, 1, 1000), seg(1, 1, 10_000), seg(2, 1, 1000), seg(3, 1, 1000)];
+        let bw = bandwidth(&segs, 1, 1.0);
+        let average = (13_000.0 * 8.0 / 4.0) as u64;
+        assert!(bw > average, "{bw} vs average {average}");
+        // Starting at segment 1: 80000 bits due by 1 s.
+        assert_eq!(bw, 80_000);
+        // Constant segments: exactly their rate.
+        let flat = [seg(0, 2, 500), seg(2, 2, 500), seg(4, 2, 500)];
+        assert_eq!(bandwidth(&flat, 1, 2.0), 2000);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(xs_duration(10.0), "PT10S");
+        assert_eq!(xs_duration(4.004), "PT4.004S");
+        assert_eq!(xs_duration(0.5), "PT0.5S");
+        assert_eq!(xs_duration(3.0001), "PT3.001S");
+    }
+}

@@ -1,0 +1,123 @@
+//! The subset of the MPD schema (ISO/IEC 23009-1 5.3) that dashpack writes, as typed
+//! structs serialised by quick-xml. Attribute fields are named `@name`.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename = "MPD")]
+pub(crate) struct Mpd {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "@profiles")]
+    pub profiles: &'static str,
+    #[serde(rename = "@type")]
+    pub kind: &'static str,
+    #[serde(rename = "@mediaPresentationDuration")]
+    pub media_presentation_duration: String,
+    #[serde(rename = "@maxSegmentDuration")]
+    pub max_segment_duration: String,
+    #[serde(rename = "@minBufferTime")]
+    pub min_buffer_time: String,
+    #[serde(rename = "Period")]
+    pub periods: Vec<Period>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Period {
+    #[serde(rename = "@id")]
+    pub id: &'static str,
+    #[serde(rename = "@start")]
+    pub start: &'static str,
+    #[serde(rename = "AdaptationSet")]
+    pub adaptation_sets: Vec<AdaptationSet>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AdaptationSet {
+    #[serde(rename = "@id")]
+    pub id: u32,
+    #[serde(rename = "@contentType")]
+    pub content_type: &'static str,
+    #[serde(rename = "@mimeType")]
+    pub mime_type: &'static str,
+    #[serde(rename = "@lang", skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    #[serde(rename = "@segmentAlignment", skip_serializing_if = "Option::is_none")]
+    pub segment_alignment: Option<bool>,
+    #[serde(rename = "@startWithSAP")]
+    pub start_with_sap: u8,
+    #[serde(rename = "@maxWidth", skip_serializing_if = "Option::is_none")]
+    pub max_width: Option<u32>,
+    #[serde(rename = "@maxHeight", skip_serializing_if = "Option::is_none")]
+    pub max_height: Option<u32>,
+    #[serde(rename = "@maxFrameRate", skip_serializing_if = "Option::is_none")]
+    pub max_frame_rate: Option<String>,
+    #[serde(rename = "Role", skip_serializing_if = "Option::is_none")]
+    pub role: Option<Descriptor>,
+    #[serde(rename = "Representation")]
+    pub representations: Vec<Representation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Descriptor {
+    #[serde(rename = "@schemeIdUri")]
+    pub scheme_id_uri: &'static str,
+    #[serde(rename = "@value")]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Representation {
+    #[serde(rename = "@id")]
+    pub id: String,
+    #[serde(rename = "@codecs")]
+    pub codecs: String,
+    #[serde(rename = "@bandwidth")]
+    pub bandwidth: u64,
+    #[serde(rename = "@width", skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(rename = "@height", skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(rename = "@frameRate", skip_serializing_if = "Option::is_none")]
+    pub frame_rate: Option<String>,
+    #[serde(rename = "@sar", skip_serializing_if = "Option::is_none")]
+    pub sar: Option<String>,
+    #[serde(rename = "@audioSamplingRate", skip_serializing_if = "Option::is_none")]
+    pub audio_sampling_rate: Option<u32>,
+    #[serde(rename = "AudioChannelConfiguration", skip_serializing_if = "Option::is_none")]
+    pub audio_channel_configuration: Option<Descriptor>,
+    #[serde(rename = "SegmentTemplate")]
+    pub segment_template: SegmentTemplate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SegmentTemplate {
+    #[serde(rename = "@timescale")]
+    pub timescale: u32,
+    #[serde(rename = "@presentationTimeOffset", skip_serializing_if = "Option::is_none")]
+    pub presentation_time_offset: Option<u64>,
+    #[serde(rename = "@initialization")]
+    pub initialization: String,
+    #[serde(rename = "@media")]
+    pub media: String,
+    #[serde(rename = "@startNumber", skip_serializing_if = "Option::is_none")]
+    pub start_number: Option<u32>,
+    #[serde(rename = "SegmentTimeline")]
+    pub timeline: SegmentTimeline,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SegmentTimeline {
+    #[serde(rename = "S")]
+    pub s: Vec<S>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct S {
+    #[serde(rename = "@t", skip_serializing_if = "Option::is_none")]
+    pub t: Option<u64>,
+    #[serde(rename = "@d")]
+    pub d: u64,
+    #[serde(rename = "@r", skip_serializing_if = "Option::is_none")]
+    pub r: Option<u32>,
+}

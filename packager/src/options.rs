@@ -1,0 +1,81 @@
+//! Options for [`crate::package`], with defaults that suit most presentations.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// How media segments are named and addressed in the SegmentTemplate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Timeline {
+    /// `seg-$Number$.m4s`, numbered from 1.
+    #[default]
+    Number,
+    /// `seg-$Time$.m4s`, named by the segment's start on the media timeline.
+    Time,
+}
+
+impl std::str::FromStr for Timeline {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "number" => Ok(Timeline::Number),
+            "time" => Ok(Timeline::Time),
+            other => Err(format!("unknown timeline {other:?} (expected number or time)")),
+        }
+    }
+}
+
+/// Progress of a running [`crate::package`] call, in bytes of media data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+/// Called from the packaging threads whenever a segment is finished.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Everything that changes what [`crate::package`] writes or how it runs.
+#[derive(Clone)]
+pub struct Options {
+    /// Target segment duration in seconds (default 4). Video is cut at the first sync
+    /// sample at or after each multiple of it, so segments can be longer.
+    pub segment_duration: f64,
+    /// File name of the MPD (default `stream.mpd`).
+    pub mpd_name: String,
+    /// `$Number$` (default) or `$Time$` addressing.
+    pub timeline: Timeline,
+    /// Replace the contents of a non-empty output folder (default false: refuse).
+    pub force: bool,
+    pub progress: Option<ProgressFn>,
+    /// Set to true from any thread to stop; the call then returns [`crate::Error::Cancelled`]
+    /// and leaves no output behind.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            segment_duration: 4.0,
+            mpd_name: "stream.mpd".to_string(),
+            timeline: Timeline::Number,
+            force: false,
+            progress: None,
+            cancel: None,
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("segment_duration", &self.segment_duration)
+            .field("mpd_name", &self.mpd_name)
+            .field("timeline", &self.timeline)
+            .field("force", &self.force)
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,428 @@
+//! The whole flow: open every input, put all tracks on one timeline, plan the cuts,
+//! build the tracks in parallel, then write the MPD last.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use crate::mp4::file::{self, CheckedTrack, Media};
+use crate::mp4::moov::Kind;
+use crate::mpd::{self, RepInput};
+use crate::options::{Options, Progress};
+use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
+use crate::segment::build::{BuiltTrack, TrackJob, build_track};
+use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
+use crate::segment::timing::{Rational, Timing, start_delay, timing};
+use crate::sink::{DirSink, Sink};
+use crate::source::Input;
+use crate::{Error, Result};
+
+/// Cancellation and progress, shared by the packaging threads.
+pub(crate) struct Control<'a> {
+    options: &'a Options,
+    done: AtomicU64,
+    total: u64,
+}
+
+impl Control<'_> {
+    pub fn check_cancel(&self) -> Result<()> {
+        match &self.options.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn advance(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(cb) = &self.options.progress {
+            cb(Progress {
+                bytes_done: done,
+                bytes_total: self.total,
+            });
+        }
+    }
+}
+
+/// One track on its way to becoming a Representation.
+struct OutTrack {
+    input: usize,
+    track: usize,
+    rep_id: String,
+    timing: Timing,
+    plan: TrackPlan,
+}
+
+struct Prepared {
+    media: Vec<Media>,
+    tracks: Vec<OutTrack>,
+    warnings: Vec<String>,
+}
+
+impl Prepared {
+    fn checked(&self, o: &OutTrack) -> &CheckedTrack {
+        &self.media[o.input].tracks[o.track]
+    }
+}
+
+fn target_duration(options: &Options) -> Result<Rational> {
+    let d = options.segment_duration;
+    if !d.is_finite() || !(0.1..=3600.0).contains(&d) {
+        return Err(Error::InvalidOption {
+            name: "segment_duration",
+            reason: format!("{d} is not between 0.1 and 3600 seconds"),
+        });
+    }
+    Ok(Rational::new((d * 1000.0).round() as i128, 1000))
+}
+
+fn check_mpd_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.starts_with(".partial");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidOption {
+            name: "mpd_name",
+            reason: format!("{name:?} is not a plain file name"),
+        })
+    }
+}
+
+/// Most common sample duration: the nominal frame duration even with a few odd frames.
+fn nominal_delta(t: &CheckedTrack) -> Option<u32> {
+    let mut counts: HashMap<u32, u64> = HashMap::new();
+    for &(n, d) in &t.track.table.stts {
+        *counts.entry(d).or_default() += u64::from(n);
+    }
+    counts
+        .into_iter()
+        .filter(|&(d, _)| d > 0)
+        .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
+        .map(|(d, _)| d)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn frame_rate_string(t: &CheckedTrack) -> Option<String> {
+    frame_rate(t).map(|(n, d)| if d == 1 { n.to_string() } else { format!("{n}/{d}") })
+}
+
+fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
+    if t.track.kind != Kind::Video {
+        return None;
+    }
+    let d = u64::from(nominal_delta(t)?);
+    let ts = u64::from(t.track.timescale);
+    let g = gcd(ts, d);
+    Some((ts / g, d / g))
+}
+
+fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
+    let target = target_duration(options)?;
+    check_mpd_name(&options.mpd_name)?;
+    if inputs.is_empty() {
+        return Err(Error::InvalidOption {
+            name: "inputs",
+            reason: "no input file given".into(),
+        });
+    }
+    let media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
+    let warnings: Vec<String> = media.iter().flat_map(|m| m.warnings.iter().cloned()).collect();
+
+    // The presentation starts where its earliest track starts.
+    let global_start = media
+        .iter()
+        .flat_map(|m| m.tracks.iter().map(move |t| start_delay(t, m.movie_timescale)))
+        .reduce(|a, b| if b.lt(a) { b } else { a })
+        .unwrap_or(Rational::new(0, 1));
+
+    let mut tracks = Vec::new();
+    let (mut videos, mut audios) = (0, 0);
+    for (i, m) in media.iter().enumerate() {
+        for (j, t) in m.tracks.iter().enumerate() {
+            let rep_id = match t.track.kind {
+                Kind::Video => {
+                    videos += 1;
+                    format!("video-{videos}")
+                }
+                Kind::Audio => {
+                    audios += 1;
+                    format!("audio-{audios}")
+                }
+            };
+            tracks.push(OutTrack {
+                input: i,
+                track: j,
+                rep_id,
+                timing: timing(t, m.movie_timescale, global_start),
+                plan: TrackPlan {
+                    segments: Vec::new(),
+                    end: 0,
+                },
+            });
+        }
+    }
+    let mut p = Prepared {
+        media,
+        tracks,
+        warnings,
+    };
+
+    // Video first: each video track is cut at its own sync samples on the same grid.
+    for k in 0..p.tracks.len() {
+        let (kind, plan) = {
+            let o = &p.tracks[k];
+            let c = p.checked(o);
+            let plan = (c.track.kind == Kind::Video)
+                .then(|| plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target));
+            (c.track.kind, plan)
+        };
+        if let (Kind::Video, Some(plan)) = (kind, plan) {
+            p.tracks[k].plan = plan;
+        }
+    }
+    check_video_alignment(&p, inputs)?;
+
+    // Everything else follows the first video track's boundaries.
+    let reference = p.tracks.iter().find(|o| p.checked(o).track.kind == Kind::Video);
+    let has_video = reference.is_some();
+    let cuts = reference.map_or_else(Vec::new, |o| o.plan.cut_times(p.checked(o).track.timescale));
+    for k in 0..p.tracks.len() {
+        let o = &p.tracks[k];
+        let c = p.checked(o);
+        if c.track.kind == Kind::Video {
+            continue;
+        }
+        let plan = if has_video {
+            plan_at(&c.track.table, c.track.timescale, &o.timing, &cuts)
+        } else {
+            // Audio only: a first pass finds the end, then cut on the regular grid.
+            let whole = plan_at(&c.track.table, c.track.timescale, &o.timing, &[]);
+            let grid = regular_cuts(target, whole.end, c.track.timescale);
+            plan_at(&c.track.table, c.track.timescale, &o.timing, &grid)
+        };
+        p.tracks[k].plan = plan;
+    }
+    Ok(p)
+}
+
+/// Video tracks of one sample entry type share an AdaptationSet, so their segment
+/// boundaries must match; refuse rather than write a false `segmentAlignment`.
+fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()> {
+    let videos: Vec<&OutTrack> = p
+        .tracks
+        .iter()
+        .filter(|o| p.checked(o).track.kind == Kind::Video)
+        .collect();
+    for (a_i, a) in videos.iter().enumerate() {
+        for b in videos.iter().skip(a_i + 1) {
+            let (ca, cb) = (p.checked(a), p.checked(b));
+            if ca.track.codec.fourcc != cb.track.codec.fourcc {
+                continue;
+            }
+            let frame = |c: &CheckedTrack| {
+                f64::from(nominal_delta(c).unwrap_or(1)) / f64::from(c.track.timescale)
+            };
+            let tolerance = frame(ca).min(frame(cb)) / 2.0;
+            let times = |o: &OutTrack, c: &CheckedTrack| -> Vec<f64> {
+                o.plan
+                    .segments
+                    .iter()
+                    .map(|s| s.ept as f64 / f64::from(c.track.timescale))
+                    .collect()
+            };
+            let (ta, tb) = (times(a, ca), times(b, cb));
+            let mismatch = ta
+                .iter()
+                .zip(&tb)
+                .position(|(x, y)| (x - y).abs() > tolerance)
+                .or((ta.len() != tb.len()).then_some(ta.len().min(tb.len())));
+            if let Some(i) = mismatch {
+                let at = |t: &[f64]| t.get(i).map_or("its end".to_string(), |x| format!("{x:.3} s"));
+                return Err(Error::Misaligned {
+                    detail: format!(
+                        "segment {} starts at {} in {} (track {}) but at {} in {} (track {}); \
+                         the inputs' keyframes are not aligned",
+                        i + 1,
+                        at(&ta),
+                        inputs[a.input].name(),
+                        ca.track.id,
+                        at(&tb),
+                        inputs[b.input].name(),
+                        cb.track.id,
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rep_input<'a>(p: &'a Prepared, o: &'a OutTrack, built: &'a BuiltTrack) -> RepInput<'a> {
+    let c = p.checked(o);
+    let t = &c.track;
+    RepInput {
+        id: &o.rep_id,
+        kind: t.kind,
+        fourcc: t.codec.fourcc,
+        codecs: &t.codec.codecs,
+        language: &t.language,
+        width: u32::from(t.codec.width),
+        height: u32::from(t.codec.height),
+        frame_rate: frame_rate(c),
+        sar: t.codec.sar,
+        sample_rate: t.codec.sample_rate,
+        channels: t.codec.channels,
+        timescale: t.timescale,
+        pto: o.timing.pto,
+        segments: &built.segments,
+        sap: built.sap,
+        tolerance: f64::from(nominal_delta(c).unwrap_or(1)) / f64::from(t.timescale) / 2.0,
+    }
+}
+
+/// Package `inputs` into `sink`: init and media segments for every audio and video
+/// track, then the MPD, last.
+pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
+    let p = prepare(inputs, options)?;
+    let ctl = Control {
+        options,
+        done: AtomicU64::new(0),
+        total: p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum(),
+    };
+    ctl.check_cancel()?;
+    let built: Vec<BuiltTrack> = p
+        .tracks
+        .par_iter()
+        .map(|o| {
+            let job = TrackJob {
+                input: &inputs[o.input],
+                track: p.checked(o),
+                timing: o.timing,
+                plan: &o.plan,
+                rep_id: &o.rep_id,
+            };
+            build_track(&job, options.timeline, sink, &ctl)
+        })
+        .collect::<Result<_>>()?;
+    ctl.check_cancel()?;
+
+    let reps: Vec<RepInput<'_>> = p.tracks.iter().zip(&built).map(|(o, b)| rep_input(&p, o, b)).collect();
+    let written = mpd::write(&reps, options.timeline).map_err(|e| Error::Io {
+        context: "cannot serialise the MPD".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    sink.put(&options.mpd_name, written.xml.as_bytes())
+        .map_err(|e| Error::io(format!("cannot write {}", options.mpd_name), e))?;
+
+    let mut files = 1u64;
+    let mut bytes = written.xml.len() as u64;
+    let representations = p
+        .tracks
+        .iter()
+        .zip(&built)
+        .zip(reps.iter().zip(&written.bandwidths))
+        .map(|((o, b), (r, &bandwidth))| {
+            let c = p.checked(o);
+            let t = &c.track;
+            let rep_bytes = b.init_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
+            files += 1 + b.segments.len() as u64;
+            bytes += rep_bytes;
+            let video = t.kind == Kind::Video;
+            Representation {
+                id: o.rep_id.clone(),
+                input: inputs[o.input].name().to_string(),
+                track_id: t.id,
+                content_type: if video { ContentType::Video } else { ContentType::Audio },
+                codecs: t.codec.codecs.clone(),
+                bandwidth,
+                width: video.then_some(u32::from(t.codec.width)),
+                height: video.then_some(u32::from(t.codec.height)),
+                frame_rate: frame_rate_string(c),
+                sample_rate: (!video).then_some(t.codec.sample_rate),
+                channels: (!video).then_some(t.codec.channels),
+                language: t.language.clone(),
+                segments: b.segments.len() as u32,
+                bytes: rep_bytes,
+                max_segment_duration: r.max_segment_duration(),
+            }
+        })
+        .collect();
+    Ok(Presentation {
+        mpd: options.mpd_name.clone(),
+        duration: written.duration,
+        min_buffer_time: written.min_buffer_time,
+        representations,
+        files,
+        bytes,
+        warnings: p.warnings,
+    })
+}
+
+/// Package local files into the folder `out_dir`, which appears whole or not at all.
+pub fn package_files<P: AsRef<Path>>(inputs: &[P], out_dir: impl AsRef<Path>, options: &Options) -> Result<Presentation> {
+    let inputs: Vec<Input> = inputs.iter().map(Input::open).collect::<Result<_>>()?;
+    let sink = DirSink::create(out_dir.as_ref(), options.force)?;
+    let presentation = package(&inputs, &sink, options)?;
+    sink.commit()?;
+    Ok(presentation)
+}
+
+/// Describe the tracks of one input and what [`package`] would make of them.
+pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
+    let p = prepare(std::slice::from_ref(input), options)?;
+    let mut duration = 0.0f64;
+    let tracks = p
+        .tracks
+        .iter()
+        .map(|o| {
+            let c = p.checked(o);
+            let t = &c.track;
+            let ts = f64::from(t.timescale);
+            let start = o.plan.segments.first().map_or(0, |s| s.ept.max(0)) as f64 / ts;
+            let end = o.plan.end as f64 / ts;
+            duration = duration.max(end);
+            let media_seconds = c.stats.end_dts as f64 / ts;
+            let video = t.kind == Kind::Video;
+            TrackInfo {
+                track_id: t.id,
+                content_type: if video { ContentType::Video } else { ContentType::Audio },
+                sample_entry: crate::mp4::header::fourcc_str(&t.codec.fourcc),
+                codecs: t.codec.codecs.clone(),
+                timescale: t.timescale,
+                duration: end - start,
+                samples: t.table.count,
+                sync_samples: c.stats.sync_count,
+                keyframe_interval: (video && c.stats.sync_count > 0)
+                    .then(|| media_seconds / f64::from(c.stats.sync_count)),
+                bitrate: if media_seconds > 0.0 {
+                    (c.stats.bytes as f64 * 8.0 / media_seconds).round() as u64
+                } else {
+                    0
+                },
+                width: video.then_some(u32::from(t.codec.width)),
+                height: video.then_some(u32::from(t.codec.height)),
+                frame_rate: frame_rate_string(c),
+                sample_rate: (!video).then_some(t.codec.sample_rate),
+                channels: (!video).then_some(t.codec.channels),
+                language: t.language.clone(),
+                start,
+                planned_segments: o.plan.segments.len() as u32,
+            }
+        })
+        .collect();
+    Ok(MediaInfo {
+        file: input.name().to_string(),
+        size: input.source().len(),
+        duration,
+        tracks,
+        warnings: p.warnings,
+    })
+}

@@ -1,0 +1,228 @@
+//! Building one track's output: its init segment and every media segment, read from
+//! the input in as few positional reads as the chunk layout allows and handed to the
+//! sink one at a time, so memory is one segment per track in flight.
+
+use super::plan::TrackPlan;
+use super::timing::Timing;
+use crate::codec::{self, Family};
+use crate::error::{BoxError, Malformed};
+use crate::mp4::file::CheckedTrack;
+use crate::mp4::moov::Kind;
+use crate::mp4::sample_table::Sample;
+use crate::mp4::write::init::{TRACK_ID, write_init_segment};
+use crate::mp4::write::moof::write_segment_header;
+use crate::mp4::write::trun::{FLAGS_NON_SYNC, FLAGS_SYNC, TrunSample};
+use crate::options::Timeline;
+use crate::package::Control;
+use crate::sink::Sink;
+use crate::source::Input;
+use crate::{Error, Result};
+
+/// A segment larger than this is refused: it would have to sit in memory whole.
+const MAX_SEGMENT_BYTES: u64 = 1 << 31;
+
+pub(crate) fn init_path(rep: &str) -> String {
+    format!("{rep}/init.mp4")
+}
+
+pub(crate) fn media_template(rep: &str, timeline: Timeline) -> String {
+    match timeline {
+        Timeline::Number => format!("{rep}/seg-$Number$.m4s"),
+        Timeline::Time => format!("{rep}/seg-$Time$.m4s"),
+    }
+}
+
+fn media_path(rep: &str, timeline: Timeline, number: u32, time: u64) -> String {
+    match timeline {
+        Timeline::Number => format!("{rep}/seg-{number}.m4s"),
+        Timeline::Time => format!("{rep}/seg-{time}.m4s"),
+    }
+}
+
+pub(crate) struct TrackJob<'a> {
+    pub input: &'a Input,
+    pub track: &'a CheckedTrack,
+    pub timing: Timing,
+    pub plan: &'a TrackPlan,
+    pub rep_id: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BuiltSegment {
+    /// Earliest presentation time on the media timeline (`S@t`).
+    pub time: u64,
+    pub duration: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BuiltTrack {
+    pub segments: Vec<BuiltSegment>,
+    /// The highest SAP type any segment starts with (1, 2 or 3).
+    pub sap: u8,
+    pub init_bytes: u64,
+}
+
+pub(crate) fn build_track(job: &TrackJob<'_>, timeline: Timeline, sink: &dyn Sink, ctl: &Control) -> Result<BuiltTrack> {
+    let t = &job.track.track;
+    let name = job.input.name();
+    let put = |path: String, data: &[u8]| {
+        sink.put(&path, data)
+            .map_err(|e| Error::io(format!("cannot write output file {path}"), e))
+    };
+    let init = write_init_segment(t);
+    put(init_path(job.rep_id), &init)?;
+
+    let mut cursor = t.table.cursor();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut trun: Vec<TrunSample> = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut built = Vec::with_capacity(job.plan.segments.len());
+    let mut sap = 1u8;
+    let with_cto = t.table.has_composition_offsets();
+    for (i, seg) in job.plan.segments.iter().enumerate() {
+        ctl.check_cancel()?;
+        samples.clear();
+        samples.extend(cursor.by_ref().take(seg.count as usize));
+        if samples.len() != seg.count as usize {
+            return Err(Error::Malformed {
+                file: name.to_string(),
+                path: format!("{}/mdia/minf/stbl", t.path),
+                offset: t.offset,
+                kind: Malformed::CountMismatch {
+                    table: "sample tables",
+                    expected: u64::from(t.table.count),
+                    found: u64::from(seg.first) + samples.len() as u64,
+                },
+            });
+        }
+        trun.clear();
+        let mut payload = 0u64;
+        for s in &samples {
+            let cto = s.cto - job.timing.cto_shift;
+            let cto = i32::try_from(cto).map_err(|_| {
+                BoxError::new(
+                    format!("{}/mdia/minf/stbl/ctts", t.path),
+                    t.offset,
+                    Malformed::InvalidField {
+                        field: "composition offset",
+                        value: cto,
+                    },
+                )
+                .in_file(name)
+            })?;
+            let sync = s.sync || t.kind == Kind::Audio;
+            trun.push(TrunSample {
+                duration: s.duration,
+                size: s.size,
+                flags: if sync { FLAGS_SYNC } else { FLAGS_NON_SYNC },
+                cto,
+            });
+            payload += u64::from(s.size);
+        }
+        if payload > MAX_SEGMENT_BYTES {
+            return Err(BoxError::new(
+                format!("{}/mdia/minf/stbl/stsz", t.path),
+                t.offset,
+                Malformed::Limit {
+                    what: "bytes in one segment",
+                    limit: MAX_SEGMENT_BYTES,
+                },
+            )
+            .in_file(name));
+        }
+        let first = samples[0];
+        buf.clear();
+        buf.reserve(payload as usize + 64 + trun.len() * 16);
+        write_segment_header(
+            &mut buf,
+            i as u32 + 1,
+            TRACK_ID,
+            first.dts + job.timing.dts_offset,
+            &trun,
+            with_cto,
+            payload,
+        );
+        let data_start = buf.len();
+        buf.resize(data_start + payload as usize, 0);
+        read_samples(job.input, &samples, &mut buf[data_start..])?;
+        if t.kind == Kind::Video {
+            sap = sap.max(sap_type(job, seg.ept, &samples, &buf[data_start..]));
+        }
+        let time = (seg.ept + job.timing.pto as i64).max(0) as u64;
+        let number = i as u32 + 1;
+        put(media_path(job.rep_id, timeline, number, time), &buf)?;
+        built.push(BuiltSegment {
+            time,
+            duration: job.plan.duration(i).max(0) as u64,
+            bytes: buf.len() as u64,
+        });
+        ctl.advance(payload);
+    }
+    Ok(BuiltTrack {
+        segments: built,
+        sap,
+        init_bytes: init.len() as u64,
+    })
+}
+
+/// Read the samples' bytes into `out`, merging samples that sit next to each other in
+/// the file into one read.
+fn read_samples(input: &Input, samples: &[Sample], out: &mut [u8]) -> Result<()> {
+    let mut pos = 0usize;
+    let mut i = 0;
+    while i < samples.len() {
+        let start = samples[i].offset;
+        let mut len = samples[i].size as usize;
+        let mut j = i + 1;
+        while j < samples.len() && samples[j].offset == start + len as u64 {
+            len += samples[j].size as usize;
+            j += 1;
+        }
+        input
+            .source()
+            .read_exact_at(&mut out[pos..pos + len], start)
+            .map_err(|e| Error::io(format!("{}: read {len} bytes of samples at byte {start}", input.name()), e))?;
+        pos += len;
+        i = j;
+    }
+    Ok(())
+}
+
+/// SAP type of a segment (ISO/IEC 14496-12 Annex I): 1 when its first sample is the
+/// first presented; otherwise it has leading pictures: 2 when they are decodable
+/// (RADL, or after an H.264 IDR), 3 when they reference the previous GOP (open GOP).
+fn sap_type(job: &TrackJob<'_>, ept: i64, samples: &[Sample], data: &[u8]) -> u8 {
+    let first = samples[0];
+    let first_pt = job.timing.period_time(first.dts, first.cto);
+    if ept >= first_pt {
+        return 1;
+    }
+    let codec = &job.track.track.codec;
+    let nal = |s: &Sample, at: usize| {
+        data.get(at..at + s.size as usize)
+            .and_then(|d| codec::first_vcl_nal_type(codec.family, codec.nal_length_size, d))
+    };
+    match codec.family {
+        Family::Avc => {
+            if nal(&first, 0) == Some(5) {
+                2
+            } else {
+                3
+            }
+        }
+        Family::Hevc => {
+            let mut at = 0usize;
+            let mut rasl = false;
+            for s in samples {
+                let pt = job.timing.period_time(s.dts, s.cto);
+                if pt < first_pt && matches!(nal(s, at), Some(8) | Some(9)) {
+                    rasl = true;
+                }
+                at += s.size as usize;
+            }
+            if rasl { 3 } else { 2 }
+        }
+        Family::Aac => 1,
+    }
+}

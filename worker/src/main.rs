@@ -1,0 +1,190 @@
+//! The `dashpack` command: `package` and `inspect` local MP4 files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use dashpack::{Options, Timeline};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "dashpack", version, about = "Package MP4 files as MPEG-DASH")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Package one or more MP4 files into an MPEG-DASH presentation.
+    Package {
+        /// Input MP4 files; their tracks become one presentation.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder; it appears complete or not at all.
+        #[arg(short = 'o', long = "output-dir")]
+        output: PathBuf,
+        /// Target segment duration in seconds.
+        #[arg(long, default_value_t = 4.0)]
+        segment_duration: f64,
+        /// File name of the MPD.
+        #[arg(long, default_value = "stream.mpd")]
+        mpd_name: String,
+        /// Segment addressing: `number` ($Number$) or `time` ($Time$).
+        #[arg(long, default_value = "number")]
+        timeline: Timeline,
+        /// Replace the contents of a non-empty output folder.
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe an MP4 file's tracks and what `package` would make of them.
+    Inspect {
+        input: PathBuf,
+        /// Target segment duration used for the plan, in seconds.
+        #[arg(long, default_value_t = 4.0)]
+        segment_duration: f64,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Package {
+            inputs,
+            output,
+            segment_duration,
+            mpd_name,
+            timeline,
+            force,
+            json,
+        } => {
+            let options = Options {
+                segment_duration,
+                mpd_name,
+                timeline,
+                force,
+                ..Options::default()
+            };
+            run_package(&inputs, &output, options, json)
+        }
+        Command::Inspect {
+            input,
+            segment_duration,
+            json,
+        } => run_inspect(&input, segment_duration, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dashpack: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn run_package(inputs: &[PathBuf], output: &PathBuf, mut options: Options, json: bool) -> CliResult {
+    let started = Instant::now();
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        options.progress = Some(Arc::new(move |p: dashpack::Progress| {
+            bar.set_length(p.bytes_total);
+            bar.set_position(p.bytes_done);
+        }));
+    }
+    let result = dashpack::package_files(inputs, output, &options);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let p = result?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&p)?;
+        v["output"] = serde_json::Value::String(output.display().to_string());
+        v["seconds"] = serde_json::json!(elapsed);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for w in &p.warnings {
+        eprintln!("dashpack: warning: {w}");
+    }
+    println!("{}", output.join(&p.mpd).display());
+    for r in &p.representations {
+        let what = match (r.width, r.height, r.sample_rate) {
+            (Some(w), Some(h), _) => format!("{w}x{h} @ {}", r.frame_rate.as_deref().unwrap_or("?")),
+            (_, _, Some(rate)) => format!("{rate} Hz, {} ch, {}", r.channels.unwrap_or(0), r.language),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<10} {:<22} {:>8} kbit/s  {:>4} segments  {}",
+            r.id,
+            r.codecs,
+            r.bandwidth / 1000,
+            r.segments,
+            what
+        );
+    }
+    println!(
+        "{} representations, {:.3} s, {} files, {} bytes in {:.2} s",
+        p.representations.len(),
+        p.duration,
+        p.files,
+        p.bytes,
+        elapsed
+    );
+    Ok(())
+}
+
+fn run_inspect(input: &PathBuf, segment_duration: f64, json: bool) -> CliResult {
+    let options = Options {
+        segment_duration,
+        ..Options::default()
+    };
+    let info = dashpack::inspect(&dashpack::Input::open(input)?, &options)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(());
+    }
+    println!("{}: {} bytes, {:.3} s", info.file, info.size, info.duration);
+    for t in &info.tracks {
+        println!(
+            "  track {} {:?} {} ({}) {:.3} s from {:.3} s, {} samples, {} kbit/s, lang {}",
+            t.track_id, t.content_type, t.sample_entry, t.codecs, t.duration, t.start, t.samples, t.bitrate / 1000, t.language
+        );
+        if let (Some(w), Some(h)) = (t.width, t.height) {
+            println!(
+                "    {w}x{h} @ {} fps, {} sync samples, keyframe every {:.2} s",
+                t.frame_rate.as_deref().unwrap_or("?"),
+                t.sync_samples,
+                t.keyframe_interval.unwrap_or(0.0)
+            );
+        }
+        if let Some(rate) = t.sample_rate {
+            println!("    {rate} Hz, {} channels", t.channels.unwrap_or(0));
+        }
+        println!("    package: {} segments", t.planned_segments);
+    }
+    for w in &info.warnings {
+        println!("  warning: {w}");
+    }
+    Ok(())
+}
