@@ -200,7 +200,7 @@ mod tests {
         };
         let s: Vec<_> = t.cursor().collect();
         assert_eq!(s.len(), 5);
-        assert_eq!(s.iter().map(|x| x.offset).collect::<Vec<_>>(), [100, 101, 200, 202, 300]);
+        assert_eq!(s.iter().map(|x| x.offset).collect::<Vec<_>>(), [100, 101, 200, 203, 300]);
         assert_eq!(s.iter().map(|x| x.dts).collect::<Vec<_>>(), [0, 10, 20, 30, 50]);
         assert_eq!(s.iter().map(|x| x.cto).collect::<Vec<_>>(), [0, 30, -10, -10, -10]);
         assert_eq!(s.iter().map(|x| x.sync).collect::<Vec<_>>(), [true, false, false, true, false]);

@@ -1,0 +1,324 @@
+//! Test helpers that read inputs and outputs with `mp4-atom` (strict), never with
+//! dashpack's own reader, so the checks are independent of the code under test.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use mp4_atom::{Codec, Decode, Ftyp, Mdat, Moof, Moov, StszSamples, Styp};
+
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+/// Every clip `fixtures/make.sh` writes.
+pub const FIXTURES: &[&str] = &[
+    "h264_aac.mp4",
+    "h264_ntsc.mp4",
+    "hevc_aac.mp4",
+    "audio_only.m4a",
+    "video_only.mp4",
+    "moov_at_end.mp4",
+    "no_edit_list.mp4",
+    "empty_edit.mp4",
+    "audio_delayed.mp4",
+    "negative_cts.mp4",
+    "h264_open_gop.mp4",
+];
+
+#[derive(Debug, Clone)]
+pub struct InSample {
+    pub offset: u64,
+    pub size: u32,
+    pub dts: i64,
+    pub duration: u32,
+    pub cts: i64,
+    pub sync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct InTrack {
+    pub id: u32,
+    pub video: bool,
+    pub timescale: u32,
+    pub movie_timescale: u32,
+    /// Leading empty edits, movie timescale.
+    pub empty: u64,
+    /// First media edit's media time (0 without an edit list).
+    pub media_time: i64,
+    pub samples: Vec<InSample>,
+    pub codecs: String,
+}
+
+impl InTrack {
+    /// Presentation time in seconds of a composition time, as the edit list places it.
+    pub fn presentation(&self, cts: i64) -> f64 {
+        (cts - self.media_time) as f64 / f64::from(self.timescale)
+            + self.empty as f64 / f64::from(self.movie_timescale)
+    }
+}
+
+/// Top-level boxes: (kind, start, end).
+pub fn top_level(bytes: &[u8]) -> Vec<([u8; 4], usize, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos + 8 <= bytes.len() {
+        let size32 = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as u64;
+        let kind: [u8; 4] = bytes[pos + 4..pos + 8].try_into().unwrap();
+        let size = match size32 {
+            0 => (bytes.len() - pos) as u64,
+            1 => u64::from_be_bytes(bytes[pos + 8..pos + 16].try_into().unwrap()),
+            n => n,
+        };
+        let end = pos + size as usize;
+        out.push((kind, pos, end.min(bytes.len())));
+        pos = end;
+    }
+    out
+}
+
+fn expected_codecs(codec: &Codec) -> String {
+    match codec {
+        Codec::Avc1(a) => format!(
+            "avc1.{:02X}{:02X}{:02X}",
+            a.avcc.avc_profile_indication, a.avcc.profile_compatibility, a.avcc.avc_level_indication
+        ),
+        Codec::Hvc1(h) => {
+            let c = &h.hvcc;
+            let compat = u32::from_be_bytes(c.general_profile_compatibility_flags).reverse_bits();
+            let space = ["", "A", "B", "C"][c.general_profile_space as usize];
+            let mut s = format!(
+                "hvc1.{space}{}.{compat:X}.{}{}",
+                c.general_profile_idc,
+                if c.general_tier_flag { 'H' } else { 'L' },
+                c.general_level_idc
+            );
+            let flags = c.general_constraint_indicator_flags;
+            let keep = flags.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            for b in &flags[..keep] {
+                s.push_str(&format!(".{b:02X}"));
+            }
+            s
+        }
+        Codec::Mp4a(m) => {
+            let dc = &m.esds.es_desc.dec_config;
+            format!(
+                "mp4a.{:02X}.{}",
+                dc.object_type_indication,
+                dc.dec_specific.as_ref().unwrap().profile
+            )
+        }
+        other => panic!("fixture codec not expected: {other:?}"),
+    }
+}
+
+const CONTAINERS: [&[u8; 4]; 6] = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"];
+
+/// A copy of one box with the named descendants removed and container sizes rewritten.
+pub fn without_boxes(bx: &[u8], drop: &[&[u8; 4]]) -> Vec<u8> {
+    let kind: [u8; 4] = bx[4..8].try_into().unwrap();
+    if !CONTAINERS.contains(&&kind) {
+        return bx.to_vec();
+    }
+    let mut body = Vec::new();
+    for (child, start, end) in top_level(&bx[8..]) {
+        if !drop.contains(&&child) {
+            body.extend(without_boxes(&bx[8 + start..8 + end], drop));
+        }
+    }
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&kind);
+    out.extend(body);
+    out
+}
+
+/// Read an input's tracks and expand their sample tables, independently of dashpack.
+pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
+    let (_, start, end) = top_level(bytes).into_iter().find(|b| &b.0 == b"moov").unwrap();
+    // Inputs may carry boxes mp4-atom's strict mode does not know (`sdtp` from x265):
+    // drop them from the copy the oracle reads. Outputs are never filtered.
+    let moov_bytes = without_boxes(&bytes[start..end], &[b"sdtp"]);
+    let moov = Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap();
+    let movie_timescale = moov.mvhd.timescale;
+    let mut tracks = Vec::new();
+    for trak in &moov.trak {
+        let handler = trak.mdia.hdlr.handler;
+        let video = handler == b"vide".into();
+        if !video && handler != b"soun".into() {
+            continue;
+        }
+        let stbl = &trak.mdia.minf.stbl;
+        let sizes: Vec<u32> = match &stbl.stsz.samples {
+            StszSamples::Identical { count, size } => vec![*size; *count as usize],
+            StszSamples::Different { sizes } => sizes.clone(),
+        };
+        let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+            (Some(s), _) => s.entries.iter().map(|&o| u64::from(o)).collect(),
+            (_, Some(c)) => c.entries.clone(),
+            _ => panic!("no chunk offsets"),
+        };
+        let mut offsets = Vec::new();
+        for (ci, &chunk_offset) in chunks.iter().enumerate() {
+            let chunk = ci as u32 + 1;
+            let e = stbl.stsc.entries.iter().rev().find(|e| e.first_chunk <= chunk).unwrap();
+            let mut o = chunk_offset;
+            for _ in 0..e.samples_per_chunk {
+                if offsets.len() == sizes.len() {
+                    break;
+                }
+                offsets.push(o);
+                o += u64::from(sizes[offsets.len() - 1]);
+            }
+        }
+        assert_eq!(offsets.len(), sizes.len());
+        let mut durations = Vec::new();
+        for e in &stbl.stts.entries {
+            durations.extend(std::iter::repeat_n(e.sample_delta, e.sample_count as usize));
+        }
+        let mut ctos = Vec::new();
+        match &stbl.ctts {
+            Some(c) => {
+                for e in &c.entries {
+                    ctos.extend(std::iter::repeat_n(e.sample_offset, e.sample_count as usize));
+                }
+            }
+            None => ctos = vec![0; sizes.len()],
+        }
+        let sync: Option<Vec<u32>> = stbl.stss.as_ref().map(|s| s.entries.clone());
+        let mut dts = 0i64;
+        let samples = (0..sizes.len())
+            .map(|i| {
+                let s = InSample {
+                    offset: offsets[i],
+                    size: sizes[i],
+                    dts,
+                    duration: durations[i],
+                    cts: dts + ctos[i],
+                    sync: sync.as_ref().is_none_or(|v| v.contains(&(i as u32 + 1))),
+                };
+                dts += i64::from(durations[i]);
+                s
+            })
+            .collect();
+        let (mut empty, mut media_time) = (0u64, 0i64);
+        if let Some(edts) = &trak.edts {
+            if let Some(elst) = &edts.elst {
+                for e in &elst.entries {
+                    match e.media_time {
+                        None => empty += e.segment_duration,
+                        Some(t) => {
+                            media_time = t as i64;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        tracks.push(InTrack {
+            id: trak.tkhd.track_id,
+            video,
+            timescale: trak.mdia.mdhd.timescale,
+            movie_timescale,
+            empty,
+            media_time,
+            samples,
+            codecs: expected_codecs(&stbl.stsd.codecs[0]),
+        });
+    }
+    tracks
+}
+
+#[derive(Debug, Clone)]
+pub struct OutSample {
+    pub dts: u64,
+    pub duration: u32,
+    pub cto: i64,
+    pub flags: u32,
+    pub data: Vec<u8>,
+}
+
+impl OutSample {
+    pub fn pt(&self) -> i64 {
+        self.dts as i64 + self.cto
+    }
+    pub fn is_sync(&self) -> bool {
+        self.flags & 0x0001_0000 == 0
+    }
+}
+
+#[derive(Debug)]
+pub struct OutSegment {
+    pub sequence: u32,
+    pub tfdt: u64,
+    pub samples: Vec<OutSample>,
+}
+
+/// Decode a media segment strictly: `styp`, `moof` with one `traf`, `mdat`, nothing else.
+pub fn read_segment(bytes: &[u8], track_id: u32) -> OutSegment {
+    let boxes = top_level(bytes);
+    let kinds: Vec<&[u8; 4]> = boxes.iter().map(|b| &b.0).collect();
+    assert_eq!(kinds, [b"styp", b"moof", b"mdat"], "segment box order");
+    let mut c = Cursor::new(bytes);
+    Styp::decode(&mut c).unwrap();
+    let moof_start = c.position() as usize;
+    let moof = Moof::decode(&mut c).unwrap();
+    let moof_size = c.position() as usize - moof_start;
+    let mdat_header = 8;
+    let mdat = Mdat::decode(&mut c).unwrap();
+    assert_eq!(c.position() as usize, bytes.len(), "nothing after mdat");
+    assert_eq!(moof.traf.len(), 1, "exactly one traf per moof");
+    let traf = &moof.traf[0];
+    assert_eq!(traf.tfhd.track_id, track_id);
+    assert!(traf.tfhd.default_base_is_moof, "tfhd default-base-is-moof");
+    assert!(traf.tfhd.base_data_offset.is_none(), "no base-data-offset");
+    assert_eq!(traf.trun.len(), 1);
+    let trun = &traf.trun[0];
+    assert_eq!(trun.data_offset, Some((moof_size + mdat_header) as i32), "trun data_offset");
+    let tfdt = traf.tfdt.as_ref().expect("tfdt").base_media_decode_time;
+    let mut dts = tfdt;
+    let mut pos = 0usize;
+    let mut samples = Vec::new();
+    for e in trun.samples.iter() {
+        let size = e.size.expect("per-sample size") as usize;
+        let duration = e.duration.expect("per-sample duration");
+        samples.push(OutSample {
+            dts,
+            duration,
+            cto: e.cts.unwrap_or(0),
+            flags: e.flags.expect("per-sample flags"),
+            data: mdat.data[pos..pos + size].to_vec(),
+        });
+        pos += size;
+        dts += u64::from(duration);
+    }
+    assert_eq!(pos, mdat.data.len(), "mdat holds exactly the samples");
+    OutSegment {
+        sequence: moof.mfhd.sequence_number,
+        tfdt,
+        samples,
+    }
+}
+
+/// Decode an init segment strictly and return its `moov`.
+pub fn read_init(bytes: &[u8]) -> Moov {
+    let mut c = Cursor::new(bytes);
+    Ftyp::decode(&mut c).unwrap();
+    let moov = Moov::decode(&mut c).unwrap();
+    assert_eq!(c.position() as usize, bytes.len());
+    moov
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The raw `stsd` box inside a buffer.
+pub fn raw_box<'a>(bytes: &'a [u8], kind: &[u8; 4]) -> &'a [u8] {
+    let at = bytes.windows(4).position(|w| w == kind).unwrap() - 4;
+    let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    &bytes[at..at + size]
+}
