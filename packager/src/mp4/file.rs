@@ -47,6 +47,17 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     let name = input.name();
     let src = input.source();
     let file_len = src.len();
+    if file_len < 8 {
+        return Err(BoxError::new(
+            "file",
+            0,
+            Malformed::Truncated {
+                needed: 8,
+                available: file_len,
+            },
+        )
+        .in_file(name));
+    }
     let mut pos = 0u64;
     let mut moov: Option<(u64, Vec<u8>)> = None;
     let mut fragmented = false;

@@ -1,0 +1,82 @@
+//! A real decoder reads each packaged presentation end to end: FFmpeg (the Debian
+//! package) must decode the MPD with no error and produce exactly the input's video
+//! frames, picture for picture, and every audio frame.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use dashpack::Options;
+
+fn ffmpeg_hashes(input: &Path, stream: &str) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(input)
+        .args(["-map", stream, "-f", "framemd5", "-"])
+        .output()
+        .expect("ffmpeg must be installed (scripts/test installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "ffmpeg on {}: {stderr}", input.display());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        // Keep size and hash: timestamps are compared by the conformance tests.
+        .map(|l| l.split(',').skip(4).map(str::trim).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ffmpeg-{name}"))
+}
+
+fn decode(name: &str) {
+    let input = fixture(name);
+    let dir = out_dir(name);
+    let options = Options {
+        force: true,
+        ..Options::default()
+    };
+    let p = dashpack::package_files(&[&input], &dir, &options).unwrap();
+    let mpd = dir.join(&p.mpd);
+    let tracks = read_input(&std::fs::read(&input).unwrap());
+    if tracks.iter().any(|t| t.video) {
+        let want = ffmpeg_hashes(&input, "0:v:0");
+        let got = ffmpeg_hashes(&mpd, "0:v:0");
+        assert_eq!(got.len(), want.len(), "{name}: decoded video frames");
+        assert!(got == want, "{name}: decoded pictures differ");
+    }
+    if let Some(audio) = tracks.iter().find(|t| !t.video) {
+        // FFmpeg's DASH reader does not apply presentationTimeOffset, so it also
+        // decodes the priming frames the input's edit list hides: all packets.
+        let got = ffmpeg_hashes(&mpd, "0:a:0");
+        assert_eq!(got.len(), audio.samples.len(), "{name}: decoded audio frames");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+macro_rules! decode_tests {
+    ($($test:ident => $file:literal),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            decode($file);
+        }
+    )*};
+}
+
+decode_tests! {
+    h264_aac => "h264_aac.mp4",
+    h264_ntsc => "h264_ntsc.mp4",
+    hevc_aac => "hevc_aac.mp4",
+    audio_only => "audio_only.m4a",
+    video_only => "video_only.mp4",
+    moov_at_end => "moov_at_end.mp4",
+    no_edit_list => "no_edit_list.mp4",
+    empty_edit => "empty_edit.mp4",
+    audio_delayed => "audio_delayed.mp4",
+    negative_cts => "negative_cts.mp4",
+    h264_open_gop => "h264_open_gop.mp4",
+}
