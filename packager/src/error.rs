@@ -71,7 +71,9 @@ pub enum Malformed {
         expected: u64,
         found: u64,
     },
-    #[error("sample {sample} ({size} bytes at byte {data_offset}) lies past the end of the file ({file_len} bytes)")]
+    #[error(
+        "sample {sample} ({size} bytes at byte {data_offset}) lies past the end of the file ({file_len} bytes)"
+    )]
     SampleOutOfFile {
         sample: u32,
         data_offset: u64,

@@ -23,7 +23,10 @@ pub(crate) fn from_mdhd(packed: u16) -> Option<String> {
         .iter()
         .map(|shift| (((packed >> shift) & 0x1f) as u8).wrapping_add(0x60) as char)
         .collect();
-    letters.chars().all(|c| c.is_ascii_lowercase()).then_some(letters)
+    letters
+        .chars()
+        .all(|c| c.is_ascii_lowercase())
+        .then_some(letters)
 }
 
 /// The shortest BCP-47 form of a language tag: `eng` becomes `en`, `en-US` stays.

@@ -21,7 +21,9 @@ impl std::str::FromStr for Timeline {
         match s {
             "number" => Ok(Timeline::Number),
             "time" => Ok(Timeline::Time),
-            other => Err(format!("unknown timeline {other:?} (expected number or time)")),
+            other => Err(format!(
+                "unknown timeline {other:?} (expected number or time)"
+            )),
         }
     }
 }

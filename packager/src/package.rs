@@ -111,7 +111,13 @@ fn gcd(a: u64, b: u64) -> u64 {
 }
 
 fn frame_rate_string(t: &CheckedTrack) -> Option<String> {
-    frame_rate(t).map(|(n, d)| if d == 1 { n.to_string() } else { format!("{n}/{d}") })
+    frame_rate(t).map(|(n, d)| {
+        if d == 1 {
+            n.to_string()
+        } else {
+            format!("{n}/{d}")
+        }
+    })
 }
 
 fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
@@ -134,12 +140,19 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
         });
     }
     let media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
-    let warnings: Vec<String> = media.iter().flat_map(|m| m.warnings.iter().cloned()).collect();
+    let warnings: Vec<String> = media
+        .iter()
+        .flat_map(|m| m.warnings.iter().cloned())
+        .collect();
 
     // The presentation starts where its earliest track starts.
     let global_start = media
         .iter()
-        .flat_map(|m| m.tracks.iter().map(move |t| start_delay(t, m.movie_timescale)))
+        .flat_map(|m| {
+            m.tracks
+                .iter()
+                .map(move |t| start_delay(t, m.movie_timescale))
+        })
         .reduce(|a, b| if b.lt(a) { b } else { a })
         .unwrap_or(Rational::new(0, 1));
 
@@ -191,7 +204,10 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
     check_video_alignment(&p, inputs)?;
 
     // Everything else follows the first video track's boundaries.
-    let reference = p.tracks.iter().find(|o| p.checked(o).track.kind == Kind::Video);
+    let reference = p
+        .tracks
+        .iter()
+        .find(|o| p.checked(o).track.kind == Kind::Video);
     let has_video = reference.is_some();
     let cuts = reference.map_or_else(Vec::new, |o| o.plan.cut_times(p.checked(o).track.timescale));
     for k in 0..p.tracks.len() {
@@ -245,7 +261,10 @@ fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()> {
                 .position(|(x, y)| (x - y).abs() > tolerance)
                 .or((ta.len() != tb.len()).then_some(ta.len().min(tb.len())));
             if let Some(i) = mismatch {
-                let at = |t: &[f64]| t.get(i).map_or("its end".to_string(), |x| format!("{x:.3} s"));
+                let at = |t: &[f64]| {
+                    t.get(i)
+                        .map_or("its end".to_string(), |x| format!("{x:.3} s"))
+                };
                 return Err(Error::Misaligned {
                     detail: format!(
                         "segment {} starts at {} in {} (track {}) but at {} in {} (track {}); \
@@ -314,7 +333,12 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         .collect::<Result<_>>()?;
     ctl.check_cancel()?;
 
-    let reps: Vec<RepInput<'_>> = p.tracks.iter().zip(&built).map(|(o, b)| rep_input(&p, o, b)).collect();
+    let reps: Vec<RepInput<'_>> = p
+        .tracks
+        .iter()
+        .zip(&built)
+        .map(|(o, b)| rep_input(&p, o, b))
+        .collect();
     let written = mpd::write(&reps, options.timeline).map_err(|e| Error::Io {
         context: "cannot serialise the MPD".into(),
         source: std::io::Error::other(e.to_string()),
@@ -340,7 +364,11 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
                 id: o.rep_id.clone(),
                 input: inputs[o.input].name().to_string(),
                 track_id: t.id,
-                content_type: if video { ContentType::Video } else { ContentType::Audio },
+                content_type: if video {
+                    ContentType::Video
+                } else {
+                    ContentType::Audio
+                },
                 codecs: t.codec.codecs.clone(),
                 bandwidth,
                 width: video.then_some(u32::from(t.codec.width)),
@@ -367,7 +395,11 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
 }
 
 /// Package local files into the folder `out_dir`, which appears whole or not at all.
-pub fn package_files<P: AsRef<Path>>(inputs: &[P], out_dir: impl AsRef<Path>, options: &Options) -> Result<Presentation> {
+pub fn package_files<P: AsRef<Path>>(
+    inputs: &[P],
+    out_dir: impl AsRef<Path>,
+    options: &Options,
+) -> Result<Presentation> {
     let inputs: Vec<Input> = inputs.iter().map(Input::open).collect::<Result<_>>()?;
     let sink = DirSink::create(out_dir.as_ref(), options.force)?;
     let presentation = package(&inputs, &sink, options)?;
@@ -393,7 +425,11 @@ pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
             let video = t.kind == Kind::Video;
             TrackInfo {
                 track_id: t.id,
-                content_type: if video { ContentType::Video } else { ContentType::Audio },
+                content_type: if video {
+                    ContentType::Video
+                } else {
+                    ContentType::Audio
+                },
                 sample_entry: crate::mp4::header::fourcc_str(&t.codec.fourcc),
                 codecs: t.codec.codecs.clone(),
                 timescale: t.timescale,

@@ -43,12 +43,15 @@ impl DirSink {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&parent).map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+        fs::create_dir_all(&parent)
+            .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(|e| Error::io(format!("cannot remove {}", staging.display()), e))?;
+            fs::remove_dir_all(&staging)
+                .map_err(|e| Error::io(format!("cannot remove {}", staging.display()), e))?;
         }
-        fs::create_dir(&staging).map_err(|e| Error::io(format!("cannot create {}", staging.display()), e))?;
+        fs::create_dir(&staging)
+            .map_err(|e| Error::io(format!("cannot create {}", staging.display()), e))?;
         Ok(DirSink {
             target,
             staging,
@@ -66,7 +69,8 @@ impl DirSink {
         let ctx = |what: &str, p: &Path| format!("cannot {what} {}", p.display());
         if self.target.exists() {
             let old = self.staging.with_extension("old");
-            fs::rename(&self.target, &old).map_err(|e| Error::io(ctx("move aside", &self.target), e))?;
+            fs::rename(&self.target, &old)
+                .map_err(|e| Error::io(ctx("move aside", &self.target), e))?;
             if let Err(e) = fs::rename(&self.staging, &self.target) {
                 // Put the previous contents back rather than lose them.
                 let _ = fs::rename(&old, &self.target);
@@ -74,7 +78,8 @@ impl DirSink {
             }
             fs::remove_dir_all(&old).map_err(|e| Error::io(ctx("remove", &old), e))?;
         } else {
-            fs::rename(&self.staging, &self.target).map_err(|e| Error::io(ctx("rename into place", &self.staging), e))?;
+            fs::rename(&self.staging, &self.target)
+                .map_err(|e| Error::io(ctx("rename into place", &self.staging), e))?;
         }
         self.committed = true;
         Ok(())
@@ -92,7 +97,10 @@ fn check_target(target: &Path, force: bool) -> Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(format!("cannot use output folder {}", target.display()), e)),
+        Err(e) => Err(Error::io(
+            format!("cannot use output folder {}", target.display()),
+            e,
+        )),
     }
 }
 
@@ -146,10 +154,15 @@ impl Sink for MemorySink {
 fn safe_relative(path: &str) -> io::Result<&Path> {
     let ok = !path.is_empty()
         && !path.starts_with('/')
-        && path.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
     if ok {
         Ok(Path::new(path))
     } else {
-        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unsafe output path {path:?}")))
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unsafe output path {path:?}"),
+        ))
     }
 }

@@ -84,7 +84,8 @@ impl Source for BytesSource {
     }
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        let start =
+            usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
         let src = start
             .checked_add(buf.len())
             .and_then(|end| self.0.get(start..end))
@@ -106,7 +107,8 @@ impl Input {
     pub fn open(path: impl AsRef<Path>) -> crate::Result<Self> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let source = FileSource::open(path).map_err(|e| crate::Error::io(format!("{name}: cannot open"), e))?;
+        let source = FileSource::open(path)
+            .map_err(|e| crate::Error::io(format!("{name}: cannot open"), e))?;
         Ok(Input {
             name,
             source: Arc::new(source),

@@ -20,7 +20,15 @@ struct Checked {
     max_sap: u64,
 }
 
-fn package(name: &str, options: &Options) -> (Vec<InTrack>, Vec<u8>, dashpack::Presentation, BTreeMap<String, Vec<u8>>) {
+fn package(
+    name: &str,
+    options: &Options,
+) -> (
+    Vec<InTrack>,
+    Vec<u8>,
+    dashpack::Presentation,
+    BTreeMap<String, Vec<u8>>,
+) {
     let bytes = std::fs::read(fixture(name)).unwrap();
     let input = Input::from_bytes(name, bytes.clone());
     let sink = MemorySink::new();
@@ -33,7 +41,11 @@ fn check(name: &str, options: &Options) -> Checked {
     let mpd_xml = std::str::from_utf8(&files[&p.mpd]).unwrap();
     let mpd = dash_mpd::parse(mpd_xml).unwrap();
     assert_eq!(mpd.periods.len(), 1);
-    assert_eq!(p.representations.len(), tracks.len(), "one representation per track");
+    assert_eq!(
+        p.representations.len(),
+        tracks.len(),
+        "one representation per track"
+    );
     let mut checked = Checked {
         starts: Vec::new(),
         sync_offsets: Vec::new(),
@@ -44,7 +56,10 @@ fn check(name: &str, options: &Options) -> Checked {
     let mut max_d = 0f64;
     for rep in &p.representations {
         let track = tracks.iter().find(|t| t.id == rep.track_id).unwrap();
-        assert_eq!(rep.codecs, track.codecs, "{name}: codecs from the config record");
+        assert_eq!(
+            rep.codecs, track.codecs,
+            "{name}: codecs from the config record"
+        );
 
         // Init segment.
         let init_bytes = &files[&format!("{}/init.mp4", rep.id)];
@@ -57,8 +72,14 @@ fn check(name: &str, options: &Options) -> Checked {
         assert_eq!(trak.mdia.mdhd.timescale, track.timescale);
         let stbl = &trak.mdia.minf.stbl;
         assert!(stbl.stts.entries.is_empty() && stbl.stsc.entries.is_empty());
-        assert!(find(&input, raw_box(init_bytes, b"stsd")), "{name}: stsd copied byte for byte");
-        assert!(trak.edts.is_none(), "timing is in the segments, not an edit list");
+        assert!(
+            find(&input, raw_box(init_bytes, b"stsd")),
+            "{name}: stsd copied byte for byte"
+        );
+        assert!(
+            trak.edts.is_none(),
+            "timing is in the segments, not an edit list"
+        );
 
         // Segments, read back in order.
         let mut out_samples: Vec<OutSample> = Vec::new();
@@ -69,40 +90,84 @@ fn check(name: &str, options: &Options) -> Checked {
             let seg = read_segment(bytes, trak.tkhd.track_id);
             assert_eq!(seg.sequence, n);
             if let Some(t) = next_tfdt {
-                assert_eq!(seg.tfdt, t, "{name} {} segment {n}: tfdt continues exactly", rep.id);
+                assert_eq!(
+                    seg.tfdt, t,
+                    "{name} {} segment {n}: tfdt continues exactly",
+                    rep.id
+                );
             }
-            next_tfdt = Some(seg.samples.iter().map(|s| u64::from(s.duration)).sum::<u64>() + seg.tfdt);
+            next_tfdt = Some(
+                seg.samples
+                    .iter()
+                    .map(|s| u64::from(s.duration))
+                    .sum::<u64>()
+                    + seg.tfdt,
+            );
             assert!(!seg.samples.is_empty());
             if track.video {
                 let f = seg.samples[0].flags;
-                assert_eq!((f >> 24) & 3, 2, "{name} segment {n}: first sample depends on nothing");
-                assert_eq!(f & 0x0001_0000, 0, "{name} segment {n}: first sample is sync");
+                assert_eq!(
+                    (f >> 24) & 3,
+                    2,
+                    "{name} segment {n}: first sample depends on nothing"
+                );
+                assert_eq!(
+                    f & 0x0001_0000,
+                    0,
+                    "{name} segment {n}: first sample is sync"
+                );
             } else {
-                assert!(seg.samples.iter().all(OutSample::is_sync), "audio samples are all sync");
+                assert!(
+                    seg.samples.iter().all(OutSample::is_sync),
+                    "audio samples are all sync"
+                );
             }
             let ept = seg.samples.iter().map(OutSample::pt).min().unwrap();
-            let end = seg.samples.iter().map(|s| s.pt() + i64::from(s.duration)).max().unwrap();
+            let end = seg
+                .samples
+                .iter()
+                .map(|s| s.pt() + i64::from(s.duration))
+                .max()
+                .unwrap();
             segment_bounds.push((ept, end));
             out_samples.extend(seg.samples);
         }
         expected_files += 1 + rep.segments as usize;
 
         // Every input sample exactly once: bytes, sync flag, duration, timing.
-        assert_eq!(out_samples.len(), track.samples.len(), "{name} {}: sample count", rep.id);
+        assert_eq!(
+            out_samples.len(),
+            track.samples.len(),
+            "{name} {}: sample count",
+            rep.id
+        );
         let shift = out_samples[0].pt() - track.samples[0].cts;
         for (i, (o, s)) in out_samples.iter().zip(&track.samples).enumerate() {
             let data = &input[s.offset as usize..s.offset as usize + s.size as usize];
             assert!(o.data == data, "{name} {} sample {i}: bytes differ", rep.id);
-            assert_eq!(o.is_sync(), s.sync || !track.video, "{name} sample {i}: sync flag");
+            assert_eq!(
+                o.is_sync(),
+                s.sync || !track.video,
+                "{name} sample {i}: sync flag"
+            );
             assert_eq!(o.duration, s.duration, "{name} sample {i}: duration");
-            assert_eq!(o.pt() - s.cts, shift, "{name} sample {i}: presentation time shifted by one constant");
+            assert_eq!(
+                o.pt() - s.cts,
+                shift,
+                "{name} sample {i}: presentation time shifted by one constant"
+            );
         }
 
         // MPD: this representation and its timeline.
         let (set, r) = mpd.periods[0]
             .adaptations
             .iter()
-            .find_map(|a| a.representations.iter().find(|r| r.id.as_deref() == Some(&rep.id)).map(|r| (a, r)))
+            .find_map(|a| {
+                a.representations
+                    .iter()
+                    .find(|r| r.id.as_deref() == Some(&rep.id))
+                    .map(|r| (a, r))
+            })
             .unwrap();
         checked.max_sap = checked.max_sap.max(set.startWithSAP.unwrap());
         assert_eq!(r.codecs.as_deref(), Some(rep.codecs.as_str()));
@@ -121,11 +186,28 @@ fn check(name: &str, options: &Options) -> Checked {
                 t += s.d;
             }
         }
-        assert_eq!(times.len(), segment_bounds.len(), "{name} {}: S elements = segments", rep.id);
+        assert_eq!(
+            times.len(),
+            segment_bounds.len(),
+            "{name} {}: S elements = segments",
+            rep.id
+        );
         for (i, ((t, d), (ept, end))) in times.iter().zip(&segment_bounds).enumerate() {
-            assert_eq!(*t as i64, *ept, "{name} {} segment {}: S@t is the earliest presentation time", rep.id, i + 1);
+            assert_eq!(
+                *t as i64,
+                *ept,
+                "{name} {} segment {}: S@t is the earliest presentation time",
+                rep.id,
+                i + 1
+            );
             let next = segment_bounds.get(i + 1).map_or(*end, |b| b.0);
-            assert_eq!(*d as i64, next - ept, "{name} {} segment {}: S@d", rep.id, i + 1);
+            assert_eq!(
+                *d as i64,
+                next - ept,
+                "{name} {} segment {}: S@d",
+                rep.id,
+                i + 1
+            );
         }
         // Bandwidth: no less than the largest segment spread over minBufferTime + its duration.
         let ts = f64::from(track.timescale);
@@ -135,31 +217,70 @@ fn check(name: &str, options: &Options) -> Checked {
 
         // Timing against the input's edit lists, in period time.
         let first_out = (out_samples[0].pt() - pto) as f64 / ts;
-        checked.sync_offsets.push(first_out - track.presentation(track.samples[0].cts));
-        let kind = if track.video { ContentType::Video } else { ContentType::Audio };
-        let frame = f64::from(track.samples[0].duration) / ts;
         checked
-            .starts
-            .push((kind, segment_bounds.iter().map(|b| (b.0 - pto) as f64 / ts).collect(), frame));
+            .sync_offsets
+            .push(first_out - track.presentation(track.samples[0].cts));
+        let kind = if track.video {
+            ContentType::Video
+        } else {
+            ContentType::Audio
+        };
+        let frame = f64::from(track.samples[0].duration) / ts;
+        checked.starts.push((
+            kind,
+            segment_bounds
+                .iter()
+                .map(|b| (b.0 - pto) as f64 / ts)
+                .collect(),
+            frame,
+        ));
     }
     assert_eq!(files.len(), expected_files, "{name}: no stray files");
     let secs = |d: &Option<std::time::Duration>| d.unwrap().as_secs_f64();
-    assert!((secs(&mpd.mediaPresentationDuration) - max_end).abs() < 0.002, "{name}: mediaPresentationDuration");
-    assert!(secs(&mpd.maxSegmentDuration) >= max_d - 1e-9, "{name}: maxSegmentDuration");
-    assert!(secs(&mpd.minBufferTime) >= max_d - 1e-9, "{name}: minBufferTime covers a segment");
+    assert!(
+        (secs(&mpd.mediaPresentationDuration) - max_end).abs() < 0.002,
+        "{name}: mediaPresentationDuration"
+    );
+    assert!(
+        secs(&mpd.maxSegmentDuration) >= max_d - 1e-9,
+        "{name}: maxSegmentDuration"
+    );
+    assert!(
+        secs(&mpd.minBufferTime) >= max_d - 1e-9,
+        "{name}: minBufferTime covers a segment"
+    );
 
     // Audio and video keep their relative timing within a millisecond.
-    let lo = checked.sync_offsets.iter().cloned().fold(f64::MAX, f64::min);
-    let hi = checked.sync_offsets.iter().cloned().fold(f64::MIN, f64::max);
-    assert!(hi - lo < 0.001, "{name}: A/V offset changed by {} s", hi - lo);
+    let lo = checked
+        .sync_offsets
+        .iter()
+        .cloned()
+        .fold(f64::MAX, f64::min);
+    let hi = checked
+        .sync_offsets
+        .iter()
+        .cloned()
+        .fold(f64::MIN, f64::max);
+    assert!(
+        hi - lo < 0.001,
+        "{name}: A/V offset changed by {} s",
+        hi - lo
+    );
 
     // Video boundaries are the cut points; audio within one audio frame of them.
     if let Some((_, video, _)) = checked.starts.iter().find(|s| s.0 == ContentType::Video) {
         for (kind, starts, frame) in &checked.starts {
             if *kind == ContentType::Audio {
-                assert_eq!(starts.len(), video.len(), "{name}: audio and video segment counts");
+                assert_eq!(
+                    starts.len(),
+                    video.len(),
+                    "{name}: audio and video segment counts"
+                );
                 for (a, v) in starts.iter().zip(video).skip(1) {
-                    assert!((a - v).abs() <= *frame, "{name}: audio cut {a} vs video cut {v}");
+                    assert!(
+                        (a - v).abs() <= *frame,
+                        "{name}: audio cut {a} vs video cut {v}"
+                    );
                 }
             }
         }
@@ -211,8 +332,17 @@ fn every_fixture_is_listed() {
 fn cuts_follow_the_target_grid() {
     // 2 s keyframes: a 2 s target cuts at every keyframe, 3 s at 4, 6, 10 (first
     // keyframe at or after 3, 6, 9) and the first segment is never shorter.
-    for (target, expected) in [(2.0, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]), (3.0, vec![0.0, 4.0, 6.0, 10.0])] {
-        let c = check("video_only.mp4", &Options { segment_duration: target, ..Options::default() });
+    for (target, expected) in [
+        (2.0, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]),
+        (3.0, vec![0.0, 4.0, 6.0, 10.0]),
+    ] {
+        let c = check(
+            "video_only.mp4",
+            &Options {
+                segment_duration: target,
+                ..Options::default()
+            },
+        );
         let (_, starts, _) = &c.starts[0];
         assert_eq!(starts, &expected, "target {target}");
     }
@@ -227,13 +357,27 @@ fn delayed_audio_keeps_its_offset() {
     assert_eq!(p.representations.len(), 2);
     // The general check asserts the offset is preserved; here also that it is real.
     let c = check("audio_delayed.mp4", &Options::default());
-    let audio_start = c.starts.iter().find(|s| s.0 == ContentType::Audio).unwrap().1[0];
-    assert!((audio_start - (0.3 - 1024.0 / 48000.0)).abs() < 0.001, "audio starts at {audio_start}");
+    let audio_start = c
+        .starts
+        .iter()
+        .find(|s| s.0 == ContentType::Audio)
+        .unwrap()
+        .1[0];
+    assert!(
+        (audio_start - (0.3 - 1024.0 / 48000.0)).abs() < 0.001,
+        "audio starts at {audio_start}"
+    );
 }
 
 #[test]
 fn time_addressing_names_segments_by_start() {
-    let (_, _, p, files) = package("h264_aac.mp4", &Options { timeline: Timeline::Time, ..Options::default() });
+    let (_, _, p, files) = package(
+        "h264_aac.mp4",
+        &Options {
+            timeline: Timeline::Time,
+            ..Options::default()
+        },
+    );
     let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
     assert!(mpd.contains("seg-$Time$.m4s"));
     assert!(!mpd.contains("startNumber"));

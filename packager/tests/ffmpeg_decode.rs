@@ -19,13 +19,23 @@ fn ffmpeg_hashes(input: &Path, stream: &str) -> Vec<String> {
         .output()
         .expect("ffmpeg must be installed (scripts/test installs it)");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.trim().is_empty(), "ffmpeg on {}: {stderr}", input.display());
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "ffmpeg on {}: {stderr}",
+        input.display()
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .filter(|l| !l.starts_with('#'))
         // Keep size and hash: timestamps are compared by the conformance tests.
-        .map(|l| l.split(',').skip(4).map(str::trim).collect::<Vec<_>>().join(","))
+        .map(|l| {
+            l.split(',')
+                .skip(4)
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect()
 }
 
@@ -53,7 +63,11 @@ fn decode(name: &str) {
         // FFmpeg's DASH reader does not apply presentationTimeOffset, so it also
         // decodes the priming frames the input's edit list hides: all packets.
         let got = ffmpeg_hashes(&mpd, "0:a:0");
-        assert_eq!(got.len(), audio.samples.len(), "{name}: decoded audio frames");
+        assert_eq!(
+            got.len(),
+            audio.samples.len(),
+            "{name}: decoded audio frames"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -13,16 +13,29 @@ fn good() -> Vec<u8> {
 
 fn run(bytes: Vec<u8>) -> Error {
     let sink = MemorySink::new();
-    let err = dashpack::package(&[Input::from_bytes("broken.mp4", bytes)], &sink, &Options::default()).unwrap_err();
-    assert!(sink.into_files().is_empty(), "nothing written for a broken input");
+    let err = dashpack::package(
+        &[Input::from_bytes("broken.mp4", bytes)],
+        &sink,
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(
+        sink.into_files().is_empty(),
+        "nothing written for a broken input"
+    );
     err
 }
 
 fn malformed(err: Error) -> (String, u64, Malformed) {
     let text = err.to_string();
-    assert!(text.starts_with("broken.mp4: "), "message names the file: {text}");
+    assert!(
+        text.starts_with("broken.mp4: "),
+        "message names the file: {text}"
+    );
     match err {
-        Error::Malformed { path, offset, kind, .. } => (path, offset, kind),
+        Error::Malformed {
+            path, offset, kind, ..
+        } => (path, offset, kind),
         other => panic!("expected Malformed, got {other:?}"),
     }
 }
@@ -32,7 +45,11 @@ fn pos(bytes: &[u8], kind: &[u8; 4]) -> usize {
 }
 
 fn box_of(bytes: &[u8], kind: &[u8; 4]) -> (usize, usize) {
-    top_level(bytes).into_iter().find(|b| &b.0 == kind).map(|b| (b.1, b.2)).unwrap()
+    top_level(bytes)
+        .into_iter()
+        .find(|b| &b.0 == kind)
+        .map(|b| (b.1, b.2))
+        .unwrap()
 }
 
 fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
@@ -43,12 +60,20 @@ fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
 fn empty_file() {
     let (path, offset, kind) = malformed(run(Vec::new()));
     assert_eq!((path.as_str(), offset), ("file", 0));
-    assert_eq!(kind, Malformed::Truncated { needed: 8, available: 0 });
+    assert_eq!(
+        kind,
+        Malformed::Truncated {
+            needed: 8,
+            available: 0
+        }
+    );
 }
 
 #[test]
 fn not_an_mp4() {
-    let (_, offset, kind) = malformed(run(b"<html><body>this is not a video</body></html>".to_vec()));
+    let (_, offset, kind) = malformed(run(
+        b"<html><body>this is not a video</body></html>".to_vec()
+    ));
     assert_eq!(offset, 0);
     assert!(matches!(kind, Malformed::NotMp4 { .. }), "{kind:?}");
 }
@@ -78,7 +103,11 @@ fn truncated_inside_mdat() {
     let (path, offset, kind) = malformed(run(b[..cut].to_vec()));
     assert!(path.ends_with("stbl/stco"), "{path}");
     match kind {
-        Malformed::SampleOutOfFile { file_len, data_offset, .. } => {
+        Malformed::SampleOutOfFile {
+            file_len,
+            data_offset,
+            ..
+        } => {
             assert_eq!(file_len as usize, cut);
             assert_eq!(offset, data_offset);
             assert!(data_offset as usize <= cut);
@@ -114,7 +143,10 @@ fn child_past_its_parent() {
     put_u32(&mut b, at, 100_000);
     let (path, offset, kind) = malformed(run(b));
     assert_eq!((path.as_str(), offset as usize), ("moov/trak/tkhd", at));
-    assert!(matches!(kind, Malformed::PastParent { size: 100_000, .. }), "{kind:?}");
+    assert!(
+        matches!(kind, Malformed::PastParent { size: 100_000, .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -125,7 +157,10 @@ fn chunk_offset_past_end_of_file() {
     let (path, offset, kind) = malformed(run(b));
     assert_eq!(path, "moov/trak/mdia/minf/stbl/stco");
     assert_eq!(offset, 0xFFFF_FF00);
-    assert!(matches!(kind, Malformed::SampleOutOfFile { sample: 1, .. }), "{kind:?}");
+    assert!(
+        matches!(kind, Malformed::SampleOutOfFile { sample: 1, .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -136,7 +171,9 @@ fn stts_disagrees_with_stsz() {
     put_u32(&mut b, at + 16, count + 5);
     let (path, _, kind) = malformed(run(b));
     assert!(path.ends_with("stbl/stts"), "{path}");
-    assert!(matches!(kind, Malformed::CountMismatch { table: "stts", found, expected } if found == expected + 5));
+    assert!(
+        matches!(kind, Malformed::CountMismatch { table: "stts", found, expected } if found == expected + 5)
+    );
 }
 
 #[test]
@@ -146,7 +183,16 @@ fn huge_sample_count_in_a_small_box() {
     put_u32(&mut b, at + 16, 1_000_000_000);
     let (path, _, kind) = malformed(run(b));
     assert!(path.contains("stsz"), "{path}");
-    assert!(matches!(kind, Malformed::Truncated { needed: 4_000_000_000, .. }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            Malformed::Truncated {
+                needed: 4_000_000_000,
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -155,8 +201,17 @@ fn timescale_zero() {
     let at = pos(&b, b"mdhd");
     put_u32(&mut b, at + 20, 0);
     let (path, offset, kind) = malformed(run(b));
-    assert_eq!((path.as_str(), offset as usize), ("moov/trak/mdia/mdhd", at + 20));
-    assert_eq!(kind, Malformed::InvalidField { field: "mdhd timescale", value: 0 });
+    assert_eq!(
+        (path.as_str(), offset as usize),
+        ("moov/trak/mdia/mdhd", at + 20)
+    );
+    assert_eq!(
+        kind,
+        Malformed::InvalidField {
+            field: "mdhd timescale",
+            value: 0
+        }
+    );
 }
 
 #[test]
@@ -166,7 +221,10 @@ fn stsc_chunk_index_zero() {
     put_u32(&mut b, at + 16, 0);
     let (_, offset, kind) = malformed(run(b));
     assert_eq!(offset as usize, at + 16);
-    assert!(matches!(kind, Malformed::InvalidField { value: 0, .. }), "{kind:?}");
+    assert!(
+        matches!(kind, Malformed::InvalidField { value: 0, .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -194,11 +252,17 @@ fn duplicate_moov() {
 #[test]
 fn truncated_at_every_top_level_boundary_and_between() {
     let b = good();
-    let mut cuts: Vec<usize> = top_level(&b).iter().flat_map(|x| [x.1, x.1 + 4, x.1 + 9]).collect();
+    let mut cuts: Vec<usize> = top_level(&b)
+        .iter()
+        .flat_map(|x| [x.1, x.1 + 4, x.1 + 9])
+        .collect();
     cuts.extend((1..40).map(|i| b.len() * i / 40));
     for cut in cuts {
         let err = run(b[..cut].to_vec());
-        assert!(matches!(err, Error::Malformed { .. }), "cut at {cut}: {err}");
+        assert!(
+            matches!(err, Error::Malformed { .. }),
+            "cut at {cut}: {err}"
+        );
     }
 }
 
@@ -209,7 +273,12 @@ fn unsupported_tracks_are_skipped_with_a_warning() {
     let at = pos(&b, b"mp4a");
     b[at + 4..at + 8].copy_from_slice(b"zzzz");
     let sink = MemorySink::new();
-    let p = dashpack::package(&[Input::from_bytes("x.mp4", b)], &sink, &Options::default()).unwrap();
+    let p =
+        dashpack::package(&[Input::from_bytes("x.mp4", b)], &sink, &Options::default()).unwrap();
     assert_eq!(p.representations.len(), 1);
-    assert!(p.warnings.iter().any(|w| w.contains("zzzz")), "{:?}", p.warnings);
+    assert!(
+        p.warnings.iter().any(|w| w.contains("zzzz")),
+        "{:?}",
+        p.warnings
+    );
 }

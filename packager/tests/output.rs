@@ -17,13 +17,17 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-fn listing(d: &PathBuf) -> Vec<String> {
+fn listing(d: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(d).unwrap() {
         let e = e.unwrap();
         if e.file_type().unwrap().is_dir() {
             for f in std::fs::read_dir(e.path()).unwrap() {
-                out.push(format!("{}/{}", e.file_name().to_string_lossy(), f.unwrap().file_name().to_string_lossy()));
+                out.push(format!(
+                    "{}/{}",
+                    e.file_name().to_string_lossy(),
+                    f.unwrap().file_name().to_string_lossy()
+                ));
             }
         } else {
             out.push(e.file_name().to_string_lossy().into_owned());
@@ -33,14 +37,17 @@ fn listing(d: &PathBuf) -> Vec<String> {
     out
 }
 
-fn parent_is_clean(d: &PathBuf) {
+fn parent_is_clean(d: &std::path::Path) {
     let name = d.file_name().unwrap().to_string_lossy().into_owned();
     let leftovers: Vec<_> = std::fs::read_dir(d.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(&format!(".{name}")))
         .collect();
-    assert!(leftovers.is_empty(), "staging folders left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "staging folders left behind: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -50,7 +57,10 @@ fn writes_a_folder_with_the_mpd_and_segments() {
     let files = listing(&d);
     assert!(files.contains(&"stream.mpd".to_string()));
     assert_eq!(files.len() as u64, p.files);
-    let bytes: u64 = files.iter().map(|f| std::fs::metadata(d.join(f)).unwrap().len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(d.join(f)).unwrap().len())
+        .sum();
     assert_eq!(bytes, p.bytes);
     parent_is_clean(&d);
 }
@@ -60,7 +70,8 @@ fn refuses_a_non_empty_folder_without_force() {
     let d = dir("refuse");
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("keep.txt"), b"mine").unwrap();
-    let err = dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &Options::default()).unwrap_err();
+    let err =
+        dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &Options::default()).unwrap_err();
     assert!(matches!(err, Error::OutputExists { .. }), "{err}");
     assert_eq!(std::fs::read(d.join("keep.txt")).unwrap(), b"mine");
     // An empty folder is fine.
@@ -72,15 +83,24 @@ fn refuses_a_non_empty_folder_without_force() {
 #[test]
 fn force_replaces_everything() {
     let d = dir("force");
-    let opts = Options { segment_duration: 2.0, ..Options::default() };
+    let opts = Options {
+        segment_duration: 2.0,
+        ..Options::default()
+    };
     dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap();
     assert!(d.join("video-1/seg-6.m4s").exists());
     std::fs::write(d.join("stale.txt"), b"old").unwrap();
-    let opts = Options { force: true, ..Options::default() };
+    let opts = Options {
+        force: true,
+        ..Options::default()
+    };
     let p = dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap();
     let files = listing(&d);
     assert!(!files.contains(&"stale.txt".to_string()));
-    assert!(!d.join("video-1/seg-6.m4s").exists(), "segments of the earlier run are gone");
+    assert!(
+        !d.join("video-1/seg-6.m4s").exists(),
+        "segments of the earlier run are gone"
+    );
     assert_eq!(files.len() as u64, p.files);
     parent_is_clean(&d);
 }
@@ -97,7 +117,10 @@ fn a_failed_run_leaves_no_output() {
     parent_is_clean(&d);
 
     // With force, a failure keeps the previous presentation intact.
-    let opts = Options { force: true, ..Options::default() };
+    let opts = Options {
+        force: true,
+        ..Options::default()
+    };
     dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap();
     let before = listing(&d);
     dashpack::package_files(&[&broken], &d, &opts).unwrap_err();
@@ -141,7 +164,11 @@ fn progress_reaches_the_total() {
 
 #[test]
 fn inspect_describes_tracks_and_plan() {
-    let info = dashpack::inspect(&Input::open(fixture("h264_ntsc.mp4")).unwrap(), &Options::default()).unwrap();
+    let info = dashpack::inspect(
+        &Input::open(fixture("h264_ntsc.mp4")).unwrap(),
+        &Options::default(),
+    )
+    .unwrap();
     assert_eq!(info.tracks.len(), 2);
     let v = &info.tracks[0];
     assert_eq!(v.sample_entry, "avc1");
@@ -160,9 +187,18 @@ fn bad_options_are_refused() {
     let input = Input::open(fixture("h264_aac.mp4")).unwrap();
     let sink = dashpack::MemorySink::new();
     for opts in [
-        Options { segment_duration: 0.0, ..Options::default() },
-        Options { segment_duration: f64::NAN, ..Options::default() },
-        Options { mpd_name: "../x.mpd".into(), ..Options::default() },
+        Options {
+            segment_duration: 0.0,
+            ..Options::default()
+        },
+        Options {
+            segment_duration: f64::NAN,
+            ..Options::default()
+        },
+        Options {
+            mpd_name: "../x.mpd".into(),
+            ..Options::default()
+        },
     ] {
         let err = dashpack::package(std::slice::from_ref(&input), &sink, &opts).unwrap_err();
         assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
@@ -198,14 +234,31 @@ fn misaligned_inputs_are_refused() {
     let mut moved = good.clone();
     let at = moved.windows(4).position(|w| w == b"stss").unwrap() - 4;
     let second = at + 20;
-    assert_eq!(u32::from_be_bytes(moved[second..second + 4].try_into().unwrap()), 51);
+    assert_eq!(
+        u32::from_be_bytes(moved[second..second + 4].try_into().unwrap()),
+        51
+    );
     moved[second..second + 4].copy_from_slice(&76u32.to_be_bytes());
     let sink = dashpack::MemorySink::new();
-    let inputs = [Input::from_bytes("a.mp4", good), Input::from_bytes("b.mp4", moved)];
-    let err = dashpack::package(&inputs, &sink, &Options { segment_duration: 2.0, ..Options::default() }).unwrap_err();
+    let inputs = [
+        Input::from_bytes("a.mp4", good),
+        Input::from_bytes("b.mp4", moved),
+    ];
+    let err = dashpack::package(
+        &inputs,
+        &sink,
+        &Options {
+            segment_duration: 2.0,
+            ..Options::default()
+        },
+    )
+    .unwrap_err();
     match &err {
         Error::Misaligned { detail } => {
-            assert!(detail.contains("a.mp4") && detail.contains("b.mp4"), "{detail}");
+            assert!(
+                detail.contains("a.mp4") && detail.contains("b.mp4"),
+                "{detail}"
+            );
             assert!(detail.contains("segment 2 starts at 2.000 s"), "{detail}");
         }
         other => panic!("{other}"),

@@ -92,7 +92,12 @@ fn main() -> ExitCode {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-fn run_package(inputs: &[PathBuf], output: &PathBuf, mut options: Options, json: bool) -> CliResult {
+fn run_package(
+    inputs: &[PathBuf],
+    output: &PathBuf,
+    mut options: Options,
+    json: bool,
+) -> CliResult {
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
         let bar = ProgressBar::new(0);
@@ -130,8 +135,12 @@ fn run_package(inputs: &[PathBuf], output: &PathBuf, mut options: Options, json:
     println!("{}", output.join(&p.mpd).display());
     for r in &p.representations {
         let what = match (r.width, r.height, r.sample_rate) {
-            (Some(w), Some(h), _) => format!("{w}x{h} @ {}", r.frame_rate.as_deref().unwrap_or("?")),
-            (_, _, Some(rate)) => format!("{rate} Hz, {} ch, {}", r.channels.unwrap_or(0), r.language),
+            (Some(w), Some(h), _) => {
+                format!("{w}x{h} @ {}", r.frame_rate.as_deref().unwrap_or("?"))
+            }
+            (_, _, Some(rate)) => {
+                format!("{rate} Hz, {} ch, {}", r.channels.unwrap_or(0), r.language)
+            }
             _ => String::new(),
         };
         println!(
@@ -168,7 +177,15 @@ fn run_inspect(input: &PathBuf, segment_duration: f64, json: bool) -> CliResult 
     for t in &info.tracks {
         println!(
             "  track {} {:?} {} ({}) {:.3} s from {:.3} s, {} samples, {} kbit/s, lang {}",
-            t.track_id, t.content_type, t.sample_entry, t.codecs, t.duration, t.start, t.samples, t.bitrate / 1000, t.language
+            t.track_id,
+            t.content_type,
+            t.sample_entry,
+            t.codecs,
+            t.duration,
+            t.start,
+            t.samples,
+            t.bitrate / 1000,
+            t.language
         );
         if let (Some(w), Some(h)) = (t.width, t.height) {
             println!(

@@ -129,10 +129,10 @@ pub(crate) fn parse_asc(data: &[u8]) -> Option<AudioSpecificConfig> {
     let mut rate = sample_rate(&mut b)?;
     let channels = b.read(4)? as u16;
     // Explicit SBR / PS signalling: the output rate is the extension rate.
-    if audio_object_type == 5 || audio_object_type == 29 {
-        if let Some(ext) = sample_rate(&mut b) {
-            rate = ext;
-        }
+    if (audio_object_type == 5 || audio_object_type == 29)
+        && let Some(ext) = sample_rate(&mut b)
+    {
+        rate = ext;
     }
     Some(AudioSpecificConfig {
         audio_object_type,
@@ -150,13 +150,23 @@ mod tests {
         // AAC-LC 48 kHz stereo.
         assert_eq!(
             parse_asc(&[0x11, 0x90]),
-            Some(AudioSpecificConfig { audio_object_type: 2, sample_rate: 48000, channels: 2 })
+            Some(AudioSpecificConfig {
+                audio_object_type: 2,
+                sample_rate: 48000,
+                channels: 2
+            })
         );
         // AAC-LC 44.1 kHz mono.
-        assert_eq!(parse_asc(&[0x12, 0x08]).map(|a| (a.sample_rate, a.channels)), Some((44100, 1)));
+        assert_eq!(
+            parse_asc(&[0x12, 0x08]).map(|a| (a.sample_rate, a.channels)),
+            Some((44100, 1))
+        );
         // Escape value 31: object type 32 + 10 = 42 (USAC).
         let a = parse_asc(&[0xF9, 0x46, 0x40]).unwrap();
-        assert_eq!((a.audio_object_type, a.sample_rate, a.channels), (42, 48000, 2));
+        assert_eq!(
+            (a.audio_object_type, a.sample_rate, a.channels),
+            (42, 48000, 2)
+        );
         assert_eq!(parse_asc(&[0x11]), None);
     }
 
@@ -164,12 +174,23 @@ mod tests {
     fn codecs_strings() {
         let c = |object_type, aot| EsdsConfig {
             object_type,
-            asc: Some(AudioSpecificConfig { audio_object_type: aot, sample_rate: 48000, channels: 2 }),
+            asc: Some(AudioSpecificConfig {
+                audio_object_type: aot,
+                sample_rate: 48000,
+                channels: 2,
+            }),
         };
         assert_eq!(c(0x40, 2).codecs(), "mp4a.40.2");
         assert_eq!(c(0x40, 5).codecs(), "mp4a.40.5");
         assert_eq!(c(0x40, 29).codecs(), "mp4a.40.29");
         assert_eq!(c(0x67, 2).codecs(), "mp4a.67");
-        assert_eq!(EsdsConfig { object_type: 0x6B, asc: None }.codecs(), "mp4a.6B");
+        assert_eq!(
+            EsdsConfig {
+                object_type: 0x6B,
+                asc: None
+            }
+            .codecs(),
+            "mp4a.6B"
+        );
     }
 }

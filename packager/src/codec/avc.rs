@@ -24,7 +24,10 @@ pub(crate) fn codecs(fourcc: &FourCC, avcc: &Bx<'_>) -> Result<(String, u8), Box
         }));
     }
     Ok((
-        format!("{}.{profile:02X}{constraints:02X}{level:02X}", fourcc_str(fourcc)),
+        format!(
+            "{}.{profile:02X}{constraints:02X}{level:02X}",
+            fourcc_str(fourcc)
+        ),
         length_size,
     ))
 }

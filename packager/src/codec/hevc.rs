@@ -29,7 +29,15 @@ pub(crate) fn codecs(fourcc: &FourCC, hvcc: &Bx<'_>) -> Result<(String, u8), Box
         }));
     }
     Ok((
-        format_codecs(fourcc, profile_space, tier, profile_idc, compat, constraints, level),
+        format_codecs(
+            fourcc,
+            profile_space,
+            tier,
+            profile_idc,
+            compat,
+            constraints,
+            level,
+        ),
         length_size,
     ))
 }
@@ -55,7 +63,10 @@ fn format_codecs(
         fourcc_str(fourcc),
         compat.reverse_bits()
     );
-    let keep = constraints.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+    let keep = constraints
+        .iter()
+        .rposition(|&c| c != 0)
+        .map_or(0, |i| i + 1);
     for c in &constraints[..keep] {
         s.push_str(&format!(".{c:02X}"));
     }

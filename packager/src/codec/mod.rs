@@ -57,14 +57,23 @@ fn find_child<'a>(entry: &Bx<'a>, skip: usize, kind: &FourCC) -> Result<Option<B
     Ok(None)
 }
 
-fn visual(entry: &Bx<'_>, config: &'static [u8; 4], family: Family) -> Result<Option<CodecInfo>, BoxError> {
+fn visual(
+    entry: &Bx<'_>,
+    config: &'static [u8; 4],
+    family: Family,
+) -> Result<Option<CodecInfo>, BoxError> {
     let mut r = entry.body();
     r.skip(24)?;
     let width = r.u16()?;
     let height = r.u16()?;
     r.skip(VISUAL_FIELDS - 28)?;
-    let name = if family == Family::Avc { "avcC" } else { "hvcC" };
-    let cfg = find_child(entry, VISUAL_FIELDS, config)?.ok_or_else(|| entry.err(Malformed::Missing(name)))?;
+    let name = if family == Family::Avc {
+        "avcC"
+    } else {
+        "hvcC"
+    };
+    let cfg = find_child(entry, VISUAL_FIELDS, config)?
+        .ok_or_else(|| entry.err(Malformed::Missing(name)))?;
     let (codecs, nal_length_size) = match family {
         Family::Avc => avc::codecs(&entry.kind, &cfg)?,
         _ => hevc::codecs(&entry.kind, &cfg)?,

@@ -69,7 +69,11 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         src.read_exact_at(&mut head[..n], pos)
             .map_err(|e| Error::io(format!("{name}: read at byte {pos}"), e))?;
         let (kind, size, _) = parse_header(&head[..n], avail).map_err(|k| {
-            let k = if first && n < 8 { not_mp4(&head[..n]) } else { k };
+            let k = if first && n < 8 {
+                not_mp4(&head[..n])
+            } else {
+                k
+            };
             BoxError::new("file", pos, k).in_file(name)
         })?;
         if first && !plausible(&kind) {
@@ -79,7 +83,12 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         let kind_s = fourcc_str(&kind);
         if size > avail {
             if &kind == b"moov" || moov.is_none() {
-                return Err(BoxError::new(kind_s, pos, Malformed::PastEndOfFile { size, file_len }).in_file(name));
+                return Err(BoxError::new(
+                    kind_s,
+                    pos,
+                    Malformed::PastEndOfFile { size, file_len },
+                )
+                .in_file(name));
             }
             // A truncated box after the movie: the sample check below says whether any
             // sample lies in the missing part.
@@ -88,7 +97,9 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         match &kind {
             b"moov" => {
                 if moov.is_some() {
-                    return Err(BoxError::new("moov[2]", pos, Malformed::Duplicate("moov")).in_file(name));
+                    return Err(
+                        BoxError::new("moov[2]", pos, Malformed::Duplicate("moov")).in_file(name)
+                    );
                 }
                 if size > MAX_MOOV {
                     return Err(BoxError::new(
@@ -133,7 +144,8 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     if fragmented || has_mvex {
         return Err(Error::Unsupported {
             file: name.to_string(),
-            what: "fragmented MP4 input (moof/mvex); only progressive MP4 is packaged for now".into(),
+            what: "fragmented MP4 input (moof/mvex); only progressive MP4 is packaged for now"
+                .into(),
         });
     }
     let mut checked = Vec::with_capacity(tracks.len());
@@ -162,11 +174,15 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
 }
 
 fn plausible(kind: &[u8; 4]) -> bool {
-    kind.iter().all(|&b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-' || b == b'_')
+    kind.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-' || b == b'_')
 }
 
 fn not_mp4(head: &[u8]) -> Malformed {
-    let found = head.get(4..8).map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+    let found = head
+        .get(4..8)
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .unwrap_or_default();
     Malformed::NotMp4 { found }
 }
 
@@ -209,26 +225,27 @@ fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
     let chunks = t.chunk_offsets.len() as u64;
     let mut capacity = 0u64;
     for (i, e) in t.stsc.iter().enumerate() {
-        let end = t.stsc.get(i + 1).map_or(chunks + 1, |n| u64::from(n.first_chunk));
+        let end = t
+            .stsc
+            .get(i + 1)
+            .map_or(chunks + 1, |n| u64::from(n.first_chunk));
         let n = end.saturating_sub(u64::from(e.first_chunk));
         capacity = capacity.saturating_add(n.saturating_mul(u64::from(e.samples_per_chunk)));
     }
     if capacity < count {
         return Err(mismatch("stsc", capacity));
     }
-    if let Some(sync) = &t.sync {
-        if let Some(&last) = sync.last() {
-            if u64::from(last) > count {
-                return Err(BoxError::new(
-                    format!("{stbl}/stss"),
-                    track.offset,
-                    Malformed::InvalidField {
-                        field: "stss sample_number (past the last sample)",
-                        value: i64::from(last),
-                    },
-                ));
-            }
-        }
+    if let Some(&last) = t.sync.as_ref().and_then(|s| s.last())
+        && u64::from(last) > count
+    {
+        return Err(BoxError::new(
+            format!("{stbl}/stss"),
+            track.offset,
+            Malformed::InvalidField {
+                field: "stss sample_number (past the last sample)",
+                value: i64::from(last),
+            },
+        ));
     }
     let mut stats = Stats {
         min_cts: i64::MAX,

@@ -11,7 +11,13 @@ pub(crate) const MAX_DEPTH: usize = 16;
 
 pub(crate) fn fourcc_str(k: &FourCC) -> String {
     k.iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -246,7 +252,12 @@ impl<'a> Reader<'a> {
 
     /// A table of `count` entries of `entry_size` bytes must fit in what is left; this
     /// check comes before any allocation sized by `count`.
-    pub fn check_table(&self, count: u64, entry_size: u64, what: &'static str) -> Result<(), BoxError> {
+    pub fn check_table(
+        &self,
+        count: u64,
+        entry_size: u64,
+        what: &'static str,
+    ) -> Result<(), BoxError> {
         let needed = count.saturating_mul(entry_size);
         if needed > self.remaining() as u64 {
             return Err(BoxError::new(
@@ -285,7 +296,13 @@ mod tests {
         let err = bx(&data).children().next().unwrap().unwrap_err();
         assert_eq!(err.offset, 108);
         assert_eq!(err.path, "root/free");
-        assert_eq!(err.kind, Malformed::PastParent { size: 40, parent_end: 124 });
+        assert_eq!(
+            err.kind,
+            Malformed::PastParent {
+                size: 40,
+                parent_end: 124
+            }
+        );
     }
 
     #[test]
@@ -299,7 +316,9 @@ mod tests {
     #[test]
     fn large_size_and_siblings() {
         let mut data = vec![0, 0, 0, 0, b'r', b'o', b'o', b't'];
-        data.extend_from_slice(&[0, 0, 0, 1, b'a', b'b', b'c', b'd', 0, 0, 0, 0, 0, 0, 0, 17, 7]);
+        data.extend_from_slice(&[
+            0, 0, 0, 1, b'a', b'b', b'c', b'd', 0, 0, 0, 0, 0, 0, 0, 17, 7,
+        ]);
         data.extend_from_slice(&[0, 0, 0, 8, b'a', b'b', b'c', b'd']);
         let b = bx(&data);
         let kids: Vec<_> = b.children().map(|c| c.unwrap()).collect();
@@ -316,6 +335,12 @@ mod tests {
         assert_eq!(r.u16().unwrap(), 0x0102);
         let e = r.u32().unwrap_err();
         assert_eq!(e.offset, 110);
-        assert_eq!(e.kind, Malformed::Truncated { needed: 4, available: 0 });
+        assert_eq!(
+            e.kind,
+            Malformed::Truncated {
+                needed: 4,
+                available: 0
+            }
+        );
     }
 }

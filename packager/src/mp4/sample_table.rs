@@ -192,18 +192,38 @@ mod tests {
             ctts: vec![(1, 0), (1, 30), (3, -10)],
             sizes: Sizes::PerSample(vec![1, 2, 3, 4, 5]),
             stsc: vec![
-                StscEntry { first_chunk: 1, samples_per_chunk: 2, sample_description_index: 1 },
-                StscEntry { first_chunk: 3, samples_per_chunk: 1, sample_description_index: 1 },
+                StscEntry {
+                    first_chunk: 1,
+                    samples_per_chunk: 2,
+                    sample_description_index: 1,
+                },
+                StscEntry {
+                    first_chunk: 3,
+                    samples_per_chunk: 1,
+                    sample_description_index: 1,
+                },
             ],
             chunk_offsets: vec![100, 200, 300, 400],
             sync: Some(vec![1, 4]),
         };
         let s: Vec<_> = t.cursor().collect();
         assert_eq!(s.len(), 5);
-        assert_eq!(s.iter().map(|x| x.offset).collect::<Vec<_>>(), [100, 101, 200, 203, 300]);
-        assert_eq!(s.iter().map(|x| x.dts).collect::<Vec<_>>(), [0, 10, 20, 30, 50]);
-        assert_eq!(s.iter().map(|x| x.cto).collect::<Vec<_>>(), [0, 30, -10, -10, -10]);
-        assert_eq!(s.iter().map(|x| x.sync).collect::<Vec<_>>(), [true, false, false, true, false]);
+        assert_eq!(
+            s.iter().map(|x| x.offset).collect::<Vec<_>>(),
+            [100, 101, 200, 203, 300]
+        );
+        assert_eq!(
+            s.iter().map(|x| x.dts).collect::<Vec<_>>(),
+            [0, 10, 20, 30, 50]
+        );
+        assert_eq!(
+            s.iter().map(|x| x.cto).collect::<Vec<_>>(),
+            [0, 30, -10, -10, -10]
+        );
+        assert_eq!(
+            s.iter().map(|x| x.sync).collect::<Vec<_>>(),
+            [true, false, false, true, false]
+        );
     }
 
     #[test]
@@ -213,7 +233,11 @@ mod tests {
             stts: vec![(2, 1)],
             ctts: vec![],
             sizes: Sizes::Constant(1),
-            stsc: vec![StscEntry { first_chunk: 1, samples_per_chunk: 1, sample_description_index: 1 }],
+            stsc: vec![StscEntry {
+                first_chunk: 1,
+                samples_per_chunk: 1,
+                sample_description_index: 1,
+            }],
             chunk_offsets: vec![0, 1, 2],
             sync: None,
         };

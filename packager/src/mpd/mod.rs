@@ -4,7 +4,9 @@
 
 pub(crate) mod model;
 
-use model::{AdaptationSet, Descriptor, Mpd, Period, Representation, S, SegmentTemplate, SegmentTimeline};
+use model::{
+    AdaptationSet, Descriptor, Mpd, Period, Representation, S, SegmentTemplate, SegmentTimeline,
+};
 use serde::Serialize;
 
 use crate::mp4::moov::Kind;
@@ -86,12 +88,13 @@ pub(crate) fn timeline(segments: &[BuiltSegment]) -> Vec<S> {
     let mut expected: Option<u64> = None;
     for seg in segments {
         let contiguous = expected == Some(seg.time);
-        if let Some(last) = out.last_mut() {
-            if contiguous && last.d == seg.duration {
-                *last.r.get_or_insert(0) += 1;
-                expected = Some(seg.time + seg.duration);
-                continue;
-            }
+        if let Some(last) = out.last_mut()
+            && contiguous
+            && last.d == seg.duration
+        {
+            *last.r.get_or_insert(0) += 1;
+            expected = Some(seg.time + seg.duration);
+            continue;
         }
         out.push(S {
             t: (!contiguous).then_some(seg.time),
@@ -107,7 +110,7 @@ pub(crate) fn timeline(segments: &[BuiltSegment]) -> Vec<S> {
 /// are never understated.
 pub(crate) fn xs_duration(seconds: f64) -> String {
     let ms = (seconds.max(0.0) * 1000.0 - 1e-6).ceil() as u64;
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("PT{}S", ms / 1000)
     } else {
         let frac = format!("{:03}", ms % 1000);
@@ -116,7 +119,11 @@ pub(crate) fn xs_duration(seconds: f64) -> String {
 }
 
 fn ratio(num: u64, den: u64) -> String {
-    if den == 1 { num.to_string() } else { format!("{num}/{den}") }
+    if den == 1 {
+        num.to_string()
+    } else {
+        format!("{num}/{den}")
+    }
 }
 
 fn aligned(reps: &[&RepInput<'_>]) -> bool {
@@ -126,13 +133,20 @@ fn aligned(reps: &[&RepInput<'_>]) -> bool {
     reps.iter().all(|r| {
         r.segments.len() == first.segments.len()
             && r.segments.iter().zip(first.segments).all(|(a, b)| {
-                (r.seconds(a.time) - first.seconds(b.time)).abs() <= r.tolerance.max(first.tolerance)
+                (r.seconds(a.time) - first.seconds(b.time)).abs()
+                    <= r.tolerance.max(first.tolerance)
             })
     })
 }
 
-pub(crate) fn write(reps: &[RepInput<'_>], timeline_kind: Timeline) -> Result<Written, quick_xml::SeError> {
-    let max_seg = reps.iter().map(RepInput::max_segment_duration).fold(0.0, f64::max);
+pub(crate) fn write(
+    reps: &[RepInput<'_>],
+    timeline_kind: Timeline,
+) -> Result<Written, quick_xml::SeError> {
+    let max_seg = reps
+        .iter()
+        .map(RepInput::max_segment_duration)
+        .fold(0.0, f64::max);
     let duration = reps.iter().map(RepInput::end).fold(0.0, f64::max);
     // Players must buffer a whole segment before they can start anyway; the bandwidth
     // below is computed for exactly this buffer.
@@ -147,7 +161,9 @@ pub(crate) fn write(reps: &[RepInput<'_>], timeline_kind: Timeline) -> Result<Wr
     for (i, r) in reps.iter().enumerate() {
         let same = |j: &usize| {
             let o = &reps[*j];
-            o.kind == r.kind && o.fourcc == r.fourcc && (r.kind == Kind::Video || o.language == r.language)
+            o.kind == r.kind
+                && o.fourcc == r.fourcc
+                && (r.kind == Kind::Video || o.language == r.language)
         };
         match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
             Some(g) => g.push(i),
@@ -159,8 +175,13 @@ pub(crate) fn write(reps: &[RepInput<'_>], timeline_kind: Timeline) -> Result<Wr
         let members: Vec<&RepInput<'_>> = group.iter().map(|&i| &reps[i]).collect();
         let first = members[0];
         let video = first.kind == Kind::Video;
-        let several = groups.iter().filter(|g| reps[g[0]].kind == first.kind).count() > 1;
-        let is_first_of_kind = groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
+        let several = groups
+            .iter()
+            .filter(|g| reps[g[0]].kind == first.kind)
+            .count()
+            > 1;
+        let is_first_of_kind =
+            groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
         let representations = group
             .iter()
             .map(|&i| {
@@ -201,12 +222,19 @@ pub(crate) fn write(reps: &[RepInput<'_>], timeline_kind: Timeline) -> Result<Wr
             lang: (!video || first.language != "und").then(|| first.language.to_string()),
             segment_alignment: aligned(&members).then_some(true),
             start_with_sap: members.iter().map(|r| r.sap).max().unwrap_or(1),
-            max_width: (video && members.len() > 1).then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
-            max_height: (video && members.len() > 1).then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
+            max_width: (video && members.len() > 1)
+                .then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
+            max_height: (video && members.len() > 1)
+                .then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
             max_frame_rate: None,
             role: several.then(|| Descriptor {
                 scheme_id_uri: "urn:mpeg:dash:role:2011",
-                value: if is_first_of_kind { "main" } else { "alternate" }.to_string(),
+                value: if is_first_of_kind {
+                    "main"
+                } else {
+                    "alternate"
+                }
+                .to_string(),
             }),
             representations,
         });
@@ -242,7 +270,11 @@ mod tests {
     use super::*;
 
     fn seg(time: u64, duration: u64, bytes: u64) -> BuiltSegment {
-        BuiltSegment { time, duration, bytes }
+        BuiltSegment {
+            time,
+            duration,
+            bytes,
+        }
     }
 
     #[test]
@@ -251,7 +283,18 @@ mod tests {
         let s = timeline(&segs);
         assert_eq!(
             s,
-            [S { t: Some(0), d: 4, r: Some(2) }, S { t: None, d: 2, r: None }]
+            [
+                S {
+                    t: Some(0),
+                    d: 4,
+                    r: Some(2)
+                },
+                S {
+                    t: None,
+                    d: 2,
+                    r: None
+                }
+            ]
         );
         let s = timeline(&[seg(10, 4, 1), seg(20, 4, 1)]);
         assert_eq!(s[1].t, Some(20), "a gap restates t");
@@ -260,7 +303,12 @@ mod tests {
     #[test]
     fn bandwidth_is_not_the_average() {
         // One big segment among small ones: 1 s segments, 1 s buffer.
-        let segs = [seg(0, 1, 1000), seg(1, 1, 10_000), seg(2, 1, 1000), seg(3, 1, 1000)];
+        let segs = [
+            seg(0, 1, 1000),
+            seg(1, 1, 10_000),
+            seg(2, 1, 1000),
+            seg(3, 1, 1000),
+        ];
         let bw = bandwidth(&segs, 1, 1.0);
         let average = (13_000.0 * 8.0 / 4.0) as u64;
         assert!(bw > average, "{bw} vs average {average}");

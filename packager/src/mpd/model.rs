@@ -84,7 +84,10 @@ pub(crate) struct Representation {
     pub sar: Option<String>,
     #[serde(rename = "@audioSamplingRate", skip_serializing_if = "Option::is_none")]
     pub audio_sampling_rate: Option<u32>,
-    #[serde(rename = "AudioChannelConfiguration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AudioChannelConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub audio_channel_configuration: Option<Descriptor>,
     #[serde(rename = "SegmentTemplate")]
     pub segment_template: SegmentTemplate,
@@ -94,7 +97,10 @@ pub(crate) struct Representation {
 pub(crate) struct SegmentTemplate {
     #[serde(rename = "@timescale")]
     pub timescale: u32,
-    #[serde(rename = "@presentationTimeOffset", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "@presentationTimeOffset",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub presentation_time_offset: Option<u64>,
     #[serde(rename = "@initialization")]
     pub initialization: String,

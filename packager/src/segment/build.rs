@@ -63,7 +63,12 @@ pub(crate) struct BuiltTrack {
     pub init_bytes: u64,
 }
 
-pub(crate) fn build_track(job: &TrackJob<'_>, timeline: Timeline, sink: &dyn Sink, ctl: &Control) -> Result<BuiltTrack> {
+pub(crate) fn build_track(
+    job: &TrackJob<'_>,
+    timeline: Timeline,
+    sink: &dyn Sink,
+    ctl: &Control,
+) -> Result<BuiltTrack> {
     let t = &job.track.track;
     let name = job.input.name();
     let put = |path: String, data: &[u8]| {
@@ -182,7 +187,15 @@ fn read_samples(input: &Input, samples: &[Sample], out: &mut [u8]) -> Result<()>
         input
             .source()
             .read_exact_at(&mut out[pos..pos + len], start)
-            .map_err(|e| Error::io(format!("{}: read {len} bytes of samples at byte {start}", input.name()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!(
+                        "{}: read {len} bytes of samples at byte {start}",
+                        input.name()
+                    ),
+                    e,
+                )
+            })?;
         pos += len;
         i = j;
     }

@@ -84,7 +84,12 @@ impl Builder {
 }
 
 /// Cut at sync samples at or after each multiple of `target`.
-pub(crate) fn plan_by_sync(table: &SampleTable, timescale: u32, timing: &Timing, target: Rational) -> TrackPlan {
+pub(crate) fn plan_by_sync(
+    table: &SampleTable,
+    timescale: u32,
+    timing: &Timing,
+    target: Rational,
+) -> TrackPlan {
     let ts = i128::from(timescale);
     let mut b = Builder::new();
     let mut n: i128 = 1;
@@ -101,7 +106,12 @@ pub(crate) fn plan_by_sync(table: &SampleTable, timescale: u32, timing: &Timing,
 }
 
 /// Cut at the sample boundary nearest each of `cuts` (period times, ascending).
-pub(crate) fn plan_at(table: &SampleTable, timescale: u32, timing: &Timing, cuts: &[Rational]) -> TrackPlan {
+pub(crate) fn plan_at(
+    table: &SampleTable,
+    timescale: u32,
+    timing: &Timing,
+    cuts: &[Rational],
+) -> TrackPlan {
     let ts = i128::from(timescale);
     let mut b = Builder::new();
     let mut next = 0;
@@ -155,13 +165,27 @@ mod tests {
             stts: vec![(count, delta)],
             ctts: vec![],
             sizes: Sizes::Constant(1),
-            stsc: vec![StscEntry { first_chunk: 1, samples_per_chunk: count, sample_description_index: 1 }],
+            stsc: vec![StscEntry {
+                first_chunk: 1,
+                samples_per_chunk: count,
+                sample_description_index: 1,
+            }],
             chunk_offsets: vec![0],
-            sync: Some((0..count).step_by(sync_every as usize).map(|i| i + 1).collect()),
+            sync: Some(
+                (0..count)
+                    .step_by(sync_every as usize)
+                    .map(|i| i + 1)
+                    .collect(),
+            ),
         }
     }
 
-    const ZERO: Timing = Timing { shift: 0, dts_offset: 0, cto_shift: 0, pto: 0 };
+    const ZERO: Timing = Timing {
+        shift: 0,
+        dts_offset: 0,
+        cto_shift: 0,
+        pto: 0,
+    };
 
     #[test]
     fn cuts_follow_the_grid_not_the_previous_cut() {

@@ -18,14 +18,16 @@ pub(crate) struct Rational {
 
 impl Rational {
     pub fn new(num: i128, den: i128) -> Self {
-        Rational { num, den: den.max(1) }
+        Rational {
+            num,
+            den: den.max(1),
+        }
     }
 
     /// In units of `timescale`, rounded down.
     pub fn in_timescale(self, timescale: u32) -> i128 {
         (self.num * i128::from(timescale)).div_euclid(self.den)
     }
-
 
     pub fn lt(self, other: Rational) -> bool {
         self.num * other.den < other.num * self.den

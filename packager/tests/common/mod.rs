@@ -85,7 +85,9 @@ fn expected_codecs(codec: &Codec) -> String {
     match codec {
         Codec::Avc1(a) => format!(
             "avc1.{:02X}{:02X}{:02X}",
-            a.avcc.avc_profile_indication, a.avcc.profile_compatibility, a.avcc.avc_level_indication
+            a.avcc.avc_profile_indication,
+            a.avcc.profile_compatibility,
+            a.avcc.avc_level_indication
         ),
         Codec::Hvc1(h) => {
             let c = &h.hvcc;
@@ -138,7 +140,10 @@ pub fn without_boxes(bx: &[u8], drop: &[&[u8; 4]]) -> Vec<u8> {
 
 /// Read an input's tracks and expand their sample tables, independently of dashpack.
 pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
-    let (_, start, end) = top_level(bytes).into_iter().find(|b| &b.0 == b"moov").unwrap();
+    let (_, start, end) = top_level(bytes)
+        .into_iter()
+        .find(|b| &b.0 == b"moov")
+        .unwrap();
     // Inputs may carry boxes mp4-atom's strict mode does not know (`sdtp` from x265):
     // drop them from the copy the oracle reads. Outputs are never filtered.
     let moov_bytes = without_boxes(&bytes[start..end], &[b"sdtp"]);
@@ -164,7 +169,13 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
         let mut offsets = Vec::new();
         for (ci, &chunk_offset) in chunks.iter().enumerate() {
             let chunk = ci as u32 + 1;
-            let e = stbl.stsc.entries.iter().rev().find(|e| e.first_chunk <= chunk).unwrap();
+            let e = stbl
+                .stsc
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.first_chunk <= chunk)
+                .unwrap();
             let mut o = chunk_offset;
             for _ in 0..e.samples_per_chunk {
                 if offsets.len() == sizes.len() {
@@ -183,7 +194,10 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
         match &stbl.ctts {
             Some(c) => {
                 for e in &c.entries {
-                    ctos.extend(std::iter::repeat_n(e.sample_offset, e.sample_count as usize));
+                    ctos.extend(std::iter::repeat_n(
+                        e.sample_offset,
+                        e.sample_count as usize,
+                    ));
                 }
             }
             None => ctos = vec![0; sizes.len()],
@@ -205,15 +219,13 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
             })
             .collect();
         let (mut empty, mut media_time) = (0u64, 0i64);
-        if let Some(edts) = &trak.edts {
-            if let Some(elst) = &edts.elst {
-                for e in &elst.entries {
-                    match e.media_time {
-                        None => empty += e.segment_duration,
-                        Some(t) => {
-                            media_time = t as i64;
-                            break;
-                        }
+        if let Some(elst) = trak.edts.as_ref().and_then(|e| e.elst.as_ref()) {
+            for e in &elst.entries {
+                match e.media_time {
+                    None => empty += e.segment_duration,
+                    Some(t) => {
+                        media_time = t as i64;
+                        break;
                     }
                 }
             }
@@ -277,7 +289,11 @@ pub fn read_segment(bytes: &[u8], track_id: u32) -> OutSegment {
     assert!(traf.tfhd.base_data_offset.is_none(), "no base-data-offset");
     assert_eq!(traf.trun.len(), 1);
     let trun = &traf.trun[0];
-    assert_eq!(trun.data_offset, Some((moof_size + mdat_header) as i32), "trun data_offset");
+    assert_eq!(
+        trun.data_offset,
+        Some((moof_size + mdat_header) as i32),
+        "trun data_offset"
+    );
     let tfdt = traf.tfdt.as_ref().expect("tfdt").base_media_decode_time;
     let mut dts = tfdt;
     let mut pos = 0usize;

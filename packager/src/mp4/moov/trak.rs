@@ -184,8 +184,12 @@ fn parse_elng(b: &Bx<'_>) -> Option<String> {
     let mut r = b.body();
     r.version_flags().ok()?;
     let rest = r.bytes(r.remaining()).ok()?;
-    let s = std::str::from_utf8(rest).ok()?.trim_end_matches('\0').trim();
-    (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')).then(|| lang::shortest(s))
+    let s = std::str::from_utf8(rest)
+        .ok()?
+        .trim_end_matches('\0')
+        .trim();
+    (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .then(|| lang::shortest(s))
 }
 
 fn parse_elst(b: &Bx<'_>) -> Result<Edit, BoxError> {

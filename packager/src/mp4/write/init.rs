@@ -47,8 +47,12 @@ pub(crate) fn write_init_segment(track: &Track) -> Vec<u8> {
                 write_box(buf, b"minf", |buf| {
                     match (&track.media_header, track.kind) {
                         (Some(raw), _) => buf.extend_from_slice(raw),
-                        (None, Kind::Video) => write_full_box(buf, b"vmhd", 0, 1, |buf| buf.extend_from_slice(&[0; 8])),
-                        (None, Kind::Audio) => write_full_box(buf, b"smhd", 0, 0, |buf| put_u32(buf, 0)),
+                        (None, Kind::Video) => {
+                            write_full_box(buf, b"vmhd", 0, 1, |buf| buf.extend_from_slice(&[0; 8]))
+                        }
+                        (None, Kind::Audio) => {
+                            write_full_box(buf, b"smhd", 0, 0, |buf| put_u32(buf, 0))
+                        }
                     }
                     write_box(buf, b"dinf", |buf| {
                         write_full_box(buf, b"dref", 0, 0, |buf| {

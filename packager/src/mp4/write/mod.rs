@@ -42,7 +42,12 @@ pub(crate) fn put_u64(buf: &mut Vec<u8>, v: u64) {
 }
 
 /// `ftyp` or `styp`: same layout, different name.
-pub(crate) fn write_file_type(buf: &mut Vec<u8>, kind: &[u8; 4], major: &[u8; 4], compatible: &[&[u8; 4]]) {
+pub(crate) fn write_file_type(
+    buf: &mut Vec<u8>,
+    kind: &[u8; 4],
+    major: &[u8; 4],
+    compatible: &[&[u8; 4]],
+) {
     write_box(buf, kind, |buf| {
         buf.extend_from_slice(major);
         put_u32(buf, 0);

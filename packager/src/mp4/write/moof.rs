@@ -25,7 +25,9 @@ pub(crate) fn write_segment_header(
     write_box(buf, b"moof", |buf| {
         write_full_box(buf, b"mfhd", 0, 0, |buf| put_u32(buf, sequence));
         write_box(buf, b"traf", |buf| {
-            write_full_box(buf, b"tfhd", 0, DEFAULT_BASE_IS_MOOF, |buf| put_u32(buf, track_id));
+            write_full_box(buf, b"tfhd", 0, DEFAULT_BASE_IS_MOOF, |buf| {
+                put_u32(buf, track_id)
+            });
             write_full_box(buf, b"tfdt", 1, 0, |buf| put_u64(buf, base_decode_time));
             data_offset_pos = write_trun(buf, samples, with_cto);
         });

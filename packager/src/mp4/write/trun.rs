@@ -27,7 +27,8 @@ pub(crate) struct TrunSample {
 /// Append a `trun`; returns the buffer position of its `data_offset` field.
 /// Version 1 (signed offsets) is used whenever composition offsets are written.
 pub(crate) fn write_trun(buf: &mut Vec<u8>, samples: &[TrunSample], with_cto: bool) -> usize {
-    let mut flags = DATA_OFFSET_PRESENT | SAMPLE_DURATION_PRESENT | SAMPLE_SIZE_PRESENT | SAMPLE_FLAGS_PRESENT;
+    let mut flags =
+        DATA_OFFSET_PRESENT | SAMPLE_DURATION_PRESENT | SAMPLE_SIZE_PRESENT | SAMPLE_FLAGS_PRESENT;
     if with_cto {
         flags |= SAMPLE_CTO_PRESENT;
     }
