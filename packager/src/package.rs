@@ -81,8 +81,7 @@ fn check_mpd_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name != "."
         && name != ".."
-        && !name.contains(['/', '\\'])
-        && !name.starts_with(".partial");
+        && !name.contains(['/', '\\']);
     if ok {
         Ok(())
     } else {
@@ -140,10 +139,29 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
         });
     }
     let media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
-    let warnings: Vec<String> = media
+    let mut warnings: Vec<String> = media
         .iter()
         .flat_map(|m| m.warnings.iter().cloned())
         .collect();
+    for (input, m) in inputs.iter().zip(&media) {
+        for t in &m.tracks {
+            let (name, id) = (input.name(), t.track.id);
+            if t.track.edit.ignored_entries > 0 {
+                warnings.push(format!(
+                    "{name}: track {id}: edit list has {} more entries after the first media edit; only an \
+                     initial delay and one media edit are applied",
+                    t.track.edit.ignored_entries
+                ));
+            }
+            let first_sync = t.track.table.sync.as_ref().is_none_or(|s| s.first() == Some(&1));
+            if t.track.kind == Kind::Video && !first_sync {
+                warnings.push(format!(
+                    "{name}: track {id}: the first video sample is not a sync sample; players may not \
+                     decode the start of the first segment"
+                ));
+            }
+        }
+    }
 
     // The presentation starts where its earliest track starts.
     let global_start = media

@@ -313,6 +313,7 @@ fixture_tests! {
     audio_delayed => "audio_delayed.mp4",
     negative_cts => "negative_cts.mp4",
     h264_open_gop => "h264_open_gop.mp4",
+    video_low => "video_low.mp4",
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub const FIXTURES: &[&str] = &[
     "audio_delayed.mp4",
     "negative_cts.mp4",
     "h264_open_gop.mp4",
+    "video_low.mp4",
 ];
 
 #[derive(Debug, Clone)]
