@@ -78,10 +78,7 @@ fn target_duration(options: &Options) -> Result<Rational> {
 }
 
 fn check_mpd_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\']);
+    let ok = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\']);
     if ok {
         Ok(())
     } else {
@@ -153,7 +150,12 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
                     t.track.edit.ignored_entries
                 ));
             }
-            let first_sync = t.track.table.sync.as_ref().is_none_or(|s| s.first() == Some(&1));
+            let first_sync = t
+                .track
+                .table
+                .sync
+                .as_ref()
+                .is_none_or(|s| s.first() == Some(&1));
             if t.track.kind == Kind::Video && !first_sync {
                 warnings.push(format!(
                     "{name}: track {id}: the first video sample is not a sync sample; players may not \
