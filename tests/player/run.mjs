@@ -19,7 +19,7 @@ if (!bin || !fs.existsSync(bin)) {
   process.exit(2);
 }
 const PLAYERS = ['dashjs', 'shaka'];
-const RATE = Number(process.env.PLAYER_RATE || 4);
+const RATE = Number(process.env.PLAYER_RATE || 8);
 const SEEKS = 10;
 // Codecs Debian's Chromium has no decoder for; their presentations are checked by
 // FFmpeg decoding (packager/tests/ffmpeg_decode.rs) instead.
