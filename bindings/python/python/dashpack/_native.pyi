@@ -1,0 +1,81 @@
+import os
+import pathlib
+from typing import Callable, Literal, Optional, Sequence, Union
+
+_Path = Union[str, "os.PathLike[str]"]
+
+__version__: str
+
+class DashpackError(Exception): ...
+class InvalidInputError(DashpackError): ...
+class UnsupportedError(DashpackError): ...
+class DashpackIOError(DashpackError): ...
+class OutputExistsError(DashpackIOError): ...
+
+class Representation:
+    id: str
+    input: str
+    track_id: int
+    content_type: Literal["video", "audio"]
+    codecs: str
+    bandwidth: int
+    width: Optional[int]
+    height: Optional[int]
+    frame_rate: Optional[str]
+    sample_rate: Optional[int]
+    channels: Optional[int]
+    language: str
+    segments: int
+    bytes: int
+    max_segment_duration: float
+
+class Presentation:
+    mpd_path: pathlib.Path
+    duration: float
+    min_buffer_time: float
+    representations: list[Representation]
+    files: int
+    bytes: int
+    warnings: list[str]
+
+class TrackInfo:
+    track_id: int
+    content_type: Literal["video", "audio"]
+    sample_entry: str
+    codecs: str
+    timescale: int
+    duration: float
+    samples: int
+    sync_samples: int
+    keyframe_interval: Optional[float]
+    bitrate: int
+    width: Optional[int]
+    height: Optional[int]
+    frame_rate: Optional[str]
+    sample_rate: Optional[int]
+    channels: Optional[int]
+    language: str
+    start: float
+    planned_segments: int
+
+class MediaInfo:
+    file: str
+    size: int
+    duration: float
+    tracks: list[TrackInfo]
+    warnings: list[str]
+
+def package(
+    input: Union[_Path, Sequence[_Path]],
+    output_dir: _Path,
+    *,
+    segment_duration: float = 4.0,
+    mpd_name: str = "stream.mpd",
+    timeline: Literal["number", "time"] = "number",
+    force: bool = False,
+    progress: Optional[Callable[[int, int], object]] = None,
+) -> Presentation:
+    """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
+
+def inspect(path: _Path, *, segment_duration: float = 4.0) -> MediaInfo:
+    """Describe an MP4 file's tracks and what package() would make of them."""

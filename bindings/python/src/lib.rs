@@ -1,0 +1,405 @@
+//! `dashpack._native`: the Python face of the packager. Types are translated and
+//! errors mapped here; every decision stays in the `dashpack` crate.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::prelude::*;
+
+create_exception!(
+    _native,
+    DashpackError,
+    PyException,
+    "Base class of every dashpack error."
+);
+create_exception!(
+    _native,
+    InvalidInputError,
+    DashpackError,
+    "The input is not a well-formed MP4 file, has no usable track, or an option is invalid."
+);
+create_exception!(
+    _native,
+    UnsupportedError,
+    DashpackError,
+    "The input is well-formed but uses something dashpack does not package yet."
+);
+create_exception!(
+    _native,
+    DashpackIOError,
+    DashpackError,
+    "Reading the input or writing the output failed."
+);
+create_exception!(
+    _native,
+    OutputExistsError,
+    DashpackIOError,
+    "The output folder is not empty and force was not set."
+);
+
+/// All error mapping lives here.
+fn to_py(e: dashpack::Error) -> PyErr {
+    use dashpack::Error as E;
+    let msg = e.to_string();
+    match e {
+        E::Malformed { .. }
+        | E::NoTracks { .. }
+        | E::InvalidOption { .. }
+        | E::Misaligned { .. } => InvalidInputError::new_err(msg),
+        E::Unsupported { .. } => UnsupportedError::new_err(msg),
+        E::OutputExists { .. } => OutputExistsError::new_err(msg),
+        E::Io { .. } => DashpackIOError::new_err(msg),
+        E::Cancelled => PyKeyboardInterrupt::new_err("dashpack.package was cancelled"),
+        _ => DashpackError::new_err(msg),
+    }
+}
+
+/// One Representation of the written MPD.
+#[pyclass(frozen, get_all, module = "dashpack")]
+struct Representation {
+    id: String,
+    input: String,
+    track_id: u32,
+    content_type: String,
+    codecs: String,
+    bandwidth: u64,
+    width: Option<u32>,
+    height: Option<u32>,
+    frame_rate: Option<String>,
+    sample_rate: Option<u32>,
+    channels: Option<u16>,
+    language: String,
+    segments: u32,
+    bytes: u64,
+    max_segment_duration: f64,
+}
+
+#[pymethods]
+impl Representation {
+    fn __repr__(&self) -> String {
+        format!(
+            "Representation(id={:?}, codecs={:?}, bandwidth={}, segments={})",
+            self.id, self.codecs, self.bandwidth, self.segments
+        )
+    }
+}
+
+fn content_type(c: dashpack::ContentType) -> String {
+    match c {
+        dashpack::ContentType::Video => "video",
+        dashpack::ContentType::Audio => "audio",
+    }
+    .to_string()
+}
+
+impl From<dashpack::Representation> for Representation {
+    fn from(r: dashpack::Representation) -> Self {
+        Representation {
+            id: r.id,
+            input: r.input,
+            track_id: r.track_id,
+            content_type: content_type(r.content_type),
+            codecs: r.codecs,
+            bandwidth: r.bandwidth,
+            width: r.width,
+            height: r.height,
+            frame_rate: r.frame_rate,
+            sample_rate: r.sample_rate,
+            channels: r.channels,
+            language: r.language,
+            segments: r.segments,
+            bytes: r.bytes,
+            max_segment_duration: r.max_segment_duration,
+        }
+    }
+}
+
+/// What `package()` wrote.
+#[pyclass(frozen, get_all, module = "dashpack")]
+struct Presentation {
+    /// Full path of the MPD.
+    mpd_path: PathBuf,
+    /// `mediaPresentationDuration`, seconds.
+    duration: f64,
+    min_buffer_time: f64,
+    representations: Vec<Py<Representation>>,
+    files: u64,
+    bytes: u64,
+    warnings: Vec<String>,
+}
+
+#[pymethods]
+impl Presentation {
+    fn __repr__(&self) -> String {
+        format!(
+            "Presentation(mpd_path={:?}, duration={}, representations={})",
+            self.mpd_path,
+            self.duration,
+            self.representations.len()
+        )
+    }
+}
+
+/// One track of an inspected file.
+#[pyclass(frozen, get_all, module = "dashpack")]
+struct TrackInfo {
+    track_id: u32,
+    content_type: String,
+    sample_entry: String,
+    codecs: String,
+    timescale: u32,
+    duration: f64,
+    samples: u32,
+    sync_samples: u32,
+    keyframe_interval: Option<f64>,
+    bitrate: u64,
+    width: Option<u32>,
+    height: Option<u32>,
+    frame_rate: Option<String>,
+    sample_rate: Option<u32>,
+    channels: Option<u16>,
+    language: String,
+    start: f64,
+    planned_segments: u32,
+}
+
+#[pymethods]
+impl TrackInfo {
+    fn __repr__(&self) -> String {
+        format!(
+            "TrackInfo(track_id={}, codecs={:?}, duration={})",
+            self.track_id, self.codecs, self.duration
+        )
+    }
+}
+
+/// What `inspect()` found.
+#[pyclass(frozen, get_all, module = "dashpack")]
+struct MediaInfo {
+    file: String,
+    size: u64,
+    duration: f64,
+    tracks: Vec<Py<TrackInfo>>,
+    warnings: Vec<String>,
+}
+
+#[pymethods]
+impl MediaInfo {
+    fn __repr__(&self) -> String {
+        format!(
+            "MediaInfo(file={:?}, duration={}, tracks={})",
+            self.file,
+            self.duration,
+            self.tracks.len()
+        )
+    }
+}
+
+fn options(
+    segment_duration: f64,
+    mpd_name: String,
+    timeline: &str,
+    force: bool,
+) -> PyResult<dashpack::Options> {
+    let timeline = timeline
+        .parse::<dashpack::Timeline>()
+        .map_err(InvalidInputError::new_err)?;
+    Ok(dashpack::Options {
+        segment_duration,
+        mpd_name,
+        timeline,
+        force,
+        ..dashpack::Options::default()
+    })
+}
+
+/// One path, or a list of paths (str or os.PathLike).
+fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
+    if let Ok(p) = input.extract::<PathBuf>() {
+        return Ok(vec![p]);
+    }
+    input
+        .try_iter()?
+        .map(|item| item?.extract::<PathBuf>())
+        .collect()
+}
+
+/// package(input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd",
+///         timeline="number", force=False, progress=None)
+/// --
+///
+/// Package one MP4 file, or a list of them forming one presentation, into an
+/// MPEG-DASH folder: an init segment and media segments per track and the MPD.
+///
+/// input: a path (str or os.PathLike) or a list of paths.
+/// output_dir: the folder to create; it appears complete or not at all.
+/// segment_duration: target segment length in seconds; video is cut at the first
+///     keyframe at or after each multiple of it.
+/// mpd_name: file name of the MPD.
+/// timeline: "number" ($Number$ segment names) or "time" ($Time$).
+/// force: replace the contents of a non-empty output_dir.
+/// progress: called as progress(bytes_done, bytes_total) while segments are written.
+///
+/// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
+/// DashpackIOError (OutputExistsError when output_dir is not empty) or
+/// KeyboardInterrupt when interrupted; the GIL is released while packaging.
+#[pyfunction]
+#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn package(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    output_dir: PathBuf,
+    segment_duration: f64,
+    mpd_name: String,
+    timeline: &str,
+    force: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Presentation> {
+    let inputs = input_paths(input)?;
+    let mut opts = options(segment_duration, mpd_name, timeline, force)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    opts.cancel = Some(cancel.clone());
+    // An exception raised by the progress callback stops packaging and is re-raised.
+    let callback_error: Arc<Mutex<Option<PyErr>>> = Arc::new(Mutex::new(None));
+    if let Some(cb) = progress {
+        let (cancel, slot) = (cancel.clone(), callback_error.clone());
+        opts.progress = Some(Arc::new(move |p: dashpack::Progress| {
+            Python::attach(|py| {
+                if let Err(e) = cb.call1(py, (p.bytes_done, p.bytes_total)) {
+                    cancel.store(true, Ordering::Relaxed);
+                    slot.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(e);
+                }
+            });
+        }));
+    }
+    let out = output_dir.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(dashpack::package_files(&inputs, &out, &opts));
+    });
+    // Wait without the GIL, waking up to let Python deliver signals (Ctrl-C). The
+    // Mutex only makes the receiver shareable with the GIL-free closure.
+    let rx = Mutex::new(rx);
+    let recv = |timeout: Duration| {
+        rx.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv_timeout(timeout)
+    };
+    let result = loop {
+        match py.detach(|| recv(Duration::from_millis(50))) {
+            Ok(r) => break r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = py.check_signals() {
+                    cancel.store(true, Ordering::Relaxed);
+                    let _ = py.detach(|| recv(Duration::from_secs(3600)));
+                    let _ = py.detach(|| worker.join());
+                    return Err(e);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(DashpackError::new_err(
+                    "packaging thread stopped unexpectedly",
+                ));
+            }
+        }
+    };
+    let _ = py.detach(|| worker.join());
+    if let Some(e) = callback_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        return Err(e);
+    }
+    let p = result.map_err(to_py)?;
+    Ok(Presentation {
+        mpd_path: output_dir.join(&p.mpd),
+        duration: p.duration,
+        min_buffer_time: p.min_buffer_time,
+        representations: p
+            .representations
+            .into_iter()
+            .map(|r| Py::new(py, Representation::from(r)))
+            .collect::<PyResult<_>>()?,
+        files: p.files,
+        bytes: p.bytes,
+        warnings: p.warnings,
+    })
+}
+
+/// inspect(path, *, segment_duration=4.0)
+/// --
+///
+/// Describe an MP4 file's audio and video tracks (codecs, duration, samples,
+/// keyframe interval, bitrate, language) and how many segments package() would
+/// write for each with the given segment_duration. Returns a MediaInfo.
+#[pyfunction]
+#[pyo3(signature = (path, *, segment_duration=4.0))]
+fn inspect(py: Python<'_>, path: PathBuf, segment_duration: f64) -> PyResult<MediaInfo> {
+    let opts = options(segment_duration, "stream.mpd".into(), "number", false)?;
+    let info = py
+        .detach(|| dashpack::Input::open(&path).and_then(|i| dashpack::inspect(&i, &opts)))
+        .map_err(to_py)?;
+    let tracks = info
+        .tracks
+        .into_iter()
+        .map(|t| {
+            Py::new(
+                py,
+                TrackInfo {
+                    track_id: t.track_id,
+                    content_type: content_type(t.content_type),
+                    sample_entry: t.sample_entry,
+                    codecs: t.codecs,
+                    timescale: t.timescale,
+                    duration: t.duration,
+                    samples: t.samples,
+                    sync_samples: t.sync_samples,
+                    keyframe_interval: t.keyframe_interval,
+                    bitrate: t.bitrate,
+                    width: t.width,
+                    height: t.height,
+                    frame_rate: t.frame_rate,
+                    sample_rate: t.sample_rate,
+                    channels: t.channels,
+                    language: t.language,
+                    start: t.start,
+                    planned_segments: t.planned_segments,
+                },
+            )
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(MediaInfo {
+        file: info.file,
+        size: info.size,
+        duration: info.duration,
+        tracks,
+        warnings: info.warnings,
+    })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(package, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    m.add_class::<Presentation>()?;
+    m.add_class::<Representation>()?;
+    m.add_class::<MediaInfo>()?;
+    m.add_class::<TrackInfo>()?;
+    m.add("DashpackError", py.get_type::<DashpackError>())?;
+    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
+    m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
+    m.add("DashpackIOError", py.get_type::<DashpackIOError>())?;
+    m.add("OutputExistsError", py.get_type::<OutputExistsError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+"""The Python face of dashpack: results match the written MPD, errors are typed,
+the GIL is released, Ctrl-C leaves nothing behind."""
+
+import _thread
+import os
+import pathlib
+import pydoc
+import threading
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import dashpack
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "fixtures"
+ALL = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".mp4", ".m4a"))
+NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+
+
+@pytest.mark.parametrize("fixture", ALL, ids=lambda p: p.name)
+def test_package_matches_the_written_mpd(fixture, tmp_path):
+    out = tmp_path / "out"
+    p = dashpack.package(fixture, out)
+    assert isinstance(p, dashpack.Presentation)
+    assert p.mpd_path == out / "stream.mpd"
+    mpd = ET.parse(p.mpd_path).getroot()
+    reps = {r.get("id"): r for r in mpd.iterfind(".//d:Representation", NS)}
+    assert sorted(reps) == sorted(r.id for r in p.representations)
+    files = 1
+    for r in p.representations:
+        x = reps[r.id]
+        assert x.get("codecs") == r.codecs
+        assert int(x.get("bandwidth")) == r.bandwidth
+        if r.content_type == "video":
+            assert (int(x.get("width")), int(x.get("height"))) == (r.width, r.height)
+        else:
+            assert int(x.get("audioSamplingRate")) == r.sample_rate
+        segs = list((out / r.id).glob("seg-*.m4s"))
+        assert len(segs) == r.segments >= 3
+        files += 1 + r.segments
+    assert files == p.files
+    assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) == p.bytes
+    assert abs(p.duration - 12.0) < 0.4
+
+
+def test_str_pathlike_and_lists(tmp_path):
+    a = dashpack.package(str(FIXTURES / "video_only.mp4"), str(tmp_path / "a"))
+    b = dashpack.package([FIXTURES / "h264_aac.mp4", FIXTURES / "video_low.mp4"], tmp_path / "b")
+    assert len(a.representations) == 1
+    assert [r.id for r in b.representations] == ["video-1", "audio-1", "video-2"]
+
+
+def test_options_mirror_the_rust_options(tmp_path):
+    p = dashpack.package(
+        FIXTURES / "h264_aac.mp4",
+        tmp_path / "o",
+        segment_duration=2.0,
+        mpd_name="manifest.mpd",
+        timeline="time",
+    )
+    assert p.mpd_path == tmp_path / "o" / "manifest.mpd"
+    assert p.representations[0].segments == 6
+    assert (tmp_path / "o" / "video-1" / "seg-0.m4s").exists()
+    with pytest.raises(dashpack.OutputExistsError):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "o")
+    dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "o", force=True)
+    assert not (tmp_path / "o" / "manifest.mpd").exists()
+
+
+def test_inspect():
+    info = dashpack.inspect(FIXTURES / "h264_ntsc.mp4")
+    assert isinstance(info, dashpack.MediaInfo)
+    v, a = info.tracks
+    assert (v.content_type, v.sample_entry, v.frame_rate, v.samples) == ("video", "avc1", "30000/1001", 360)
+    assert (a.content_type, a.sample_rate, a.codecs) == ("audio", 44100, "mp4a.40.2")
+    assert v.planned_segments == 3
+    assert dashpack.inspect(FIXTURES / "h264_ntsc.mp4", segment_duration=2.0).tracks[0].planned_segments == 6
+
+
+def test_errors_are_typed(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes((FIXTURES / "h264_aac.mp4").read_bytes()[:3000])
+    with pytest.raises(dashpack.InvalidInputError, match=r"broken\.mp4: moov at byte \d+"):
+        dashpack.package(broken, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(dashpack.DashpackIOError, match="nope.mp4"):
+        dashpack.package(tmp_path / "nope.mp4", tmp_path / "y")
+    with pytest.raises(dashpack.InvalidInputError, match="segment_duration"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "z", segment_duration=0)
+    with pytest.raises(dashpack.InvalidInputError, match="timeline"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "z", timeline="sometimes")
+    # A fragmented MP4 (an init segment followed by a media segment) is not packaged yet.
+    dashpack.package(FIXTURES / "video_only.mp4", tmp_path / "v")
+    frag = tmp_path / "frag.mp4"
+    frag.write_bytes((tmp_path / "v/video-1/init.mp4").read_bytes() + (tmp_path / "v/video-1/seg-1.m4s").read_bytes())
+    with pytest.raises(dashpack.UnsupportedError, match="fragmented"):
+        dashpack.inspect(frag)
+    for cls in (dashpack.InvalidInputError, dashpack.UnsupportedError, dashpack.DashpackIOError):
+        assert issubclass(cls, dashpack.DashpackError)
+
+
+def test_progress_reaches_the_total(tmp_path):
+    seen = []
+    dashpack.package(FIXTURES / "hevc_aac.mp4", tmp_path / "p", progress=lambda d, t: seen.append((d, t)))
+    assert len(seen) >= 6
+    assert max(seen) == (seen[0][1], seen[0][1])
+
+
+def test_a_failing_progress_callback_stops_packaging(tmp_path):
+    def boom(done, total):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "p", progress=boom)
+    assert not (tmp_path / "p").exists()
+
+
+def test_two_threads_package_at_the_same_time(tmp_path):
+    # Each call waits in its progress callback until the other call is inside its own:
+    # this only completes if both package() calls run at once, i.e. the GIL is released.
+    barrier = threading.Barrier(2, timeout=30)
+    met = []
+
+    def meet(done, total):
+        if not met or len(met) < 2:
+            met.append(barrier.wait())
+
+    errors = []
+
+    def run(name):
+        try:
+            dashpack.package(FIXTURES / name, tmp_path / name, progress=meet)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("h264_aac.mp4", "hevc_aac.mp4")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(met[:2]) == [0, 1], "both calls were inside package() together"
+
+
+def test_ctrl_c_stops_promptly_and_leaves_nothing(tmp_path):
+    started = threading.Event()
+
+    def slow(done, total):
+        started.set()
+        threading.Event().wait(0.2)  # keep packaging busy; releases the GIL
+
+    def interrupt():
+        started.wait(30)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt).start()
+    out = tmp_path / "cancelled"
+    with pytest.raises(KeyboardInterrupt):
+        dashpack.package(FIXTURES / "h264_aac.mp4", out, progress=slow)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_help_is_useful():
+    text = pydoc.render_doc(dashpack.package)
+    for word in ("segment_duration", "mpd_name", "force", "progress", "Presentation", "GIL"):
+        assert word in text
+    assert "MediaInfo" in pydoc.render_doc(dashpack.inspect)
+    assert dashpack.__version__
+    assert os.path.exists(pathlib.Path(dashpack.__file__).parent / "py.typed")
