@@ -1,0 +1,402 @@
+//! The C ABI of dashpack (`dashpack.h`, `libdashpack`). Opaque handles, numeric status
+//! codes, caller-freed error strings; every function checks its pointers and catches
+//! panics so that none crosses into C.
+
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+
+use dashpack_core as core;
+
+/// Status codes returned by every fallible function.
+pub const DASHPACK_OK: i32 = 0;
+/// A pointer was NULL, a string was not UTF-8, or an option is invalid.
+pub const DASHPACK_ERR_INVALID_ARGUMENT: i32 = 1;
+/// The input is not a well-formed MP4 file, or has no usable track.
+pub const DASHPACK_ERR_INVALID_INPUT: i32 = 2;
+/// The input uses something dashpack does not package yet.
+pub const DASHPACK_ERR_UNSUPPORTED: i32 = 3;
+/// Reading the input or writing the output failed.
+pub const DASHPACK_ERR_IO: i32 = 4;
+/// The output folder is not empty and `force` was not set.
+pub const DASHPACK_ERR_OUTPUT_EXISTS: i32 = 5;
+/// Segment boundaries of several inputs cannot be aligned.
+pub const DASHPACK_ERR_MISALIGNED: i32 = 6;
+/// An internal error (a bug): please report it.
+pub const DASHPACK_ERR_INTERNAL: i32 = 99;
+
+/// `DashpackOptions.timeline`: segments named by number (`$Number$`).
+pub const DASHPACK_TIMELINE_NUMBER: i32 = 0;
+/// `DashpackOptions.timeline`: segments named by start time (`$Time$`).
+pub const DASHPACK_TIMELINE_TIME: i32 = 1;
+
+/// Options for `dashpack_package`. Fill with `dashpack_options_default` first.
+#[repr(C)]
+pub struct DashpackOptions {
+    /// Target segment duration in seconds (default 4).
+    pub segment_duration: f64,
+    /// File name of the MPD, or NULL for "stream.mpd".
+    pub mpd_name: *const c_char,
+    /// `DASHPACK_TIMELINE_NUMBER` (default) or `DASHPACK_TIMELINE_TIME`.
+    pub timeline: i32,
+    /// Non-zero: replace the contents of a non-empty output folder.
+    pub force: i32,
+}
+
+/// Track information returned by `dashpack_inspect`; read it with the accessors.
+pub struct DashpackMediaInfo {
+    duration: f64,
+    tracks: Vec<Track>,
+}
+
+struct Track {
+    id: u32,
+    video: bool,
+    codecs: CString,
+    duration: f64,
+    samples: u32,
+    width: u32,
+    height: u32,
+    sample_rate: u32,
+    channels: u32,
+}
+
+/// Store `msg` in `*error_out` (when not NULL) and return `code`.
+fn fail(error_out: *mut *mut c_char, code: i32, msg: &str) -> i32 {
+    if !error_out.is_null() {
+        let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the caller passed a valid, writable `char **` (checked non-NULL).
+        unsafe { *error_out = c.into_raw() };
+    }
+    code
+}
+
+fn status(e: &core::Error) -> i32 {
+    use core::Error as E;
+    match e {
+        E::Malformed { .. } | E::NoTracks { .. } => DASHPACK_ERR_INVALID_INPUT,
+        E::Unsupported { .. } => DASHPACK_ERR_UNSUPPORTED,
+        E::Io { .. } => DASHPACK_ERR_IO,
+        E::OutputExists { .. } => DASHPACK_ERR_OUTPUT_EXISTS,
+        E::Misaligned { .. } => DASHPACK_ERR_MISALIGNED,
+        E::InvalidOption { .. } => DASHPACK_ERR_INVALID_ARGUMENT,
+        _ => DASHPACK_ERR_INTERNAL,
+    }
+}
+
+/// Run `f` behind a panic boundary; its error is (status, message).
+fn guarded(error_out: *mut *mut c_char, f: impl FnOnce() -> Result<(), (i32, String)>) -> i32 {
+    if !error_out.is_null() {
+        // SAFETY: non-NULL `char **` from the caller.
+        unsafe { *error_out = std::ptr::null_mut() };
+    }
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => DASHPACK_OK,
+        Ok(Err((code, msg))) => fail(error_out, code, &msg),
+        Err(_) => fail(
+            error_out,
+            DASHPACK_ERR_INTERNAL,
+            "internal error (panic) in dashpack",
+        ),
+    }
+}
+
+/// SAFETY: `p` must be NULL or a NUL-terminated string.
+unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str, (i32, String)> {
+    if p.is_null() {
+        return Err((DASHPACK_ERR_INVALID_ARGUMENT, format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| {
+        (
+            DASHPACK_ERR_INVALID_ARGUMENT,
+            format!("{what} is not UTF-8"),
+        )
+    })
+}
+
+/// Fill `options` with the defaults.
+///
+/// # Safety
+/// `options` must be NULL or point to a writable `DashpackOptions`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions) {
+    if options.is_null() {
+        return;
+    }
+    // SAFETY: checked non-NULL; the caller owns the struct.
+    unsafe {
+        options.write(DashpackOptions {
+            segment_duration: 4.0,
+            mpd_name: std::ptr::null(),
+            timeline: DASHPACK_TIMELINE_NUMBER,
+            force: 0,
+        })
+    };
+}
+
+/// Package `n_inputs` MP4 files into the folder `output_dir` (it appears complete or
+/// not at all). `options` may be NULL for the defaults. Returns `DASHPACK_OK` or an
+/// error status; on error, when `error_out` is not NULL, `*error_out` receives a
+/// message to release with `dashpack_string_free`.
+///
+/// # Safety
+/// `inputs` must point to `n_inputs` NUL-terminated strings; `output_dir` must be a
+/// NUL-terminated string; `options` NULL or valid; `error_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_package(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    output_dir: *const c_char,
+    options: *const DashpackOptions,
+    error_out: *mut *mut c_char,
+) -> i32 {
+    guarded(error_out, || {
+        if inputs.is_null() || n_inputs == 0 {
+            return Err((DASHPACK_ERR_INVALID_ARGUMENT, "no input given".into()));
+        }
+        // SAFETY: the caller passes `n_inputs` valid pointers.
+        let raw = unsafe { std::slice::from_raw_parts(inputs, n_inputs) };
+        let paths = raw
+            .iter()
+            // SAFETY: each element is a NUL-terminated string or NULL (rejected).
+            .map(|&p| unsafe { text(p, "input path") }.map(PathBuf::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        // SAFETY: as documented above.
+        let out = PathBuf::from(unsafe { text(output_dir, "output_dir") }?);
+        let mut opts = core::Options::default();
+        if !options.is_null() {
+            // SAFETY: non-NULL and valid by contract.
+            let o = unsafe { &*options };
+            opts.segment_duration = o.segment_duration;
+            if !o.mpd_name.is_null() {
+                // SAFETY: non-NULL, NUL-terminated by contract.
+                opts.mpd_name = unsafe { text(o.mpd_name, "mpd_name") }?.to_string();
+            }
+            opts.timeline = match o.timeline {
+                DASHPACK_TIMELINE_NUMBER => core::Timeline::Number,
+                DASHPACK_TIMELINE_TIME => core::Timeline::Time,
+                t => {
+                    return Err((
+                        DASHPACK_ERR_INVALID_ARGUMENT,
+                        format!("unknown timeline {t}"),
+                    ));
+                }
+            };
+            opts.force = o.force != 0;
+        }
+        core::package_files(&paths, &out, &opts)
+            .map(|_| ())
+            .map_err(|e| (status(&e), e.to_string()))
+    })
+}
+
+/// Read an MP4 file's tracks. On success `*info_out` receives a handle to release
+/// with `dashpack_media_info_free`.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string, `info_out` writable, `error_out` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_inspect(
+    path: *const c_char,
+    info_out: *mut *mut DashpackMediaInfo,
+    error_out: *mut *mut c_char,
+) -> i32 {
+    guarded(error_out, || {
+        if info_out.is_null() {
+            return Err((DASHPACK_ERR_INVALID_ARGUMENT, "info_out is NULL".into()));
+        }
+        // SAFETY: checked non-NULL.
+        unsafe { *info_out = std::ptr::null_mut() };
+        // SAFETY: NUL-terminated by contract.
+        let path = unsafe { text(path, "path") }?;
+        let err = |e: core::Error| (status(&e), e.to_string());
+        let input = core::Input::open(path).map_err(err)?;
+        let info = core::inspect(&input, &core::Options::default()).map_err(err)?;
+        let tracks = info
+            .tracks
+            .into_iter()
+            .map(|t| Track {
+                id: t.track_id,
+                video: t.content_type == core::ContentType::Video,
+                codecs: CString::new(t.codecs).unwrap_or_default(),
+                duration: t.duration,
+                samples: t.samples,
+                width: t.width.unwrap_or(0),
+                height: t.height.unwrap_or(0),
+                sample_rate: t.sample_rate.unwrap_or(0),
+                channels: u32::from(t.channels.unwrap_or(0)),
+            })
+            .collect();
+        let handle = Box::new(DashpackMediaInfo {
+            duration: info.duration,
+            tracks,
+        });
+        // SAFETY: checked non-NULL.
+        unsafe { *info_out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// SAFETY: `info` must be NULL or a live handle from `dashpack_inspect`.
+unsafe fn track<'a>(info: *const DashpackMediaInfo, index: usize) -> Option<&'a Track> {
+    // SAFETY: per the function contract.
+    unsafe { info.as_ref() }?.tracks.get(index)
+}
+
+/// Number of audio and video tracks; 0 for NULL.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_media_info_track_count(info: *const DashpackMediaInfo) -> usize {
+    // SAFETY: per the function contract.
+    unsafe { info.as_ref() }.map_or(0, |i| i.tracks.len())
+}
+
+/// Presentation duration in seconds; 0 for NULL.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_media_info_duration(info: *const DashpackMediaInfo) -> f64 {
+    // SAFETY: per the function contract.
+    unsafe { info.as_ref() }.map_or(0.0, |i| i.duration)
+}
+
+/// RFC 6381 codecs string of track `index`, owned by `info`; NULL when out of range.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_codecs(
+    info: *const DashpackMediaInfo,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(std::ptr::null(), |t| t.codecs.as_ptr())
+}
+
+/// 1 if track `index` is video, 0 if audio, -1 when out of range.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_is_video(
+    info: *const DashpackMediaInfo,
+    index: usize,
+) -> i32 {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(-1, |t| i32::from(t.video))
+}
+
+/// Track ID in the input; 0 when out of range.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_id(info: *const DashpackMediaInfo, index: usize) -> u32 {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(0, |t| t.id)
+}
+
+/// Track duration in seconds; 0 when out of range.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_duration(
+    info: *const DashpackMediaInfo,
+    index: usize,
+) -> f64 {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(0.0, |t| t.duration)
+}
+
+/// Number of samples (frames) in the track; 0 when out of range.
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_samples(
+    info: *const DashpackMediaInfo,
+    index: usize,
+) -> u32 {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(0, |t| t.samples)
+}
+
+/// Picture width and height (video; 0 otherwise) written to the non-NULL pointers.
+///
+/// # Safety
+/// `info` must be NULL or a live handle; `width`/`height` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_dimensions(
+    info: *const DashpackMediaInfo,
+    index: usize,
+    width: *mut u32,
+    height: *mut u32,
+) {
+    // SAFETY: per the function contract.
+    let (w, h) = unsafe { track(info, index) }.map_or((0, 0), |t| (t.width, t.height));
+    // SAFETY: each pointer is NULL or writable.
+    unsafe {
+        if let Some(p) = width.as_mut() {
+            *p = w;
+        }
+        if let Some(p) = height.as_mut() {
+            *p = h;
+        }
+    }
+}
+
+/// Sampling rate in Hz (audio; 0 otherwise).
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_sample_rate(
+    info: *const DashpackMediaInfo,
+    index: usize,
+) -> u32 {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(0, |t| t.sample_rate)
+}
+
+/// Channel count (audio; 0 otherwise).
+///
+/// # Safety
+/// `info` must be NULL or a live handle from `dashpack_inspect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_track_channels(
+    info: *const DashpackMediaInfo,
+    index: usize,
+) -> u32 {
+    // SAFETY: per the function contract.
+    unsafe { track(info, index) }.map_or(0, |t| t.channels)
+}
+
+/// Release a handle from `dashpack_inspect`; NULL is ignored.
+///
+/// # Safety
+/// `info` must be NULL or a handle from `dashpack_inspect` not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_media_info_free(info: *mut DashpackMediaInfo) {
+    if !info.is_null() {
+        // SAFETY: created by Box::into_raw in dashpack_inspect, freed once.
+        drop(unsafe { Box::from_raw(info) });
+    }
+}
+
+/// Release an error message; NULL is ignored.
+///
+/// # Safety
+/// `s` must be NULL or a string returned through an `error_out` and not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashpack_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: created by CString::into_raw in `fail`, freed once.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}

@@ -1,0 +1,120 @@
+/* Links against libdashpack.a: packages a fixture, inspects it, and checks the
+ * error paths. Built with -std=c99 -Wall -Wextra -Werror -pedantic; run under
+ * valgrind by scripts/test. Usage: test_dashpack FIXTURES_DIR WORK_DIR */
+#include "dashpack.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                      \
+  do {                                                                   \
+    checks++;                                                            \
+    if (!(cond)) {                                                       \
+      failures++;                                                        \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                    \
+  } while (0)
+
+static int exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+int main(int argc, char **argv) {
+  char input[4096], broken_path[4096], out[4096], mpd[4096], seg[4096];
+  const char *inputs[1];
+  DashpackOptions opts;
+  DashpackMediaInfo *info = NULL;
+  char *error = NULL;
+  unsigned int w = 0, h = 0;
+  int rc;
+  FILE *src, *dst;
+  char buf[3000];
+  size_t n;
+
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s FIXTURES_DIR WORK_DIR\n", argv[0]);
+    return 2;
+  }
+  snprintf(input, sizeof input, "%s/h264_aac.mp4", argv[1]);
+  snprintf(out, sizeof out, "%s/c-out", argv[2]);
+  snprintf(mpd, sizeof mpd, "%s/c-out/manifest.mpd", argv[2]);
+  snprintf(seg, sizeof seg, "%s/c-out/video-1/seg-6.m4s", argv[2]);
+
+  /* Package with options. */
+  dashpack_options_default(&opts);
+  CHECK(opts.segment_duration == 4.0 && opts.mpd_name == NULL && opts.force == 0);
+  opts.segment_duration = 2.0;
+  opts.mpd_name = "manifest.mpd";
+  opts.force = 1;
+  inputs[0] = input;
+  rc = dashpack_package(inputs, 1, out, &opts, &error);
+  CHECK(rc == DASHPACK_OK);
+  CHECK(error == NULL);
+  CHECK(exists(mpd));
+  CHECK(exists(seg));
+
+  /* Without force an existing folder is refused with a message. */
+  rc = dashpack_package(inputs, 1, out, NULL, &error);
+  CHECK(rc == DASHPACK_ERR_OUTPUT_EXISTS);
+  CHECK(error != NULL && strstr(error, "not empty") != NULL);
+  dashpack_string_free(error);
+  error = NULL;
+
+  /* Inspect. */
+  rc = dashpack_inspect(input, &info, &error);
+  CHECK(rc == DASHPACK_OK && info != NULL);
+  CHECK(dashpack_media_info_track_count(info) == 2);
+  CHECK(dashpack_media_info_duration(info) > 11.9 && dashpack_media_info_duration(info) < 12.1);
+  CHECK(dashpack_track_is_video(info, 0) == 1);
+  CHECK(strcmp(dashpack_track_codecs(info, 0), "avc1.64000C") == 0);
+  CHECK(dashpack_track_samples(info, 0) == 300);
+  dashpack_track_dimensions(info, 0, &w, &h);
+  CHECK(w == 320 && h == 180);
+  CHECK(dashpack_track_is_video(info, 1) == 0);
+  CHECK(strcmp(dashpack_track_codecs(info, 1), "mp4a.40.2") == 0);
+  CHECK(dashpack_track_sample_rate(info, 1) == 48000);
+  CHECK(dashpack_track_channels(info, 1) == 1);
+  CHECK(dashpack_track_codecs(info, 7) == NULL);
+  CHECK(dashpack_track_is_video(info, 7) == -1);
+  dashpack_media_info_free(info);
+
+  /* A truncated input: invalid input, with file, box and offset in the message. */
+  snprintf(broken_path, sizeof broken_path, "%s/c-broken.mp4", argv[2]);
+  src = fopen(input, "rb");
+  dst = fopen(broken_path, "wb");
+  CHECK(src != NULL && dst != NULL);
+  if (src && dst) {
+    n = fread(buf, 1, sizeof buf, src);
+    fwrite(buf, 1, n, dst);
+  }
+  if (src) fclose(src);
+  if (dst) fclose(dst);
+  inputs[0] = broken_path;
+  rc = dashpack_package(inputs, 1, out, &opts, &error);
+  CHECK(rc == DASHPACK_ERR_INVALID_INPUT);
+  CHECK(error != NULL && strstr(error, "c-broken.mp4") != NULL && strstr(error, "moov at byte") != NULL);
+  dashpack_string_free(error);
+  error = NULL;
+  CHECK(exists(mpd)); /* the earlier output survives a failed run */
+
+  /* NULL pointers are refused, not dereferenced. */
+  CHECK(dashpack_package(NULL, 1, out, NULL, &error) == DASHPACK_ERR_INVALID_ARGUMENT);
+  dashpack_string_free(error);
+  error = NULL;
+  CHECK(dashpack_package(inputs, 1, NULL, NULL, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  CHECK(dashpack_inspect(input, NULL, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  CHECK(dashpack_inspect(NULL, &info, NULL) == DASHPACK_ERR_INVALID_ARGUMENT && info == NULL);
+  CHECK(dashpack_media_info_track_count(NULL) == 0);
+  dashpack_media_info_free(NULL);
+  dashpack_string_free(NULL);
+  dashpack_options_default(NULL);
+
+  printf("%d passed, %d failed\n", checks - failures, failures);
+  return failures == 0 ? 0 : 1;
+}
