@@ -179,7 +179,7 @@ for (const c of cases) {
       console.log(`note ${label}: open GOP (startWithSAP 3): random seeks not checked in Chromium, playback to the end is`);
     }
     check(problems.length === 0, label, problems.length ? problems.join('; ')
-      : `ended at ${r.endTime.toFixed(3)}/${run.duration} s, ${r.frames}/${c.frames} frames (${r.dropped} dropped), ${r.seeks.length} seeks`);
+      : `${r.endedWithoutEvent ? 'reached the end (no ended event)' : 'ended'} at ${r.endTime.toFixed(3)}/${run.duration} s, ${r.frames}/${c.frames} frames (${r.dropped} dropped), ${r.seeks.length} seeks`);
   }
 }
 
