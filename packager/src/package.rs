@@ -337,20 +337,28 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         total: p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum(),
     };
     ctl.check_cancel()?;
-    let built: Vec<BuiltTrack> = p
-        .tracks
-        .par_iter()
-        .map(|o| {
-            let job = TrackJob {
-                input: &inputs[o.input],
-                track: p.checked(o),
-                timing: o.timing,
-                plan: &o.plan,
-                rep_id: &o.rep_id,
-            };
-            build_track(&job, options.timeline, sink, &ctl)
-        })
-        .collect::<Result<_>>()?;
+    // Each call gets its own threads, one per track: concurrent calls (threads of a
+    // Python program, jobs of the worker) then never wait on each other's tracks.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(p.tracks.len().clamp(1, 16))
+        .thread_name(|i| format!("dashpack-track-{i}"))
+        .build()
+        .map_err(|e| Error::io("cannot start packaging threads", std::io::Error::other(e)))?;
+    let built: Vec<BuiltTrack> = pool.install(|| {
+        p.tracks
+            .par_iter()
+            .map(|o| {
+                let job = TrackJob {
+                    input: &inputs[o.input],
+                    track: p.checked(o),
+                    timing: o.timing,
+                    plan: &o.plan,
+                    rep_id: &o.rep_id,
+                };
+                build_track(&job, options.timeline, sink, &ctl)
+            })
+            .collect::<Result<_>>()
+    })?;
     ctl.check_cancel()?;
 
     let reps: Vec<RepInput<'_>> = p

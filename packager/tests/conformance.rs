@@ -5,6 +5,7 @@
 //! timeline matches the segments.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -301,20 +302,7 @@ macro_rules! fixture_tests {
     )*};
 }
 
-fixture_tests! {
-    h264_aac => "h264_aac.mp4",
-    h264_ntsc => "h264_ntsc.mp4",
-    hevc_aac => "hevc_aac.mp4",
-    audio_only => "audio_only.m4a",
-    video_only => "video_only.mp4",
-    moov_at_end => "moov_at_end.mp4",
-    no_edit_list => "no_edit_list.mp4",
-    empty_edit => "empty_edit.mp4",
-    audio_delayed => "audio_delayed.mp4",
-    negative_cts => "negative_cts.mp4",
-    h264_open_gop => "h264_open_gop.mp4",
-    video_low => "video_low.mp4",
-}
+for_each_fixture!(fixture_tests);
 
 #[test]
 fn every_fixture_is_listed() {

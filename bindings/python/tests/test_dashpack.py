@@ -116,30 +116,35 @@ def test_a_failing_progress_callback_stops_packaging(tmp_path):
 
 
 def test_two_threads_package_at_the_same_time(tmp_path):
-    # Each call waits in its progress callback until the other call is inside its own:
-    # this only completes if both package() calls run at once, i.e. the GIL is released.
-    barrier = threading.Barrier(2, timeout=30)
-    met = []
+    # Each call's progress callback waits until the other call has reported progress
+    # too: this completes only if both package() calls run at once, which needs the
+    # GIL to be released while packaging.
+    names = ("h264_aac.mp4", "hevc_aac.mp4")
+    inside = {n: threading.Event() for n in names}
 
-    def meet(done, total):
-        if not met or len(met) < 2:
-            met.append(barrier.wait())
+    def waiting_for(name, other):
+        def cb(done, total):
+            inside[name].set()
+            if not inside[other].wait(30):
+                raise RuntimeError(f"{other} never ran while {name} was packaging")
+
+        return cb
 
     errors = []
 
-    def run(name):
+    def run(name, other):
         try:
-            dashpack.package(FIXTURES / name, tmp_path / name, progress=meet)
+            dashpack.package(FIXTURES / name, tmp_path / name, progress=waiting_for(name, other))
         except Exception as e:  # reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("h264_aac.mp4", "hevc_aac.mp4")]
+    threads = [threading.Thread(target=run, args=pair) for pair in (names, names[::-1])]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors, errors
-    assert sorted(met[:2]) == [0, 1], "both calls were inside package() together"
+    assert all(e.is_set() for e in inside.values())
 
 
 def test_ctrl_c_stops_promptly_and_leaves_nothing(tmp_path):

@@ -250,6 +250,27 @@ impl<'a> Reader<'a> {
         Ok(((v >> 24) as u8, v & 0x00ff_ffff))
     }
 
+    /// The start of `mvhd`, `tkhd` and `mdhd`: version and flags, then the creation
+    /// and modification times (32 or 64 bits by version). Returns the version.
+    pub fn skip_header_times(&mut self) -> Result<u8, BoxError> {
+        let (version, _) = self.version_flags()?;
+        self.skip(if version == 1 { 16 } else { 8 })?;
+        Ok(version)
+    }
+
+    /// A timescale field, which must not be 0.
+    pub fn timescale(&mut self, field: &'static str) -> Result<u32, BoxError> {
+        let at = self.offset();
+        match self.u32()? {
+            0 => Err(BoxError::new(
+                self.path.clone(),
+                at,
+                Malformed::InvalidField { field, value: 0 },
+            )),
+            ts => Ok(ts),
+        }
+    }
+
     /// A table of `count` entries of `entry_size` bytes must fit in what is left; this
     /// check comes before any allocation sized by `count`.
     pub fn check_table(

@@ -1,6 +1,6 @@
 //! Test helpers that read inputs and outputs with `mp4-atom` (strict), never with
 //! dashpack's own reader, so the checks are independent of the code under test.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -13,6 +13,27 @@ pub fn fixtures_dir() -> PathBuf {
 
 pub fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
+}
+
+/// Calls `$m! { test_name => "file", ... }` with every fixture, so each test file
+/// gets one test per fixture from a single list.
+macro_rules! for_each_fixture {
+    ($m:ident) => {
+        $m! {
+            h264_aac => "h264_aac.mp4",
+            h264_ntsc => "h264_ntsc.mp4",
+            hevc_aac => "hevc_aac.mp4",
+            audio_only => "audio_only.m4a",
+            video_only => "video_only.mp4",
+            moov_at_end => "moov_at_end.mp4",
+            no_edit_list => "no_edit_list.mp4",
+            empty_edit => "empty_edit.mp4",
+            audio_delayed => "audio_delayed.mp4",
+            negative_cts => "negative_cts.mp4",
+            h264_open_gop => "h264_open_gop.mp4",
+            video_low => "video_low.mp4",
+        }
+    };
 }
 
 /// Every clip `fixtures/make.sh` writes.

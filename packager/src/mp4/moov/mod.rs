@@ -55,19 +55,6 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
 
 fn parse_mvhd(b: &Bx<'_>) -> Result<u32, BoxError> {
     let mut r = b.body();
-    let (version, _) = r.version_flags()?;
-    r.skip(if version == 1 { 16 } else { 8 })?;
-    let at = r.offset();
-    let ts = r.u32()?;
-    if ts == 0 {
-        return Err(BoxError::new(
-            b.path.clone(),
-            at,
-            Malformed::InvalidField {
-                field: "mvhd timescale",
-                value: 0,
-            },
-        ));
-    }
-    Ok(ts)
+    r.skip_header_times()?;
+    r.timescale("mvhd timescale")
 }

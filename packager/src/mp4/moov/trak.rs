@@ -154,27 +154,14 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, String>, BoxErro
 
 fn parse_tkhd_id(b: &Bx<'_>) -> Result<u32, BoxError> {
     let mut r = b.body();
-    let (version, _) = r.version_flags()?;
-    r.skip(if version == 1 { 16 } else { 8 })?;
+    r.skip_header_times()?;
     r.u32()
 }
 
 fn parse_mdhd(b: &Bx<'_>) -> Result<(u32, u16), BoxError> {
     let mut r = b.body();
-    let (version, _) = r.version_flags()?;
-    r.skip(if version == 1 { 16 } else { 8 })?;
-    let at = r.offset();
-    let ts = r.u32()?;
-    if ts == 0 {
-        return Err(BoxError::new(
-            b.path.clone(),
-            at,
-            Malformed::InvalidField {
-                field: "mdhd timescale",
-                value: 0,
-            },
-        ));
-    }
+    let version = r.skip_header_times()?;
+    let ts = r.timescale("mdhd timescale")?;
     r.skip(if version == 1 { 8 } else { 4 })?;
     let language = r.u16()? & 0x7fff;
     Ok((ts, language))
