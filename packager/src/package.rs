@@ -102,6 +102,12 @@ fn nominal_delta(t: &CheckedTrack) -> Option<u32> {
         .map(|(d, _)| d)
 }
 
+/// Half a nominal sample duration, in seconds: boundaries of two Representations
+/// closer than this are the same boundary.
+fn half_frame(t: &CheckedTrack) -> f64 {
+    f64::from(nominal_delta(t).unwrap_or(1)) / f64::from(t.track.timescale) / 2.0
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -263,10 +269,7 @@ fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()> {
             if ca.track.codec.fourcc != cb.track.codec.fourcc {
                 continue;
             }
-            let frame = |c: &CheckedTrack| {
-                f64::from(nominal_delta(c).unwrap_or(1)) / f64::from(c.track.timescale)
-            };
-            let tolerance = frame(ca).min(frame(cb)) / 2.0;
+            let tolerance = half_frame(ca).min(half_frame(cb));
             let times = |o: &OutTrack, c: &CheckedTrack| -> Vec<f64> {
                 o.plan
                     .segments
@@ -323,7 +326,7 @@ fn rep_input<'a>(p: &'a Prepared, o: &'a OutTrack, built: &'a BuiltTrack) -> Rep
         pto: o.timing.pto,
         segments: &built.segments,
         sap: built.sap,
-        tolerance: f64::from(nominal_delta(c).unwrap_or(1)) / f64::from(t.timescale) / 2.0,
+        tolerance: half_frame(c),
     }
 }
 

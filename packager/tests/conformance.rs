@@ -339,8 +339,7 @@ fn cuts_follow_the_target_grid() {
 
 #[test]
 fn delayed_audio_keeps_its_offset() {
-    let (tracks, _, p, files) = package("audio_delayed.mp4", &Options::default());
-    let _ = files;
+    let (tracks, _, p, _) = package("audio_delayed.mp4", &Options::default());
     let audio = tracks.iter().find(|t| !t.video).unwrap();
     assert!(audio.empty > 0, "fixture has an empty edit on audio");
     assert_eq!(p.representations.len(), 2);
