@@ -1,4 +1,12 @@
-//! The `dashpack` command: `package` and `inspect` local MP4 files.
+//! The `dashpack` command: `package` and `inspect` local MP4 files, `worker` to serve a
+//! RabbitMQ queue with inputs and outputs in Cloud Storage, `enqueue` to submit a job.
+
+mod config;
+mod job;
+mod metrics;
+mod queue;
+mod service;
+mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +60,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the job queue: download from Cloud Storage, package, upload, report.
+    ///
+    /// Settings come from the environment and an optional `.env` file (see the README).
+    Worker,
+    /// Publish a job message for the worker (settings as for `worker`).
+    Enqueue {
+        /// The client's id for the video.
+        #[arg(long)]
+        resource_id: String,
+        /// Object name of the input in the input bucket.
+        file_path: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +100,15 @@ fn main() -> ExitCode {
             segment_duration,
             json,
         } => run_inspect(&input, segment_duration, json),
+        Command::Worker => run_async(async {
+            let cfg = config::from_env()?;
+            tracing::info!(config = ?cfg, "starting");
+            service::run(cfg).await
+        }),
+        Command::Enqueue {
+            resource_id,
+            file_path,
+        } => run_async(enqueue(resource_id, file_path)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +120,46 @@ fn main() -> ExitCode {
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Runs a networked command on a Tokio runtime with JSON logs.
+fn run_async(fut: impl Future<Output = CliResult>) -> CliResult {
+    // One crypto provider for every TLS client (reqwest, lapin, yup-oauth2), installed
+    // before any of them is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}
+
+async fn enqueue(resource_id: String, file_path: String) -> CliResult {
+    let b = config::broker_from_env()?;
+    let msg = job::JobMessage {
+        resource_id,
+        file_path,
+    };
+    let body = serde_json::to_vec(&msg)?;
+    // Refuse what the worker would refuse, before it reaches the queue.
+    let ids = job::JobMessage::parse(&body)?.ids();
+    let conn = queue::connect(&b, "dashpack-enqueue").await?;
+    queue::declare(&conn, &b).await?;
+    let ch = queue::publisher(&conn).await?;
+    queue::publish(&ch, "", &b.queue, &body, queue::json_props()).await?;
+    let _ = conn.close(200, "done".into()).await;
+    println!(
+        "{}",
+        serde_json::json!({"queue": b.queue, "job_id": ids.job_id, "video_id": ids.video_id})
+    );
+    Ok(())
+}
 
 fn run_package(
     inputs: &[PathBuf],
