@@ -598,6 +598,52 @@ async fn bad_configuration_and_conflicting_queues_stop_start_up() {
     s.broker.cleanup().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_broker_connection_is_regained() {
+    let s = Setup::new("reconnect", None).await;
+    s.gcs.put(IN, "r.mp4", fixture("video_low.mp4")).await;
+    let relay = TcpCut::start("127.0.0.1:5672").await;
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", relay.port);
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let w = s
+        .worker(&[("AMQP_URL", &url), ("DASHPACK_METRICS_ADDR", &metrics_addr)])
+        .await;
+    let health = || async {
+        reqwest::get(format!("http://{metrics_addr}/healthz"))
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    s.publish_job("before", "r.mp4").await;
+    assert_eq!(s.broker.results(1, WAIT).await.len(), 1, "{}", w.log_text());
+    assert_eq!(health().await, 200);
+
+    assert!(relay.cut() > 0);
+    let mut saw_down = false;
+    let start = std::time::Instant::now();
+    while start.elapsed() < WAIT {
+        match health().await {
+            200 if saw_down => break,
+            503 => saw_down = true,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(saw_down, "health never reported the lost connection");
+    assert_eq!(
+        health().await,
+        200,
+        "not reconnected; log:\n{}",
+        w.log_text()
+    );
+    s.publish_job("after", "r.mp4").await;
+    let results = s.broker.results(1, WAIT).await;
+    assert_eq!(results.len(), 1, "{}", w.log_text());
+    assert_completed(&results[0], "after", "r.mp4");
+    assert!(w.log_text().contains("broker connection lost"));
+    s.broker.cleanup().await;
+}
+
 /// A loopback OAuth token endpoint for the service-account (JWT bearer) flow.
 struct TokenServer {
     url: String,

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde::Deserialize;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::config::{StorageConfig, encode};
 pub use auth::Auth;
@@ -188,15 +188,17 @@ impl Gcs {
         }
     }
 
-    /// Streams the object into `dest` (created or truncated). A dropped connection
-    /// resumes with a range request from the bytes already on disk. Returns the size.
+    /// Streams the object (of `size` bytes, from [`Gcs::metadata`]) into `dest`, created
+    /// or truncated. A dropped connection resumes with a range request from the bytes
+    /// already on disk. `written(n)` is called whenever bytes `0..n` are on disk.
     pub async fn download(
         &self,
         bucket: &str,
         object: &str,
         dest: &Path,
+        size: u64,
+        written: impl Fn(u64),
     ) -> Result<u64, StorageError> {
-        let meta = self.metadata(bucket, object).await?;
         let what = format!("gs://{bucket}/{object}: download");
         let local = |source| StorageError::LocalIo {
             what: format!("{}", dest.display()),
@@ -209,7 +211,9 @@ impl Gcs {
         loop {
             let before = have;
             match self
-                .download_once(bucket, object, &url, &what, &mut file, &mut have, meta.size)
+                .download_once(
+                    bucket, object, &url, &what, &mut file, &mut have, size, &written,
+                )
                 .await?
             {
                 Try::Done(()) => break,
@@ -221,7 +225,6 @@ impl Gcs {
                 Try::Retry(d) => tries.again(d).await?,
             }
         }
-        file.sync_all().await.map_err(local)?;
         Ok(have)
     }
 
@@ -235,6 +238,7 @@ impl Gcs {
         file: &mut tokio::fs::File,
         have: &mut u64,
         size: u64,
+        written: &impl Fn(u64),
     ) -> Result<Try<()>, StorageError> {
         let local = |source| StorageError::LocalIo {
             what: what.to_string(),
@@ -254,38 +258,50 @@ impl Gcs {
                 object: object.into(),
             });
         }
-        if *have > 0 && resp.status() == StatusCode::OK {
-            // The server ignored the range: start over.
-            *have = 0;
-            file.set_len(0).await.map_err(local)?;
-            file.seek(std::io::SeekFrom::Start(0))
-                .await
-                .map_err(local)?;
-        }
+        // A server that ignores the range sends everything again: skip what we have.
+        // The file only ever grows, because readers may already use its first bytes.
+        let mut skip = if *have > 0 && resp.status() == StatusCode::OK {
+            *have
+        } else {
+            0
+        };
         let resp = match check(resp, what).await? {
             Try::Done(r) => r,
             Try::Retry(d) => return Ok(Try::Retry(d)),
         };
         let mut body = resp.bytes_stream();
+        let mut reported = *have;
         while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    file.write_all(&chunk).await.map_err(local)?;
-                    *have += chunk.len() as u64;
-                    if *have > size {
-                        return Err(StorageError::Permanent {
-                            what: what.to_string(),
-                            detail: format!("more than the {} bytes the metadata gives", size),
-                        });
-                    }
-                }
+            let mut chunk = match chunk {
+                Ok(chunk) => chunk,
                 Err(e) => {
                     file.flush().await.map_err(local)?;
+                    written(*have);
                     return Ok(Try::Retry(format!("after {have} bytes: {}", describe(&e))));
                 }
+            };
+            if skip > 0 {
+                let n = skip.min(chunk.len() as u64);
+                skip -= n;
+                chunk = chunk.slice(n as usize..);
+            }
+            file.write_all(&chunk).await.map_err(local)?;
+            *have += chunk.len() as u64;
+            if *have > size {
+                return Err(StorageError::Permanent {
+                    what: what.to_string(),
+                    detail: format!("more than the {size} bytes the metadata gives"),
+                });
+            }
+            // Tell readers about progress in large steps: each one costs a flush.
+            if *have - reported >= 1 << 20 {
+                file.flush().await.map_err(local)?;
+                written(*have);
+                reported = *have;
             }
         }
         file.flush().await.map_err(local)?;
+        written(*have);
         if *have < size {
             return Ok(Try::Retry(format!(
                 "body ended after {have} of {} bytes",

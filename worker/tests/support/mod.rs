@@ -413,6 +413,44 @@ impl ProxyState {
     }
 }
 
+/// A TCP relay whose connections can all be cut at once (a broker that goes away).
+pub struct TcpCut {
+    pub port: u16,
+    conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl TcpCut {
+    pub async fn start(target: &'static str) -> TcpCut {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let list = conns.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        TcpCut { port, conns }
+    }
+
+    /// Drops every open connection; new ones are relayed again.
+    pub fn cut(&self) -> usize {
+        let conns: Vec<_> = self.conns.lock().unwrap().drain(..).collect();
+        for c in &conns {
+            c.abort();
+        }
+        conns.len()
+    }
+}
+
 /// Queue and exchange names private to one test, on the shared broker.
 pub struct Broker {
     pub conn: Connection,

@@ -1,21 +1,25 @@
 //! One job: from the message body to an uploaded presentation. Decides nothing about
 //! acks; it returns what happened and the service acts on it.
 
+mod growing;
+mod upload;
+
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::storage::{Gcs, StorageError, Upload};
+use growing::Growing;
+use upload::{UploadSink, upload_all};
 
 /// The job message, as the old service took it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -160,6 +164,9 @@ pub fn state(ids: &Ids, status: &str, started: Instant) {
 }
 
 /// Runs one job to an uploaded presentation and returns the success message.
+///
+/// The stages overlap: the packager reads the input while it downloads (reads wait
+/// for their bytes), and segments are uploaded as the packager finishes them.
 pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult, JobError> {
     let started = Instant::now();
     let created_at = now_rfc3339();
@@ -168,82 +175,90 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         .map_err(|e| JobError::Transient(format!("work folder: {e}")))?;
 
     state(&ids, "DOWNLOADING", started);
-    let stage = Instant::now();
-    let input = work.path.join("input.mp4");
-    let size = ctx
-        .gcs
-        .download(&ctx.cfg.input_bucket, &msg.file_path, &input)
-        .await?;
-    ctx.metrics.stage("download", stage.elapsed());
-    tracing::info!(job_id = %ids.job_id, bytes = size, seconds = stage.elapsed().as_secs_f64(), "downloaded");
+    let bucket = &ctx.cfg.input_bucket;
+    let meta = ctx.gcs.metadata(bucket, &msg.file_path).await?;
+    let path = work.path.join("input.mp4");
+    let local = |e: io::Error| JobError::Transient(format!("{}: {e}", path.display()));
+    std::fs::File::create(&path).map_err(local)?;
+    let (input, feeder) = Growing::open(&path, meta.size).map_err(local)?;
+    let download = async {
+        let stage = Instant::now();
+        let feeder = feeder;
+        let result = ctx
+            .gcs
+            .download(bucket, &msg.file_path, &path, meta.size, |n| {
+                feeder.advance(n)
+            })
+            .await;
+        match &result {
+            Ok(_) => {
+                feeder.done();
+                ctx.metrics.stage("download", stage.elapsed());
+                tracing::info!(
+                    job_id = %ids.job_id,
+                    bytes = meta.size,
+                    seconds = stage.elapsed().as_secs_f64(),
+                    "downloaded"
+                );
+            }
+            Err(e) => feeder.fail(&e.to_string()),
+        }
+        result
+    };
 
-    state(&ids, "FRAGMENTING", started);
-    let stage = Instant::now();
+    let name = format!("gs://{bucket}/{}", msg.file_path);
+    let source = dashpack::Input::from_source(name, input);
     let options = dashpack::Options {
         segment_duration: ctx.cfg.segment_duration,
         cancel: Some(Arc::new(AtomicBool::new(false))),
         ..dashpack::Options::default()
     };
-    let name = format!("gs://{}/{}", ctx.cfg.input_bucket, msg.file_path);
-    let opened = {
-        let (input, options) = (input.clone(), options.clone());
-        tokio::task::spawn_blocking(move || {
-            let file =
-                dashpack::FileSource::open(&input).map_err(|source| dashpack::Error::Io {
-                    context: input.display().to_string(),
-                    source,
-                })?;
-            let source = dashpack::Input::from_source(name, Arc::new(file));
-            let info = dashpack::inspect(&source, &options)?;
-            Ok::<_, dashpack::Error>((source, info))
-        })
-        .await
-        .map_err(|e| JobError::Transient(format!("packager task: {e}")))?
-    };
-    let (source, info) = opened.map_err(packager_error)?;
-    ctx.metrics.stage("inspect", stage.elapsed());
-    tracing::info!(
-        job_id = %ids.job_id,
-        tracks = info.tracks.len(),
-        duration_s = info.duration,
-        "input checked"
-    );
-
-    state(&ids, "ENCODING", started);
-    let stage = Instant::now();
     let prefix = ids.video_id.to_string();
     let (tx, rx) = mpsc::channel(ctx.cfg.uploads);
-    let sink = UploadSink {
-        tx: Mutex::new(Some(tx)),
-        mpd_name: options.mpd_name.clone(),
-        mpd: Mutex::new(None),
-    };
-    let sink = Arc::new(sink);
+    let sink = Arc::new(UploadSink::new(tx, &options.mpd_name));
     let cancel = options.cancel.clone();
     let packaging = {
         let sink = sink.clone();
         tokio::task::spawn_blocking(move || {
-            let result = dashpack::package(&[source], sink.as_ref(), &options);
+            state(&ids, "FRAGMENTING", started);
+            let stage = Instant::now();
+            let info = dashpack::inspect(&source, &options);
+            let inspected = stage.elapsed();
+            let result = info.and_then(|info| {
+                tracing::info!(
+                    job_id = %ids.job_id,
+                    tracks = info.tracks.len(),
+                    duration_s = info.duration,
+                    "input checked"
+                );
+                state(&ids, "ENCODING", started);
+                dashpack::package(&[source], sink.as_ref(), &options)
+            });
             sink.close();
-            result
+            (result, inspected, stage.elapsed())
         })
     };
-    let uploads = upload_all(ctx, &prefix, rx);
-    let (packaged, uploaded) = tokio::join!(packaging, async {
-        let r = uploads.await;
+    let uploads = async {
+        let stage = Instant::now();
+        let r = upload_all(ctx, &prefix, rx).await;
         if r.is_err()
             && let Some(c) = &cancel
         {
             // Stop the packager early: its output has nowhere to go.
             c.store(true, Ordering::Relaxed);
         }
-        r
-    });
-    let uploaded = uploaded?;
-    let presentation = packaged
-        .map_err(|e| JobError::Transient(format!("packager task: {e}")))?
-        .map_err(packager_error)?;
-    ctx.metrics.stage("package", stage.elapsed());
+        r.map(|n| (n, stage.elapsed()))
+    };
+    let (downloaded, packaged, uploaded) = tokio::join!(download, packaging, uploads);
+    // The first cause wins: a failed download explains a failed read, a failed upload
+    // a cancelled packager.
+    downloaded?;
+    let (uploaded, _) = uploaded?;
+    let (presentation, inspected, packaged_in) =
+        packaged.map_err(|e| JobError::Transient(format!("packager task: {e}")))?;
+    let presentation = presentation.map_err(packager_error)?;
+    ctx.metrics.stage("inspect", inspected);
+    ctx.metrics.stage("package", packaged_in);
 
     state(&ids, "UPLOADING", started);
     let stage = Instant::now();
@@ -268,6 +283,7 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         files = uploaded + 1,
         bytes = presentation.bytes,
         representations = presentation.representations.len(),
+        seconds = started.elapsed().as_secs_f64(),
         "uploaded"
     );
     drop(work);
@@ -292,104 +308,6 @@ fn packager_error(e: dashpack::Error) -> JobError {
         E::Io { .. } => JobError::Transient(e.to_string()),
         E::Cancelled => JobError::Interrupted,
         _ => JobError::Permanent(e.to_string()),
-    }
-}
-
-/// Uploads what the packager hands over, `CONCURRENCY_UPLOAD` at a time. The first
-/// failure stops the rest. Returns the number of files.
-async fn upload_all(
-    ctx: &Context,
-    prefix: &str,
-    mut rx: mpsc::Receiver<FinishedFile>,
-) -> Result<usize, JobError> {
-    let mut running: JoinSet<Result<(), StorageError>> = JoinSet::new();
-    let mut count = 0;
-    let mut open = true;
-    while open || !running.is_empty() {
-        tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                done.map_err(|e| JobError::Transient(format!("upload task: {e}")))??;
-            }
-            next = rx.recv(), if open && running.len() < ctx.cfg.uploads => match next {
-                Some((path, data)) => {
-                    count += 1;
-                    let gcs = ctx.gcs.clone();
-                    let bucket = ctx.cfg.output_bucket.clone();
-                    let name = format!("{prefix}/{path}");
-                    running.spawn(async move {
-                        let content_type = content_type(&name);
-                        gcs.upload(&bucket, Upload {
-                            name: &name,
-                            data: Bytes::from(data),
-                            content_type,
-                            cache_control: "public, max-age=31536000, immutable",
-                        })
-                        .await
-                    });
-                }
-                None => open = false,
-            },
-        }
-    }
-    Ok(count)
-}
-
-/// Content type by the packager's folder names (`video-N/`, `audio-N/`).
-pub fn content_type(path: &str) -> &'static str {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    let folder = path.rsplit('/').nth(1).unwrap_or("");
-    if file.ends_with(".mpd") {
-        "application/dash+xml"
-    } else if folder.starts_with("audio") {
-        "audio/mp4"
-    } else if folder.starts_with("video") {
-        "video/mp4"
-    } else if folder.starts_with("text") || file.ends_with(".vtt") {
-        "text/vtt"
-    } else {
-        "application/octet-stream"
-    }
-}
-
-/// A path relative to the output folder, and the file's bytes.
-type FinishedFile = (String, Vec<u8>);
-
-/// Hands segments to the uploader as they are finished; keeps the MPD back, so it is
-/// uploaded only after every segment it names.
-struct UploadSink {
-    tx: Mutex<Option<mpsc::Sender<FinishedFile>>>,
-    mpd_name: String,
-    mpd: Mutex<Option<Vec<u8>>>,
-}
-
-impl UploadSink {
-    /// Ends the stream, so the uploader knows nothing more is coming.
-    fn close(&self) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
-    }
-
-    fn take_mpd(&self) -> Option<Vec<u8>> {
-        self.mpd.lock().ok()?.take()
-    }
-}
-
-impl dashpack::Sink for UploadSink {
-    fn put(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        if path == self.mpd_name {
-            *self.mpd.lock().map_err(|_| io::Error::other("poisoned"))? = Some(data.to_vec());
-            return Ok(());
-        }
-        let tx = self
-            .tx
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .clone()
-            .ok_or_else(|| io::Error::other("upload already closed"))?;
-        // Blocks this packager thread while the uploads are full: memory stays bounded.
-        tx.blocking_send((path.to_string(), data.to_vec()))
-            .map_err(|_| io::Error::other("uploads stopped"))
     }
 }
 
@@ -468,14 +386,6 @@ mod tests {
             let e = JobMessage::parse(body).unwrap_err();
             assert!(e.contains(want), "{e} should contain {want}");
         }
-    }
-
-    #[test]
-    fn content_types_follow_folders() {
-        assert_eq!(content_type("v/stream.mpd"), "application/dash+xml");
-        assert_eq!(content_type("v/video-1/init.mp4"), "video/mp4");
-        assert_eq!(content_type("v/audio-2/seg-3.m4s"), "audio/mp4");
-        assert_eq!(content_type("v/other.bin"), "application/octet-stream");
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! The job's output side: a packager sink that hands finished files to concurrent
+//! uploads, holding the MPD back until every segment it names is stored.
+
+use std::io;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::{Context, JobError};
+use crate::storage::{StorageError, Upload};
+
+/// Uploads what the packager hands over, `CONCURRENCY_UPLOAD` at a time. The first
+/// failure stops the rest. Returns the number of files.
+pub async fn upload_all(
+    ctx: &Context,
+    prefix: &str,
+    mut rx: mpsc::Receiver<FinishedFile>,
+) -> Result<usize, JobError> {
+    let mut running: JoinSet<Result<(), StorageError>> = JoinSet::new();
+    let mut count = 0;
+    let mut open = true;
+    while open || !running.is_empty() {
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                done.map_err(|e| JobError::Transient(format!("upload task: {e}")))??;
+            }
+            next = rx.recv(), if open && running.len() < ctx.cfg.uploads => match next {
+                Some((path, data)) => {
+                    count += 1;
+                    let gcs = ctx.gcs.clone();
+                    let bucket = ctx.cfg.output_bucket.clone();
+                    let name = format!("{prefix}/{path}");
+                    running.spawn(async move {
+                        let content_type = content_type(&name);
+                        gcs.upload(&bucket, Upload {
+                            name: &name,
+                            data: Bytes::from(data),
+                            content_type,
+                            cache_control: "public, max-age=31536000, immutable",
+                        })
+                        .await
+                    });
+                }
+                None => open = false,
+            },
+        }
+    }
+    Ok(count)
+}
+
+/// Content type by the packager's folder names (`video-N/`, `audio-N/`).
+pub fn content_type(path: &str) -> &'static str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let folder = path.rsplit('/').nth(1).unwrap_or("");
+    if file.ends_with(".mpd") {
+        "application/dash+xml"
+    } else if folder.starts_with("audio") {
+        "audio/mp4"
+    } else if folder.starts_with("video") {
+        "video/mp4"
+    } else if folder.starts_with("text") || file.ends_with(".vtt") {
+        "text/vtt"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// A path relative to the output folder, and the file's bytes.
+pub type FinishedFile = (String, Vec<u8>);
+
+/// Hands segments to the uploader as they are finished; keeps the MPD back, so it is
+/// uploaded only after every segment it names.
+pub struct UploadSink {
+    tx: Mutex<Option<mpsc::Sender<FinishedFile>>>,
+    mpd_name: String,
+    mpd: Mutex<Option<Vec<u8>>>,
+}
+
+impl UploadSink {
+    pub fn new(tx: mpsc::Sender<FinishedFile>, mpd_name: &str) -> Self {
+        UploadSink {
+            tx: Mutex::new(Some(tx)),
+            mpd_name: mpd_name.to_string(),
+            mpd: Mutex::new(None),
+        }
+    }
+
+    /// Ends the stream, so the uploader knows nothing more is coming.
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+    }
+
+    pub fn take_mpd(&self) -> Option<Vec<u8>> {
+        self.mpd.lock().ok()?.take()
+    }
+}
+
+impl dashpack::Sink for UploadSink {
+    fn put(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        if path == self.mpd_name {
+            *self.mpd.lock().map_err(|_| io::Error::other("poisoned"))? = Some(data.to_vec());
+            return Ok(());
+        }
+        let tx = self
+            .tx
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .clone()
+            .ok_or_else(|| io::Error::other("upload already closed"))?;
+        // Blocks this packager thread while the uploads are full: memory stays bounded.
+        tx.blocking_send((path.to_string(), data.to_vec()))
+            .map_err(|_| io::Error::other("uploads stopped"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_follow_folders() {
+        assert_eq!(content_type("v/stream.mpd"), "application/dash+xml");
+        assert_eq!(content_type("v/video-1/init.mp4"), "video/mp4");
+        assert_eq!(content_type("v/audio-2/seg-3.m4s"), "audio/mp4");
+        assert_eq!(content_type("v/other.bin"), "application/octet-stream");
+    }
+}
