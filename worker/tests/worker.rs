@@ -598,6 +598,39 @@ async fn bad_configuration_and_conflicting_queues_stop_start_up() {
     s.broker.cleanup().await;
 }
 
+/// Over a slow link, segments of a `moov`-first input are uploaded before its download
+/// ends; a `moov`-last input has to wait for the whole file, and both come out whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn packaging_and_uploads_overlap_the_download() {
+    for (fixture_name, overlaps) in [("h264_aac.mp4", true), ("moov_at_end.mp4", false)] {
+        let s = Setup::new(
+            &format!("overlap-{overlaps}"),
+            Some(Faults {
+                download_delay_per_64k: Duration::from_millis(100),
+                ..Faults::default()
+            }),
+        )
+        .await;
+        let input = fixture(fixture_name);
+        s.gcs.put(IN, "o.mp4", input.clone()).await;
+        let w = s.worker(&[]).await;
+        s.publish_job("overlap", "o.mp4").await;
+        let results = s.broker.results(1, WAIT).await;
+        assert_eq!(results.len(), 1, "{}", w.log_text());
+        let folder = assert_completed(&results[0], "overlap", "o.mp4");
+        s.assert_output_matches(&folder, &input, fixture_name).await;
+        let (first_upload, download_done) = s.proxy.as_ref().unwrap().timeline();
+        let (first_upload, download_done) = (first_upload.unwrap(), download_done.unwrap());
+        assert_eq!(
+            first_upload < download_done,
+            overlaps,
+            "{fixture_name}: first upload {:?} after the download ended",
+            first_upload.checked_duration_since(download_done)
+        );
+        s.broker.cleanup().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_broker_connection_is_regained() {
     let s = Setup::new("reconnect", None).await;

@@ -270,7 +270,7 @@ impl Gcs {
             Try::Retry(d) => return Ok(Try::Retry(d)),
         };
         let mut body = resp.bytes_stream();
-        let mut reported = *have;
+        let mut reported = (*have, std::time::Instant::now());
         while let Some(chunk) = body.next().await {
             let mut chunk = match chunk {
                 Ok(chunk) => chunk,
@@ -293,11 +293,12 @@ impl Gcs {
                     detail: format!("more than the {size} bytes the metadata gives"),
                 });
             }
-            // Tell readers about progress in large steps: each one costs a flush.
-            if *have - reported >= 1 << 20 {
+            // Tell readers about progress every 1 MiB or 50 ms (each report costs a
+            // flush), so a slow link still feeds the packager steadily.
+            if *have - reported.0 >= 1 << 20 || reported.1.elapsed().as_millis() >= 50 {
                 file.flush().await.map_err(local)?;
                 written(*have);
-                reported = *have;
+                reported = (*have, std::time::Instant::now());
             }
         }
         file.flush().await.map_err(local)?;

@@ -227,6 +227,8 @@ pub struct Faults {
     pub cut_upload_at_least: AtomicU64,
     /// Hold every upload request this long before forwarding it.
     pub upload_delay: Duration,
+    /// Send media downloads in 64 KiB pieces, this long apart (a slow link).
+    pub download_delay_per_64k: Duration,
 }
 
 /// An HTTP proxy in front of the emulator that injects faults and records what the
@@ -243,6 +245,8 @@ struct ProxyState {
     injected: AtomicU64,
     uploads: AtomicU64,
     upload_seen: Notify,
+    first_upload_at: Mutex<Option<Instant>>,
+    download_done_at: Mutex<Option<Instant>>,
     authorization: Mutex<Vec<String>>,
     http: reqwest::Client,
 }
@@ -262,6 +266,8 @@ impl Proxy {
             injected: AtomicU64::new(0),
             uploads: AtomicU64::new(0),
             upload_seen: Notify::new(),
+            first_upload_at: Mutex::new(None),
+            download_done_at: Mutex::new(None),
             authorization: Mutex::new(Vec::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -307,6 +313,14 @@ impl Proxy {
         }
     }
 
+    /// When the first upload arrived and when the last slow download finished.
+    pub fn timeline(&self) -> (Option<Instant>, Option<Instant>) {
+        (
+            *self.state.first_upload_at.lock().unwrap(),
+            *self.state.download_done_at.lock().unwrap(),
+        )
+    }
+
     pub fn authorization(&self) -> Vec<String> {
         self.state.authorization.lock().unwrap().clone()
     }
@@ -320,7 +334,7 @@ fn full(b: impl Into<Bytes>) -> ProxyBody {
 
 impl ProxyState {
     async fn handle(
-        &self,
+        self: Arc<Self>,
         req: Request<hyper::body::Incoming>,
     ) -> Result<Response<ProxyBody>, io::Error> {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
@@ -338,6 +352,10 @@ impl ProxyState {
         let is_upload = path_q.starts_with("/upload/");
         let is_media = path_q.contains("alt=media");
         if is_upload {
+            self.first_upload_at
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
             self.uploads.fetch_add(1, Ordering::Relaxed);
             self.upload_seen.notify_waiters();
             tokio::time::sleep(self.faults.upload_delay).await;
@@ -399,6 +417,26 @@ impl ProxyState {
                 Err(io::Error::other("injected: connection reset mid-download")),
             ];
             BodyExt::boxed(StreamBody::new(stream::iter(frames)))
+        } else if is_media && !self.faults.download_delay_per_64k.is_zero() {
+            let pieces: Vec<Bytes> = data.chunks(64 << 10).map(Bytes::copy_from_slice).collect();
+            let delay = self.faults.download_delay_per_64k;
+            let st = self.clone();
+            let slow = stream::unfold(pieces.into_iter(), move |mut rest| {
+                let st = st.clone();
+                async move {
+                    match rest.next() {
+                        Some(p) => {
+                            tokio::time::sleep(delay).await;
+                            if rest.len() == 0 {
+                                *st.download_done_at.lock().unwrap() = Some(Instant::now());
+                            }
+                            Some((Ok::<_, io::Error>(Frame::data(p)), rest))
+                        }
+                        None => None,
+                    }
+                }
+            });
+            BodyExt::boxed(StreamBody::new(slow))
         } else {
             full(data)
         };
