@@ -17,6 +17,9 @@
 //! For inputs that are not local files, implement [`Source`]; to send output somewhere
 //! other than a folder, implement [`Sink`] and call [`package`].
 
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 mod codec;
 mod error;
 mod lang;

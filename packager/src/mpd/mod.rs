@@ -66,7 +66,51 @@ pub(crate) struct Written {
 /// The DASH bandwidth (23009-1 5.3.5.2): the smallest rate such that, starting at any
 /// segment boundary with `min_buffer` seconds of data buffered, delivery at that rate
 /// never falls behind playback. Every byte of every segment counts.
+///
+/// That is the largest ratio bits(i..=j) / (min_buffer + t_j - t_i) over all segment
+/// pairs, rounded up. Instead of trying every pair (quadratic: minutes for a long input
+/// with short segments), binary-search the integer rate with a linear feasibility check.
 pub(crate) fn bandwidth(segments: &[BuiltSegment], timescale: u32, min_buffer: f64) -> u64 {
+    let Some(first) = segments.first() else {
+        return 0;
+    };
+    if min_buffer <= 0.0 {
+        return bandwidth_pairs(segments, timescale, min_buffer);
+    }
+    let ts = f64::from(timescale);
+    let t0 = first.time;
+    // Rate `b` is enough when, for every j, the bits due by segment j since the worst
+    // earlier start i stay within what `b` delivers: with C the bits before a segment,
+    // max_j (C_{j+1} - b t_j) - min_{i<=j} (C_i - b t_i) <= b * min_buffer.
+    let enough = |b: f64| {
+        let mut bits = 0.0f64;
+        let mut lowest = f64::INFINITY;
+        for s in segments {
+            let t = (s.time - t0.min(s.time)) as f64 / ts;
+            lowest = lowest.min(bits - b * t);
+            bits += s.bytes as f64 * 8.0;
+            if bits - b * t - lowest > b * min_buffer {
+                return false;
+            }
+        }
+        true
+    };
+    let total: f64 = segments.iter().map(|s| s.bytes as f64 * 8.0).sum();
+    // Every pair's denominator is at least min_buffer.
+    let (mut lo, mut hi) = (0u64, (total / min_buffer).ceil() as u64 + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if enough(mid as f64) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// The same bandwidth by trying every pair of segments; also the test oracle.
+fn bandwidth_pairs(segments: &[BuiltSegment], timescale: u32, min_buffer: f64) -> u64 {
     let ts = f64::from(timescale);
     let mut best = 0.0f64;
     for i in 0..segments.len() {
@@ -317,6 +361,39 @@ mod tests {
         // Constant segments: exactly their rate.
         let flat = [seg(0, 2, 500), seg(2, 2, 500), seg(4, 2, 500)];
         assert_eq!(bandwidth(&flat, 1, 2.0), 2000);
+    }
+
+    #[test]
+    fn fast_bandwidth_agrees_with_every_pair() {
+        // Seeded pseudo-random segment lists: odd timescales, gaps, bursts.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for _ in 0..300 {
+            let timescale = [1u32, 1000, 30_000, 44_100, 90_000][next(5) as usize];
+            let n = 1 + next(60) as usize;
+            let mut time = next(1000) * u64::from(timescale);
+            let mut segs = Vec::new();
+            for _ in 0..n {
+                let d = u64::from(timescale) * (1 + next(6)) / (1 + next(3));
+                let d = d.max(1);
+                segs.push(BuiltSegment {
+                    time,
+                    duration: d,
+                    bytes: next(5_000_000) * (1 + next(20) / 19 * 20),
+                });
+                time += d + next(3) * u64::from(timescale) / 7;
+            }
+            let max = segs.iter().map(|s| s.duration).max().unwrap();
+            let min_buffer = (max as f64 / f64::from(timescale) * 1000.0).ceil() / 1000.0;
+            let fast = bandwidth(&segs, timescale, min_buffer);
+            let slow = bandwidth_pairs(&segs, timescale, min_buffer);
+            assert!(fast.abs_diff(slow) <= 1, "{fast} vs {slow} for {segs:?}");
+        }
     }
 
     #[test]

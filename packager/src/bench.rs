@@ -1,0 +1,89 @@
+//! Entry points into the hot paths for the criterion benchmarks in `benches/`. Behind
+//! the `bench` feature so the public API stays small; not a stable interface.
+
+use crate::mp4::moov::Kind;
+use crate::mp4::write::moof::write_segment_header;
+use crate::mp4::write::trun::TrunSample;
+use crate::mpd::{self, RepInput};
+use crate::segment::build::BuiltSegment;
+use crate::{Input, Result, Timeline};
+
+/// Reads and checks an input's movie: box scan, sample tables, the per-track pass over
+/// every sample. Returns the number of samples.
+pub fn read_sample_tables(input: &Input) -> Result<u64> {
+    let media = crate::mp4::file::open(input)?;
+    Ok(media
+        .tracks
+        .iter()
+        .map(|t| u64::from(t.track.table.count))
+        .sum())
+}
+
+/// Walks every sample of every track through the compact-table cursor, as segment
+/// building does. Returns the sum of sample sizes.
+pub fn walk_samples(input: &Input) -> Result<u64> {
+    let media = crate::mp4::file::open(input)?;
+    Ok(media
+        .tracks
+        .iter()
+        .flat_map(|t| t.track.table.cursor())
+        .map(|s| u64::from(s.size))
+        .sum())
+}
+
+/// Writes one segment's `styp` + `moof` (with a `trun` of `samples` entries) into `buf`.
+pub fn segment_header(buf: &mut Vec<u8>, samples: usize) {
+    let trun: Vec<TrunSample> = (0..samples)
+        .map(|i| TrunSample {
+            duration: 1001,
+            size: 3000 + (i as u32 % 7) * 100,
+            flags: if i == 0 { 0x0200_0000 } else { 0x0101_0000 },
+            cto: (i as i32 % 3) * 1001,
+        })
+        .collect();
+    let payload = trun.iter().map(|s| u64::from(s.size)).sum();
+    buf.clear();
+    write_segment_header(buf, 1, 1, 0, &trun, true, payload);
+}
+
+/// Writes an MPD for `reps` video Representations of `segments` segments each
+/// (bandwidth model included). Returns its length in bytes.
+pub fn write_mpd(reps: usize, segments: usize) -> usize {
+    let timescale = 90_000;
+    let lists: Vec<Vec<BuiltSegment>> = (0..reps)
+        .map(|r| {
+            (0..segments as u64)
+                .map(|i| BuiltSegment {
+                    time: i * 360_000,
+                    duration: 360_000,
+                    bytes: 1_000_000 * (r as u64 + 1) + (i % 5) * 10_000,
+                })
+                .collect()
+        })
+        .collect();
+    let ids: Vec<String> = (0..reps).map(|r| format!("video-{}", r + 1)).collect();
+    let inputs: Vec<RepInput<'_>> = lists
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(r, (segs, id))| RepInput {
+            id,
+            kind: Kind::Video,
+            fourcc: *b"avc1",
+            codecs: "avc1.64001f",
+            language: "und",
+            width: 320 * (r as u32 + 1),
+            height: 180 * (r as u32 + 1),
+            frame_rate: Some((30_000, 1001)),
+            sar: Some((1, 1)),
+            sample_rate: 0,
+            channels: 0,
+            timescale,
+            pto: 0,
+            segments: segs,
+            sap: 1,
+            tolerance: 0.02,
+        })
+        .collect();
+    mpd::write(&inputs, Timeline::Number).map_or(0, |w| w.xml.len())
+}
