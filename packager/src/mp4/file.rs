@@ -173,9 +173,26 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     })
 }
 
+/// Box types an ISO BMFF or QuickTime file can start with. Anything else (a text file
+/// whose first bytes happen to read as a size and a printable type) is not an MP4.
 fn plausible(kind: &[u8; 4]) -> bool {
-    kind.iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-' || b == b'_')
+    matches!(
+        kind,
+        b"ftyp"
+            | b"styp"
+            | b"moov"
+            | b"mdat"
+            | b"free"
+            | b"skip"
+            | b"wide"
+            | b"pdin"
+            | b"uuid"
+            | b"pnot"
+            | b"sidx"
+            | b"moof"
+            | b"meta"
+            | b"junk"
+    )
 }
 
 fn not_mp4(head: &[u8]) -> Malformed {

@@ -556,7 +556,7 @@ impl Broker {
 
     /// Takes up to `n` messages from a queue, waiting at most `timeout` for them.
     pub async fn take(&self, queue: &str, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
-        let ch = self.conn.create_channel().await.unwrap();
+        let mut ch = self.conn.create_channel().await.unwrap();
         let mut out = Vec::new();
         let start = Instant::now();
         while out.len() < n && start.elapsed() < timeout {
@@ -565,7 +565,12 @@ impl Broker {
                 .await
             {
                 Ok(Some(m)) => out.push(m.delivery.data.clone()),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                Ok(None) => tokio::time::sleep(Duration::from_millis(50)).await,
+                // A queue not declared yet closes the channel: start a new one.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    ch = self.conn.create_channel().await.unwrap();
+                }
             }
         }
         out
@@ -594,7 +599,7 @@ impl Broker {
         .unwrap_or(0)
     }
 
-    /// Waits until the job queue exists (a worker declared it).
+    /// Waits until the worker has declared its topology (the result queue comes last).
     pub async fn wait_for_queue(&self, w: &Worker) {
         let start = Instant::now();
         loop {
@@ -604,7 +609,7 @@ impl Broker {
                 ..Default::default()
             };
             if ch
-                .queue_declare(self.queue.as_str().into(), passive, FieldTable::default())
+                .queue_declare(self.result.as_str().into(), passive, FieldTable::default())
                 .await
                 .is_ok()
             {
