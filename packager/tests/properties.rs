@@ -1,0 +1,433 @@
+//! Segmenter invariants over generated inputs: progressive MP4 files built here from
+//! random sample tables (odd timescales, variable frame durations, B-frame reordering,
+//! irregular GOPs, random chunking), packaged, and read back with `mp4-atom`.
+//!
+//! For every input: each sample appears exactly once, in order, with its bytes, duration
+//! and sync flag; `tfdt` is continuous; every video segment starts with a sync sample
+//! and is cut exactly where the rule says (the first sync sample at or after each
+//! multiple of the target); audio boundaries sit within half an audio frame of a video
+//! boundary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use dashpack::{Input, MemorySink, Options};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct GenTrack {
+    video: bool,
+    timescale: u32,
+    durations: Vec<u32>,
+    ctos: Vec<u32>,
+    sync: Vec<bool>,
+    sizes: Vec<u32>,
+    /// Samples per chunk, cycled.
+    chunking: Vec<u32>,
+}
+
+fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(kind);
+    v.extend_from_slice(body);
+    v
+}
+
+fn full(kind: &[u8; 4], version: u8, flags: u32, body: &[u8]) -> Vec<u8> {
+    let mut b = ((u32::from(version) << 24) | flags).to_be_bytes().to_vec();
+    b.extend_from_slice(body);
+    bx(kind, &b)
+}
+
+fn be(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_be_bytes()).collect()
+}
+
+const MATRIX: [u32; 9] = [0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000];
+
+/// The `n`th `stsd` box of a fixture (sample entries with real codec configuration).
+fn stsd_of(fixture_name: &str, n: usize) -> Vec<u8> {
+    let bytes = std::fs::read(fixture(fixture_name)).unwrap();
+    let mut at = 0;
+    for _ in 0..=n {
+        at += bytes[at..].windows(4).position(|w| w == b"stsd").unwrap() + 4;
+    }
+    let start = at - 8;
+    let size = u32::from_be_bytes(bytes[start..start + 4].try_into().unwrap()) as usize;
+    bytes[start..start + size].to_vec()
+}
+
+/// Payload of sample `i` of track `t`: recognisable bytes of the given size.
+fn payload(t: usize, i: usize, size: u32) -> Vec<u8> {
+    (0..size as usize)
+        .map(|k| (k as u32 ^ (i as u32 * 31) ^ (t as u32 * 131)) as u8)
+        .collect()
+}
+
+/// Chunks of one track: (first sample, count).
+fn chunks(t: &GenTrack) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut i, mut k) = (0, 0);
+    while i < t.durations.len() {
+        let n = (t.chunking[k % t.chunking.len()] as usize).min(t.durations.len() - i);
+        out.push((i, n));
+        i += n;
+        k += 1;
+    }
+    out
+}
+
+fn trak(id: u32, t: &GenTrack, stsd: &[u8], offsets: &[u32]) -> Vec<u8> {
+    let duration: u32 = t.durations.iter().sum();
+    let mut tkhd = be(&[0, 0, id, 0, duration, 0, 0]);
+    tkhd.extend_from_slice(&[0, 0, 0, 0, if t.video { 0 } else { 1 }, 0, 0, 0]);
+    tkhd.extend_from_slice(&be(&MATRIX));
+    tkhd.extend_from_slice(&be(if t.video {
+        &[64 << 16, 64 << 16]
+    } else {
+        &[0, 0]
+    }));
+    let mut mdhd = be(&[0, 0, t.timescale, duration]);
+    mdhd.extend_from_slice(&[0x55, 0xc4, 0, 0]);
+    let mut hdlr = be(&[0]);
+    hdlr.extend_from_slice(if t.video { b"vide" } else { b"soun" });
+    hdlr.extend_from_slice(&[0; 13]);
+    let media_header = if t.video {
+        full(b"vmhd", 0, 1, &[0; 8])
+    } else {
+        full(b"smhd", 0, 0, &[0; 4])
+    };
+    let dinf = bx(
+        b"dinf",
+        &full(
+            b"dref",
+            0,
+            0,
+            &[&be(&[1])[..], &full(b"url ", 0, 1, &[])].concat(),
+        ),
+    );
+
+    // stts and ctts as runs.
+    let runs = |v: &[u32]| {
+        let mut r: Vec<(u32, u32)> = Vec::new();
+        for &x in v {
+            match r.last_mut() {
+                Some(last) if last.1 == x => last.0 += 1,
+                _ => r.push((1, x)),
+            }
+        }
+        r
+    };
+    let stts_runs = runs(&t.durations);
+    let mut stts = be(&[stts_runs.len() as u32]);
+    for (n, d) in &stts_runs {
+        stts.extend_from_slice(&be(&[*n, *d]));
+    }
+    let mut stbl = stsd.to_vec();
+    stbl.extend(full(b"stts", 0, 0, &stts));
+    if t.ctos.iter().any(|&c| c != 0) {
+        let ctts_runs = runs(&t.ctos);
+        let mut ctts = be(&[ctts_runs.len() as u32]);
+        for (n, c) in &ctts_runs {
+            ctts.extend_from_slice(&be(&[*n, *c]));
+        }
+        stbl.extend(full(b"ctts", 0, 0, &ctts));
+    }
+    if t.sync.iter().any(|s| !s) {
+        let numbers: Vec<u32> = (0..t.sync.len())
+            .filter(|&i| t.sync[i])
+            .map(|i| i as u32 + 1)
+            .collect();
+        stbl.extend(full(
+            b"stss",
+            0,
+            0,
+            &[be(&[numbers.len() as u32]), be(&numbers)].concat(),
+        ));
+    }
+    let mut stsc: Vec<(u32, u32)> = Vec::new();
+    for (k, (_, n)) in chunks(t).iter().enumerate() {
+        if stsc.last().is_none_or(|l| l.1 != *n as u32) {
+            stsc.push((k as u32 + 1, *n as u32));
+        }
+    }
+    let mut stsc_body = be(&[stsc.len() as u32]);
+    for (first, n) in &stsc {
+        stsc_body.extend_from_slice(&be(&[*first, *n, 1]));
+    }
+    stbl.extend(full(b"stsc", 0, 0, &stsc_body));
+    stbl.extend(full(
+        b"stsz",
+        0,
+        0,
+        &[be(&[0, t.sizes.len() as u32]), be(&t.sizes)].concat(),
+    ));
+    stbl.extend(full(
+        b"stco",
+        0,
+        0,
+        &[be(&[offsets.len() as u32]), be(offsets)].concat(),
+    ));
+    let minf = bx(b"minf", &[media_header, dinf, bx(b"stbl", &stbl)].concat());
+    let mdia = bx(
+        b"mdia",
+        &[full(b"mdhd", 0, 0, &mdhd), full(b"hdlr", 0, 0, &hdlr), minf].concat(),
+    );
+    bx(b"trak", &[full(b"tkhd", 0, 3, &tkhd), mdia].concat())
+}
+
+/// A progressive MP4 with chunks of the tracks interleaved in `mdat`.
+fn build(tracks: &[GenTrack]) -> Vec<u8> {
+    let stsds = [stsd_of("h264_aac.mp4", 0), stsd_of("h264_aac.mp4", 1)];
+    let ftyp = bx(b"ftyp", b"isom\0\0\x02\0isomiso2avc1mp41");
+    let moov = |offsets: &[Vec<u32>]| {
+        let mut mvhd = be(&[0, 0, 1000, 0, 0x10000]);
+        mvhd.extend_from_slice(&[1, 0, 0, 0]);
+        mvhd.extend_from_slice(&[0; 8]);
+        mvhd.extend_from_slice(&be(&MATRIX));
+        mvhd.extend_from_slice(&[0; 24]);
+        mvhd.extend_from_slice(&be(&[tracks.len() as u32 + 1]));
+        let mut body = full(b"mvhd", 0, 0, &mvhd);
+        for (i, t) in tracks.iter().enumerate() {
+            body.extend(trak(
+                i as u32 + 1,
+                t,
+                &stsds[usize::from(!t.video)],
+                &offsets[i],
+            ));
+        }
+        bx(b"moov", &body)
+    };
+    let all_chunks: Vec<Vec<(usize, usize)>> = tracks.iter().map(chunks).collect();
+    let placeholder: Vec<Vec<u32>> = all_chunks.iter().map(|c| vec![0; c.len()]).collect();
+    let mdat_start = ftyp.len() + moov(&placeholder).len() + 8;
+    let mut data = Vec::new();
+    let mut offsets: Vec<Vec<u32>> = vec![Vec::new(); tracks.len()];
+    let most = all_chunks.iter().map(Vec::len).max().unwrap_or(0);
+    for k in 0..most {
+        for (ti, t) in tracks.iter().enumerate() {
+            if let Some(&(first, n)) = all_chunks[ti].get(k) {
+                offsets[ti].push((mdat_start + data.len()) as u32);
+                for i in first..first + n {
+                    data.extend(payload(ti, i, t.sizes[i]));
+                }
+            }
+        }
+    }
+    [ftyp, moov(&offsets), bx(b"mdat", &data)].concat()
+}
+
+fn video_track() -> impl Strategy<Value = GenTrack> {
+    (
+        prop::sample::select(vec![600u32, 1000, 7919, 12_800, 24_000, 30_000, 90_000]),
+        prop::sample::select(vec![10u32, 24, 25, 30, 60]),
+        1usize..160,
+        any::<bool>(),
+        prop::collection::vec((1u32..5, 1u32..3, 0u32..8, 1u32..3000), 160),
+        prop::collection::vec(1u32..9, 1..5),
+    )
+        .prop_map(|(timescale, fps, n, bframes, draws, chunking)| {
+            let base = (timescale / fps).max(1);
+            let mut t = GenTrack {
+                video: true,
+                timescale,
+                durations: Vec::new(),
+                ctos: Vec::new(),
+                sync: Vec::new(),
+                sizes: Vec::new(),
+                chunking,
+            };
+            let mut i = 0;
+            while i < n {
+                let (group, vfr, key, _) = draws[i];
+                // A group: an anchor then `group - 1` pictures shown before it.
+                let g = if bframes {
+                    (group as usize).min(n - i)
+                } else {
+                    1
+                };
+                for k in 0..g {
+                    let (_, _, _, size) = draws[i + k];
+                    t.durations.push(if bframes { base } else { base * vfr });
+                    t.ctos.push(if !bframes {
+                        0
+                    } else if k == 0 {
+                        g as u32 * base
+                    } else {
+                        0
+                    });
+                    t.sync.push(k == 0 && (i == 0 || key == 0));
+                    t.sizes.push(size);
+                }
+                i += g;
+            }
+            t
+        })
+}
+
+fn audio_track(video_seconds: f64) -> impl Strategy<Value = GenTrack> {
+    (
+        prop::sample::select(vec![8000u32, 22_050, 44_100, 48_000]),
+        prop::collection::vec(10u32..400, 1..600),
+        prop::collection::vec(1u32..12, 1..4),
+    )
+        .prop_map(move |(timescale, sizes, chunking)| {
+            let frames = ((video_seconds * f64::from(timescale) / 1024.0).ceil() as usize).max(1);
+            let sizes: Vec<u32> = sizes.iter().cycle().take(frames).copied().collect();
+            GenTrack {
+                video: false,
+                timescale,
+                durations: vec![1024; sizes.len()],
+                ctos: vec![0; sizes.len()],
+                sync: vec![true; sizes.len()],
+                sizes,
+                chunking,
+            }
+        })
+}
+
+fn inputs() -> impl Strategy<Value = Vec<GenTrack>> {
+    video_track().prop_flat_map(|v| {
+        let seconds = f64::from(v.durations.iter().sum::<u32>()) / f64::from(v.timescale);
+        (Just(v), audio_track(seconds)).prop_map(|(v, a)| vec![v, a])
+    })
+}
+
+/// Output of one Representation: its samples (decode order) and segment starts.
+struct Out {
+    timescale: u64,
+    pto: i64,
+    segments: Vec<OutSegment>,
+}
+
+fn read_rep(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+    mpd: &dash_mpd::MPD,
+    id: &str,
+) -> Out {
+    let moov = read_init(&files[&format!("{id}/init.mp4")]);
+    let track_id = moov.trak[0].tkhd.track_id;
+    let rep = mpd.periods[0]
+        .adaptations
+        .iter()
+        .flat_map(|a| &a.representations)
+        .find(|r| r.id.as_deref() == Some(id))
+        .unwrap();
+    let tpl = rep.SegmentTemplate.as_ref().unwrap();
+    let mut segments = Vec::new();
+    for n in 1.. {
+        let Some(bytes) = files.get(&format!("{id}/seg-{n}.m4s")) else {
+            break;
+        };
+        segments.push(read_segment(bytes, track_id));
+    }
+    Out {
+        timescale: tpl.timescale.unwrap(),
+        pto: tpl.presentationTimeOffset.unwrap_or(0) as i64,
+        segments,
+    }
+}
+
+fn check(tracks: &[GenTrack], target: f64) {
+    let bytes = build(tracks);
+    let sink = MemorySink::new();
+    let options = Options {
+        segment_duration: target,
+        ..Options::default()
+    };
+    let p = dashpack::package(&[Input::from_bytes("gen.mp4", bytes)], &sink, &options).unwrap();
+    let files = sink.into_files();
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let mut boundaries: Vec<Vec<f64>> = Vec::new();
+    for (ti, t) in tracks.iter().enumerate() {
+        let rep = &p.representations[ti];
+        assert_eq!(rep.track_id, ti as u32 + 1);
+        let out = read_rep(&files, &mpd, &rep.id);
+        assert_eq!(out.timescale, u64::from(t.timescale));
+        // Every sample once, in order, with its bytes, duration and sync flag.
+        let samples: Vec<&OutSample> = out.segments.iter().flat_map(|s| &s.samples).collect();
+        assert_eq!(samples.len(), t.durations.len(), "sample count");
+        for (i, s) in samples.iter().enumerate() {
+            assert_eq!(s.data, payload(ti, i, t.sizes[i]), "sample {i} bytes");
+            assert_eq!(s.duration, t.durations[i], "sample {i} duration");
+            if t.video {
+                assert_eq!(s.is_sync(), t.sync[i], "sample {i} sync flag");
+            }
+        }
+        // tfdt continuity and numbering.
+        for (k, pair) in out.segments.windows(2).enumerate() {
+            let d: u64 = pair[0].samples.iter().map(|s| u64::from(s.duration)).sum();
+            assert_eq!(
+                pair[1].tfdt,
+                pair[0].tfdt + d,
+                "tfdt after segment {}",
+                k + 1
+            );
+            assert_eq!(pair[1].sequence, pair[0].sequence + 1);
+        }
+        // Period times of each segment's first sample and earliest presentation.
+        let ts = t.timescale as f64;
+        let period = |s: &OutSample| (s.pt() - out.pto) as f64 / ts;
+        let starts: Vec<f64> = out
+            .segments
+            .iter()
+            .map(|seg| seg.samples.iter().map(period).fold(f64::INFINITY, f64::min))
+            .collect();
+        if t.video {
+            let mut n = 1.0f64;
+            let mut index = 0;
+            for (k, seg) in out.segments.iter().enumerate() {
+                assert!(
+                    seg.samples[0].is_sync(),
+                    "segment {} starts with a sync sample",
+                    k + 1
+                );
+                for (j, s) in seg.samples.iter().enumerate() {
+                    let pt = period(s);
+                    let due = s.is_sync() && index > 0 && pt >= n * target - 1e-9;
+                    assert_eq!(
+                        j == 0 && index > 0,
+                        due,
+                        "video sample {index} (pt {pt}, sync {}) against the cut rule",
+                        s.is_sync()
+                    );
+                    if due {
+                        n = (pt / target + 1e-9).floor() + 1.0;
+                    }
+                    index += 1;
+                }
+            }
+        } else {
+            let half_frame = 512.0 / ts + 1e-9;
+            let video_cuts = &boundaries[0][1..];
+            let audio_end = samples.last().map_or(0.0, |s| period(s));
+            for a in &starts[1..] {
+                assert!(
+                    video_cuts.iter().any(|v| (v - a).abs() <= half_frame),
+                    "audio boundary {a} is not near a video boundary {video_cuts:?}"
+                );
+            }
+            for v in video_cuts.iter().filter(|&&v| v < audio_end - half_frame) {
+                assert!(
+                    starts[1..].iter().any(|a| (v - a).abs() <= half_frame),
+                    "video boundary {v} has no audio boundary near it"
+                );
+            }
+        }
+        boundaries.push(starts);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn segmenter_invariants(tracks in inputs(), target in prop::sample::select(vec![0.5f64, 1.0, 2.0, 1.001])) {
+        check(&tracks, target);
+    }
+}
