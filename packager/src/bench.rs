@@ -87,3 +87,55 @@ pub fn write_mpd(reps: usize, segments: usize) -> usize {
         .collect();
     mpd::write(&inputs, Timeline::Number).map_or(0, |w| w.xml.len())
 }
+
+/// One Representation for [`write_mpd_for`]: video or audio, its timescale and its
+/// segments as (time, duration, bytes).
+pub struct RepDescription {
+    pub video: bool,
+    pub timescale: u32,
+    pub pto: u64,
+    pub segments: Vec<(u64, u64, u64)>,
+}
+
+/// Writes an MPD for arbitrary Representations (the fuzz target's entry point).
+/// Returns the XML, or `None` when the writer refuses.
+pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
+    let lists: Vec<Vec<BuiltSegment>> = reps
+        .iter()
+        .map(|r| {
+            r.segments
+                .iter()
+                .map(|&(time, duration, bytes)| BuiltSegment {
+                    time,
+                    duration,
+                    bytes,
+                })
+                .collect()
+        })
+        .collect();
+    let ids: Vec<String> = (0..reps.len()).map(|i| format!("rep-{}", i + 1)).collect();
+    let inputs: Vec<RepInput<'_>> = reps
+        .iter()
+        .zip(&lists)
+        .zip(&ids)
+        .map(|((r, segs), id)| RepInput {
+            id,
+            kind: if r.video { Kind::Video } else { Kind::Audio },
+            fourcc: if r.video { *b"avc1" } else { *b"mp4a" },
+            codecs: if r.video { "avc1.64001f" } else { "mp4a.40.2" },
+            language: "und",
+            width: 640,
+            height: 360,
+            frame_rate: r.video.then_some((25, 1)),
+            sar: Some((1, 1)),
+            sample_rate: 48_000,
+            channels: 2,
+            timescale: r.timescale,
+            pto: r.pto,
+            segments: segs,
+            sap: 1,
+            tolerance: 0.02,
+        })
+        .collect();
+    mpd::write(&inputs, Timeline::Number).ok().map(|w| w.xml)
+}
