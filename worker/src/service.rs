@@ -35,7 +35,7 @@ pub async fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("DASHPACK_METRICS_ADDR {addr}: {e}"))?;
         tracing::info!(%bound, "serving /metrics and /healthz");
     }
-    let ctx = Arc::new(Context { cfg, gcs, metrics });
+    let ctx = Arc::new(Context::new(cfg, gcs, metrics));
     let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -192,6 +192,7 @@ async fn handle(ctx: Arc<Context>, publisher: Channel, d: Delivery, _permit: Own
         Err(text) => return fail(&ctx, &publisher, &d, &text).await,
     };
     let ids = msg.ids();
+    let _same_job = ctx.lock_job(ids.job_id).await;
     let started = std::time::Instant::now();
     match job::run(&ctx, &msg, ids).await {
         Ok(result) => {

@@ -4,6 +4,7 @@
 mod growing;
 mod upload;
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -150,6 +151,31 @@ pub struct Context {
     pub cfg: Config,
     pub gcs: Gcs,
     pub metrics: Metrics,
+    /// One lock per job id in flight: a message redelivered while its first delivery
+    /// is still running here (after a lost connection) waits for it instead of
+    /// working on the same folder at the same time.
+    pub running: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Context {
+    pub fn new(cfg: Config, gcs: Gcs, metrics: Metrics) -> Self {
+        Context {
+            cfg,
+            gcs,
+            metrics,
+            running: Default::default(),
+        }
+    }
+
+    pub async fn lock_job(&self, id: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            // Drop the locks nobody holds any more.
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+            map.entry(id).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// Logs a state change with the job id and the seconds since the job started.

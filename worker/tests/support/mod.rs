@@ -753,3 +753,136 @@ fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
         }
     }
 }
+
+pub const IN: &str = "in-bucket";
+pub const OUT: &str = "out-bucket";
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// One test's services: emulator, optional proxy, private queues, a scratch folder.
+pub struct Setup {
+    pub dir: std::path::PathBuf,
+    pub gcs: Emulator,
+    pub proxy: Option<Proxy>,
+    pub broker: Broker,
+}
+
+impl Setup {
+    pub async fn new(name: &str, faults: Option<Faults>) -> Setup {
+        let proxy = match faults {
+            Some(f) => Some(Proxy::start(f).await),
+            None => None,
+        };
+        let gcs = Emulator::start(proxy.as_ref().map(|p| p.url.as_str())).await;
+        if let Some(p) = &proxy {
+            p.target(&gcs.url);
+        }
+        gcs.bucket(IN).await;
+        gcs.bucket(OUT).await;
+        Setup {
+            dir: scratch(name),
+            gcs,
+            proxy,
+            broker: Broker::new(name).await,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.proxy
+            .as_ref()
+            .map_or(self.gcs.url.clone(), |p| p.url.clone())
+    }
+
+    pub fn env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.broker.env();
+        env.push(("inputBucketName".into(), IN.into()));
+        env.push(("outputBucketName".into(), OUT.into()));
+        env.push(("STORAGE_EMULATOR_HOST".into(), self.endpoint()));
+        for (k, v) in extra {
+            env.push((k.to_string(), v.to_string()));
+        }
+        env
+    }
+
+    /// Starts a worker and waits until it has declared its queues.
+    pub async fn worker(&self, extra: &[(&str, &str)]) -> Worker {
+        let w = Worker::start(&self.dir, &self.env(extra));
+        self.broker.wait_for_queue(&w).await;
+        w
+    }
+
+    pub async fn publish_job(&self, resource_id: &str, file_path: &str) {
+        let body = serde_json::json!({"resource_id": resource_id, "file_path": file_path});
+        self.broker.publish(body.to_string().as_bytes()).await;
+    }
+
+    /// Checks the uploaded folder against a local `dashpack package` of the same input:
+    /// same files, same bytes, the right content types and cache headers.
+    pub async fn assert_output_matches(&self, folder: &str, input: &[u8], name: &str) {
+        let local_in = self.dir.join(format!("ref-{name}"));
+        std::fs::write(&local_in, input).unwrap();
+        let want = package_locally(&local_in, &self.dir.join(format!("ref-{name}-out")));
+        let got = self.gcs.list(OUT, &format!("{folder}/")).await;
+        let names: Vec<String> = got
+            .keys()
+            .map(|k| k.strip_prefix(&format!("{folder}/")).unwrap().to_string())
+            .collect();
+        assert_eq!(names, want.keys().cloned().collect::<Vec<_>>());
+        for (rel, bytes) in &want {
+            let key = format!("{folder}/{rel}");
+            let meta = &got[&key];
+            let kind = if rel.ends_with(".mpd") {
+                "application/dash+xml"
+            } else if rel.starts_with("audio") {
+                "audio/mp4"
+            } else {
+                "video/mp4"
+            };
+            assert_eq!(meta["contentType"], kind, "{key}");
+            let cache = meta["cacheControl"].as_str().unwrap_or("");
+            if rel.ends_with(".mpd") {
+                assert_eq!(cache, "public, max-age=60", "{key}");
+            } else {
+                assert!(cache.contains("immutable"), "{key}: {cache}");
+            }
+            assert!(
+                self.gcs.get(OUT, &key).await == *bytes,
+                "{key} differs from local packaging"
+            );
+        }
+    }
+}
+
+pub fn assert_completed(r: &Value, resource_id: &str, file_path: &str) -> String {
+    assert_eq!(r["status"], "COMPLETED", "{r}");
+    assert_eq!(r["Error"], "", "{r}");
+    assert_eq!(r["output_bucket_path"], OUT);
+    assert_eq!(r["video"]["resource_id"], resource_id);
+    assert_eq!(r["video"]["file_path"], file_path);
+    let job_id = r["job_id"].as_str().unwrap();
+    assert_eq!(job_id.len(), 36);
+    assert_eq!(&job_id[14..15], "5", "job ids are UUIDv5: {job_id}");
+    let created = r["created_at"].as_str().unwrap();
+    let updated = r["updated_at"].as_str().unwrap();
+    assert!(
+        created.ends_with('Z') && created <= updated,
+        "{created} {updated}"
+    );
+    r["video"]["encoded_video_folder"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn ffmpeg_decodes(mpd: &Path) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(mpd)
+        .args(["-map", "0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

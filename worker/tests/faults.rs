@@ -1,0 +1,250 @@
+//! Infrastructure faults while jobs run, against the real RabbitMQ and the Cloud Storage
+//! emulator: the broker connection cut mid-job, a full work disk, the worker killed at
+//! each stage, and a soak of a few hundred good and poison messages through two
+//! workers. Every accepted message must end as one complete presentation and one result,
+//! or in the failed queue with an error: none lost, none duplicated.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_connection_cut_while_a_job_uploads() {
+    let s = Setup::new(
+        "cut-mid-job",
+        Some(Faults {
+            upload_delay: Duration::from_millis(150),
+            ..Faults::default()
+        }),
+    )
+    .await;
+    let input = fixture("h264_aac.mp4");
+    s.gcs.put(IN, "c.mp4", input.clone()).await;
+    let relay = TcpCut::start("127.0.0.1:5672").await;
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", relay.port);
+    let w = s
+        .worker(&[("AMQP_URL", &url), ("CONCURRENCY_UPLOAD", "1")])
+        .await;
+    s.publish_job("cut", "c.mp4").await;
+    s.proxy.as_ref().unwrap().first_upload().await;
+    assert!(relay.cut() > 0);
+
+    let results = s.broker.results(1, WAIT).await;
+    assert_eq!(results.len(), 1, "log:\n{}", w.log_text());
+    let folder = assert_completed(&results[0], "cut", "c.mp4");
+    s.assert_output_matches(&folder, &input, "h264_aac.mp4")
+        .await;
+    // The interrupted delivery came back and converged: no second result, nothing
+    // dead-lettered, nothing left in the queue.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        s.broker
+            .results(1, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+    assert_eq!(s.broker.depth(&s.broker.failed).await, 0);
+    assert_eq!(s.broker.depth(&s.broker.queue).await, 0);
+    s.broker.cleanup().await;
+}
+
+/// Mounts a tmpfs of `size` at `dir` (as root, or through passwordless sudo).
+fn small_disk(dir: &std::path::Path, size: &str) -> Mount {
+    std::fs::create_dir_all(dir).unwrap();
+    let args = ["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"];
+    let ok = Command::new("mount")
+        .args(args)
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+        || Command::new("sudo")
+            .args(["-n", "mount"])
+            .args(args)
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "cannot mount a tmpfs at {} (run as root)",
+        dir.display()
+    );
+    Mount(dir.to_path_buf())
+}
+
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_work_disk_is_retried_then_dead_lettered() {
+    let s = Setup::new("disk-full", None).await;
+    let disk = s.dir.join("small-disk");
+    let _mount = small_disk(&disk, "64k");
+    s.gcs.put(IN, "big.mp4", fixture("h264_aac.mp4")).await;
+    s.gcs.put(IN, "small.mp4", fixture("video_low.mp4")).await;
+    let disk_path = disk.display().to_string();
+    let w = s
+        .worker(&[
+            ("localStoragePath", &disk_path),
+            ("DASHPACK_MAX_DELIVERIES", "3"),
+        ])
+        .await;
+    s.publish_job("full", "big.mp4").await;
+
+    let dead = s.broker.take(&s.broker.failed, 1, WAIT).await;
+    assert_eq!(dead.len(), 1, "log:\n{}", w.log_text());
+    let results = s.broker.results(1, WAIT).await;
+    let error = results[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("given up after 3 tries") && error.contains("No space left on device"),
+        "{error}"
+    );
+    // Each try counted; the disk is clean again afterwards.
+    assert_eq!(w.log_text().matches("message queued again").count(), 2);
+    let left: Vec<_> = std::fs::read_dir(&disk).unwrap().collect();
+    assert!(left.is_empty(), "work files left: {left:?}");
+    s.broker.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_each_stage_the_next_worker_converges() {
+    // Slow downloads, then slow uploads: kill while each is under way.
+    for stage in ["download", "upload"] {
+        let faults = if stage == "download" {
+            Faults {
+                download_delay_per_64k: Duration::from_millis(200),
+                ..Faults::default()
+            }
+        } else {
+            Faults {
+                upload_delay: Duration::from_millis(150),
+                ..Faults::default()
+            }
+        };
+        let s = Setup::new(&format!("kill-{stage}"), Some(faults)).await;
+        let input = fixture("h264_aac.mp4");
+        s.gcs.put(IN, "k.mp4", input.clone()).await;
+        let env = [("CONCURRENCY_UPLOAD", "1")];
+        let mut first = s.worker(&env).await;
+        s.publish_job("kill", "k.mp4").await;
+        let proxy = s.proxy.as_ref().unwrap();
+        if stage == "download" {
+            wait_until("the download to start", WAIT, || {
+                first.log_text().contains("\"DOWNLOADING\"")
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(proxy.uploads(), 0, "still downloading");
+        } else {
+            proxy.first_upload().await;
+        }
+        first.signal("KILL");
+        first.wait(WAIT).await;
+        let second = s.worker(&env).await;
+        let results = s.broker.results(1, WAIT).await;
+        assert_eq!(results.len(), 1, "{stage}: log:\n{}", second.log_text());
+        let folder = assert_completed(&results[0], "kill", "k.mp4");
+        s.assert_output_matches(&folder, &input, "h264_aac.mp4")
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            s.broker
+                .results(1, Duration::from_millis(300))
+                .await
+                .is_empty()
+        );
+        assert_eq!(s.broker.depth(&s.broker.failed).await, 0);
+        s.broker.cleanup().await;
+    }
+}
+
+/// A few hundred jobs, one in five poison, through two workers: every message ends as
+/// exactly one result (completed or failed) and every poison message in the failed
+/// queue. Prints jobs per minute and each worker's peak memory.
+#[tokio::test(flavor = "multi_thread")]
+async fn soak_two_workers_hundreds_of_jobs() {
+    let jobs: usize = std::env::var("SOAK_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let s = Setup::new("soak", None).await;
+    s.gcs.put(IN, "clip.mp4", fixture("video_low.mp4")).await;
+    let env = [("CONCURRENCY_WORKERS", "2")];
+    let workers = [s.worker(&env).await, s.worker(&env).await];
+    let started = Instant::now();
+    let mut poison = BTreeSet::new();
+    for i in 0..jobs {
+        let id = format!("soak-{i}");
+        if i % 5 == 4 {
+            let body = if i % 10 == 4 {
+                format!("{{\"resource_id\":\"{id}\"}}")
+            } else {
+                format!("{{\"resource_id\":\"{id}\",\"file_path\":\"../{id}\"}}")
+            };
+            s.broker.publish(body.as_bytes()).await;
+            poison.insert(body);
+        } else {
+            s.publish_job(&id, "clip.mp4").await;
+        }
+    }
+    let results = s.broker.results(jobs, Duration::from_secs(300)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(results.len(), jobs, "results missing");
+    let mut completed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failed = BTreeSet::new();
+    for r in &results {
+        if r["status"] == "COMPLETED" {
+            *completed
+                .entry(r["video"]["resource_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        } else {
+            failed.insert(r["message"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        completed.len(),
+        jobs - poison.len(),
+        "every good job completed"
+    );
+    assert!(
+        completed.values().all(|&n| n == 1),
+        "a result was duplicated"
+    );
+    assert_eq!(failed, poison, "every poison message reported once");
+    let dead: BTreeSet<String> = s
+        .broker
+        .take(&s.broker.failed, poison.len(), WAIT)
+        .await
+        .into_iter()
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    assert_eq!(dead, poison, "every poison message dead-lettered");
+    let objects = s.gcs.list(OUT, "").await;
+    let mpds = objects
+        .keys()
+        .filter(|k| k.ends_with("/stream.mpd"))
+        .count();
+    assert_eq!(mpds, completed.len(), "one presentation per good job");
+    let peaks: Vec<u64> = workers.iter().map(Worker::peak_rss_kib).collect();
+    eprintln!(
+        "soak: {jobs} jobs ({} poison) through 2 workers in {:.1} s: {:.0} jobs/min; \
+         peak RSS per worker {:?} KiB",
+        poison.len(),
+        elapsed.as_secs_f64(),
+        jobs as f64 / elapsed.as_secs_f64() * 60.0,
+        peaks
+    );
+    for w in &workers {
+        assert!(w.log_text().contains("COMPLETED"), "both workers took jobs");
+    }
+    s.broker.cleanup().await;
+}
