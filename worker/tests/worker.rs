@@ -284,21 +284,9 @@ async fn a_killed_worker_leaves_the_job_to_the_next_one() {
     first.wait(WAIT).await;
 
     let second = s.worker(&slow).await;
-    let results = s.broker.results(1, WAIT).await;
-    assert_eq!(results.len(), 1, "log:\n{}", second.log_text());
-    let folder = assert_completed(&results[0], "killed", "k.mp4");
-    s.assert_output_matches(&folder, &input, "h264_aac.mp4")
-        .await;
     // Nothing repeated, nothing dead-lettered, nothing left behind.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(
-        s.broker
-            .results(1, Duration::from_millis(300))
-            .await
-            .is_empty()
-    );
-    assert_eq!(s.broker.depth(&s.broker.failed).await, 0);
-    assert_eq!(s.broker.depth(&s.broker.queue).await, 0);
+    s.assert_converged_once(&second, "killed", "k.mp4", "h264_aac.mp4")
+        .await;
     let leftovers: Vec<_> = std::fs::read_dir(s.dir.join("work")).unwrap().collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     s.broker.cleanup().await;

@@ -163,28 +163,20 @@ impl Gcs {
         url: &str,
         what: &str,
     ) -> Result<Try<ObjectMeta>, StorageError> {
-        {
-            let resp = match self.request(Method::GET, url).await?.send().await {
-                Ok(r) => r,
-                Err(e) => return Ok(Try::Retry(describe(&e))),
-            };
-            if resp.status() == StatusCode::NOT_FOUND {
-                return Err(StorageError::NotFound {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                });
-            }
-            match check(resp, what).await? {
-                Try::Done(resp) => match resp.json::<ObjectMeta>().await {
-                    Ok(m) => Ok(Try::Done(m)),
-                    Err(e) if e.is_decode() => Err(StorageError::Permanent {
-                        what: what.to_string(),
-                        detail: format!("unexpected metadata: {e}"),
-                    }),
-                    Err(e) => Ok(Try::Retry(describe(&e))),
-                },
-                Try::Retry(d) => Ok(Try::Retry(d)),
-            }
+        let resp = match self.request(Method::GET, url).await?.send().await {
+            Ok(r) => r,
+            Err(e) => return Ok(Try::Retry(describe(&e))),
+        };
+        match check(found(resp, bucket, object)?, what).await? {
+            Try::Done(resp) => match resp.json::<ObjectMeta>().await {
+                Ok(m) => Ok(Try::Done(m)),
+                Err(e) if e.is_decode() => Err(StorageError::Permanent {
+                    what: what.to_string(),
+                    detail: format!("unexpected metadata: {e}"),
+                }),
+                Err(e) => Ok(Try::Retry(describe(&e))),
+            },
+            Try::Retry(d) => Ok(Try::Retry(d)),
         }
     }
 
@@ -252,12 +244,7 @@ impl Gcs {
             Ok(r) => r,
             Err(e) => return Ok(Try::Retry(describe(&e))),
         };
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Err(StorageError::NotFound {
-                bucket: bucket.into(),
-                object: object.into(),
-            });
-        }
+        let resp = found(resp, bucket, object)?;
         // A server that ignores the range sends everything again: skip what we have.
         // The file only ever grows, because readers may already use its first bytes.
         let mut skip = if *have > 0 && resp.status() == StatusCode::OK {
@@ -546,6 +533,17 @@ fn committed(resp: &Response) -> u64 {
         .and_then(|v| v.strip_prefix("bytes=0-"))
         .and_then(|n| n.parse::<u64>().ok())
         .map_or(0, |n| n + 1)
+}
+
+/// A 404 for a download is the object missing, which no retry can fix.
+fn found(resp: Response, bucket: &str, object: &str) -> Result<Response, StorageError> {
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(StorageError::NotFound {
+            bucket: bucket.into(),
+            object: object.into(),
+        });
+    }
+    Ok(resp)
 }
 
 /// Sorts a response: success, worth retrying, or a failure with the server's words.

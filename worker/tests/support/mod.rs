@@ -815,6 +815,28 @@ impl Setup {
         self.broker.publish(body.to_string().as_bytes()).await;
     }
 
+    /// After a fault: exactly one result arrives, it is a completed job whose folder
+    /// equals local packaging of `fixture_name`, and later nothing more comes, nothing
+    /// is dead-lettered and the job queue is empty.
+    pub async fn assert_converged_once(
+        &self,
+        w: &Worker,
+        resource_id: &str,
+        object: &str,
+        fixture_name: &str,
+    ) {
+        let results = self.broker.results(1, WAIT).await;
+        assert_eq!(results.len(), 1, "log:\n{}", w.log_text());
+        let folder = assert_completed(&results[0], resource_id, object);
+        self.assert_output_matches(&folder, &fixture(fixture_name), fixture_name)
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let more = self.broker.results(1, Duration::from_millis(300)).await;
+        assert!(more.is_empty(), "a second result: {more:?}");
+        assert_eq!(self.broker.depth(&self.broker.failed).await, 0);
+        assert_eq!(self.broker.depth(&self.broker.queue).await, 0);
+    }
+
     /// Checks the uploaded folder against a local `dashpack package` of the same input:
     /// same files, same bytes, the right content types and cache headers.
     pub async fn assert_output_matches(&self, folder: &str, input: &[u8], name: &str) {
