@@ -481,6 +481,18 @@ async fn packaging_and_uploads_overlap_the_download() {
             "{fixture_name}: first upload {:?} after the download ended",
             first_upload.checked_duration_since(download_done)
         );
+        // The job's wall time against its download time, from the worker's log.
+        let log = w.log_text();
+        let seconds = |message: &str| -> f64 {
+            let line = log.lines().find(|l| l.contains(message)).unwrap();
+            let v: Value = serde_json::from_str(line).unwrap();
+            v["fields"]["seconds"].as_f64().unwrap()
+        };
+        eprintln!(
+            "{fixture_name}: download {:.3} s, whole job to the last upload {:.3} s",
+            seconds("\"downloaded\""),
+            seconds("\"uploaded\"")
+        );
         s.broker.cleanup().await;
     }
 }
