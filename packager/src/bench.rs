@@ -49,43 +49,17 @@ pub fn segment_header(buf: &mut Vec<u8>, samples: usize) {
 /// Writes an MPD for `reps` video Representations of `segments` segments each
 /// (bandwidth model included). Returns its length in bytes.
 pub fn write_mpd(reps: usize, segments: usize) -> usize {
-    let timescale = 90_000;
-    let lists: Vec<Vec<BuiltSegment>> = (0..reps)
-        .map(|r| {
-            (0..segments as u64)
-                .map(|i| BuiltSegment {
-                    time: i * 360_000,
-                    duration: 360_000,
-                    bytes: 1_000_000 * (r as u64 + 1) + (i % 5) * 10_000,
-                })
-                .collect()
-        })
-        .collect();
-    let ids: Vec<String> = (0..reps).map(|r| format!("video-{}", r + 1)).collect();
-    let inputs: Vec<RepInput<'_>> = lists
-        .iter()
-        .zip(&ids)
-        .enumerate()
-        .map(|(r, (segs, id))| RepInput {
-            id,
-            kind: Kind::Video,
-            fourcc: *b"avc1",
-            codecs: "avc1.64001f",
-            language: "und",
-            width: 320 * (r as u32 + 1),
-            height: 180 * (r as u32 + 1),
-            frame_rate: Some((30_000, 1001)),
-            sar: Some((1, 1)),
-            sample_rate: 0,
-            channels: 0,
-            timescale,
+    let reps: Vec<RepDescription> = (0..reps as u64)
+        .map(|r| RepDescription {
+            video: true,
+            timescale: 90_000,
             pto: 0,
-            segments: segs,
-            sap: 1,
-            tolerance: 0.02,
+            segments: (0..segments as u64)
+                .map(|i| (i * 360_000, 360_000, 1_000_000 * (r + 1) + (i % 5) * 10_000))
+                .collect(),
         })
         .collect();
-    mpd::write(&inputs, Timeline::Number).map_or(0, |w| w.xml.len())
+    write_mpd_for(&reps).map_or(0, |xml| xml.len())
 }
 
 /// One Representation for [`write_mpd_for`]: video or audio, its timescale and its

@@ -150,7 +150,12 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     }
     let mut checked = Vec::with_capacity(tracks.len());
     for track in tracks {
+        // Every table must agree, also on a track that turns out to be empty.
         let stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        if track.table.count == 0 {
+            warnings.push(format!("track {}: no samples; skipped", track.id));
+            continue;
+        }
         checked.push(CheckedTrack { track, stats });
     }
     for w in &mut warnings {

@@ -7,8 +7,8 @@ mod upload;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -234,57 +234,63 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
 
     let name = format!("gs://{bucket}/{}", msg.file_path);
     let source = dashpack::Input::from_source(name, input);
+    let cancel = Arc::new(AtomicBool::new(false));
+    // The packager reads and checks the input, then writes segments: the first
+    // segment finished marks the change from FRAGMENTING to ENCODING.
+    let first_segment: Arc<OnceLock<Instant>> = Arc::default();
     let options = dashpack::Options {
         segment_duration: ctx.cfg.segment_duration,
-        cancel: Some(Arc::new(AtomicBool::new(false))),
+        cancel: Some(cancel.clone()),
+        progress: Some({
+            let first_segment = first_segment.clone();
+            Arc::new(move |_| {
+                if first_segment.set(Instant::now()).is_ok() {
+                    state(&ids, "ENCODING", started);
+                }
+            })
+        }),
         ..dashpack::Options::default()
     };
     let prefix = ids.video_id.to_string();
     let (tx, rx) = mpsc::channel(ctx.cfg.uploads);
     let sink = Arc::new(UploadSink::new(tx, &options.mpd_name));
-    let cancel = options.cancel.clone();
     let packaging = {
         let sink = sink.clone();
         tokio::task::spawn_blocking(move || {
             state(&ids, "FRAGMENTING", started);
             let stage = Instant::now();
-            let info = dashpack::inspect(&source, &options);
-            let inspected = stage.elapsed();
-            let result = info.and_then(|info| {
-                tracing::info!(
-                    job_id = %ids.job_id,
-                    tracks = info.tracks.len(),
-                    duration_s = info.duration,
-                    "input checked"
-                );
-                state(&ids, "ENCODING", started);
-                dashpack::package(&[source], sink.as_ref(), &options)
-            });
+            let result = dashpack::package(&[source], sink.as_ref(), &options);
             sink.close();
-            (result, inspected, stage.elapsed())
+            (result, stage)
         })
     };
     let uploads = async {
-        let stage = Instant::now();
         let r = upload_all(ctx, &prefix, rx).await;
-        if r.is_err()
-            && let Some(c) = &cancel
-        {
+        if r.is_err() {
             // Stop the packager early: its output has nowhere to go.
-            c.store(true, Ordering::Relaxed);
+            cancel.store(true, Ordering::Relaxed);
         }
-        r.map(|n| (n, stage.elapsed()))
+        r
     };
     let (downloaded, packaged, uploaded) = tokio::join!(download, packaging, uploads);
     // The first cause wins: a failed download explains a failed read, a failed upload
     // a cancelled packager.
     downloaded?;
-    let (uploaded, _) = uploaded?;
-    let (presentation, inspected, packaged_in) =
+    let uploaded = uploaded?;
+    let (presentation, stage) =
         packaged.map_err(|e| JobError::Transient(format!("packager task: {e}")))?;
     let presentation = presentation.map_err(packager_error)?;
-    ctx.metrics.stage("inspect", inspected);
-    ctx.metrics.stage("package", packaged_in);
+    if let Some(first) = first_segment.get() {
+        ctx.metrics
+            .stage("inspect", first.saturating_duration_since(stage));
+    }
+    ctx.metrics.stage("package", stage.elapsed());
+    tracing::info!(
+        job_id = %ids.job_id,
+        representations = presentation.representations.len(),
+        duration_s = presentation.duration,
+        "packaged"
+    );
 
     state(&ids, "UPLOADING", started);
     let stage = Instant::now();

@@ -124,18 +124,6 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, String>, BoxErro
             fourcc_str(&parsed.entry.kind)
         )));
     };
-    if parsed.table.count == 0 {
-        // Empty only when every table says so; otherwise the tables disagree.
-        let stts: u64 = parsed.table.stts.iter().map(|e| u64::from(e.0)).sum();
-        if stts > 0 {
-            return Err(stbl_box.err(Malformed::CountMismatch {
-                table: "stts",
-                expected: 0,
-                found: stts,
-            }));
-        }
-        return Ok(Err(format!("track {id}: no samples; skipped")));
-    }
     let language = match &elng {
         Some(e) => parse_elng(e).unwrap_or_else(|| "und".into()),
         None => lang::from_mdhd(mdhd_language)
