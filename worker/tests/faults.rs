@@ -102,42 +102,62 @@ async fn a_full_work_disk_is_retried_then_dead_lettered() {
     s.broker.cleanup().await;
 }
 
+/// SIGKILL in each stage the worker reports, held open by a slow link: DOWNLOADING
+/// (a `moov`-first input arriving slowly), FRAGMENTING (a `moov`-last input: the
+/// packager waits for the end of the file), ENCODING (segments uploading slowly) and
+/// UPLOADING (the MPD upload held). A second worker then converges on the same folder.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_each_stage_the_next_worker_converges() {
-    // Slow downloads, then slow uploads: kill while each is under way.
-    for stage in ["download", "upload"] {
-        let faults = if stage == "download" {
-            Faults {
-                download_delay_per_64k: Duration::from_millis(200),
-                ..Faults::default()
-            }
-        } else {
+    let slow_download = || Faults {
+        download_delay_per_64k: Duration::from_millis(200),
+        ..Faults::default()
+    };
+    let cases = [
+        ("DOWNLOADING", "h264_aac.mp4", slow_download()),
+        ("FRAGMENTING", "moov_at_end.mp4", slow_download()),
+        (
+            "ENCODING",
+            "h264_aac.mp4",
             Faults {
                 upload_delay: Duration::from_millis(150),
                 ..Faults::default()
-            }
-        };
-        let s = Setup::new(&format!("kill-{stage}"), Some(faults)).await;
-        let input = fixture("h264_aac.mp4");
-        s.gcs.put(IN, "k.mp4", input.clone()).await;
+            },
+        ),
+        (
+            "UPLOADING",
+            "h264_aac.mp4",
+            Faults {
+                mpd_delay: Duration::from_secs(3),
+                ..Faults::default()
+            },
+        ),
+    ];
+    for (stage, fixture_name, faults) in cases {
+        let s = Setup::new(&format!("kill-{}", stage.to_lowercase()), Some(faults)).await;
+        s.gcs.put(IN, "k.mp4", fixture(fixture_name)).await;
         let env = [("CONCURRENCY_UPLOAD", "1")];
         let mut first = s.worker(&env).await;
         s.publish_job("kill", "k.mp4").await;
         let proxy = s.proxy.as_ref().unwrap();
-        if stage == "download" {
-            wait_until("the download to start", WAIT, || {
-                first.log_text().contains("\"DOWNLOADING\"")
-            })
-            .await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            assert_eq!(proxy.uploads(), 0, "still downloading");
-        } else {
-            proxy.first_upload().await;
+        let logged = |w: &Worker, state: &str| w.log_text().contains(&format!("\"{state}\""));
+        match stage {
+            "DOWNLOADING" | "FRAGMENTING" => {
+                wait_until(stage, WAIT, || logged(&first, stage)).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                assert!(!logged(&first, "ENCODING"), "{stage}: no segment yet");
+                assert_eq!(proxy.uploads(), 0, "{stage}: nothing uploaded yet");
+            }
+            "ENCODING" => {
+                wait_until(stage, WAIT, || logged(&first, stage)).await;
+                assert_eq!(proxy.mpd_uploads(), 0, "segments still going up");
+            }
+            _ => wait_until("the MPD upload", WAIT, || proxy.mpd_uploads() > 0).await,
         }
+        assert!(logged(&first, stage), "{stage} reached");
         first.signal("KILL");
         first.wait(WAIT).await;
         let second = s.worker(&env).await;
-        s.assert_converged_once(&second, "kill", "k.mp4", "h264_aac.mp4")
+        s.assert_converged_once(&second, "kill", "k.mp4", fixture_name)
             .await;
         s.broker.cleanup().await;
     }

@@ -229,6 +229,8 @@ pub struct Faults {
     pub upload_delay: Duration,
     /// Send media downloads in 64 KiB pieces, this long apart (a slow link).
     pub download_delay_per_64k: Duration,
+    /// Hold the MPD's upload this long before forwarding it.
+    pub mpd_delay: Duration,
 }
 
 /// An HTTP proxy in front of the emulator that injects faults and records what the
@@ -245,6 +247,7 @@ struct ProxyState {
     injected: AtomicU64,
     uploads: AtomicU64,
     upload_seen: Notify,
+    mpd_uploads: AtomicU64,
     first_upload_at: Mutex<Option<Instant>>,
     download_done_at: Mutex<Option<Instant>>,
     authorization: Mutex<Vec<String>>,
@@ -266,6 +269,7 @@ impl Proxy {
             injected: AtomicU64::new(0),
             uploads: AtomicU64::new(0),
             upload_seen: Notify::new(),
+            mpd_uploads: AtomicU64::new(0),
             first_upload_at: Mutex::new(None),
             download_done_at: Mutex::new(None),
             authorization: Mutex::new(Vec::new()),
@@ -305,6 +309,11 @@ impl Proxy {
 
     pub fn uploads(&self) -> u64 {
         self.state.uploads.load(Ordering::Relaxed)
+    }
+
+    /// MPD uploads that have reached the proxy.
+    pub fn mpd_uploads(&self) -> u64 {
+        self.state.mpd_uploads.load(Ordering::Relaxed)
     }
 
     pub async fn first_upload(&self) {
@@ -374,6 +383,10 @@ impl ProxyState {
             .await
             .map_err(io::Error::other)?
             .to_bytes();
+        if is_upload && body.windows(20).any(|w| w == b"application/dash+xml") {
+            self.mpd_uploads.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(self.faults.mpd_delay).await;
+        }
         let target = self.target.lock().unwrap().clone();
         let mut fwd = self
             .http
