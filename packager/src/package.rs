@@ -247,7 +247,12 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
         } else {
             // Audio only: a first pass finds the end, then cut on the regular grid.
             let whole = plan_at(&c.track.table, c.track.timescale, &o.timing, &[]);
-            let grid = regular_cuts(target, whole.end, c.track.timescale);
+            let grid = regular_cuts(
+                target,
+                whole.end,
+                c.track.timescale,
+                c.track.table.count as usize,
+            );
             plan_at(&c.track.table, c.track.timescale, &o.timing, &grid)
         };
         p.tracks[k].plan = plan;

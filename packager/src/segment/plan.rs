@@ -138,12 +138,20 @@ pub(crate) fn plan_at(
 }
 
 /// Multiples of `target` up to `end` (period time in `timescale`), for tracks with no
-/// video to follow.
-pub(crate) fn regular_cuts(target: Rational, end: i64, timescale: u32) -> Vec<Rational> {
+/// video to follow; at most `max` of them. A track of N samples has at most N segments,
+/// so more cuts than samples can only come from samples longer than the target (a
+/// broken or hostile file claiming a huge duration); stopping there keeps memory and
+/// time bounded by the file.
+pub(crate) fn regular_cuts(
+    target: Rational,
+    end: i64,
+    timescale: u32,
+    max: usize,
+) -> Vec<Rational> {
     let mut cuts = Vec::new();
     let mut n: i128 = 1;
     let end = Rational::new(i128::from(end), i128::from(timescale));
-    loop {
+    while cuts.len() < max {
         let c = Rational::new(n * target.num, target.den);
         if !c.lt(end) {
             break;
@@ -224,7 +232,7 @@ mod tests {
 
     #[test]
     fn regular_cuts_stop_before_the_end() {
-        let c = regular_cuts(Rational::new(4, 1), 48000 * 10, 48000);
+        let c = regular_cuts(Rational::new(4, 1), 48000 * 10, 48000, usize::MAX);
         assert_eq!(c, [Rational::new(4, 1), Rational::new(8, 1)]);
     }
 }
