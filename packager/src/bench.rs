@@ -2,7 +2,7 @@
 //! the `bench` feature so the public API stays small; not a stable interface.
 
 use crate::mp4::moov::Kind;
-use crate::mp4::write::moof::write_segment_header;
+use crate::mp4::write::moof::{Fragment, write_segment_header};
 use crate::mp4::write::trun::TrunSample;
 use crate::mpd::{self, RepInput};
 use crate::segment::build::BuiltSegment;
@@ -43,7 +43,14 @@ pub fn segment_header(buf: &mut Vec<u8>, samples: usize) {
         .collect();
     let payload = trun.iter().map(|s| u64::from(s.size)).sum();
     buf.clear();
-    write_segment_header(buf, 1, 1, 0, &trun, true, payload);
+    let fragment = Fragment {
+        sequence: 1,
+        track_id: 1,
+        base_decode_time: 0,
+        samples: &trun,
+        with_cto: true,
+    };
+    write_segment_header(buf, &fragment, payload, None);
 }
 
 /// Writes an MPD for `reps` video Representations of `segments` segments each
@@ -106,6 +113,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             channels: 2,
             timescale: r.timescale,
             pto: r.pto,
+            protection: None,
             segments: segs,
             sap: 1,
             tolerance: 0.02,

@@ -84,6 +84,9 @@ pub enum Malformed {
     NotMp4 { found: String },
     #[error("{what} exceeds the limit of {limit}")]
     Limit { what: &'static str, limit: u64 },
+    /// The coded data inside a sample, read to encrypt it, does not parse.
+    #[error("sample {sample}: {detail}")]
+    Bitstream { sample: u32, detail: String },
 }
 
 impl Error {

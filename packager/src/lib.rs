@@ -21,6 +21,7 @@
 #[doc(hidden)]
 pub mod bench;
 mod codec;
+mod crypt;
 mod error;
 mod lang;
 mod mp4;
@@ -32,6 +33,7 @@ mod segment;
 mod sink;
 mod source;
 
+pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, Malformed, Result};
 pub use options::{Options, Progress, ProgressFn, Timeline};
 pub use package::{inspect, package, package_files};

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::crypt::Encryption;
+
 /// How media segments are named and addressed in the SegmentTemplate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Timeline {
@@ -54,6 +56,8 @@ pub struct Options {
     /// Set to true from any thread to stop; the call then returns [`crate::Error::Cancelled`]
     /// and leaves no output behind.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Common Encryption of every track (default none: clear output).
+    pub encryption: Option<Encryption>,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             force: false,
             progress: None,
             cancel: None,
+            encryption: None,
         }
     }
 }
@@ -78,6 +83,7 @@ impl fmt::Debug for Options {
             .field("force", &self.force)
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel.is_some())
+            .field("encryption", &self.encryption)
             .finish()
     }
 }

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use crate::crypt::{self, ClearKey, Encryption, Pssh, Scheme};
 use crate::mp4::file::{self, CheckedTrack, Media};
 use crate::mp4::moov::Kind;
-use crate::mpd::{self, RepInput};
+use crate::mpd::{self, RepInput, RepProtection};
 use crate::options::{Options, Progress};
 use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
-use crate::segment::build::{BuiltTrack, TrackJob, build_track};
+use crate::segment::build::{BuiltTrack, TrackJob, TrackProtection, build_track};
 use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
 use crate::segment::timing::{Rational, Timing, start_delay, timing};
 use crate::sink::{DirSink, Sink};
@@ -312,7 +313,127 @@ fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()> {
     Ok(())
 }
 
-fn rep_input<'a>(p: &'a Prepared, o: &'a OutTrack, built: &'a BuiltTrack) -> RepInput<'a> {
+/// The key, IV and clear lead of every track, or `None` each without encryption.
+fn protections(
+    p: &Prepared,
+    enc: Option<&Encryption>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Option<TrackProtection>>> {
+    let Some(enc) = enc else {
+        return Ok(vec![None; p.tracks.len()]);
+    };
+    let invalid = |name: &'static str, reason: String| Error::InvalidOption { name, reason };
+    if enc.keys.is_empty() {
+        return Err(invalid("encryption_key", "no key given".into()));
+    }
+    if !enc.clear_lead.is_finite() || enc.clear_lead < 0.0 {
+        return Err(invalid(
+            "clear_lead",
+            format!("{} is not a number of seconds >= 0", enc.clear_lead),
+        ));
+    }
+    for k in &enc.keys {
+        if let crypt::KeyScope::Representation(id) = &k.scope
+            && !p.tracks.iter().any(|o| &o.rep_id == id)
+        {
+            let ids: Vec<&str> = p.tracks.iter().map(|o| o.rep_id.as_str()).collect();
+            return Err(invalid(
+                "encryption_key",
+                format!("a key names {id:?}, which is not one of {}", ids.join(", ")),
+            ));
+        }
+    }
+    if let Some(ClearKey::LicenseUrl(url)) = &enc.clearkey
+        && url.trim().is_empty()
+    {
+        return Err(invalid("clearkey", "the license URL is empty".into()));
+    }
+    let mut out = Vec::with_capacity(p.tracks.len());
+    let mut iv_reuse: HashMap<([u8; 16], Vec<u8>), usize> = HashMap::new();
+    for o in &p.tracks {
+        let c = p.checked(o);
+        let video = c.track.kind == Kind::Video;
+        let key = enc.key_for(&o.rep_id, video).ok_or_else(|| {
+            invalid(
+                "encryption_key",
+                format!(
+                    "no key applies to {} (give one without a prefix, or prefixed {}: or {}:)",
+                    o.rep_id,
+                    if video { "video" } else { "audio" },
+                    o.rep_id
+                ),
+            )
+        })?;
+        let mut iv = [0u8; 16];
+        match (&key.iv, enc.scheme) {
+            (Some(given), Scheme::Cenc) if given.len() == 8 => {
+                iv[..8].copy_from_slice(given);
+                *iv_reuse.entry((key.kid, given.clone())).or_default() += 1;
+            }
+            (Some(_), Scheme::Cenc) => {
+                return Err(invalid(
+                    "encryption_key",
+                    "cenc takes an 8-byte IV (16 hex digits)".into(),
+                ));
+            }
+            (Some(given), Scheme::Cbcs) => iv[..given.len()].copy_from_slice(given),
+            (None, scheme) => {
+                let len = if scheme == Scheme::Cenc { 8 } else { 16 };
+                getrandom::fill(&mut iv[..len]).map_err(|e| {
+                    Error::io(
+                        "cannot draw random IVs",
+                        std::io::Error::other(e.to_string()),
+                    )
+                })?;
+            }
+        }
+        let ts = f64::from(c.track.timescale);
+        let start = o.plan.segments.first().map_or(0, |s| s.ept);
+        let clear_segments = o
+            .plan
+            .segments
+            .iter()
+            .take_while(|s| (s.ept - start) as f64 / ts < enc.clear_lead)
+            .count();
+        let mut pssh = vec![Pssh::build(crypt::COMMON_SYSTEM_ID, &[key.kid], &[])];
+        pssh.extend(enc.pssh.iter().cloned());
+        out.push(Some(TrackProtection {
+            scheme: enc.scheme,
+            key: key.clone(),
+            iv,
+            clear_segments,
+            pssh,
+        }));
+    }
+    if iv_reuse.values().any(|&n| n > 1) {
+        warnings.push(
+            "several tracks are encrypted with the same key and the same given IV: their key streams \
+             repeat; give each track its own key or IV, or let dashpack draw random IVs"
+                .into(),
+        );
+    }
+    Ok(out)
+}
+
+fn rep_protection<'a>(enc: Option<&Encryption>, t: &'a TrackProtection) -> RepProtection<'a> {
+    RepProtection {
+        scheme: t.scheme,
+        kid: t.key.kid,
+        pssh: &t.pssh,
+        clearkey_laurl: match enc.and_then(|e| e.clearkey.as_ref()) {
+            Some(ClearKey::LicenseUrl(url)) => Some(url.clone()),
+            Some(ClearKey::Inline) => Some(Encryption::clearkey_data_url(&[&t.key])),
+            None => None,
+        },
+    }
+}
+
+fn rep_input<'a>(
+    p: &'a Prepared,
+    o: &'a OutTrack,
+    built: &'a BuiltTrack,
+    protection: Option<RepProtection<'a>>,
+) -> RepInput<'a> {
     let c = p.checked(o);
     let t = &c.track;
     RepInput {
@@ -332,13 +453,16 @@ fn rep_input<'a>(p: &'a Prepared, o: &'a OutTrack, built: &'a BuiltTrack) -> Rep
         segments: &built.segments,
         sap: built.sap,
         tolerance: half_frame(c),
+        protection,
     }
 }
 
 /// Package `inputs` into `sink`: init and media segments for every audio and video
 /// track, then the MPD, last.
 pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
-    let p = prepare(inputs, options)?;
+    let mut p = prepare(inputs, options)?;
+    let mut warnings = std::mem::take(&mut p.warnings);
+    let protections = protections(&p, options.encryption.as_ref(), &mut warnings)?;
     let ctl = Control {
         options,
         done: AtomicU64::new(0),
@@ -355,13 +479,15 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
     let built: Vec<BuiltTrack> = pool.install(|| {
         p.tracks
             .par_iter()
-            .map(|o| {
+            .zip(&protections)
+            .map(|(o, protection)| {
                 let job = TrackJob {
                     input: &inputs[o.input],
                     track: p.checked(o),
                     timing: o.timing,
                     plan: &o.plan,
                     rep_id: &o.rep_id,
+                    protection: protection.as_ref(),
                 };
                 build_track(&job, options.timeline, sink, &ctl)
             })
@@ -373,7 +499,13 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         .tracks
         .iter()
         .zip(&built)
-        .map(|(o, b)| rep_input(&p, o, b))
+        .zip(&protections)
+        .map(|((o, b), prot)| {
+            let prot = prot
+                .as_ref()
+                .map(|t| rep_protection(options.encryption.as_ref(), t));
+            rep_input(&p, o, b, prot)
+        })
         .collect();
     let written = mpd::write(&reps, options.timeline).map_err(|e| Error::Io {
         context: "cannot serialise the MPD".into(),
@@ -426,7 +558,7 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         representations,
         files,
         bytes,
-        warnings: p.warnings,
+        warnings,
     })
 }
 

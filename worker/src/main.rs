@@ -49,6 +49,8 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        encryption: EncryptionArgs,
     },
     /// Describe an MP4 file's tracks and what `package` would make of them.
     Inspect {
@@ -74,6 +76,85 @@ enum Command {
     },
 }
 
+/// Common Encryption options of `package`.
+#[derive(clap::Args)]
+struct EncryptionArgs {
+    /// Encrypt with this key: `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex, as
+    /// mp4dash takes it. Repeat it or separate keys with commas; the most specific
+    /// prefix wins.
+    #[arg(long = "encryption-key", value_name = "KEY_SPEC")]
+    keys: Vec<String>,
+    /// `cenc` (AES-CTR) or `cbcs` (AES-CBC, 1:9 pattern for video).
+    #[arg(
+        long = "encryption-scheme",
+        default_value = "cenc",
+        value_name = "SCHEME"
+    )]
+    scheme: String,
+    /// Seconds at the start left clear (whole segments).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    clear_lead: f64,
+    /// Signal W3C ClearKey with this license server URL.
+    #[arg(long, value_name = "URL")]
+    clearkey_license_url: Option<String>,
+    /// Signal W3C ClearKey with the keys inline in the MPD (for testing only: anyone
+    /// with the MPD can decrypt).
+    #[arg(long, conflicts_with = "clearkey_license_url")]
+    clearkey_inline: bool,
+    /// A DRM system's `pssh` box (Widevine, PlayReady, ...) in base64, or `@FILE`
+    /// holding the box; written into the init segments and the MPD. Repeatable.
+    #[arg(long, value_name = "BASE64|@FILE")]
+    pssh: Vec<String>,
+}
+
+impl EncryptionArgs {
+    /// `None` without keys. Errors never repeat the key material.
+    fn parse(self) -> Result<Option<dashpack::Encryption>, Box<dyn std::error::Error>> {
+        let other = self.clearkey_license_url.is_some()
+            || self.clearkey_inline
+            || !self.pssh.is_empty()
+            || self.clear_lead != 0.0;
+        if self.keys.is_empty() {
+            if other {
+                return Err("the encryption options need --encryption-key".into());
+            }
+            return Ok(None);
+        }
+        let mut keys = Vec::new();
+        for (i, spec) in self.keys.iter().enumerate() {
+            let parsed = dashpack::EncryptionKey::parse_list(spec)
+                .map_err(|e| format!("--encryption-key number {}: {e}", i + 1))?;
+            keys.extend(parsed);
+        }
+        let pssh = self
+            .pssh
+            .iter()
+            .map(|p| match p.strip_prefix('@') {
+                Some(path) => std::fs::read(path)
+                    .map_err(|e| format!("--pssh {path}: {e}"))
+                    .and_then(|b| {
+                        dashpack::Pssh::from_box(b).map_err(|e| format!("--pssh {path}: {e}"))
+                    }),
+                None => dashpack::Pssh::from_base64(p).map_err(|e| format!("--pssh: {e}")),
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Some(dashpack::Encryption {
+            scheme: self
+                .scheme
+                .parse()
+                .map_err(|e: String| format!("--encryption-scheme: {e}"))?,
+            keys,
+            clear_lead: self.clear_lead,
+            clearkey: match (self.clearkey_license_url, self.clearkey_inline) {
+                (Some(url), _) => Some(dashpack::ClearKey::LicenseUrl(url)),
+                (None, true) => Some(dashpack::ClearKey::Inline),
+                (None, false) => None,
+            },
+            pssh,
+        }))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -85,16 +166,18 @@ fn main() -> ExitCode {
             timeline,
             force,
             json,
-        } => {
+            encryption,
+        } => encryption.parse().and_then(|encryption| {
             let options = Options {
                 segment_duration,
                 mpd_name,
                 timeline,
                 force,
+                encryption,
                 ..Options::default()
             };
             run_package(&inputs, &output, options, json)
-        }
+        }),
         Command::Inspect {
             input,
             segment_duration,

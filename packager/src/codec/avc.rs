@@ -31,3 +31,22 @@ pub(crate) fn codecs(fourcc: &FourCC, avcc: &Bx<'_>) -> Result<(String, u8), Box
         length_size,
     ))
 }
+
+/// The SPS and PPS NAL units of an `avcC` (read leniently: a truncated list ends early).
+pub(crate) fn parameter_sets(avcc: &Bx<'_>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut r = avcc.body();
+    let mut read = || -> Result<(), BoxError> {
+        r.skip(5)?;
+        for mask in [0x1f, 0xff] {
+            let n = r.u8()? & mask;
+            for _ in 0..n {
+                let len = usize::from(r.u16()?);
+                out.push(r.bytes(len)?.to_vec());
+            }
+        }
+        Ok(())
+    };
+    let _ = read();
+    out
+}

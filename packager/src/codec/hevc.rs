@@ -42,6 +42,26 @@ pub(crate) fn codecs(fourcc: &FourCC, hvcc: &Bx<'_>) -> Result<(String, u8), Box
     ))
 }
 
+/// The VPS, SPS and PPS NAL units of an `hvcC` (read leniently: a truncated list ends
+/// early).
+pub(crate) fn parameter_sets(hvcc: &Bx<'_>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut r = hvcc.body();
+    let mut read = || -> Result<(), BoxError> {
+        r.skip(22)?;
+        for _ in 0..r.u8()? {
+            r.skip(1)?;
+            for _ in 0..r.u16()? {
+                let len = usize::from(r.u16()?);
+                out.push(r.bytes(len)?.to_vec());
+            }
+        }
+        Ok(())
+    };
+    let _ = read();
+    out
+}
+
 fn format_codecs(
     fourcc: &FourCC,
     profile_space: u8,

@@ -29,6 +29,8 @@ pub(crate) struct CodecInfo {
     pub channels: u16,
     /// Bytes of the NAL unit length prefix (video).
     pub nal_length_size: u8,
+    /// Parameter sets of the configuration record (video), for slice header parsing.
+    pub parameter_sets: Vec<Vec<u8>>,
 }
 
 /// Body bytes of a VisualSampleEntry before its child boxes.
@@ -78,6 +80,10 @@ fn visual(
         Family::Avc => avc::codecs(&entry.kind, &cfg)?,
         _ => hevc::codecs(&entry.kind, &cfg)?,
     };
+    let parameter_sets = match family {
+        Family::Avc => avc::parameter_sets(&cfg),
+        _ => hevc::parameter_sets(&cfg),
+    };
     let sar = match find_child(entry, VISUAL_FIELDS, b"pasp")? {
         Some(p) => {
             let mut r = p.body();
@@ -96,6 +102,7 @@ fn visual(
         sample_rate: 0,
         channels: 0,
         nal_length_size,
+        parameter_sets,
     }))
 }
 
@@ -148,6 +155,7 @@ fn audio(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
         sample_rate,
         channels,
         nal_length_size: 0,
+        parameter_sets: Vec::new(),
     }))
 }
 

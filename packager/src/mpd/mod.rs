@@ -5,10 +5,12 @@
 pub(crate) mod model;
 
 use model::{
-    AdaptationSet, Descriptor, Mpd, Period, Representation, S, SegmentTemplate, SegmentTimeline,
+    AdaptationSet, ContentProtection, Descriptor, Mpd, Period, Representation, S, SegmentTemplate,
+    SegmentTimeline,
 };
 use serde::Serialize;
 
+use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID, Pssh, Scheme};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
 use crate::segment::build::{BuiltSegment, init_path, media_template};
@@ -33,6 +35,53 @@ pub(crate) struct RepInput<'a> {
     pub sap: u8,
     /// Boundaries of two Representations closer than this (seconds) count as aligned.
     pub tolerance: f64,
+    pub protection: Option<RepProtection<'a>>,
+}
+
+/// How an encrypted Representation is signalled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RepProtection<'a> {
+    pub scheme: Scheme,
+    pub kid: [u8; 16],
+    /// The `pssh` boxes of the init segment.
+    pub pssh: &'a [Pssh],
+    /// ClearKey license URL, when ClearKey is signalled.
+    pub clearkey_laurl: Option<String>,
+}
+
+impl RepProtection<'_> {
+    /// `mp4protection` with the default KID, then one element per DRM system.
+    fn descriptors(&self) -> Vec<ContentProtection> {
+        let mut out = vec![ContentProtection {
+            scheme_id_uri: "urn:mpeg:dash:mp4protection:2011".into(),
+            value: Some(self.scheme.as_str().into()),
+            default_kid: Some(crypt::uuid_string(&self.kid)),
+            laurl: None,
+            pssh: None,
+        }];
+        for p in self.pssh {
+            if p.system_id() == COMMON_SYSTEM_ID {
+                if let Some(url) = &self.clearkey_laurl {
+                    out.push(ContentProtection {
+                        scheme_id_uri: format!("urn:uuid:{CLEARKEY_UUID}"),
+                        value: Some("ClearKey1.0".into()),
+                        default_kid: None,
+                        laurl: Some(url.clone()),
+                        pssh: Some(p.base64()),
+                    });
+                }
+                continue;
+            }
+            out.push(ContentProtection {
+                scheme_id_uri: format!("urn:uuid:{}", p.system_uuid()),
+                value: p.system_name().map(str::to_string),
+                default_kid: None,
+                laurl: None,
+                pssh: Some(p.base64()),
+            });
+        }
+        out
+    }
 }
 
 impl RepInput<'_> {
@@ -226,11 +275,30 @@ pub(crate) fn write(
             > 1;
         let is_first_of_kind =
             groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
+        // One protection for the whole set when every member shares it.
+        let shared = members.iter().all(|r| r.protection == first.protection);
+        let set_protection = if shared {
+            first
+                .protection
+                .as_ref()
+                .map(RepProtection::descriptors)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let representations = group
             .iter()
             .map(|&i| {
                 let r = &reps[i];
                 Representation {
+                    content_protection: if shared {
+                        Vec::new()
+                    } else {
+                        r.protection
+                            .as_ref()
+                            .map(RepProtection::descriptors)
+                            .unwrap_or_default()
+                    },
                     id: r.id.to_string(),
                     codecs: r.codecs.to_string(),
                     bandwidth: bandwidths[i],
@@ -271,6 +339,7 @@ pub(crate) fn write(
             max_height: (video && members.len() > 1)
                 .then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
             max_frame_rate: None,
+            content_protection: set_protection,
             role: several.then(|| Descriptor {
                 scheme_id_uri: "urn:mpeg:dash:role:2011",
                 value: if is_first_of_kind {
@@ -283,8 +352,11 @@ pub(crate) fn write(
             representations,
         });
     }
+    let protected = reps.iter().any(|r| r.protection.is_some());
     let mpd = Mpd {
         xmlns: "urn:mpeg:dash:schema:mpd:2011",
+        xmlns_cenc: protected.then_some("urn:mpeg:cenc:2013"),
+        xmlns_dashif: protected.then_some("https://dashif.org/CPS"),
         profiles: "urn:mpeg:dash:profile:isoff-live:2011",
         kind: "static",
         media_presentation_duration: xs_duration(duration),

@@ -8,6 +8,10 @@ use serde::Serialize;
 pub(crate) struct Mpd {
     #[serde(rename = "@xmlns")]
     pub xmlns: &'static str,
+    #[serde(rename = "@xmlns:cenc", skip_serializing_if = "Option::is_none")]
+    pub xmlns_cenc: Option<&'static str>,
+    #[serde(rename = "@xmlns:dashif", skip_serializing_if = "Option::is_none")]
+    pub xmlns_dashif: Option<&'static str>,
     #[serde(rename = "@profiles")]
     pub profiles: &'static str,
     #[serde(rename = "@type")]
@@ -52,6 +56,8 @@ pub(crate) struct AdaptationSet {
     pub max_height: Option<u32>,
     #[serde(rename = "@maxFrameRate", skip_serializing_if = "Option::is_none")]
     pub max_frame_rate: Option<String>,
+    #[serde(rename = "ContentProtection", skip_serializing_if = "Vec::is_empty")]
+    pub content_protection: Vec<ContentProtection>,
     #[serde(rename = "Role", skip_serializing_if = "Option::is_none")]
     pub role: Option<Descriptor>,
     #[serde(rename = "Representation")]
@@ -64,6 +70,22 @@ pub(crate) struct Descriptor {
     pub scheme_id_uri: &'static str,
     #[serde(rename = "@value")]
     pub value: String,
+}
+
+/// A `ContentProtection` descriptor (23009-1 5.8.4.1; 23001-7 11.2 for `cenc:`; the
+/// DASH-IF content protection guidelines for `dashif:Laurl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ContentProtection {
+    #[serde(rename = "@schemeIdUri")]
+    pub scheme_id_uri: String,
+    #[serde(rename = "@value", skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(rename = "@cenc:default_KID", skip_serializing_if = "Option::is_none")]
+    pub default_kid: Option<String>,
+    #[serde(rename = "dashif:Laurl", skip_serializing_if = "Option::is_none")]
+    pub laurl: Option<String>,
+    #[serde(rename = "cenc:pssh", skip_serializing_if = "Option::is_none")]
+    pub pssh: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +111,8 @@ pub(crate) struct Representation {
         skip_serializing_if = "Option::is_none"
     )]
     pub audio_channel_configuration: Option<Descriptor>,
+    #[serde(rename = "ContentProtection", skip_serializing_if = "Vec::is_empty")]
+    pub content_protection: Vec<ContentProtection>,
     #[serde(rename = "SegmentTemplate")]
     pub segment_template: SegmentTemplate,
 }

@@ -5,12 +5,16 @@
 use super::plan::TrackPlan;
 use super::timing::Timing;
 use crate::codec::{self, Family};
+use crate::crypt::cipher::{SampleAux, TrackCipher};
+use crate::crypt::subsample::NalLayout;
+use crate::crypt::{EncryptionKey, Pssh, Scheme};
 use crate::error::{BoxError, Malformed};
 use crate::mp4::file::CheckedTrack;
 use crate::mp4::moov::Kind;
 use crate::mp4::sample_table::Sample;
+use crate::mp4::write::cenc::{InitProtection, TrafProtection, protected_stsd};
 use crate::mp4::write::init::{TRACK_ID, write_init_segment};
-use crate::mp4::write::moof::write_segment_header;
+use crate::mp4::write::moof::{Fragment, write_segment_header};
 use crate::mp4::write::trun::{FLAGS_NON_SYNC, FLAGS_SYNC, TrunSample};
 use crate::options::Timeline;
 use crate::package::Control;
@@ -45,6 +49,29 @@ pub(crate) struct TrackJob<'a> {
     pub timing: Timing,
     pub plan: &'a TrackPlan,
     pub rep_id: &'a str,
+    pub protection: Option<&'a TrackProtection>,
+}
+
+/// How one track is encrypted.
+#[derive(Debug, Clone)]
+pub(crate) struct TrackProtection {
+    pub scheme: Scheme,
+    pub key: EncryptionKey,
+    /// cenc: the first sample's IV (first 8 bytes); cbcs: the constant IV.
+    pub iv: [u8; 16],
+    /// Segments at the start written clear (clear lead).
+    pub clear_segments: usize,
+    /// Every `pssh` box of the init segment.
+    pub pssh: Vec<Pssh>,
+}
+
+/// The cipher and subsample layout of an encrypted track while it is written.
+struct Encrypting {
+    cipher: TrackCipher,
+    layout: Option<NalLayout>,
+    clear_segments: usize,
+    payload: Vec<u8>,
+    aux: Vec<SampleAux>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +102,44 @@ pub(crate) fn build_track(
         sink.put(&path, data)
             .map_err(|e| Error::io(format!("cannot write output file {path}"), e))
     };
-    let init = write_init_segment(t);
+    let video = t.kind == Kind::Video;
+    let mut encrypting = None;
+    let init = match job.protection {
+        None => write_init_segment(t, &t.stsd, &[]),
+        Some(p) => {
+            let cipher = TrackCipher::new(p.scheme, p.key.key, p.iv, video);
+            let init = InitProtection {
+                scheme: p.scheme,
+                kid: p.key.kid,
+                per_sample_iv_size: cipher.per_sample_iv_size(),
+                constant_iv: cipher.constant_iv(),
+                pattern: cipher.pattern(),
+                clear_entry: p.clear_segments > 0,
+            };
+            let stsd = protected_stsd(&t.stsd, video, &init).ok_or_else(|| {
+                BoxError::new(
+                    format!("{}/mdia/minf/stbl/stsd", t.path),
+                    t.offset,
+                    Malformed::Missing("sample entry"),
+                )
+                .in_file(name)
+            })?;
+            encrypting = Some(Encrypting {
+                cipher,
+                layout: video.then(|| {
+                    NalLayout::new(
+                        t.codec.family,
+                        t.codec.nal_length_size,
+                        &t.codec.parameter_sets,
+                    )
+                }),
+                clear_segments: p.clear_segments,
+                payload: Vec::new(),
+                aux: Vec::new(),
+            });
+            write_init_segment(t, &stsd, &p.pssh)
+        }
+    };
     put(init_path(job.rep_id), &init)?;
 
     let mut cursor = t.table.cursor();
@@ -137,22 +201,46 @@ pub(crate) fn build_track(
             .in_file(name));
         }
         let first = samples[0];
-        buf.clear();
-        buf.reserve(payload as usize + 64 + trun.len() * 16);
-        write_segment_header(
-            &mut buf,
-            i as u32 + 1,
-            TRACK_ID,
-            first.dts + job.timing.dts_offset,
-            &trun,
+        let fragment = Fragment {
+            sequence: i as u32 + 1,
+            track_id: TRACK_ID,
+            base_decode_time: first.dts + job.timing.dts_offset,
+            samples: &trun,
             with_cto,
-            payload,
-        );
-        let data_start = buf.len();
-        buf.resize(data_start + payload as usize, 0);
-        read_samples(job.input, &samples, &mut buf[data_start..])?;
-        if t.kind == Kind::Video {
-            sap = sap.max(sap_type(job, seg.ept, &samples, &buf[data_start..]));
+        };
+        buf.clear();
+        match encrypting.as_mut() {
+            None => {
+                buf.reserve(payload as usize + 64 + trun.len() * 16);
+                write_segment_header(&mut buf, &fragment, payload, None);
+                let data_start = buf.len();
+                buf.resize(data_start + payload as usize, 0);
+                read_samples(job.input, &samples, &mut buf[data_start..])?;
+                if video {
+                    sap = sap.max(sap_type(job, seg.ept, &samples, &buf[data_start..]));
+                }
+            }
+            Some(e) => {
+                // The samples are read and encrypted first: the `moof` carries the
+                // subsample layout found while encrypting.
+                e.payload.clear();
+                e.payload.resize(payload as usize, 0);
+                read_samples(job.input, &samples, &mut e.payload)?;
+                if video {
+                    sap = sap.max(sap_type(job, seg.ept, &samples, &e.payload));
+                }
+                let clear = i < e.clear_segments;
+                if !clear {
+                    encrypt_samples(job, seg.first, &samples, e)?;
+                }
+                let protection = TrafProtection {
+                    sample_description_index: clear.then_some(2),
+                    aux: (!clear).then_some(&e.aux[..]),
+                };
+                buf.reserve(payload as usize + 128 + trun.len() * 32);
+                write_segment_header(&mut buf, &fragment, payload, Some(&protection));
+                buf.extend_from_slice(&e.payload);
+            }
         }
         let time = (seg.ept + job.timing.pto as i64).max(0) as u64;
         let number = i as u32 + 1;
@@ -169,6 +257,38 @@ pub(crate) fn build_track(
         sap,
         init_bytes: init.len() as u64,
     })
+}
+
+/// Encrypt the samples in `e.payload` in place and record their IVs and subsamples.
+fn encrypt_samples(
+    job: &TrackJob<'_>,
+    first_index: u32,
+    samples: &[Sample],
+    e: &mut Encrypting,
+) -> Result<()> {
+    let t = &job.track.track;
+    e.aux.clear();
+    let mut at = 0usize;
+    for (k, s) in samples.iter().enumerate() {
+        let data = &mut e.payload[at..at + s.size as usize];
+        let subsamples = match e.layout.as_mut() {
+            Some(layout) => layout.subsamples(data).map_err(|detail| {
+                BoxError::new(
+                    format!("{}/mdia/minf/stbl", t.path),
+                    s.offset,
+                    Malformed::Bitstream {
+                        sample: first_index + k as u32 + 1,
+                        detail,
+                    },
+                )
+                .in_file(job.input.name())
+            })?,
+            None => Vec::new(),
+        };
+        e.aux.push(e.cipher.encrypt(data, subsamples));
+        at += s.size as usize;
+    }
+    Ok(())
 }
 
 /// Read the samples' bytes into `out`, merging samples that sit next to each other in

@@ -2,7 +2,9 @@
 //! `mvex/trex` (ISO/IEC 14496-12 8.8.1; DASH 23009-1 6.3.3). The sample description
 //! (`stsd`), `hdlr`, the media header and `elng` are the input's bytes, unchanged.
 
+use super::cenc::write_pssh;
 use super::{put_u16, put_u32, write_box, write_file_type, write_full_box};
+use crate::crypt::Pssh;
 use crate::mp4::header::parse_header;
 use crate::mp4::moov::{Kind, Track};
 
@@ -11,8 +13,10 @@ pub(crate) const TRACK_ID: u32 = 1;
 
 const UNITY_MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
-pub(crate) fn write_init_segment(track: &Track) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(1024 + track.stsd.len());
+/// The init segment with `stsd` as the sample description (the input's, or its
+/// protected form) and `pssh` boxes after `mvex`.
+pub(crate) fn write_init_segment(track: &Track, stsd: &[u8], pssh: &[Pssh]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1024 + stsd.len());
     write_file_type(&mut buf, b"ftyp", b"iso6", &[b"iso6", b"dash", b"mp41"]);
     write_box(&mut buf, b"moov", |buf| {
         write_full_box(buf, b"mvhd", 0, 0, |buf| {
@@ -62,7 +66,7 @@ pub(crate) fn write_init_segment(track: &Track) -> Vec<u8> {
                         });
                     });
                     write_box(buf, b"stbl", |buf| {
-                        buf.extend_from_slice(&track.stsd);
+                        buf.extend_from_slice(stsd);
                         for kind in [b"stts", b"stsc", b"stco"] {
                             write_full_box(buf, kind, 0, 0, |buf| put_u32(buf, 0));
                         }
@@ -83,6 +87,7 @@ pub(crate) fn write_init_segment(track: &Track) -> Vec<u8> {
                 put_u32(buf, 0);
             });
         });
+        write_pssh(buf, pssh);
     });
     buf
 }

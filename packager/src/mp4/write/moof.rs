@@ -1,35 +1,59 @@
 //! A media segment's boxes: `styp`, `moof` (`mfhd`, one `traf` with `tfhd`, `tfdt`,
 //! `trun`) and the `mdat` header (ISO/IEC 14496-12 8.8, 8.1.1; DASH 23009-1 6.3.4).
 
+use super::cenc::{TrafProtection, write_sample_encryption};
 use super::trun::{TrunSample, write_trun};
 use super::{put_u32, put_u64, write_box, write_file_type, write_full_box};
 
 /// `tfhd` flag: offsets are relative to the first byte of the `moof`.
 const DEFAULT_BASE_IS_MOOF: u32 = 0x020000;
+const SAMPLE_DESCRIPTION_INDEX_PRESENT: u32 = 0x000002;
+
+/// What one `moof` describes: its sequence number and one track's run of samples.
+pub(crate) struct Fragment<'a> {
+    pub sequence: u32,
+    pub track_id: u32,
+    pub base_decode_time: u64,
+    pub samples: &'a [TrunSample],
+    /// Write composition offsets (`trun` version 1).
+    pub with_cto: bool,
+}
 
 /// Append `styp`, `moof` and the `mdat` header for `payload_len` bytes of sample data,
 /// which the caller appends next. The `trun` data offset points at the first payload
-/// byte.
+/// byte. `protection` adds the Common Encryption boxes of the `traf`.
 pub(crate) fn write_segment_header(
     buf: &mut Vec<u8>,
-    sequence: u32,
-    track_id: u32,
-    base_decode_time: u64,
-    samples: &[TrunSample],
-    with_cto: bool,
+    fragment: &Fragment<'_>,
     payload_len: u64,
+    protection: Option<&TrafProtection<'_>>,
 ) {
     write_file_type(buf, b"styp", b"msdh", &[b"msdh", b"msix"]);
     let moof_start = buf.len();
     let mut data_offset_pos = 0;
     write_box(buf, b"moof", |buf| {
-        write_full_box(buf, b"mfhd", 0, 0, |buf| put_u32(buf, sequence));
+        write_full_box(buf, b"mfhd", 0, 0, |buf| put_u32(buf, fragment.sequence));
         write_box(buf, b"traf", |buf| {
-            write_full_box(buf, b"tfhd", 0, DEFAULT_BASE_IS_MOOF, |buf| {
-                put_u32(buf, track_id)
+            let description = protection.and_then(|p| p.sample_description_index);
+            let flags = DEFAULT_BASE_IS_MOOF
+                | if description.is_some() {
+                    SAMPLE_DESCRIPTION_INDEX_PRESENT
+                } else {
+                    0
+                };
+            write_full_box(buf, b"tfhd", 0, flags, |buf| {
+                put_u32(buf, fragment.track_id);
+                if let Some(index) = description {
+                    put_u32(buf, index);
+                }
             });
-            write_full_box(buf, b"tfdt", 1, 0, |buf| put_u64(buf, base_decode_time));
-            data_offset_pos = write_trun(buf, samples, with_cto);
+            write_full_box(buf, b"tfdt", 1, 0, |buf| {
+                put_u64(buf, fragment.base_decode_time)
+            });
+            data_offset_pos = write_trun(buf, fragment.samples, fragment.with_cto);
+            if let Some(aux) = protection.and_then(|p| p.aux) {
+                write_sample_encryption(buf, moof_start, aux);
+            }
         });
     });
     let moof_len = (buf.len() - moof_start) as u64;
@@ -79,7 +103,8 @@ mod tests {
         ) {
             let payload: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
             let mut buf = Vec::new();
-            write_segment_header(&mut buf, sequence, track_id, base, &samples, with_cto, payload);
+            let fragment = Fragment { sequence, track_id, base_decode_time: base, samples: &samples, with_cto };
+            write_segment_header(&mut buf, &fragment, payload, None);
             let header_len = buf.len();
             buf.extend((0..payload).map(|i| i as u8));
             let mut c = std::io::Cursor::new(&buf[..]);
