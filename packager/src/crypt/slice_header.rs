@@ -438,13 +438,513 @@ impl Avc {
     }
 }
 
+/// Bits needed for a value below `n` (`Ceil(Log2(n))`).
+fn ceil_log2(n: u32) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        32 - (n - 1).leading_zeros()
+    }
+}
+
+/// A short-term reference picture set: the POC deltas before (S0) and after (S1) the
+/// current picture, each with its used-by-current-picture flag (H.265 7.4.8).
+#[derive(Debug, Clone, Default)]
+struct Rps {
+    s0: Vec<(i32, bool)>,
+    s1: Vec<(i32, bool)>,
+}
+
+impl Rps {
+    fn num_delta_pocs(&self) -> usize {
+        self.s0.len() + self.s1.len()
+    }
+
+    fn used(&self) -> u32 {
+        self.s0.iter().chain(&self.s1).filter(|e| e.1).count() as u32
+    }
+}
+
+/// `st_ref_pic_set(idx)` (H.265 7.3.7) with the derivation of 7.4.8.
+fn parse_rps(b: &mut Bits<'_>, idx: usize, sets: &[Rps]) -> Option<Rps> {
+    let inter = idx != 0 && b.flag()?;
+    if inter {
+        let delta_idx = if idx == sets.len() {
+            ue_max(b, 63)? as usize + 1
+        } else {
+            1
+        };
+        let reference = sets.get(idx.checked_sub(delta_idx)?)?;
+        let sign = b.flag()?;
+        let abs = ue_max(b, 1 << 15)? as i32 + 1;
+        let delta_rps = if sign { -abs } else { abs };
+        let n = reference.num_delta_pocs();
+        let mut used = Vec::with_capacity(n + 1);
+        let mut use_delta = Vec::with_capacity(n + 1);
+        for _ in 0..=n {
+            let u = b.flag()?;
+            used.push(u);
+            use_delta.push(if u { true } else { b.flag()? });
+        }
+        let neg = reference.s0.len();
+        let mut rps = Rps::default();
+        for (j, &(poc, _)) in reference.s1.iter().enumerate().rev() {
+            let d = poc + delta_rps;
+            if d < 0 && use_delta[neg + j] {
+                rps.s0.push((d, used[neg + j]));
+            }
+        }
+        if delta_rps < 0 && use_delta[n] {
+            rps.s0.push((delta_rps, used[n]));
+        }
+        for (j, &(poc, _)) in reference.s0.iter().enumerate() {
+            let d = poc + delta_rps;
+            if d < 0 && use_delta[j] {
+                rps.s0.push((d, used[j]));
+            }
+        }
+        for (j, &(poc, _)) in reference.s0.iter().enumerate().rev() {
+            let d = poc + delta_rps;
+            if d > 0 && use_delta[j] {
+                rps.s1.push((d, used[j]));
+            }
+        }
+        if delta_rps > 0 && use_delta[n] {
+            rps.s1.push((delta_rps, used[n]));
+        }
+        for (j, &(poc, _)) in reference.s1.iter().enumerate() {
+            let d = poc + delta_rps;
+            if d > 0 && use_delta[neg + j] {
+                rps.s1.push((d, used[neg + j]));
+            }
+        }
+        Some(rps)
+    } else {
+        let neg = ue_max(b, 16)?;
+        let pos = ue_max(b, 16)?;
+        let mut rps = Rps::default();
+        let mut poc = 0i32;
+        for _ in 0..neg {
+            poc -= ue_max(b, 1 << 15)? as i32 + 1;
+            rps.s0.push((poc, b.flag()?));
+        }
+        poc = 0;
+        for _ in 0..pos {
+            poc += ue_max(b, 1 << 15)? as i32 + 1;
+            rps.s1.push((poc, b.flag()?));
+        }
+        Some(rps)
+    }
+}
+
+fn skip_hevc_scaling_list_data(b: &mut Bits<'_>) -> Option<()> {
+    for size_id in 0..4u32 {
+        let step = if size_id == 3 { 3 } else { 1 };
+        for _ in (0..6).step_by(step) {
+            if !b.flag()? {
+                b.ue()?;
+            } else {
+                let coefs = 64.min(1 << (4 + (size_id << 1)));
+                if size_id > 1 {
+                    b.se()?;
+                }
+                for _ in 0..coefs {
+                    b.se()?;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+#[derive(Debug, Clone, Default)]
+struct HevcSps {
+    separate_colour_plane: bool,
+    chroma_array_type: u32,
+    log2_max_poc_lsb: u32,
+    pic_size_in_ctbs: u32,
+    sao: bool,
+    rps: Vec<Rps>,
+    long_term_refs: bool,
+    /// used_by_curr_pic_lt_sps_flag of each long-term picture the SPS lists.
+    lt_sps_used: Vec<bool>,
+    temporal_mvp: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct HevcPps {
+    sps_id: u32,
+    dependent_slice_segments: bool,
+    output_flag_present: bool,
+    extra_slice_header_bits: u32,
+    cabac_init_present: bool,
+    num_ref_idx_default: [u32; 2],
+    slice_chroma_qp_offsets: bool,
+    weighted_pred: bool,
+    weighted_bipred: bool,
+    tiles_or_wpp: bool,
+    loop_filter_across_slices: bool,
+    deblocking_override: bool,
+    deblocking_disabled: bool,
+    lists_modification: bool,
+    slice_header_extension: bool,
+    chroma_qp_offset_list: bool,
+}
+
 #[derive(Debug, Default)]
-pub(crate) struct Hevc {}
+pub(crate) struct Hevc {
+    sps: HashMap<u32, HevcSps>,
+    pps: HashMap<u32, HevcPps>,
+}
 
 impl Hevc {
-    fn observe(&mut self, _nal: &[u8]) {}
+    fn observe(&mut self, nal: &[u8]) {
+        match nal.first().map(|h| (h >> 1) & 0x3f) {
+            Some(33) => {
+                if let Some((id, sps)) = Self::parse_sps(nal) {
+                    self.sps.insert(id, sps);
+                }
+            }
+            Some(34) => {
+                if let Some((id, pps)) = Self::parse_pps(nal) {
+                    self.pps.insert(id, pps);
+                }
+            }
+            _ => {}
+        }
+    }
 
-    fn header_len(&self, _nal: &[u8]) -> Option<usize> {
-        None
+    fn parse_sps(nal: &[u8]) -> Option<(u32, HevcSps)> {
+        let mut b = Bits::new(nal, 2);
+        b.skip(4)?;
+        let max_sub_layers_minus1 = b.bits(3)?;
+        b.skip(1)?;
+        // profile_tier_level(1, max_sub_layers_minus1)
+        b.skip(96)?;
+        let mut present = Vec::new();
+        for _ in 0..max_sub_layers_minus1 {
+            present.push((b.flag()?, b.flag()?));
+        }
+        if max_sub_layers_minus1 > 0 {
+            b.skip(2 * (8 - max_sub_layers_minus1))?;
+        }
+        for (profile, level) in present {
+            if profile {
+                b.skip(88)?;
+            }
+            if level {
+                b.skip(8)?;
+            }
+        }
+        let id = ue_max(&mut b, 15)?;
+        let mut sps = HevcSps::default();
+        let chroma_format = ue_max(&mut b, 3)?;
+        if chroma_format == 3 {
+            sps.separate_colour_plane = b.flag()?;
+        }
+        sps.chroma_array_type = if sps.separate_colour_plane {
+            0
+        } else {
+            chroma_format
+        };
+        let width = b.ue()?;
+        let height = b.ue()?;
+        if b.flag()? {
+            for _ in 0..4 {
+                b.ue()?;
+            }
+        }
+        b.ue()?;
+        b.ue()?;
+        sps.log2_max_poc_lsb = ue_max(&mut b, 12)? + 4;
+        let ordering_all = b.flag()?;
+        let from = if ordering_all {
+            0
+        } else {
+            max_sub_layers_minus1
+        };
+        for _ in from..=max_sub_layers_minus1 {
+            b.ue()?;
+            b.ue()?;
+            b.ue()?;
+        }
+        let min_cb = ue_max(&mut b, 3)? + 3;
+        let ctb = min_cb + ue_max(&mut b, 3)?;
+        if ctb > 6 {
+            return None;
+        }
+        let ctb_size = 1u32 << ctb;
+        sps.pic_size_in_ctbs = width
+            .div_ceil(ctb_size)
+            .checked_mul(height.div_ceil(ctb_size))?;
+        for _ in 0..4 {
+            b.ue()?;
+        }
+        if b.flag()? && b.flag()? {
+            skip_hevc_scaling_list_data(&mut b)?;
+        }
+        b.skip(1)?; // amp
+        sps.sao = b.flag()?;
+        if b.flag()? {
+            b.skip(8)?;
+            b.ue()?;
+            b.ue()?;
+            b.skip(1)?;
+        }
+        let num_rps = ue_max(&mut b, 64)? as usize;
+        for i in 0..num_rps {
+            let rps = parse_rps(&mut b, i, &sps.rps)?;
+            sps.rps.push(rps);
+        }
+        sps.long_term_refs = b.flag()?;
+        if sps.long_term_refs {
+            for _ in 0..ue_max(&mut b, 32)? {
+                b.skip(sps.log2_max_poc_lsb)?;
+                sps.lt_sps_used.push(b.flag()?);
+            }
+        }
+        sps.temporal_mvp = b.flag()?;
+        Some((id, sps))
+    }
+
+    fn parse_pps(nal: &[u8]) -> Option<(u32, HevcPps)> {
+        let mut b = Bits::new(nal, 2);
+        let id = ue_max(&mut b, 63)?;
+        let mut pps = HevcPps {
+            sps_id: ue_max(&mut b, 15)?,
+            dependent_slice_segments: b.flag()?,
+            output_flag_present: b.flag()?,
+            extra_slice_header_bits: b.bits(3)?,
+            ..HevcPps::default()
+        };
+        b.skip(1)?; // sign_data_hiding
+        pps.cabac_init_present = b.flag()?;
+        pps.num_ref_idx_default = [ue_max(&mut b, 14)? + 1, ue_max(&mut b, 14)? + 1];
+        b.se()?;
+        b.skip(1)?;
+        let transform_skip = b.flag()?;
+        if b.flag()? {
+            b.ue()?;
+        }
+        b.se()?;
+        b.se()?;
+        pps.slice_chroma_qp_offsets = b.flag()?;
+        pps.weighted_pred = b.flag()?;
+        pps.weighted_bipred = b.flag()?;
+        b.skip(1)?; // transquant_bypass
+        let tiles = b.flag()?;
+        let wpp = b.flag()?;
+        pps.tiles_or_wpp = tiles || wpp;
+        if tiles {
+            let cols = ue_max(&mut b, 64)?;
+            let rows = ue_max(&mut b, 64)?;
+            if !b.flag()? {
+                for _ in 0..cols + rows {
+                    b.ue()?;
+                }
+            }
+            b.skip(1)?;
+        }
+        pps.loop_filter_across_slices = b.flag()?;
+        if b.flag()? {
+            pps.deblocking_override = b.flag()?;
+            pps.deblocking_disabled = b.flag()?;
+            if !pps.deblocking_disabled {
+                b.se()?;
+                b.se()?;
+            }
+        }
+        if b.flag()? {
+            skip_hevc_scaling_list_data(&mut b)?;
+        }
+        pps.lists_modification = b.flag()?;
+        b.ue()?;
+        pps.slice_header_extension = b.flag()?;
+        if b.flag()? {
+            let range = b.flag()?;
+            // Multilayer, 3D and screen content extensions change the slice header in
+            // ways this parser does not follow.
+            if b.bits(3)? != 0 {
+                return None;
+            }
+            b.skip(4)?;
+            if range {
+                if transform_skip {
+                    b.ue()?;
+                }
+                b.skip(1)?;
+                pps.chroma_qp_offset_list = b.flag()?;
+            }
+        }
+        Some((id, pps))
+    }
+
+    fn header_len(&self, nal: &[u8]) -> Option<usize> {
+        let nal_type = (nal.first()? >> 1) & 0x3f;
+        let mut b = Bits::new(nal, 2);
+        let first_in_pic = b.flag()?;
+        if (16..=23).contains(&nal_type) {
+            b.skip(1)?;
+        }
+        let pps = self.pps.get(&ue_max(&mut b, 63)?)?;
+        let sps = self.sps.get(&pps.sps_id)?;
+        let mut dependent = false;
+        if !first_in_pic {
+            if pps.dependent_slice_segments {
+                dependent = b.flag()?;
+            }
+            b.skip(ceil_log2(sps.pic_size_in_ctbs))?;
+        }
+        if !dependent {
+            b.skip(pps.extra_slice_header_bits)?;
+            let slice_type = ue_max(&mut b, 2)?;
+            let (bslice, pslice) = (slice_type == 0, slice_type == 1);
+            if pps.output_flag_present {
+                b.skip(1)?;
+            }
+            if sps.separate_colour_plane {
+                b.skip(2)?;
+            }
+            let mut total_curr = 0u32;
+            let mut temporal_mvp = false;
+            if nal_type != 19 && nal_type != 20 {
+                b.skip(sps.log2_max_poc_lsb)?;
+                let rps = if !b.flag()? {
+                    parse_rps(&mut b, sps.rps.len(), &sps.rps)?
+                } else {
+                    let idx = b.bits(ceil_log2(sps.rps.len() as u32))? as usize;
+                    sps.rps.get(idx)?.clone()
+                };
+                total_curr += rps.used();
+                if sps.long_term_refs {
+                    let from_sps = if sps.lt_sps_used.is_empty() {
+                        0
+                    } else {
+                        ue_max(&mut b, sps.lt_sps_used.len() as u32)?
+                    };
+                    let pics = ue_max(&mut b, 32)?;
+                    for i in 0..from_sps + pics {
+                        if i < from_sps {
+                            let idx = b.bits(ceil_log2(sps.lt_sps_used.len() as u32))?;
+                            total_curr += u32::from(*sps.lt_sps_used.get(idx as usize)?);
+                        } else {
+                            b.skip(sps.log2_max_poc_lsb)?;
+                            total_curr += b.bit()?;
+                        }
+                        if b.flag()? {
+                            b.ue()?;
+                        }
+                    }
+                }
+                if sps.temporal_mvp {
+                    temporal_mvp = b.flag()?;
+                }
+            }
+            let (mut sao_luma, mut sao_chroma) = (false, false);
+            if sps.sao {
+                sao_luma = b.flag()?;
+                if sps.chroma_array_type != 0 {
+                    sao_chroma = b.flag()?;
+                }
+            }
+            if pslice || bslice {
+                let mut refs = pps.num_ref_idx_default;
+                if b.flag()? {
+                    refs[0] = ue_max(&mut b, 14)? + 1;
+                    if bslice {
+                        refs[1] = ue_max(&mut b, 14)? + 1;
+                    }
+                }
+                let lists = if bslice { 2 } else { 1 };
+                if pps.lists_modification && total_curr > 1 {
+                    for list in refs.iter().take(lists) {
+                        if b.flag()? {
+                            b.skip(list * ceil_log2(total_curr))?;
+                        }
+                    }
+                }
+                if bslice {
+                    b.skip(1)?;
+                }
+                if pps.cabac_init_present {
+                    b.skip(1)?;
+                }
+                if temporal_mvp {
+                    let from_l0 = if bslice { b.flag()? } else { true };
+                    if (from_l0 && refs[0] > 1) || (!from_l0 && refs[1] > 1) {
+                        b.ue()?;
+                    }
+                }
+                if (pps.weighted_pred && pslice) || (pps.weighted_bipred && bslice) {
+                    b.ue()?;
+                    let chroma = sps.chroma_array_type != 0;
+                    if chroma {
+                        b.se()?;
+                    }
+                    for list in refs.iter().take(lists) {
+                        let n = *list as usize;
+                        let mut luma = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            luma.push(b.flag()?);
+                        }
+                        let mut chroma_flags = vec![false; n];
+                        if chroma {
+                            for f in chroma_flags.iter_mut() {
+                                *f = b.flag()?;
+                            }
+                        }
+                        for k in 0..n {
+                            if luma[k] {
+                                b.se()?;
+                                b.se()?;
+                            }
+                            if chroma_flags[k] {
+                                for _ in 0..4 {
+                                    b.se()?;
+                                }
+                            }
+                        }
+                    }
+                }
+                b.ue()?; // five_minus_max_num_merge_cand
+            }
+            b.se()?; // slice_qp_delta
+            if pps.slice_chroma_qp_offsets {
+                b.se()?;
+                b.se()?;
+            }
+            if pps.chroma_qp_offset_list {
+                b.skip(1)?;
+            }
+            let mut deblocking_disabled = pps.deblocking_disabled;
+            if pps.deblocking_override && b.flag()? {
+                deblocking_disabled = b.flag()?;
+                if !deblocking_disabled {
+                    b.se()?;
+                    b.se()?;
+                }
+            }
+            if pps.loop_filter_across_slices && (sao_luma || sao_chroma || !deblocking_disabled) {
+                b.skip(1)?;
+            }
+        }
+        if pps.tiles_or_wpp {
+            let n = b.ue()?;
+            if n > 0 {
+                let len = ue_max(&mut b, 31)? + 1;
+                for _ in 0..n {
+                    b.skip(len)?;
+                }
+            }
+        }
+        if pps.slice_header_extension {
+            let n = ue_max(&mut b, 256)?;
+            b.skip(8 * n)?;
+        }
+        // byte_alignment(): a one bit, then zeros to the end of the byte.
+        if b.bit()? != 1 {
+            return None;
+        }
+        Some(b.bytes_used())
     }
 }
