@@ -415,14 +415,20 @@ fn protections(
     Ok(out)
 }
 
-fn rep_protection<'a>(enc: Option<&Encryption>, t: &'a TrackProtection) -> RepProtection<'a> {
+/// `inline_license`: the `data:` URL with every key of the presentation (players may
+/// send all their license requests to the first URL they find).
+fn rep_protection<'a>(
+    enc: Option<&Encryption>,
+    t: &'a TrackProtection,
+    inline_license: &str,
+) -> RepProtection<'a> {
     RepProtection {
         scheme: t.scheme,
         kid: t.key.kid,
         pssh: &t.pssh,
         clearkey_laurl: match enc.and_then(|e| e.clearkey.as_ref()) {
             Some(ClearKey::LicenseUrl(url)) => Some(url.clone()),
-            Some(ClearKey::Inline) => Some(Encryption::clearkey_data_url(&[&t.key])),
+            Some(ClearKey::Inline) => Some(inline_license.to_string()),
             None => None,
         },
     }
@@ -495,6 +501,13 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
     })?;
     ctl.check_cancel()?;
 
+    let mut keys: Vec<&crypt::EncryptionKey> = Vec::new();
+    for t in protections.iter().flatten() {
+        if !keys.iter().any(|k| k.kid == t.key.kid) {
+            keys.push(&t.key);
+        }
+    }
+    let inline_license = Encryption::clearkey_data_url(&keys);
     let reps: Vec<RepInput<'_>> = p
         .tracks
         .iter()
@@ -503,7 +516,7 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         .map(|((o, b), prot)| {
             let prot = prot
                 .as_ref()
-                .map(|t| rep_protection(options.encryption.as_ref(), t));
+                .map(|t| rep_protection(options.encryption.as_ref(), t, &inline_license));
             rep_input(&p, o, b, prot)
         })
         .collect();

@@ -28,10 +28,27 @@ const NOT_IN_CHROMIUM = /^(hvc1|hev1|ac-3|ec-3)/;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dashpack-player-'));
 process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
 
-function packageInto(name, inputs) {
+// ClearKey licenses the test server hands out, by name: { hexKid: hexKey }.
+const licenses = {};
+const { server, base } = await serve(root, licenses);
+
+function packageInto(name, inputs, extra = []) {
   const out = path.join(root, name);
-  execFileSync(bin, ['package', ...inputs.map((i) => path.join(fixtures, i)), '-o', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(bin, ['package', ...inputs.map((i) => path.join(fixtures, i)), '-o', out, ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
   return out;
+}
+
+// Encrypted presentations: one key for video and one for audio, ClearKey signalled
+// with the test server's license URL (or the keys inline in the MPD).
+const VIDEO_KEY = ['9eb4050de44b4802932e27d75083e266', '166634c675823c235a4a9446fad52e4d'];
+const AUDIO_KEY = ['e4f6a72d2d6b4c4aa0f8d2a1c3b5d7e9', '0a1b2c3d4e5f60718293a4b5c6d7e8f9'];
+function packageEncrypted(name, inputs, { scheme = 'cenc', clearLead = 0, inline = false, serveKeys } = {}) {
+  licenses[name] = serveKeys ?? { [VIDEO_KEY[0]]: VIDEO_KEY[1], [AUDIO_KEY[0]]: AUDIO_KEY[1] };
+  return packageInto(name, inputs, [
+    '--encryption-key', `video:${VIDEO_KEY.join(':')}`, '--encryption-key', `audio:${AUDIO_KEY.join(':')}`,
+    '--encryption-scheme', scheme, '--clear-lead', String(clearLead),
+    ...(inline ? ['--clearkey-inline'] : ['--clearkey-license-url', `${base}/license/${name}`]),
+  ]);
 }
 
 function videoFrames(file) {
@@ -60,6 +77,15 @@ for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a)$/.test(f)
   const name = path.parse(file).name;
   const dir = packageInto(name, [file]);
   cases.push({ name, dir, frames: videoFrames(file) });
+  const encrypted = `${name}-cenc-clearkey`;
+  cases.push({ name: encrypted, dir: packageEncrypted(encrypted, [file]), frames: videoFrames(file) });
+}
+for (const [name, opts] of [['h264_aac-cbcs-clearkey', { scheme: 'cbcs' }],
+  ['h264_ntsc-cbcs-clear-lead-clearkey', { scheme: 'cbcs', clearLead: 6 }],
+  ['h264_aac-cenc-clear-lead-clearkey', { clearLead: 4 }],
+  ['h264_aac-cenc-inline-clearkey', { inline: true }]]) {
+  const file = name.startsWith('h264_ntsc') ? 'h264_ntsc.mp4' : 'h264_aac.mp4';
+  cases.push({ name, dir: packageEncrypted(name, [file], opts), frames: videoFrames(file) });
 }
 {
   const dir = packageInto('ladder', ['h264_aac.mp4', 'video_low.mp4']);
@@ -88,9 +114,11 @@ const faults = [];
   const mpd = path.join(dir, 'stream.mpd');
   fs.writeFileSync(mpd, fs.readFileSync(mpd, 'utf8').replace(/codecs="avc1\./, 'codecs="hvc1.'));
   faults.push({ name: 'codecs 4CC avc1 replaced by hvc1', dir, frames });
+  // The license server answers with a wrong video key.
+  const wrong = { [VIDEO_KEY[0]]: '00000000000000000000000000000001', [AUDIO_KEY[0]]: AUDIO_KEY[1] };
+  dir = packageEncrypted('fault-wrong-key', ['h264_aac.mp4'], { serveKeys: wrong });
+  faults.push({ name: 'ClearKey license with a wrong video key', dir, frames });
 }
-
-const { server, base } = await serve(root);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',

@@ -26,11 +26,42 @@ export function contentType(file) {
   return 'application/octet-stream';
 }
 
-/** Serve `mediaRoot` under /media/ on 127.0.0.1; resolves to { server, base }. */
-export function serve(mediaRoot) {
+const b64url = (hex) => Buffer.from(hex, 'hex').toString('base64url');
+
+/**
+ * A W3C ClearKey license server (POST /license/NAME): answers the key IDs a player asks
+ * for with the keys `keys[NAME]` (a map of hex KID to hex key) holds, as a JSON Web Key
+ * set. Unknown key IDs are left out, as a real server would.
+ */
+function license(req, res, keys) {
+  let body = '';
+  req.on('data', (d) => { body += d; });
+  req.on('end', () => {
+    let kids = [];
+    try {
+      kids = JSON.parse(body).kids ?? [];
+    } catch {
+      res.writeHead(400);
+      return res.end('bad license request');
+    }
+    const out = [];
+    for (const kid of kids) {
+      const hex = Buffer.from(kid, 'base64url').toString('hex');
+      if (keys[hex]) out.push({ kty: 'oct', kid, k: b64url(keys[hex]) });
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ keys: out, type: 'temporary' }));
+  });
+}
+
+/**
+ * Serve `mediaRoot` under /media/ on 127.0.0.1, and ClearKey licenses from
+ * `licenses` (name -> { hexKid: hexKey }) under /license/; resolves to { server, base }.
+ */
+export function serve(mediaRoot, licenses = {}) {
   const server = http.createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Range');
+    res.setHeader('Access-Control-Allow-Headers', 'Range, Content-Type');
     res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range');
     res.setHeader('Cache-Control', 'no-store');
     if (req.method === 'OPTIONS') {
@@ -38,6 +69,9 @@ export function serve(mediaRoot) {
       return res.end();
     }
     const url = new URL(req.url, 'http://x');
+    if (req.method === 'POST' && url.pathname.startsWith('/license/')) {
+      return license(req, res, licenses[url.pathname.slice('/license/'.length)] ?? {});
+    }
     let file = LIBS[url.pathname];
     if (!file && url.pathname.startsWith('/media/')) {
       const rel = decodeURIComponent(url.pathname.slice('/media/'.length));

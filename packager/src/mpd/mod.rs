@@ -61,13 +61,15 @@ impl RepProtection<'_> {
         }];
         for p in self.pssh {
             if p.system_id() == COMMON_SYSTEM_ID {
+                // No `cenc:pssh` here: players then ask ClearKey for the default KID
+                // ("keyids" init data), which dash.js and Shaka both support.
                 if let Some(url) = &self.clearkey_laurl {
                     out.push(ContentProtection {
                         scheme_id_uri: format!("urn:uuid:{CLEARKEY_UUID}"),
                         value: Some("ClearKey1.0".into()),
                         default_kid: None,
                         laurl: Some(url.clone()),
-                        pssh: Some(p.base64()),
+                        pssh: None,
                     });
                 }
                 continue;
