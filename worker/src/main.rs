@@ -110,22 +110,6 @@ struct EncryptionArgs {
 impl EncryptionArgs {
     /// `None` without keys. Errors never repeat the key material.
     fn parse(self) -> Result<Option<dashpack::Encryption>, Box<dyn std::error::Error>> {
-        let other = self.clearkey_license_url.is_some()
-            || self.clearkey_inline
-            || !self.pssh.is_empty()
-            || self.clear_lead != 0.0;
-        if self.keys.is_empty() {
-            if other {
-                return Err("the encryption options need --encryption-key".into());
-            }
-            return Ok(None);
-        }
-        let mut keys = Vec::new();
-        for (i, spec) in self.keys.iter().enumerate() {
-            let parsed = dashpack::EncryptionKey::parse_list(spec)
-                .map_err(|e| format!("--encryption-key number {}: {e}", i + 1))?;
-            keys.extend(parsed);
-        }
         let pssh = self
             .pssh
             .iter()
@@ -138,20 +122,15 @@ impl EncryptionArgs {
                 None => dashpack::Pssh::from_base64(p).map_err(|e| format!("--pssh: {e}")),
             })
             .collect::<Result<_, String>>()?;
-        Ok(Some(dashpack::Encryption {
-            scheme: self
-                .scheme
-                .parse()
-                .map_err(|e: String| format!("--encryption-scheme: {e}"))?,
-            keys,
-            clear_lead: self.clear_lead,
-            clearkey: match (self.clearkey_license_url, self.clearkey_inline) {
-                (Some(url), _) => Some(dashpack::ClearKey::LicenseUrl(url)),
-                (None, true) => Some(dashpack::ClearKey::Inline),
-                (None, false) => None,
-            },
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        Ok(dashpack::Encryption::from_options(
+            &keys,
+            &self.scheme,
+            self.clear_lead,
+            self.clearkey_license_url.as_deref(),
+            self.clearkey_inline,
             pssh,
-        }))
+        )?)
     }
 }
 

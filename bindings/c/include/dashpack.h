@@ -84,6 +84,31 @@ typedef struct DashpackOptions {
    Non-zero: replace the contents of a non-empty output folder.
    */
   int32_t force;
+  /*
+   Common Encryption keys, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex,
+   comma-separated; NULL for clear output.
+   */
+  const char *encryption_keys;
+  /*
+   "cenc" or "cbcs"; NULL for "cenc".
+   */
+  const char *encryption_scheme;
+  /*
+   Seconds at the start left clear (whole segments).
+   */
+  double clear_lead;
+  /*
+   ClearKey license server URL to signal in the MPD, or NULL.
+   */
+  const char *clearkey_license_url;
+  /*
+   Non-zero: signal ClearKey with the keys inline in the MPD (testing only).
+   */
+  int32_t clearkey_inline;
+  /*
+   `pssh` boxes of other DRM systems in base64, comma-separated, or NULL.
+   */
+  const char *pssh;
 } DashpackOptions;
 
 #ifdef __cplusplus

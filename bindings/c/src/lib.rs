@@ -41,6 +41,19 @@ pub struct DashpackOptions {
     pub timeline: i32,
     /// Non-zero: replace the contents of a non-empty output folder.
     pub force: i32,
+    /// Common Encryption keys, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex,
+    /// comma-separated; NULL for clear output.
+    pub encryption_keys: *const c_char,
+    /// "cenc" or "cbcs"; NULL for "cenc".
+    pub encryption_scheme: *const c_char,
+    /// Seconds at the start left clear (whole segments).
+    pub clear_lead: f64,
+    /// ClearKey license server URL to signal in the MPD, or NULL.
+    pub clearkey_license_url: *const c_char,
+    /// Non-zero: signal ClearKey with the keys inline in the MPD (testing only).
+    pub clearkey_inline: i32,
+    /// `pssh` boxes of other DRM systems in base64, comma-separated, or NULL.
+    pub pssh: *const c_char,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -115,6 +128,44 @@ unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str, (i32, String
     })
 }
 
+/// SAFETY: `p` must be NULL or a NUL-terminated string.
+unsafe fn optional<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, (i32, String)> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+        unsafe { text(p, what) }.map(Some)
+    }
+}
+
+/// SAFETY: the string fields of `o` must be NULL or NUL-terminated.
+unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i32, String)> {
+    let invalid = |m: String| (DASHPACK_ERR_INVALID_ARGUMENT, m);
+    // SAFETY (all four): NULL or NUL-terminated by contract.
+    let keys = unsafe { optional(o.encryption_keys, "encryption_keys") }?;
+    let scheme = unsafe { optional(o.encryption_scheme, "encryption_scheme") }?;
+    let url = unsafe { optional(o.clearkey_license_url, "clearkey_license_url") }?;
+    let pssh = unsafe { optional(o.pssh, "pssh") }?
+        .map(|list| {
+            list.split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(core::Pssh::from_base64)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(invalid)?
+        .unwrap_or_default();
+    core::Encryption::from_options(
+        &keys.into_iter().collect::<Vec<_>>(),
+        scheme.unwrap_or("cenc"),
+        o.clear_lead,
+        url,
+        o.clearkey_inline != 0,
+        pssh,
+    )
+    .map_err(invalid)
+}
+
 /// Fill `options` with the defaults.
 ///
 /// # Safety
@@ -131,6 +182,12 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
             mpd_name: std::ptr::null(),
             timeline: DASHPACK_TIMELINE_NUMBER,
             force: 0,
+            encryption_keys: std::ptr::null(),
+            encryption_scheme: std::ptr::null(),
+            clear_lead: 0.0,
+            clearkey_license_url: std::ptr::null(),
+            clearkey_inline: 0,
+            pssh: std::ptr::null(),
         })
     };
 }
@@ -184,6 +241,8 @@ pub unsafe extern "C" fn dashpack_package(
                 }
             };
             opts.force = o.force != 0;
+            // SAFETY: the string fields are NULL or NUL-terminated by contract.
+            opts.encryption = unsafe { encryption(o) }?;
         }
         core::package_files(&paths, &out, &opts)
             .map(|_| ())

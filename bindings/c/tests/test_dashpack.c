@@ -25,8 +25,21 @@ static int exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
+/* Whether the file at `path` contains `needle` (files here are small). */
+static int file_contains(const char *path, const char *needle) {
+  static char text[65536];
+  size_t len;
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  len = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[len] = '\0';
+  return strstr(text, needle) != NULL;
+}
+
 int main(int argc, char **argv) {
   char input[4096], broken_path[4096], out[4096], mpd[4096], seg[4096];
+  char enc_out[4096], enc_mpd[4096];
   const char *inputs[1];
   DashpackOptions opts;
   DashpackMediaInfo *info = NULL;
@@ -65,6 +78,36 @@ int main(int argc, char **argv) {
   CHECK(error != NULL && strstr(error, "not empty") != NULL);
   dashpack_string_free(error);
   error = NULL;
+
+  /* Encrypted: cbcs with one key for all tracks, ClearKey signalled in the MPD. */
+  snprintf(enc_out, sizeof enc_out, "%s/c-enc", argv[2]);
+  snprintf(enc_mpd, sizeof enc_mpd, "%s/c-enc/stream.mpd", argv[2]);
+  dashpack_options_default(&opts);
+  CHECK(opts.encryption_keys == NULL && opts.encryption_scheme == NULL && opts.clear_lead == 0.0);
+  opts.force = 1;
+  opts.encryption_keys = "0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff";
+  opts.encryption_scheme = "cbcs";
+  opts.clearkey_license_url = "https://license.example/clearkey";
+  inputs[0] = input;
+  rc = dashpack_package(inputs, 1, enc_out, &opts, &error);
+  CHECK(rc == DASHPACK_OK);
+  CHECK(file_contains(enc_mpd, "value=\"cbcs\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\""));
+  CHECK(file_contains(enc_mpd, "https://license.example/clearkey"));
+  CHECK(!file_contains(enc_mpd, "00112233445566778899aabbccddeeff"));
+  /* A malformed key is refused, and the message does not repeat it. */
+  opts.encryption_keys = "0123456789abcdef0123456789abcdef:0011223344556677";
+  rc = dashpack_package(inputs, 1, enc_out, &opts, &error);
+  CHECK(rc == DASHPACK_ERR_INVALID_ARGUMENT);
+  CHECK(error != NULL && strstr(error, "32 hex digits") != NULL && strstr(error, "0011223344556677") == NULL);
+  dashpack_string_free(error);
+  error = NULL;
+  opts.encryption_keys = NULL;
+  opts.encryption_scheme = "ctr";
+  CHECK(dashpack_package(inputs, 1, enc_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  dashpack_options_default(&opts);
+  opts.segment_duration = 2.0;
+  opts.mpd_name = "manifest.mpd";
+  opts.force = 1;
 
   /* Inspect. */
   rc = dashpack_inspect(input, &info, &error);

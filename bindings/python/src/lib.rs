@@ -230,7 +230,9 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 }
 
 /// package(input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd",
-///         timeline="number", force=False, progress=None)
+///         timeline="number", force=False, progress=None, encryption_key=None,
+///         encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None,
+///         clearkey_inline=False, pssh=None)
 /// --
 ///
 /// Package one MP4 file, or a list of them forming one presentation, into an
@@ -244,12 +246,19 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// timeline: "number" ($Number$ segment names) or "time" ($Time$).
 /// force: replace the contents of a non-empty output_dir.
 /// progress: called as progress(bytes_done, bytes_total) while segments are written.
+/// encryption_key: Common Encryption key(s), "[video:|audio:|REP_ID:]KID:KEY[:IV]" in
+///     hex (as mp4dash takes them), a str (comma-separated) or a list; None: clear.
+/// encryption_scheme: "cenc" (AES-CTR) or "cbcs" (AES-CBC, 1:9 pattern for video).
+/// clear_lead: seconds at the start left unencrypted (whole segments).
+/// clearkey_license_url: signal W3C ClearKey with this license server in the MPD.
+/// clearkey_inline: signal ClearKey with the keys inline in the MPD (testing only).
+/// pssh: pssh boxes of other DRM systems (bytes, or str in base64).
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -260,9 +269,44 @@ fn package(
     timeline: &str,
     force: bool,
     progress: Option<Py<PyAny>>,
+    encryption_key: Option<&Bound<'_, PyAny>>,
+    encryption_scheme: &str,
+    clear_lead: f64,
+    clearkey_license_url: Option<String>,
+    clearkey_inline: bool,
+    pssh: Option<Vec<Bound<'_, PyAny>>>,
 ) -> PyResult<Presentation> {
     let inputs = input_paths(input)?;
     let mut opts = options(segment_duration, mpd_name, timeline, force)?;
+    let keys: Vec<String> = match encryption_key {
+        None => Vec::new(),
+        Some(k) => match k.extract::<String>() {
+            Ok(one) => vec![one],
+            Err(_) => k.extract::<Vec<String>>()?,
+        },
+    };
+    let pssh = pssh
+        .unwrap_or_default()
+        .iter()
+        .map(|p| -> PyResult<dashpack::Pssh> {
+            let parsed = if p.is_instance_of::<pyo3::types::PyBytes>() {
+                dashpack::Pssh::from_box(p.extract::<Vec<u8>>()?)
+            } else {
+                dashpack::Pssh::from_base64(&p.extract::<String>()?)
+            };
+            parsed.map_err(InvalidInputError::new_err)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    opts.encryption = dashpack::Encryption::from_options(
+        &keys,
+        encryption_scheme,
+        clear_lead,
+        clearkey_license_url.as_deref(),
+        clearkey_inline,
+        pssh,
+    )
+    .map_err(InvalidInputError::new_err)?;
     let cancel = Arc::new(AtomicBool::new(false));
     opts.cancel = Some(cancel.clone());
     // An exception raised by the progress callback stops packaging and is re-raised.

@@ -5,6 +5,7 @@ import _thread
 import os
 import pathlib
 import pydoc
+import subprocess
 import threading
 import xml.etree.ElementTree as ET
 
@@ -173,3 +174,52 @@ def test_help_is_useful():
     assert "MediaInfo" in pydoc.render_doc(dashpack.inspect)
     assert dashpack.__version__
     assert os.path.exists(pathlib.Path(dashpack.__file__).parent / "py.typed")
+
+
+KID = "0123456789abcdef0123456789abcdef"
+KEY = "00112233445566778899aabbccddeeff"
+
+
+def _decrypted_hashes(init, segment, key, tmp_path):
+    """Size and hash of every packet FFmpeg reads from init + segment with the key."""
+    one = tmp_path / "one.mp4"
+    one.write_bytes(init.read_bytes() + segment.read_bytes())
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-decryption_key", key, "-i", str(one),
+         "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return [",".join(f.strip() for f in line.split(",")[4:6])
+            for line in out.splitlines() if not line.startswith("#")]
+
+
+def test_encryption_options_mirror_the_rust_options(tmp_path):
+    out = tmp_path / "enc"
+    p = dashpack.package(
+        FIXTURES / "h264_aac.mp4", out,
+        encryption_key=[f"video:{KID}:{KEY}", f"audio:{KID}:{KEY}"],
+        encryption_scheme="cbcs", clear_lead=4.0,
+        clearkey_license_url="https://license.example/ck",
+    )
+    mpd = (out / p.mpd).read_text()
+    assert 'value="cbcs" cenc:default_KID="01234567-89ab-cdef-0123-456789abcdef"' in mpd
+    assert "https://license.example/ck" in mpd
+    assert KEY not in mpd
+    # Segment 1 is the clear lead, segment 2 is encrypted: FFmpeg decrypts it to the
+    # input's packets (the second 4 s of video: 100 frames).
+    init, seg = out / "video-1" / "init.mp4", out / "video-1" / "seg-2.m4s"
+    assert b"encv" in init.read_bytes()
+    good = _decrypted_hashes(init, seg, KEY, tmp_path)
+    wrong = _decrypted_hashes(init, seg, KEY[:-1] + "0", tmp_path)
+    assert len(good) == 100 and sum(a != b for a, b in zip(good, wrong)) > 90
+
+
+def test_encryption_errors_never_repeat_the_key(tmp_path):
+    with pytest.raises(dashpack.InvalidInputError) as e:
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "x", encryption_key=f"{KID}:{KEY[:20]}")
+    assert KEY[:20] not in str(e.value) and "32 hex digits" in str(e.value)
+    with pytest.raises(dashpack.InvalidInputError, match="no key applies to audio-1"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "y", encryption_key=f"video:{KID}:{KEY}")
+    with pytest.raises(dashpack.InvalidInputError, match="pssh"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "z", encryption_key=f"{KID}:{KEY}", pssh=[b"nope"])
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

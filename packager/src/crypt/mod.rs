@@ -286,6 +286,51 @@ pub struct Encryption {
 }
 
 impl Encryption {
+    /// The encryption the textual options describe, as the command line, Python and C
+    /// take them: key specifications (each may hold a comma-separated list), the scheme
+    /// name, the clear lead, ClearKey signalling and `pssh` boxes. `None` without keys.
+    /// Errors never repeat key material.
+    pub fn from_options(
+        keys: &[&str],
+        scheme: &str,
+        clear_lead: f64,
+        clearkey_license_url: Option<&str>,
+        clearkey_inline: bool,
+        pssh: Vec<Pssh>,
+    ) -> Result<Option<Encryption>, String> {
+        let scheme: Scheme = scheme.parse()?;
+        if keys.iter().all(|k| k.trim().is_empty()) {
+            if clearkey_license_url.is_some()
+                || clearkey_inline
+                || !pssh.is_empty()
+                || clear_lead != 0.0
+            {
+                return Err("the encryption options need an encryption key".into());
+            }
+            return Ok(None);
+        }
+        if clearkey_license_url.is_some() && clearkey_inline {
+            return Err("give a ClearKey license URL or inline keys, not both".into());
+        }
+        let mut parsed = Vec::new();
+        for (i, spec) in keys.iter().enumerate() {
+            let list = EncryptionKey::parse_list(spec)
+                .map_err(|e| format!("encryption key {}: {e}", i + 1))?;
+            parsed.extend(list);
+        }
+        Ok(Some(Encryption {
+            scheme,
+            keys: parsed,
+            clear_lead,
+            clearkey: match (clearkey_license_url, clearkey_inline) {
+                (Some(url), _) => Some(ClearKey::LicenseUrl(url.to_string())),
+                (None, true) => Some(ClearKey::Inline),
+                (None, false) => None,
+            },
+            pssh,
+        }))
+    }
+
     /// The key for a Representation, by the most specific scope.
     pub(crate) fn key_for(&self, rep_id: &str, video: bool) -> Option<&EncryptionKey> {
         let find = |want: &dyn Fn(&KeyScope) -> bool| self.keys.iter().find(|k| want(&k.scope));

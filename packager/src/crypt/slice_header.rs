@@ -344,12 +344,10 @@ impl Avc {
             b.skip(1)?;
         }
         let mut refs = pps.num_ref_idx_default;
-        if p || sp || bslice {
-            if b.flag()? {
-                refs[0] = ue_max(&mut b, 31)? + 1;
-                if bslice {
-                    refs[1] = ue_max(&mut b, 31)? + 1;
-                }
+        if (p || sp || bslice) && b.flag()? {
+            refs[0] = ue_max(&mut b, 31)? + 1;
+            if bslice {
+                refs[1] = ue_max(&mut b, 31)? + 1;
             }
         }
         // ref_pic_list_modification

@@ -471,6 +471,50 @@ mod tests {
     }
 
     #[test]
+    fn content_protection_per_system() {
+        let widevine = Pssh::build(
+            [
+                0xed, 0xef, 0x8b, 0xa9, 0x79, 0xd6, 0x4a, 0xce, 0xa3, 0xc8, 0x27, 0xdc, 0xd5, 0x1d,
+                0x21, 0xed,
+            ],
+            &[],
+            b"\x12\x10data",
+        );
+        let pssh = [Pssh::build(COMMON_SYSTEM_ID, &[[1; 16]], &[]), widevine];
+        let p = RepProtection {
+            scheme: Scheme::Cbcs,
+            kid: [1; 16],
+            pssh: &pssh,
+            clearkey_laurl: Some("https://l.example/ck".into()),
+        };
+        let d = p.descriptors();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[0].scheme_id_uri, "urn:mpeg:dash:mp4protection:2011");
+        assert_eq!(d[0].value.as_deref(), Some("cbcs"));
+        assert_eq!(
+            d[0].default_kid.as_deref(),
+            Some("01010101-0101-0101-0101-010101010101")
+        );
+        assert_eq!(
+            d[1].scheme_id_uri,
+            "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"
+        );
+        assert_eq!(d[1].laurl.as_deref(), Some("https://l.example/ck"));
+        assert_eq!(
+            d[2].scheme_id_uri,
+            "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"
+        );
+        assert_eq!(d[2].value.as_deref(), Some("Widevine"));
+        assert_eq!(d[2].pssh.as_deref(), Some(pssh[1].base64().as_str()));
+        // Without ClearKey, the common-system pssh stays in the init segment only.
+        let plain = RepProtection {
+            clearkey_laurl: None,
+            ..p
+        };
+        assert_eq!(plain.descriptors().len(), 2);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(xs_duration(10.0), "PT10S");
         assert_eq!(xs_duration(4.004), "PT4.004S");

@@ -74,6 +74,12 @@ def package(
     timeline: Literal["number", "time"] = "number",
     force: bool = False,
     progress: Optional[Callable[[int, int], object]] = None,
+    encryption_key: Union[str, Sequence[str], None] = None,
+    encryption_scheme: Literal["cenc", "cbcs"] = "cenc",
+    clear_lead: float = 0.0,
+    clearkey_license_url: Optional[str] = None,
+    clearkey_inline: bool = False,
+    pssh: Optional[Sequence[Union[bytes, str]]] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 
