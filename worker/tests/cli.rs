@@ -117,3 +117,76 @@ fn inspect_text_and_json() {
     assert_eq!(v["tracks"][0]["codecs"], "mp4a.40.2");
     assert_eq!(v["tracks"][0]["planned_segments"], 3);
 }
+
+#[test]
+fn encryption_flags_and_key_secrecy() {
+    const KID: &str = "0123456789abcdef0123456789abcdef";
+    const KEY: &str = "00112233445566778899aabbccddeeff";
+    let o = out("encrypted");
+    let pssh_file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-widevine.pssh");
+    // A Widevine pssh box (version 0) with 4 bytes of system data.
+    let mut pssh = vec![0, 0, 0, 36];
+    pssh.extend_from_slice(b"pssh");
+    pssh.extend_from_slice(&[0; 4]);
+    pssh.extend_from_slice(&[
+        0xed, 0xef, 0x8b, 0xa9, 0x79, 0xd6, 0x4a, 0xce, 0xa3, 0xc8, 0x27, 0xdc, 0xd5, 0x1d, 0x21,
+        0xed,
+    ]);
+    pssh.extend_from_slice(&[0, 0, 0, 4, 1, 2, 3, 4]);
+    std::fs::write(&pssh_file, &pssh).unwrap();
+    let key = format!("{KID}:{KEY}");
+    let pssh_arg = format!("@{}", pssh_file.display());
+    let r = dashpack(&[
+        "package",
+        &fixture("h264_aac.mp4"),
+        "-o",
+        &o,
+        "--json",
+        "--encryption-key",
+        &key,
+        "--encryption-scheme",
+        "cbcs",
+        "--clearkey-license-url",
+        "https://license.example/ck",
+        "--pssh",
+        &pssh_arg,
+    ]);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!stdout.contains(KEY), "the key is not in the summary");
+    let mpd = std::fs::read_to_string(PathBuf::from(&o).join("stream.mpd")).unwrap();
+    assert!(
+        mpd.contains("urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"),
+        "{mpd}"
+    );
+    assert!(mpd.contains("value=\"Widevine\""));
+    assert!(mpd.contains("https://license.example/ck") && !mpd.contains(KEY));
+    let init = std::fs::read(PathBuf::from(&o).join("video-1/init.mp4")).unwrap();
+    assert!(
+        init.windows(pssh.len()).any(|w| w == pssh),
+        "the given pssh is in the init segment"
+    );
+
+    // Bad values: one line, status 1, the key material never repeated.
+    for args in [
+        vec![
+            "--encryption-key",
+            "0123456789abcdef0123456789abcdef:0011223344556677aa",
+        ],
+        vec!["--encryption-key", &key, "--encryption-scheme", "cbc1"],
+        vec!["--clear-lead", "4"],
+        vec!["--encryption-key", &key, "--pssh", "AAAA"],
+    ] {
+        let o = out("encrypted-bad");
+        let mut all = vec!["package", "-o", &o];
+        let input = fixture("h264_aac.mp4");
+        all.push(&input);
+        all.extend(args.iter().copied());
+        let r = dashpack(&all);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("0011223344556677"), "{stderr}");
+        assert!(!PathBuf::from(&o).exists());
+    }
+}
