@@ -111,6 +111,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             sar: Some((1, 1)),
             sample_rate: 48_000,
             channels: 2,
+            dolby_mask: None,
             timescale: r.timescale,
             pto: r.pto,
             protection: None,

@@ -316,6 +316,7 @@ fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()> {
 /// The key, IV and clear lead of every track, or `None` each without encryption.
 fn protections(
     p: &Prepared,
+    inputs: &[Input],
     enc: Option<&Encryption>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Option<TrackProtection>>> {
@@ -353,6 +354,16 @@ fn protections(
     for o in &p.tracks {
         let c = p.checked(o);
         let video = c.track.kind == Kind::Video;
+        if video && !c.track.codec.family.is_nal() {
+            return Err(Error::Unsupported {
+                file: inputs[o.input].name().to_string(),
+                what: format!(
+                    "encrypting {} video ({}): only H.264 and HEVC have a subsample layout here",
+                    crate::mp4::header::fourcc_str(&c.track.codec.fourcc),
+                    o.rep_id
+                ),
+            });
+        }
         let key = enc.key_for(&o.rep_id, video).ok_or_else(|| {
             invalid(
                 "encryption_key",
@@ -454,6 +465,7 @@ fn rep_input<'a>(
         sar: t.codec.sar,
         sample_rate: t.codec.sample_rate,
         channels: t.codec.channels,
+        dolby_mask: t.codec.dolby_mask,
         timescale: t.timescale,
         pto: o.timing.pto,
         segments: &built.segments,
@@ -468,7 +480,7 @@ fn rep_input<'a>(
 pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
     let mut p = prepare(inputs, options)?;
     let mut warnings = std::mem::take(&mut p.warnings);
-    let protections = protections(&p, options.encryption.as_ref(), &mut warnings)?;
+    let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
     let ctl = Control {
         options,
         done: AtomicU64::new(0),

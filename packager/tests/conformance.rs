@@ -296,7 +296,7 @@ macro_rules! fixture_tests {
             let c = check($file, &Options::default());
             // x265 writes open GOPs by default (CRA with RASL pictures), as does x264
             // with open-gop=1: SAP type 3. Everything else starts with SAP 1.
-            let expected_sap = if matches!($file, "h264_open_gop.mp4" | "hevc_aac.mp4") { 3 } else { 1 };
+            let expected_sap = if matches!($file, "h264_open_gop.mp4" | "hevc_aac.mp4" | "phone.mov") { 3 } else { 1 };
             assert_eq!(c.max_sap, expected_sap, "startWithSAP");
         }
     )*};
@@ -309,7 +309,7 @@ fn every_fixture_is_listed() {
     let mut on_disk: Vec<String> = std::fs::read_dir(fixtures_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".mp4") || n.ends_with(".m4a"))
+        .filter(|n| n.ends_with(".mp4") || n.ends_with(".m4a") || n.ends_with(".mov"))
         .collect();
     on_disk.sort();
     let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
@@ -394,4 +394,58 @@ fn mpd_attributes() {
     assert!(xml.contains(r#"type="static""#));
     let video = &p.representations[0];
     assert_eq!((video.width, video.height), (Some(320), Some(180)));
+}
+
+/// A phone upload (QuickTime, rotated 90 degrees, HDR10 colour, variable frame rate):
+/// the display matrix and the colour description reach the init segment unchanged, as
+/// mp4-atom reads them from input and output.
+#[test]
+fn phone_upload_keeps_rotation_and_colour() {
+    let (_, input, _, files) = package("phone.mov", &Options::default());
+    let (_, start, end) = top_level(&input)
+        .into_iter()
+        .find(|b| &b.0 == b"moov")
+        .unwrap();
+    let moov_in = without_boxes(
+        &input[start..end],
+        &[
+            b"sdtp",
+            b"hdlr",
+            ORACLE_SKIPS[0],
+            ORACLE_SKIPS[1],
+            ORACLE_SKIPS[2],
+        ],
+    );
+    let moov_in =
+        <mp4_atom::Moov as mp4_atom::Decode>::decode(&mut std::io::Cursor::new(&moov_in)).unwrap();
+    let video_in = moov_in
+        .trak
+        .iter()
+        .find(|t| t.mdia.hdlr.handler == b"vide".into())
+        .unwrap();
+    let init = read_init(&files["video-1/init.mp4"]);
+    let video_out = &init.trak[0];
+    assert_eq!(
+        video_in.tkhd.matrix.b.abs(),
+        0x0001_0000,
+        "the input is rotated by 90 degrees"
+    );
+    assert_eq!(
+        video_out.tkhd.matrix, video_in.tkhd.matrix,
+        "display matrix"
+    );
+    let colr = |t: &mp4_atom::Trak| match &t.mdia.minf.stbl.stsd.codecs[0] {
+        mp4_atom::Codec::Hvc1(h) => h.colr.clone(),
+        other => panic!("{other:?}"),
+    };
+    let c = colr(video_in).expect("the input has colr");
+    assert_eq!(colr(video_out), Some(c.clone()), "colour description");
+    assert!(format!("{c:?}").contains("16"), "PQ transfer (16) in {c:?}");
+    // Variable frame rate: the input's frame durations differ, and so do the output's.
+    let durations: std::collections::BTreeSet<u32> = files
+        .iter()
+        .filter(|(k, _)| k.starts_with("video-1/seg-"))
+        .flat_map(|(_, b)| read_segment(b, 1).samples.into_iter().map(|s| s.duration))
+        .collect();
+    assert!(durations.len() > 1, "frame durations {durations:?}");
 }

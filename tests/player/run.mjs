@@ -73,10 +73,12 @@ function readMpd(dir) {
 
 // What to play.
 const cases = [];
-for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a)$/.test(f)).sort()) {
+for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f)).sort()) {
   const name = path.parse(file).name;
   const dir = packageInto(name, [file]);
   cases.push({ name, dir, frames: videoFrames(file) });
+  // AV1 and VP9 encryption is refused by dashpack (no subsample layout for them yet).
+  if (/^(av1|vp9)_/.test(name)) continue;
   const encrypted = `${name}-cenc-clearkey`;
   cases.push({ name: encrypted, dir: packageEncrypted(encrypted, [file]), frames: videoFrames(file) });
 }

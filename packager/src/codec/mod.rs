@@ -3,8 +3,11 @@
 //! ISO/IEC 14496-12 12.1.3 (VisualSampleEntry), 12.2.3 (AudioSampleEntry).
 
 pub(crate) mod aac;
+pub(crate) mod audio_config;
+pub(crate) mod av1;
 pub(crate) mod avc;
 pub(crate) mod hevc;
+pub(crate) mod vp9;
 
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, FourCC};
@@ -13,7 +16,20 @@ use crate::mp4::header::{Bx, FourCC};
 pub(crate) enum Family {
     Avc,
     Hevc,
+    Av1,
+    Vp9,
     Aac,
+    Opus,
+    Flac,
+    Ac3,
+    Eac3,
+}
+
+impl Family {
+    /// NAL-unit structured video (H.264, HEVC).
+    pub fn is_nal(self) -> bool {
+        matches!(self, Family::Avc | Family::Hevc)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +47,8 @@ pub(crate) struct CodecInfo {
     pub nal_length_size: u8,
     /// Parameter sets of the configuration record (video), for slice header parsing.
     pub parameter_sets: Vec<Vec<u8>>,
+    /// Dolby channel layout (AC-3, E-AC-3), for Dolby's AudioChannelConfiguration.
+    pub dolby_mask: Option<u16>,
 }
 
 /// Body bytes of a VisualSampleEntry before its child boxes.
@@ -42,9 +60,15 @@ const AUDIO_FIELDS: usize = 28;
 /// dashpack packages (the caller skips that track).
 pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
     match &entry.kind {
-        b"avc1" | b"avc3" => visual(entry, b"avcC", Family::Avc),
-        b"hvc1" | b"hev1" => visual(entry, b"hvcC", Family::Hevc),
-        b"mp4a" => audio(entry),
+        b"avc1" | b"avc3" => visual(entry, Family::Avc),
+        b"hvc1" | b"hev1" => visual(entry, Family::Hevc),
+        b"av01" => visual(entry, Family::Av1),
+        b"vp09" => visual(entry, Family::Vp9),
+        b"mp4a" => audio(entry, Family::Aac),
+        b"Opus" => audio(entry, Family::Opus),
+        b"fLaC" => audio(entry, Family::Flac),
+        b"ac-3" => audio(entry, Family::Ac3),
+        b"ec-3" => audio(entry, Family::Eac3),
         _ => Ok(None),
     }
 }
@@ -59,30 +83,42 @@ fn find_child<'a>(entry: &Bx<'a>, skip: usize, kind: &FourCC) -> Result<Option<B
     Ok(None)
 }
 
-fn visual(
-    entry: &Bx<'_>,
-    config: &'static [u8; 4],
-    family: Family,
-) -> Result<Option<CodecInfo>, BoxError> {
+/// The `nclx` colour description of a `colr` box: primaries, transfer, matrix, full range.
+fn nclx(entry: &Bx<'_>) -> Result<Option<(u16, u16, u16, bool)>, BoxError> {
+    let Some(colr) = find_child(entry, VISUAL_FIELDS, b"colr")? else {
+        return Ok(None);
+    };
+    let mut r = colr.body();
+    if r.bytes(4)? != b"nclx" {
+        return Ok(None);
+    }
+    Ok(Some((r.u16()?, r.u16()?, r.u16()?, r.u8()? & 0x80 != 0)))
+}
+
+fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {
+    let (config, name): (&[u8; 4], &'static str) = match family {
+        Family::Avc => (b"avcC", "avcC"),
+        Family::Hevc => (b"hvcC", "hvcC"),
+        Family::Av1 => (b"av1C", "av1C"),
+        _ => (b"vpcC", "vpcC"),
+    };
     let mut r = entry.body();
     r.skip(24)?;
     let width = r.u16()?;
     let height = r.u16()?;
     r.skip(VISUAL_FIELDS - 28)?;
-    let name = if family == Family::Avc {
-        "avcC"
-    } else {
-        "hvcC"
-    };
     let cfg = find_child(entry, VISUAL_FIELDS, config)?
         .ok_or_else(|| entry.err(Malformed::Missing(name)))?;
     let (codecs, nal_length_size) = match family {
         Family::Avc => avc::codecs(&entry.kind, &cfg)?,
-        _ => hevc::codecs(&entry.kind, &cfg)?,
+        Family::Hevc => hevc::codecs(&entry.kind, &cfg)?,
+        Family::Av1 => (av1::codecs(&cfg, nclx(entry)?)?, 0),
+        _ => (vp9::codecs(&cfg)?, 0),
     };
     let parameter_sets = match family {
         Family::Avc => avc::parameter_sets(&cfg),
-        _ => hevc::parameter_sets(&cfg),
+        Family::Hevc => hevc::parameter_sets(&cfg),
+        _ => Vec::new(),
     };
     let sar = match find_child(entry, VISUAL_FIELDS, b"pasp")? {
         Some(p) => {
@@ -103,10 +139,11 @@ fn visual(
         channels: 0,
         nal_length_size,
         parameter_sets,
+        dolby_mask: None,
     }))
 }
 
-fn audio(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
+fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {
     let mut r = entry.body();
     r.skip(8)?;
     let version = r.u16()?;
@@ -129,26 +166,51 @@ fn audio(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
         }
         v => {
             return Err(entry.err(Malformed::InvalidField {
-                field: "mp4a version",
+                field: "audio sample entry version",
                 value: i64::from(v),
             }));
         }
     };
-    let esds = find_child(entry, skip, b"esds")?.or(find_wave_esds(entry, skip)?);
-    let esds = esds.ok_or_else(|| entry.err(Malformed::Missing("esds")))?;
-    let cfg = aac::parse_esds(&esds)?;
-    if let Some(asc) = &cfg.asc {
-        if asc.sample_rate > 0 {
-            sample_rate = asc.sample_rate;
+    let (codecs, config) = match family {
+        Family::Aac => {
+            let esds = find_child(entry, skip, b"esds")?.or(find_wave_esds(entry, skip)?);
+            let esds = esds.ok_or_else(|| entry.err(Malformed::Missing("esds")))?;
+            let cfg = aac::parse_esds(&esds)?;
+            let config = cfg.asc.as_ref().map(|asc| audio_config::AudioConfig {
+                channels: asc.channels,
+                sample_rate: asc.sample_rate,
+                dolby_mask: None,
+            });
+            (cfg.codecs(), config.unwrap_or_default())
         }
-        if asc.channels > 0 {
-            channels = asc.channels;
+        _ => {
+            let (kind, name, codecs): (&[u8; 4], &'static str, &str) = match family {
+                Family::Opus => (b"dOps", "dOps", "opus"),
+                Family::Flac => (b"dfLa", "dfLa", "flac"),
+                Family::Ac3 => (b"dac3", "dac3", "ac-3"),
+                _ => (b"dec3", "dec3", "ec-3"),
+            };
+            let b = find_child(entry, skip, kind)?
+                .ok_or_else(|| entry.err(Malformed::Missing(name)))?;
+            let config = match family {
+                Family::Opus => audio_config::opus(&b)?,
+                Family::Flac => audio_config::flac(&b)?,
+                Family::Ac3 => audio_config::ac3(&b)?,
+                _ => audio_config::eac3(&b)?,
+            };
+            (codecs.to_string(), config)
         }
+    };
+    if config.sample_rate > 0 {
+        sample_rate = config.sample_rate;
+    }
+    if config.channels > 0 {
+        channels = config.channels;
     }
     Ok(Some(CodecInfo {
         fourcc: entry.kind,
-        family: Family::Aac,
-        codecs: cfg.codecs(),
+        family,
+        codecs,
         width: 0,
         height: 0,
         sar: None,
@@ -156,6 +218,7 @@ fn audio(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
         channels,
         nal_length_size: 0,
         parameter_sets: Vec::new(),
+        dolby_mask: config.dolby_mask,
     }))
 }
 
@@ -194,7 +257,7 @@ pub(crate) fn first_vcl_nal_type(family: Family, length_size: u8, data: &[u8]) -
                     return Some(t);
                 }
             }
-            Family::Aac => return None,
+            _ => return None,
         }
         pos = pos.checked_add(len)?;
     }

@@ -3,6 +3,7 @@
 //! before anything is written.
 
 use crate::error::{BoxError, Malformed};
+use crate::mp4::fragments;
 use crate::mp4::header::{Bx, fourcc_str, parse_header};
 use crate::mp4::moov::{self, Movie, Track};
 use crate::source::Input;
@@ -60,7 +61,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     }
     let mut pos = 0u64;
     let mut moov: Option<(u64, Vec<u8>)> = None;
-    let mut fragmented = false;
+    let mut moofs: Vec<(u64, u64)> = Vec::new();
     let mut first = true;
     while pos < file_len {
         let avail = file_len - pos;
@@ -117,7 +118,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
                     .map_err(|e| Error::io(format!("{name}: read moov at byte {pos}"), e))?;
                 moov = Some((pos, buf));
             }
-            b"moof" => fragmented = true,
+            b"moof" => moofs.push((pos, size)),
             _ => {}
         }
         pos += size;
@@ -137,16 +138,43 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     };
     let Movie {
         timescale,
-        tracks,
+        mut tracks,
         mut warnings,
-        fragmented: has_mvex,
+        ..
     } = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
-    if fragmented || has_mvex {
-        return Err(Error::Unsupported {
-            file: name.to_string(),
-            what: "fragmented MP4 input (moof/mvex); only progressive MP4 is packaged for now"
-                .into(),
-        });
+    if !moofs.is_empty() {
+        let trex = fragments::parse_trex(&root).map_err(|e| e.in_file(name))?;
+        let mut appender = fragments::Appender::new(tracks.len());
+        for (i, &(pos, size)) in moofs.iter().enumerate() {
+            let path = format!("moof[{}]", i + 1);
+            if size > MAX_MOOV {
+                return Err(BoxError::new(
+                    path,
+                    pos,
+                    Malformed::Limit {
+                        what: "moof size",
+                        limit: MAX_MOOV,
+                    },
+                )
+                .in_file(name));
+            }
+            let mut buf = vec![0u8; size as usize];
+            src.read_exact_at(&mut buf, pos)
+                .map_err(|e| Error::io(format!("{name}: read {path} at byte {pos}"), e))?;
+            let (_, _, header_len) = parse_header(&buf, size)
+                .map_err(|k| BoxError::new(path.clone(), pos, k).in_file(name))?;
+            let moof = Bx {
+                kind: *b"moof",
+                start: pos,
+                raw: &buf,
+                header_len,
+                path,
+                depth: 1,
+            };
+            appender
+                .append(&moof, &mut tracks, &trex, file_len)
+                .map_err(|e| e.in_file(name))?;
+        }
     }
     let mut checked = Vec::with_capacity(tracks.len());
     for track in tracks {

@@ -29,6 +29,8 @@ pub(crate) struct RepInput<'a> {
     pub sar: Option<(u32, u32)>,
     pub sample_rate: u32,
     pub channels: u16,
+    /// Dolby channel layout (AC-3, E-AC-3): Dolby's AudioChannelConfiguration scheme.
+    pub dolby_mask: Option<u16>,
     pub timescale: u32,
     pub pto: u64,
     pub segments: &'a [BuiltSegment],
@@ -312,10 +314,17 @@ pub(crate) fn write(
                         format!("{h}:{v}")
                     }),
                     audio_sampling_rate: (!video).then_some(r.sample_rate),
-                    audio_channel_configuration: (!video && r.channels > 0).then(|| Descriptor {
-                        scheme_id_uri: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
-                        value: r.channels.to_string(),
-                    }),
+                    audio_channel_configuration: match r.dolby_mask {
+                        _ if video => None,
+                        Some(mask) => Some(Descriptor {
+                            scheme_id_uri: "tag:dolby.com,2014:dash:audio_channel_configuration:2011",
+                            value: format!("{mask:04X}"),
+                        }),
+                        None => (r.channels > 0).then(|| Descriptor {
+                            scheme_id_uri: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
+                            value: r.channels.to_string(),
+                        }),
+                    },
                     segment_template: SegmentTemplate {
                         timescale: r.timescale,
                         presentation_time_offset: (r.pto > 0).then_some(r.pto),

@@ -356,6 +356,7 @@ fn sap_type(job: &TrackJob<'_>, ept: i64, samples: &[Sample], data: &[u8]) -> u8
             }
             if rasl { 3 } else { 2 }
         }
-        Family::Aac => 1,
+        // Other codecs' sync samples are where decoding starts (SAP 1).
+        _ => 1,
     }
 }

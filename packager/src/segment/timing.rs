@@ -52,9 +52,17 @@ impl Timing {
     }
 }
 
-/// When the track starts presenting: its leading empty edit, in seconds.
+/// When the track starts presenting: its leading empty edit plus the decode time of its
+/// first sample (a fragmented input's first `tfdt`), in seconds.
 pub(crate) fn start_delay(t: &CheckedTrack, movie_timescale: u32) -> Rational {
-    Rational::new(i128::from(t.track.edit.empty), i128::from(movie_timescale))
+    let (mts, ts) = (
+        i128::from(movie_timescale.max(1)),
+        i128::from(t.track.timescale.max(1)),
+    );
+    Rational::new(
+        i128::from(t.track.edit.empty) * ts + i128::from(t.track.start_dts) * mts,
+        mts * ts,
+    )
 }
 
 pub(crate) fn timing(t: &CheckedTrack, movie_timescale: u32, global_start: Rational) -> Timing {

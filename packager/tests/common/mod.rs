@@ -32,6 +32,12 @@ macro_rules! for_each_fixture {
             negative_cts => "negative_cts.mp4",
             h264_open_gop => "h264_open_gop.mp4",
             video_low => "video_low.mp4",
+            av1_opus => "av1_opus.mp4",
+            vp9_flac => "vp9_flac.mp4",
+            audio_ac3 => "audio_ac3.mp4",
+            audio_eac3 => "audio_eac3.mp4",
+            fragmented => "fragmented.mp4",
+            phone => "phone.mov",
         }
     };
 }
@@ -50,6 +56,12 @@ pub const FIXTURES: &[&str] = &[
     "negative_cts.mp4",
     "h264_open_gop.mp4",
     "video_low.mp4",
+    "av1_opus.mp4",
+    "vp9_flac.mp4",
+    "audio_ac3.mp4",
+    "audio_eac3.mp4",
+    "fragmented.mp4",
+    "phone.mov",
 ];
 
 #[derive(Debug, Clone)]
@@ -136,6 +148,42 @@ fn expected_codecs(codec: &Codec) -> String {
                 dc.dec_specific.as_ref().unwrap().profile
             )
         }
+        Codec::Av01(a) => {
+            let c = &a.av1c;
+            let depth = match (c.high_bitdepth, c.twelve_bit) {
+                (true, true) => 12,
+                (true, false) => 10,
+                _ => 8,
+            };
+            assert!(
+                a.colr.is_none(),
+                "the AV1 fixture has no colr: the short form applies"
+            );
+            format!(
+                "av01.{}.{:02}{}.{depth:02}",
+                c.seq_profile,
+                c.seq_level_idx_0,
+                if c.seq_tier_0 { 'H' } else { 'M' }
+            )
+        }
+        Codec::Vp09(v) => {
+            let c = &v.vpcc;
+            format!(
+                "vp09.{:02}.{:02}.{:02}.{:02}.{:02}.{:02}.{:02}.{:02}",
+                c.profile,
+                c.level,
+                c.bit_depth,
+                c.chroma_subsampling,
+                c.color_primaries,
+                c.transfer_characteristics,
+                c.matrix_coefficients,
+                u8::from(c.video_full_range_flag)
+            )
+        }
+        Codec::Opus(_) => "opus".into(),
+        Codec::Flac(_) => "flac".into(),
+        Codec::Ac3(_) => "ac-3".into(),
+        Codec::Eac3(_) => "ec-3".into(),
         other => panic!("fixture codec not expected: {other:?}"),
     }
 }
@@ -143,15 +191,34 @@ fn expected_codecs(codec: &Codec) -> String {
 const CONTAINERS: [&[u8; 4]; 6] = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"];
 
 /// A copy of one box with the named descendants removed and container sizes rewritten.
+/// Sample entries inside `stsd` are filtered too (their fixed fields kept), and a
+/// `minf/hdlr` (QuickTime's data handler) goes when `hdlr` is in `drop`.
 pub fn without_boxes(bx: &[u8], drop: &[&[u8; 4]]) -> Vec<u8> {
     let kind: [u8; 4] = bx[4..8].try_into().unwrap();
-    if !CONTAINERS.contains(&&kind) {
+    let (fields, container) = match &kind {
+        k if CONTAINERS.contains(&k) => (0, true),
+        b"stsd" => (8, true),
+        b"avc1" | b"avc3" | b"hvc1" | b"hev1" | b"av01" | b"vp09" => (78, true),
+        // QuickTime sound descriptions 1 and 2 carry more fields.
+        b"mp4a" | b"Opus" | b"fLaC" | b"ac-3" | b"ec-3" => match bx[16..18] {
+            [0, 1] => (44, true),
+            [0, 2] => (64, true),
+            _ => (28, true),
+        },
+        _ => (0, false),
+    };
+    if !container {
         return bx.to_vec();
     }
-    let mut body = Vec::new();
-    for (child, start, end) in top_level(&bx[8..]) {
-        if !drop.contains(&&child) {
-            body.extend(without_boxes(&bx[8 + start..8 + end], drop));
+    let mut body = bx[8..8 + fields].to_vec();
+    for (child, start, end) in top_level(&bx[8 + fields..]) {
+        // Only the data handler inside minf; mdia's hdlr says what the track is.
+        let dropped = drop.contains(&&child) && (&child != b"hdlr" || &kind == b"minf");
+        if !dropped {
+            body.extend(without_boxes(
+                &bx[8 + fields + start..8 + fields + end],
+                drop,
+            ));
         }
     }
     let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
@@ -168,7 +235,17 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
         .unwrap();
     // Inputs may carry boxes mp4-atom's strict mode does not know (`sdtp` from x265):
     // drop them from the copy the oracle reads. Outputs are never filtered.
-    let moov_bytes = without_boxes(&bytes[start..end], &[b"sdtp"]);
+    // Likewise `btrt`/`fiel` in sample entries and QuickTime's `minf/hdlr`.
+    let moov_bytes = without_boxes(
+        &bytes[start..end],
+        &[
+            b"sdtp",
+            b"hdlr",
+            ORACLE_SKIPS[0],
+            ORACLE_SKIPS[1],
+            ORACLE_SKIPS[2],
+        ],
+    );
     let moov = Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap();
     let movie_timescale = moov.mvhd.timescale;
     let mut tracks = Vec::new();
@@ -226,7 +303,7 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
         }
         let sync: Option<Vec<u32>> = stbl.stss.as_ref().map(|s| s.entries.clone());
         let mut dts = 0i64;
-        let samples = (0..sizes.len())
+        let mut samples: Vec<InSample> = (0..sizes.len())
             .map(|i| {
                 let s = InSample {
                     offset: offsets[i],
@@ -240,6 +317,9 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
                 s
             })
             .collect();
+        if let Some(mvex) = &moov.mvex {
+            fragment_samples(bytes, mvex, trak.tkhd.track_id, &mut samples);
+        }
         let (mut empty, mut media_time) = (0u64, 0i64);
         if let Some(elst) = trak.edts.as_ref().and_then(|e| e.elst.as_ref()) {
             for e in &elst.entries {
@@ -264,6 +344,63 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
         });
     }
     tracks
+}
+
+/// The samples of every `moof` of a fragmented input for one track, read with
+/// mp4-atom: defaults from `trex` and `tfhd`, offsets from the base (explicit or the
+/// moof), decode times from the first `tfdt`.
+fn fragment_samples(bytes: &[u8], mvex: &mp4_atom::Mvex, track_id: u32, out: &mut Vec<InSample>) {
+    let trex = mvex.trex.iter().find(|t| t.track_id == track_id);
+    let mut dts = out.last().map(|s| s.dts + i64::from(s.duration));
+    for (kind, start, end) in top_level(bytes) {
+        if &kind != b"moof" {
+            continue;
+        }
+        let moof = Moof::decode(&mut Cursor::new(&bytes[start..end])).unwrap();
+        for traf in moof.traf.iter().filter(|t| t.tfhd.track_id == track_id) {
+            let h = &traf.tfhd;
+            let base = h.base_data_offset.unwrap_or(start as u64);
+            if dts.is_none() {
+                dts = Some(
+                    traf.tfdt
+                        .as_ref()
+                        .map_or(0, |t| t.base_media_decode_time as i64),
+                );
+            }
+            let mut next = base;
+            for trun in &traf.trun {
+                let mut at = trun
+                    .data_offset
+                    .map_or(next, |o| (base as i64 + i64::from(o)) as u64);
+                for e in trun.samples.iter() {
+                    let duration = e
+                        .duration
+                        .or(h.default_sample_duration)
+                        .unwrap_or_else(|| trex.unwrap().default_sample_duration);
+                    let size = e
+                        .size
+                        .or(h.default_sample_size)
+                        .unwrap_or_else(|| trex.unwrap().default_sample_size);
+                    let flags = e
+                        .flags
+                        .or(h.default_sample_flags)
+                        .unwrap_or_else(|| trex.unwrap().default_sample_flags);
+                    let d = dts.unwrap();
+                    out.push(InSample {
+                        offset: at,
+                        size,
+                        dts: d,
+                        duration,
+                        cts: d + e.cts.unwrap_or(0),
+                        sync: flags & 0x0001_0000 == 0,
+                    });
+                    at += u64::from(size);
+                    dts = Some(d + i64::from(duration));
+                }
+                next = at;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -341,12 +478,23 @@ pub fn read_segment(bytes: &[u8], track_id: u32) -> OutSegment {
     }
 }
 
+/// Standard boxes in sample entries mp4-atom's strict mode does not accept there
+/// (`btrt` in Dolby entries, QuickTime's `fiel` and `chan`). The sample entry is the
+/// input's, byte for byte (`stsd_is_copied`); only the oracle's copy loses them.
+pub const ORACLE_SKIPS: [&[u8; 4]; 3] = [b"btrt", b"fiel", b"chan"];
+
 /// Decode an init segment strictly and return its `moov`.
 pub fn read_init(bytes: &[u8]) -> Moov {
     let mut c = Cursor::new(bytes);
     Ftyp::decode(&mut c).unwrap();
-    let moov = Moov::decode(&mut c).unwrap();
-    assert_eq!(c.position() as usize, bytes.len());
+    let start = c.position() as usize;
+    let moov_bytes = without_boxes(&bytes[start..], &ORACLE_SKIPS);
+    let moov = Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap();
+    assert_eq!(
+        start + u32::from_be_bytes(bytes[start..start + 4].try_into().unwrap()) as usize,
+        bytes.len(),
+        "nothing after moov"
+    );
     moov
 }
 

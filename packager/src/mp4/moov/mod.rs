@@ -14,14 +14,11 @@ pub(crate) struct Movie {
     pub tracks: Vec<Track>,
     /// Tracks left out, with the reason.
     pub warnings: Vec<String>,
-    /// True when the file carries `mvex` (a fragmented file).
-    pub fragmented: bool,
 }
 
 pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
     let mut timescale = None;
     let mut traks = Vec::new();
-    let mut fragmented = false;
     for child in moov.children() {
         let child = child?;
         match &child.kind {
@@ -32,7 +29,6 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
                 timescale = Some(parse_mvhd(&child)?);
             }
             b"trak" => traks.push(child),
-            b"mvex" => fragmented = true,
             _ => {}
         }
     }
@@ -49,7 +45,6 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
         timescale,
         tracks,
         warnings,
-        fragmented,
     })
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct Track {
     pub language: String,
     pub codec: CodecInfo,
     pub table: SampleTable,
+    /// Decode time of the first sample (a fragmented input's first `tfdt`; else 0).
+    pub start_dts: u64,
     pub edit: Edit,
     /// Raw boxes copied into the init segment.
     pub tkhd: Vec<u8>,
@@ -137,6 +139,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, String>, BoxErro
         language,
         codec,
         table: parsed.table,
+        start_dts: 0,
         edit,
         tkhd: tkhd.raw.to_vec(),
         hdlr: hdlr.raw.to_vec(),

@@ -1,0 +1,293 @@
+//! Fragmented input (ISO/IEC 14496-12 8.8): the samples of every `moof` appended to the
+//! tracks' compact tables, as if the file were progressive. Defaults come from `trex`
+//! and `tfhd`; data offsets follow 8.8.7.1 (explicit base, `default-base-is-moof`, or
+//! the moof / end of the previous track fragment); a `traf` may hold several `trun`s.
+//! The first `tfdt` of a track becomes its start time.
+
+use std::collections::HashMap;
+
+use crate::error::{BoxError, Malformed};
+use crate::mp4::header::Bx;
+use crate::mp4::moov::Track;
+use crate::mp4::sample_table::{Sizes, StscEntry};
+
+const BASE_DATA_OFFSET: u32 = 0x01;
+const SAMPLE_DESCRIPTION_INDEX: u32 = 0x02;
+const DEFAULT_DURATION: u32 = 0x08;
+const DEFAULT_SIZE: u32 = 0x10;
+const DEFAULT_FLAGS: u32 = 0x20;
+const DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
+
+const DATA_OFFSET: u32 = 0x01;
+const FIRST_SAMPLE_FLAGS: u32 = 0x04;
+const SAMPLE_DURATION: u32 = 0x100;
+const SAMPLE_SIZE: u32 = 0x200;
+const SAMPLE_FLAGS: u32 = 0x400;
+const SAMPLE_CTO: u32 = 0x800;
+
+/// `sample_is_non_sync_sample` in sample flags.
+const NON_SYNC: u32 = 0x0001_0000;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Defaults {
+    description: u32,
+    duration: u32,
+    size: u32,
+    flags: u32,
+}
+
+/// `mvex/trex` defaults by track ID.
+pub(crate) fn parse_trex(moov: &Bx<'_>) -> Result<HashMap<u32, Defaults>, BoxError> {
+    let mut out = HashMap::new();
+    for child in moov.children() {
+        let child = child?;
+        if &child.kind != b"mvex" {
+            continue;
+        }
+        for t in child.children() {
+            let t = t?;
+            if &t.kind == b"trex" {
+                let mut r = t.body();
+                r.version_flags()?;
+                let id = r.u32()?;
+                out.insert(
+                    id,
+                    Defaults {
+                        description: r.u32()?,
+                        duration: r.u32()?,
+                        size: r.u32()?,
+                        flags: r.u32()?,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Per-track state while fragments are appended.
+#[derive(Debug, Default)]
+pub(crate) struct Appender {
+    /// Decode time of the next sample (table time, from 0), per track index.
+    started: Vec<bool>,
+}
+
+impl Appender {
+    pub fn new(tracks: usize) -> Appender {
+        Appender {
+            started: vec![false; tracks],
+        }
+    }
+
+    /// Append the samples of one `moof` (held whole in `moof`) to `tracks`. `file_len`
+    /// bounds the number of samples before anything is allocated for them.
+    pub fn append(
+        &mut self,
+        moof: &Bx<'_>,
+        tracks: &mut [Track],
+        trex: &HashMap<u32, Defaults>,
+        file_len: u64,
+    ) -> Result<(), BoxError> {
+        // Without an explicit base, the first traf's data starts at the moof and each
+        // next traf's where the previous one's ended (8.8.7.1).
+        let mut implicit_base = moof.start;
+        for traf in moof.children() {
+            let traf = traf?;
+            if &traf.kind != b"traf" {
+                continue;
+            }
+            let mut tfhd = None;
+            let mut tfdt = None;
+            let mut truns = Vec::new();
+            for c in traf.children() {
+                let c = c?;
+                match &c.kind {
+                    b"tfhd" => tfhd = Some(c),
+                    b"tfdt" => tfdt = Some(c),
+                    b"trun" => truns.push(c),
+                    _ => {}
+                }
+            }
+            let tfhd = tfhd.ok_or_else(|| traf.err(Malformed::Missing("tfhd")))?;
+            let mut r = tfhd.body();
+            let (_, flags) = r.version_flags()?;
+            let id = r.u32()?;
+            let Some(k) = tracks.iter().position(|t| t.id == id) else {
+                // A track dashpack skips (subtitles, data): its fragments are ignored.
+                continue;
+            };
+            let mut d = trex.get(&id).copied().unwrap_or_default();
+            let base = if flags & BASE_DATA_OFFSET != 0 {
+                r.u64()?
+            } else if flags & DEFAULT_BASE_IS_MOOF != 0 {
+                moof.start
+            } else {
+                implicit_base
+            };
+            if flags & SAMPLE_DESCRIPTION_INDEX != 0 {
+                d.description = r.u32()?;
+            }
+            if flags & DEFAULT_DURATION != 0 {
+                d.duration = r.u32()?;
+            }
+            if flags & DEFAULT_SIZE != 0 {
+                d.size = r.u32()?;
+            }
+            if flags & DEFAULT_FLAGS != 0 {
+                d.flags = r.u32()?;
+            }
+            if d.description > 1 {
+                return Err(tfhd.err(Malformed::InvalidField {
+                    field: "sample_description_index (only the first sample entry is packaged)",
+                    value: i64::from(d.description),
+                }));
+            }
+            let track = &mut tracks[k];
+            if !self.started[k] {
+                self.started[k] = true;
+                if let Some(tfdt) = &tfdt {
+                    let mut r = tfdt.body();
+                    let (version, _) = r.version_flags()?;
+                    let t = if version == 1 {
+                        r.u64()?
+                    } else {
+                        u64::from(r.u32()?)
+                    };
+                    // The table counts from 0; the first decode time is the start.
+                    if track.table.count == 0 {
+                        track.start_dts = t;
+                    }
+                }
+            }
+            let mut next = base;
+            for trun in &truns {
+                next = append_trun(trun, track, &d, base, next, file_len)?;
+            }
+            implicit_base = next;
+        }
+        Ok(())
+    }
+}
+
+/// Append one `trun`; returns the file offset after its data.
+fn append_trun(
+    trun: &Bx<'_>,
+    track: &mut Track,
+    d: &Defaults,
+    base: u64,
+    next: u64,
+    file_len: u64,
+) -> Result<u64, BoxError> {
+    let mut r = trun.body();
+    let (version, flags) = r.version_flags()?;
+    let count = r.u32()?;
+    let mut offset = if flags & DATA_OFFSET != 0 {
+        base.checked_add_signed(i64::from(r.i32()?))
+            .ok_or_else(|| {
+                trun.err(Malformed::InvalidField {
+                    field: "trun data_offset",
+                    value: 0,
+                })
+            })?
+    } else {
+        next
+    };
+    let first_flags = if flags & FIRST_SAMPLE_FLAGS != 0 {
+        Some(r.u32()?)
+    } else {
+        None
+    };
+    let per_sample = [SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS, SAMPLE_CTO]
+        .iter()
+        .filter(|&&f| flags & f != 0)
+        .count() as u64;
+    r.check_table(u64::from(count), per_sample * 4, "trun samples")?;
+    let t = &mut track.table;
+    let total = u64::from(t.count) + u64::from(count);
+    if total > file_len {
+        return Err(trun.err(Malformed::Limit {
+            what: "sample count (more samples than bytes in the file)",
+            limit: file_len,
+        }));
+    }
+    if count == 0 {
+        return Ok(offset);
+    }
+    // Sizes become per-sample once fragments add to them.
+    if let Sizes::Constant(size) = t.sizes {
+        t.sizes = Sizes::PerSample(vec![size; t.count as usize]);
+    }
+    let Sizes::PerSample(sizes) = &mut t.sizes else {
+        unreachable!("sizes were made per-sample above");
+    };
+    sizes.reserve(count as usize);
+    // Each trun is one chunk: its samples are contiguous.
+    t.chunk_offsets.push(offset);
+    let chunk = t.chunk_offsets.len() as u32;
+    if t.stsc.last().is_none_or(|e| e.samples_per_chunk != count) {
+        t.stsc.push(StscEntry {
+            first_chunk: chunk,
+            samples_per_chunk: count,
+            sample_description_index: 1,
+        });
+    }
+    for i in 0..count {
+        let duration = if flags & SAMPLE_DURATION != 0 {
+            r.u32()?
+        } else {
+            d.duration
+        };
+        let size = if flags & SAMPLE_SIZE != 0 {
+            r.u32()?
+        } else {
+            d.size
+        };
+        let mut sample_flags = if flags & SAMPLE_FLAGS != 0 {
+            r.u32()?
+        } else {
+            d.flags
+        };
+        if i == 0
+            && let Some(f) = first_flags
+        {
+            sample_flags = f;
+        }
+        let cto = if flags & SAMPLE_CTO != 0 {
+            let raw = r.u32()?;
+            if version == 0 {
+                i64::from(raw)
+            } else {
+                i64::from(raw as i32)
+            }
+        } else {
+            0
+        };
+        match t.stts.last_mut() {
+            Some((n, delta)) if *delta == duration => *n += 1,
+            _ => t.stts.push((1, duration)),
+        }
+        if cto != 0 && t.ctts.is_empty() && t.count > 0 {
+            // Offsets appear: the samples before had none.
+            t.ctts.push((t.count, 0));
+        }
+        if cto != 0 || !t.ctts.is_empty() {
+            match t.ctts.last_mut() {
+                Some((n, o)) if *o == cto => *n += 1,
+                _ => t.ctts.push((1, cto)),
+            }
+        }
+        let sync = sample_flags & NON_SYNC == 0;
+        match (&mut t.sync, sync) {
+            (None, false) => {
+                // The first non-sync sample: list every sync sample so far.
+                t.sync = Some((1..=t.count).collect());
+            }
+            (Some(list), true) => list.push(t.count + 1),
+            _ => {}
+        }
+        sizes.push(size);
+        t.count += 1;
+        offset = offset.saturating_add(u64::from(size));
+    }
+    Ok(offset)
+}
