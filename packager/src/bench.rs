@@ -112,6 +112,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             sample_rate: 48_000,
             channels: 2,
             dolby_mask: None,
+            slot: 0,
             timescale: r.timescale,
             pto: r.pto,
             protection: None,
@@ -120,5 +121,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             tolerance: 0.02,
         })
         .collect();
-    mpd::write(&inputs, Timeline::Number).ok().map(|w| w.xml)
+    mpd::write(&inputs, &[], Timeline::Number)
+        .ok()
+        .map(|w| w.xml)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::crypt::Encryption;
+use crate::subtitles::Subtitles;
 
 /// How media segments are named and addressed in the SegmentTemplate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -58,6 +59,11 @@ pub struct Options {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Common Encryption of every track (default none: clear output).
     pub encryption: Option<Encryption>,
+    /// Also write HLS playlists (`master.m3u8` and one per Representation) over the
+    /// same segments.
+    pub hls: bool,
+    /// WebVTT files published beside the media, one text AdaptationSet each.
+    pub subtitles: Vec<Subtitles>,
 }
 
 impl Default for Options {
@@ -70,6 +76,8 @@ impl Default for Options {
             progress: None,
             cancel: None,
             encryption: None,
+            hls: false,
+            subtitles: Vec::new(),
         }
     }
 }
@@ -84,6 +92,8 @@ impl fmt::Debug for Options {
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel.is_some())
             .field("encryption", &self.encryption)
+            .field("hls", &self.hls)
+            .field("subtitles", &self.subtitles)
             .finish()
     }
 }

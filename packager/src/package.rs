@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use crate::crypt::{self, ClearKey, Encryption, Pssh, Scheme};
+use crate::hls;
 use crate::mp4::file::{self, CheckedTrack, Media};
 use crate::mp4::moov::Kind;
 use crate::mpd::{self, RepInput, RepProtection};
@@ -142,7 +143,14 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
             reason: "no input file given".into(),
         });
     }
-    let media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
+    let mut media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
+    for (input, m) in inputs.iter().zip(&mut media) {
+        if let Some(lang) = input.language() {
+            for t in &mut m.tracks {
+                t.track.language = lang.to_string();
+            }
+        }
+    }
     let mut warnings: Vec<String> = media
         .iter()
         .flat_map(|m| m.warnings.iter().cloned())
@@ -466,6 +474,18 @@ fn rep_input<'a>(
         sample_rate: t.codec.sample_rate,
         channels: t.codec.channels,
         dolby_mask: t.codec.dolby_mask,
+        slot: if t.kind == Kind::Audio {
+            p.tracks
+                .iter()
+                .take_while(|x| !std::ptr::eq(*x, o))
+                .filter(|x| {
+                    let xt = &p.checked(x).track;
+                    x.input == o.input && xt.kind == Kind::Audio && xt.language == t.language
+                })
+                .count()
+        } else {
+            0
+        },
         timescale: t.timescale,
         pto: o.timing.pto,
         segments: &built.segments,
@@ -478,6 +498,13 @@ fn rep_input<'a>(
 /// Package `inputs` into `sink`: init and media segments for every audio and video
 /// track, then the MPD, last.
 pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
+    if options.hls && options.encryption.is_some() {
+        // HLS needs its own key signalling (EXT-X-KEY, SAMPLE-AES); not written yet.
+        return Err(Error::InvalidOption {
+            name: "hls",
+            reason: "HLS playlists for encrypted output are not supported yet".into(),
+        });
+    }
     let mut p = prepare(inputs, options)?;
     let mut warnings = std::mem::take(&mut p.warnings);
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
@@ -532,15 +559,57 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
             rep_input(&p, o, b, prot)
         })
         .collect();
-    let written = mpd::write(&reps, options.timeline).map_err(|e| Error::Io {
+    // Subtitles: each file in a folder of its own, published as it is.
+    let text_ids: Vec<String> = (1..=options.subtitles.len())
+        .map(|i| format!("text-{i}"))
+        .collect();
+    let text_files: Vec<String> = text_ids
+        .iter()
+        .map(|id| format!("{id}/subtitles.vtt"))
+        .collect();
+    let mut files = 0u64;
+    let mut bytes = 0u64;
+    let mut put = |path: &str, data: &[u8]| -> Result<()> {
+        sink.put(path, data)
+            .map_err(|e| Error::io(format!("cannot write {path}"), e))?;
+        files += 1;
+        bytes += data.len() as u64;
+        Ok(())
+    };
+    for (sub, path) in options.subtitles.iter().zip(&text_files) {
+        put(path, sub.text.as_bytes())?;
+    }
+    let texts: Vec<mpd::TextInput<'_>> = options
+        .subtitles
+        .iter()
+        .zip(text_ids.iter().zip(&text_files))
+        .map(|(sub, (id, file))| mpd::TextInput {
+            id,
+            language: &sub.language,
+            file,
+            bytes: sub.text.len() as u64,
+        })
+        .collect();
+    let written = mpd::write(&reps, &texts, options.timeline).map_err(|e| Error::Io {
         context: "cannot serialise the MPD".into(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    sink.put(&options.mpd_name, written.xml.as_bytes())
-        .map_err(|e| Error::io(format!("cannot write {}", options.mpd_name), e))?;
+    if options.hls {
+        let renditions: Vec<hls::TextRendition<'_>> = texts
+            .iter()
+            .map(|t| hls::TextRendition {
+                id: t.id,
+                file: "subtitles.vtt",
+                language: t.language,
+            })
+            .collect();
+        for (path, text) in hls::write(&reps, &renditions, written.duration, options.timeline) {
+            put(&path, text.as_bytes())?;
+        }
+    }
+    // The MPD last: a reader that finds it finds everything it names.
+    put(&options.mpd_name, written.xml.as_bytes())?;
 
-    let mut files = 1u64;
-    let mut bytes = written.xml.len() as u64;
     let representations = p
         .tracks
         .iter()
@@ -594,8 +663,18 @@ pub fn package_files<P: AsRef<Path>>(
     options: &Options,
 ) -> Result<Presentation> {
     let inputs: Vec<Input> = inputs.iter().map(Input::open).collect::<Result<_>>()?;
+    package_inputs(&inputs, out_dir, options)
+}
+
+/// Package opened inputs (for instance with [`Input::with_language`]) into the folder
+/// `out_dir`, which appears whole or not at all.
+pub fn package_inputs(
+    inputs: &[Input],
+    out_dir: impl AsRef<Path>,
+    options: &Options,
+) -> Result<Presentation> {
     let sink = DirSink::create(out_dir.as_ref(), options.force)?;
-    let presentation = package(&inputs, &sink, options)?;
+    let presentation = package(inputs, &sink, options)?;
     sink.commit()?;
     Ok(presentation)
 }

@@ -100,6 +100,7 @@ impl Source for BytesSource {
 pub struct Input {
     name: String,
     source: Arc<dyn Source>,
+    language: Option<String>,
 }
 
 impl Input {
@@ -112,6 +113,7 @@ impl Input {
         Ok(Input {
             name,
             source: Arc::new(source),
+            language: None,
         })
     }
 
@@ -120,6 +122,7 @@ impl Input {
         Input {
             name: name.into(),
             source,
+            language: None,
         }
     }
 
@@ -130,6 +133,17 @@ impl Input {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Give every track of this input the language `tag` (BCP-47 or ISO 639-2, written
+    /// in its shortest form), whatever the file says.
+    pub fn with_language(mut self, tag: &str) -> Self {
+        self.language = Some(crate::lang::shortest(tag));
+        self
+    }
+
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref()
     }
 
     pub(crate) fn source(&self) -> &dyn Source {

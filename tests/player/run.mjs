@@ -75,8 +75,9 @@ function readMpd(dir) {
 const cases = [];
 for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f)).sort()) {
   const name = path.parse(file).name;
-  const dir = packageInto(name, [file]);
-  cases.push({ name, dir, frames: videoFrames(file) });
+  // Clear presentations carry HLS playlists too: hls.js plays the same segments.
+  const dir = packageInto(name, [file], ['--hls']);
+  cases.push({ name, dir, frames: videoFrames(file), hls: true });
   // AV1 and VP9 encryption is refused by dashpack (no subsample layout for them yet).
   if (/^(av1|vp9)_/.test(name)) continue;
   const encrypted = `${name}-cenc-clearkey`;
@@ -90,11 +91,20 @@ for (const [name, opts] of [['h264_aac-cbcs-clearkey', { scheme: 'cbcs' }],
   cases.push({ name, dir: packageEncrypted(name, [file], opts), frames: videoFrames(file) });
 }
 {
-  const dir = packageInto('ladder', ['h264_aac.mp4', 'video_low.mp4']);
+  const dir = packageInto('ladder', ['h264_aac.mp4', 'video_low.mp4'], ['--hls']);
   const frames = videoFrames('h264_aac.mp4');
   for (const r of readMpd(dir).reps.filter((r) => r.mime.startsWith('video'))) {
-    cases.push({ name: `ladder forced to ${r.id}`, dir, frames, forceRep: r.id });
+    cases.push({ name: `ladder forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
   }
+}
+{
+  // Two subtitle languages as WebVTT sidecars, in the MPD and in the HLS playlists.
+  const vtt = (text) => `WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n${text}\n\n00:00:06.000 --> 00:00:08.000\n${text} 2\n`;
+  fs.writeFileSync(path.join(root, 'en.vtt'), vtt('Hello'));
+  fs.writeFileSync(path.join(root, 'fr.vtt'), vtt('Bonjour'));
+  const dir = packageInto('subtitles', ['h264_aac.mp4'], ['--hls',
+    '--subtitles', `${path.join(root, 'en.vtt')}:en`, '--subtitles', `${path.join(root, 'fr.vtt')}:fr`]);
+  cases.push({ name: 'h264_aac with en and fr WebVTT subtitles', dir, frames: videoFrames('h264_aac.mp4'), hls: true, texts: ['en', 'fr'] });
 }
 // Faults: each must make the check fail.
 const faults = [];
@@ -165,7 +175,7 @@ async function play(player, c, precheck = true, rate = RATE) {
   for (const r of precheck ? reps : []) {
     if (!(await page.evaluate(([m, k]) => window.supported(m, k), [r.mime, r.codecs]))) unsupported.push(r);
   }
-  const mpd = `${base}/media/${path.relative(root, c.dir)}/stream.mpd`;
+  const mpd = `${base}/media/${path.relative(root, c.dir)}/${player === 'hlsjs' ? 'master.m3u8' : 'stream.mpd'}`;
   const result = unsupported.length ? null : await page.evaluate((o) => window.runPlayback(o), {
     player, mpd, duration, rate, seeks, seed: 20261128, timeoutMs: (duration / rate) * 1000 + 30000,
     forceRep: c.forceRep, hasVideo: c.frames > 0,
@@ -179,6 +189,9 @@ function verdict(c, { duration, result, seeks }) {
   else if (Math.abs(result.endTime - duration) > 0.5) problems.push(`ended at ${result.endTime} s, MPD says ${duration} s`);
   if (c.frames > 0 && result.frames < 0.97 * c.frames) problems.push(`decoded ${result.frames} of ${c.frames} frames`);
   if (c.forceRep && result.reps.some((r) => r !== c.forceRep)) problems.push(`played ${result.reps} instead of ${c.forceRep} alone`);
+  for (const lang of c.texts ?? []) {
+    if (!(result.texts ?? []).includes(lang)) problems.push(`no ${lang} text track (player lists ${result.texts})`);
+  }
   if (result.ended && !result.errors.length) {
     const bad = result.seeks.filter((s) => s.shown === null || Math.abs(s.shown - s.target) > 0.5);
     if (result.seeks.length !== seeks) problems.push(`${result.seeks.length} seeks done`);
@@ -189,7 +202,7 @@ function verdict(c, { duration, result, seeks }) {
 
 const only = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
 for (const c of cases) {
-  for (const player of PLAYERS) {
+  for (const player of c.hls ? [...PLAYERS, 'hlsjs'] : PLAYERS) {
     if (only && !only.test(`${player} ${c.name}`)) continue;
     const label = `${player} ${c.name}`;
     const run = await play(player, c);

@@ -11,12 +11,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const LIBS = {
   '/lib/dash.js': path.join(here, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
   '/lib/shaka.js': path.join(here, 'node_modules/shaka-player/dist/shaka-player.compiled.js'),
+  '/lib/hls.js': path.join(here, 'node_modules/hls.js/dist/hls.min.js'),
   '/': path.join(here, 'page.html'),
 };
 
 export function contentType(file) {
   const ext = path.extname(file);
   if (ext === '.mpd') return 'application/dash+xml';
+  if (ext === '.m3u8') return 'application/vnd.apple.mpegurl';
+  if (ext === '.vtt') return 'text/vtt; charset=utf-8';
   if (ext === '.m4s' || ext === '.mp4') {
     // Representation folders are named by content type: audio-1/, video-2/.
     return path.basename(path.dirname(file)).startsWith('audio') ? 'audio/mp4' : 'video/mp4';

@@ -28,9 +28,10 @@ struct Cli {
 enum Command {
     /// Package one or more MP4 files into an MPEG-DASH presentation.
     Package {
-        /// Input MP4 files; their tracks become one presentation.
+        /// Input MP4 / QuickTime files; their tracks become one presentation. Prefix
+        /// `[+language=fr]` (as mp4dash does) to set the language of an input's tracks.
         #[arg(required = true)]
-        inputs: Vec<PathBuf>,
+        inputs: Vec<String>,
         /// Output folder; it appears complete or not at all.
         #[arg(short = 'o', long = "output-dir")]
         output: PathBuf,
@@ -49,6 +50,13 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write HLS playlists (master.m3u8 and one per Representation) over the
+        /// same segments.
+        #[arg(long)]
+        hls: bool,
+        /// A WebVTT subtitle file and its language, `FILE:LANG`; repeatable.
+        #[arg(long, value_name = "FILE:LANG")]
+        subtitles: Vec<String>,
         #[command(flatten)]
         encryption: EncryptionArgs,
     },
@@ -145,14 +153,27 @@ fn main() -> ExitCode {
             timeline,
             force,
             json,
+            hls,
+            subtitles,
             encryption,
         } => encryption.parse().and_then(|encryption| {
+            let subtitles = subtitles
+                .iter()
+                .map(|spec| {
+                    let (file, lang) = spec
+                        .rsplit_once(':')
+                        .ok_or_else(|| format!("--subtitles {spec}: expected FILE:LANG"))?;
+                    Ok(dashpack::Subtitles::open(file, lang)?)
+                })
+                .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
             let options = Options {
                 segment_duration,
                 mpd_name,
                 timeline,
                 force,
                 encryption,
+                hls,
+                subtitles,
                 ..Options::default()
             };
             run_package(&inputs, &output, options, json)
@@ -223,12 +244,23 @@ async fn enqueue(resource_id: String, file_path: String) -> CliResult {
     Ok(())
 }
 
-fn run_package(
-    inputs: &[PathBuf],
-    output: &PathBuf,
-    mut options: Options,
-    json: bool,
-) -> CliResult {
+/// `[+language=fr]path` (mp4dash's input selector form) or a plain path.
+fn open_input(spec: &str) -> Result<dashpack::Input, Box<dyn std::error::Error>> {
+    let (language, path) = match spec
+        .strip_prefix("[+language=")
+        .and_then(|r| r.split_once(']'))
+    {
+        Some((lang, path)) => (Some(lang), path),
+        None => (None, spec),
+    };
+    let input = dashpack::Input::open(path)?;
+    Ok(match language {
+        Some(lang) => input.with_language(lang),
+        None => input,
+    })
+}
+
+fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: bool) -> CliResult {
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
         let bar = ProgressBar::new(0);
@@ -247,7 +279,11 @@ fn run_package(
             bar.set_position(p.bytes_done);
         }));
     }
-    let result = dashpack::package_files(inputs, output, &options);
+    let inputs = inputs
+        .iter()
+        .map(|s| open_input(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let result = dashpack::package_inputs(&inputs, output, &options);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -54,6 +54,13 @@ pub struct DashpackOptions {
     pub clearkey_inline: i32,
     /// `pssh` boxes of other DRM systems in base64, comma-separated, or NULL.
     pub pssh: *const c_char,
+    /// Non-zero: also write HLS playlists (master.m3u8 and one per Representation).
+    pub hls: i32,
+    /// WebVTT files to publish, `FILE:LANG` entries separated by `|`, or NULL.
+    pub subtitles: *const c_char,
+    /// One language per input separated by commas (an empty entry keeps the file's),
+    /// or NULL.
+    pub input_languages: *const c_char,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -188,6 +195,9 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
             clearkey_license_url: std::ptr::null(),
             clearkey_inline: 0,
             pssh: std::ptr::null(),
+            hls: 0,
+            subtitles: std::ptr::null(),
+            input_languages: std::ptr::null(),
         })
     };
 }
@@ -222,6 +232,7 @@ pub unsafe extern "C" fn dashpack_package(
         // SAFETY: as documented above.
         let out = PathBuf::from(unsafe { text(output_dir, "output_dir") }?);
         let mut opts = core::Options::default();
+        let mut languages: Vec<String> = Vec::new();
         if !options.is_null() {
             // SAFETY: non-NULL and valid by contract.
             let o = unsafe { &*options };
@@ -243,8 +254,50 @@ pub unsafe extern "C" fn dashpack_package(
             opts.force = o.force != 0;
             // SAFETY: the string fields are NULL or NUL-terminated by contract.
             opts.encryption = unsafe { encryption(o) }?;
+            opts.hls = o.hls != 0;
+            // SAFETY: NULL or NUL-terminated by contract.
+            if let Some(list) = unsafe { optional(o.subtitles, "subtitles") }? {
+                for spec in list.split('|').filter(|s| !s.trim().is_empty()) {
+                    let (file, lang) = spec.rsplit_once(':').ok_or_else(|| {
+                        (
+                            DASHPACK_ERR_INVALID_ARGUMENT,
+                            format!("subtitles entry {spec:?}: expected FILE:LANG"),
+                        )
+                    })?;
+                    opts.subtitles.push(
+                        core::Subtitles::open(file, lang)
+                            .map_err(|e| (status(&e), e.to_string()))?,
+                    );
+                }
+            }
+            // SAFETY: NULL or NUL-terminated by contract.
+            if let Some(list) = unsafe { optional(o.input_languages, "input_languages") }? {
+                languages = list.split(',').map(|l| l.trim().to_string()).collect();
+                if languages.len() != paths.len() {
+                    return Err((
+                        DASHPACK_ERR_INVALID_ARGUMENT,
+                        format!(
+                            "input_languages has {} entries for {} inputs",
+                            languages.len(),
+                            paths.len()
+                        ),
+                    ));
+                }
+            }
         }
-        core::package_files(&paths, &out, &opts)
+        let inputs = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let input = core::Input::open(p)?;
+                Ok(match languages.get(i).filter(|l| !l.is_empty()) {
+                    Some(lang) => input.with_language(lang),
+                    None => input,
+                })
+            })
+            .collect::<Result<Vec<_>, core::Error>>()
+            .map_err(|e| (status(&e), e.to_string()))?;
+        core::package_inputs(&inputs, &out, &opts)
             .map(|_| ())
             .map_err(|e| (status(&e), e.to_string()))
     })

@@ -232,7 +232,8 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// package(input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd",
 ///         timeline="number", force=False, progress=None, encryption_key=None,
 ///         encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None,
-///         clearkey_inline=False, pssh=None)
+///         clearkey_inline=False, pssh=None, hls=False, subtitles=None,
+///         languages=None)
 /// --
 ///
 /// Package one MP4 file, or a list of them forming one presentation, into an
@@ -253,12 +254,15 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// clearkey_license_url: signal W3C ClearKey with this license server in the MPD.
 /// clearkey_inline: signal ClearKey with the keys inline in the MPD (testing only).
 /// pssh: pssh boxes of other DRM systems (bytes, or str in base64).
+/// hls: also write HLS playlists (master.m3u8 and one per Representation).
+/// subtitles: WebVTT files to publish, as (path, language) pairs.
+/// languages: one language per input (None keeps the file's), overriding the tracks'.
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -275,8 +279,19 @@ fn package(
     clearkey_license_url: Option<String>,
     clearkey_inline: bool,
     pssh: Option<Vec<Bound<'_, PyAny>>>,
+    hls: bool,
+    subtitles: Option<Vec<(PathBuf, String)>>,
+    languages: Option<Vec<Option<String>>>,
 ) -> PyResult<Presentation> {
-    let inputs = input_paths(input)?;
+    let paths = input_paths(input)?;
+    let languages = languages.unwrap_or_default();
+    if !languages.is_empty() && languages.len() != paths.len() {
+        return Err(InvalidInputError::new_err(format!(
+            "languages has {} entries for {} inputs",
+            languages.len(),
+            paths.len()
+        )));
+    }
     let mut opts = options(segment_duration, mpd_name, timeline, force)?;
     let keys: Vec<String> = match encryption_key {
         None => Vec::new(),
@@ -307,6 +322,25 @@ fn package(
         pssh,
     )
     .map_err(InvalidInputError::new_err)?;
+    opts.hls = hls;
+    opts.subtitles = subtitles
+        .unwrap_or_default()
+        .iter()
+        .map(|(path, lang)| dashpack::Subtitles::open(path, lang))
+        .collect::<Result<_, _>>()
+        .map_err(to_py)?;
+    let inputs = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let input = dashpack::Input::open(p)?;
+            Ok(match languages.get(i).cloned().flatten() {
+                Some(lang) => input.with_language(&lang),
+                None => input,
+            })
+        })
+        .collect::<Result<Vec<_>, dashpack::Error>>()
+        .map_err(to_py)?;
     let cancel = Arc::new(AtomicBool::new(false));
     opts.cancel = Some(cancel.clone());
     // An exception raised by the progress callback stops packaging and is re-raised.
@@ -327,7 +361,7 @@ fn package(
     let out = output_dir.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let _ = tx.send(dashpack::package_files(&inputs, &out, &opts));
+        let _ = tx.send(dashpack::package_inputs(&inputs, &out, &opts));
     });
     // Wait without the GIL, waking up to let Python deliver signals (Ctrl-C). The
     // Mutex only makes the receiver shareable with the GIL-free closure.

@@ -90,12 +90,15 @@ def test_errors_are_typed(tmp_path):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "z", segment_duration=0)
     with pytest.raises(dashpack.InvalidInputError, match="timeline"):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "z", timeline="sometimes")
-    # A fragmented MP4 (an init segment followed by a media segment) is not packaged yet.
+    # A fragmented MP4 (an init segment followed by a media segment) is read like any.
     dashpack.package(FIXTURES / "video_only.mp4", tmp_path / "v")
     frag = tmp_path / "frag.mp4"
     frag.write_bytes((tmp_path / "v/video-1/init.mp4").read_bytes() + (tmp_path / "v/video-1/seg-1.m4s").read_bytes())
-    with pytest.raises(dashpack.UnsupportedError, match="fragmented"):
-        dashpack.inspect(frag)
+    assert dashpack.inspect(frag).tracks[0].samples == 100
+    # Encrypting AV1 is not supported yet.
+    with pytest.raises(dashpack.UnsupportedError, match="encrypting av01"):
+        dashpack.package(FIXTURES / "av1_opus.mp4", tmp_path / "w",
+                         encryption_key="00112233445566778899aabbccddeeff:00112233445566778899aabbccddeeff")
     for cls in (dashpack.InvalidInputError, dashpack.UnsupportedError, dashpack.DashpackIOError):
         assert issubclass(cls, dashpack.DashpackError)
 
@@ -201,7 +204,7 @@ def test_encryption_options_mirror_the_rust_options(tmp_path):
         encryption_scheme="cbcs", clear_lead=4.0,
         clearkey_license_url="https://license.example/ck",
     )
-    mpd = (out / p.mpd).read_text()
+    mpd = p.mpd_path.read_text()
     assert 'value="cbcs" cenc:default_KID="01234567-89ab-cdef-0123-456789abcdef"' in mpd
     assert "https://license.example/ck" in mpd
     assert KEY not in mpd
@@ -223,3 +226,24 @@ def test_encryption_errors_never_repeat_the_key(tmp_path):
     with pytest.raises(dashpack.InvalidInputError, match="pssh"):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "z", encryption_key=f"{KID}:{KEY}", pssh=[b"nope"])
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_hls_subtitles_and_languages(tmp_path):
+    vtt = tmp_path / "fr.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nBonjour\n")
+    p = dashpack.package(
+        [FIXTURES / "h264_aac.mp4", FIXTURES / "audio_only.m4a"], tmp_path / "o",
+        hls=True, subtitles=[(vtt, "fra")], languages=[None, "de"],
+    )
+    assert [r.language for r in p.representations] == ["und", "und", "de"]
+    assert (tmp_path / "o" / "master.m3u8").read_text().startswith("#EXTM3U")
+    assert (tmp_path / "o" / "video-1" / "playlist.m3u8").exists()
+    assert (tmp_path / "o" / "text-1" / "subtitles.vtt").read_text() == vtt.read_text()
+    mpd = p.mpd_path.read_text()
+    assert 'contentType="text"' in mpd and 'lang="fr"' in mpd and 'lang="de"' in mpd
+    with pytest.raises(dashpack.InvalidInputError, match="languages has 1 entries for 2 inputs"):
+        dashpack.package([FIXTURES / "h264_aac.mp4", FIXTURES / "audio_only.m4a"], tmp_path / "p", languages=["de"])
+    bad = tmp_path / "bad.vtt"
+    bad.write_text("1\n00:00:01,000 --> 00:00:02,000\nsrt\n")
+    with pytest.raises(dashpack.InvalidInputError, match="not a WebVTT file"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "q", subtitles=[(bad, "en")])

@@ -31,6 +31,10 @@ pub(crate) struct RepInput<'a> {
     pub channels: u16,
     /// Dolby channel layout (AC-3, E-AC-3): Dolby's AudioChannelConfiguration scheme.
     pub dolby_mask: Option<u16>,
+    /// Audio: how many earlier audio tracks of the same input share this one's
+    /// language. Tracks of one file are different programmes (main, commentary), never
+    /// bitrates of one: each slot gets its own AdaptationSet.
+    pub slot: usize,
     pub timescale: u32,
     pub pto: u64,
     pub segments: &'a [BuiltSegment],
@@ -38,6 +42,16 @@ pub(crate) struct RepInput<'a> {
     /// Boundaries of two Representations closer than this (seconds) count as aligned.
     pub tolerance: f64,
     pub protection: Option<RepProtection<'a>>,
+}
+
+/// A WebVTT sidecar file: one text AdaptationSet.
+#[derive(Debug, Clone)]
+pub(crate) struct TextInput<'a> {
+    pub id: &'a str,
+    pub language: &'a str,
+    /// Path of the file relative to the MPD.
+    pub file: &'a str,
+    pub bytes: u64,
 }
 
 /// How an encrypted Representation is signalled.
@@ -238,6 +252,7 @@ fn aligned(reps: &[&RepInput<'_>]) -> bool {
 
 pub(crate) fn write(
     reps: &[RepInput<'_>],
+    texts: &[TextInput<'_>],
     timeline_kind: Timeline,
 ) -> Result<Written, quick_xml::SeError> {
     let max_seg = reps
@@ -260,7 +275,7 @@ pub(crate) fn write(
             let o = &reps[*j];
             o.kind == r.kind
                 && o.fourcc == r.fourcc
-                && (r.kind == Kind::Video || o.language == r.language)
+                && (r.kind == Kind::Video || (o.language == r.language && o.slot == r.slot))
         };
         match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
             Some(g) => g.push(i),
@@ -325,7 +340,8 @@ pub(crate) fn write(
                             value: r.channels.to_string(),
                         }),
                     },
-                    segment_template: SegmentTemplate {
+                    base_url: None,
+                    segment_template: Some(SegmentTemplate {
                         timescale: r.timescale,
                         presentation_time_offset: (r.pto > 0).then_some(r.pto),
                         initialization: init_path(r.id),
@@ -334,7 +350,7 @@ pub(crate) fn write(
                         timeline: SegmentTimeline {
                             s: timeline(r.segments),
                         },
-                    },
+                    }),
                 }
             })
             .collect();
@@ -344,7 +360,7 @@ pub(crate) fn write(
             mime_type: if video { "video/mp4" } else { "audio/mp4" },
             lang: (!video || first.language != "und").then(|| first.language.to_string()),
             segment_alignment: aligned(&members).then_some(true),
-            start_with_sap: members.iter().map(|r| r.sap).max().unwrap_or(1),
+            start_with_sap: Some(members.iter().map(|r| r.sap).max().unwrap_or(1)),
             max_width: (video && members.len() > 1)
                 .then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
             max_height: (video && members.len() > 1)
@@ -361,6 +377,43 @@ pub(crate) fn write(
                 .to_string(),
             }),
             representations,
+        });
+    }
+    for t in texts {
+        let id = sets.len() as u32;
+        sets.push(AdaptationSet {
+            id,
+            content_type: "text",
+            mime_type: "text/vtt",
+            lang: Some(t.language.to_string()),
+            segment_alignment: None,
+            start_with_sap: None,
+            max_width: None,
+            max_height: None,
+            max_frame_rate: None,
+            content_protection: Vec::new(),
+            role: Some(Descriptor {
+                scheme_id_uri: "urn:mpeg:dash:role:2011",
+                value: "subtitle".into(),
+            }),
+            representations: vec![Representation {
+                id: t.id.to_string(),
+                codecs: String::new(),
+                bandwidth: if duration > 0.0 {
+                    (t.bytes as f64 * 8.0 / duration).ceil() as u64
+                } else {
+                    0
+                },
+                width: None,
+                height: None,
+                frame_rate: None,
+                sar: None,
+                audio_sampling_rate: None,
+                audio_channel_configuration: None,
+                content_protection: Vec::new(),
+                base_url: Some(t.file.to_string()),
+                segment_template: None,
+            }],
         });
     }
     let protected = reps.iter().any(|r| r.protection.is_some());

@@ -48,8 +48,8 @@ pub(crate) struct AdaptationSet {
     pub lang: Option<String>,
     #[serde(rename = "@segmentAlignment", skip_serializing_if = "Option::is_none")]
     pub segment_alignment: Option<bool>,
-    #[serde(rename = "@startWithSAP")]
-    pub start_with_sap: u8,
+    #[serde(rename = "@startWithSAP", skip_serializing_if = "Option::is_none")]
+    pub start_with_sap: Option<u8>,
     #[serde(rename = "@maxWidth", skip_serializing_if = "Option::is_none")]
     pub max_width: Option<u32>,
     #[serde(rename = "@maxHeight", skip_serializing_if = "Option::is_none")]
@@ -92,7 +92,7 @@ pub(crate) struct ContentProtection {
 pub(crate) struct Representation {
     #[serde(rename = "@id")]
     pub id: String,
-    #[serde(rename = "@codecs")]
+    #[serde(rename = "@codecs", skip_serializing_if = "String::is_empty")]
     pub codecs: String,
     #[serde(rename = "@bandwidth")]
     pub bandwidth: u64,
@@ -113,8 +113,11 @@ pub(crate) struct Representation {
     pub audio_channel_configuration: Option<Descriptor>,
     #[serde(rename = "ContentProtection", skip_serializing_if = "Vec::is_empty")]
     pub content_protection: Vec<ContentProtection>,
-    #[serde(rename = "SegmentTemplate")]
-    pub segment_template: SegmentTemplate,
+    /// A sidecar file's location (text Representations).
+    #[serde(rename = "BaseURL", skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(rename = "SegmentTemplate", skip_serializing_if = "Option::is_none")]
+    pub segment_template: Option<SegmentTemplate>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -36,11 +36,16 @@ pub(crate) fn media_template(rep: &str, timeline: Timeline) -> String {
     }
 }
 
-fn media_path(rep: &str, timeline: Timeline, number: u32, time: u64) -> String {
+/// A media segment's file name inside its Representation's folder.
+pub(crate) fn segment_file_name(timeline: Timeline, number: u32, time: u64) -> String {
     match timeline {
-        Timeline::Number => format!("{rep}/seg-{number}.m4s"),
-        Timeline::Time => format!("{rep}/seg-{time}.m4s"),
+        Timeline::Number => format!("seg-{number}.m4s"),
+        Timeline::Time => format!("seg-{time}.m4s"),
     }
+}
+
+fn media_path(rep: &str, timeline: Timeline, number: u32, time: u64) -> String {
+    format!("{rep}/{}", segment_file_name(timeline, number, time))
 }
 
 pub(crate) struct TrackJob<'a> {

@@ -1,6 +1,6 @@
 import os
 import pathlib
-from typing import Callable, Literal, Optional, Sequence, Union
+from typing import Tuple, Callable, Literal, Optional, Sequence, Union
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -80,6 +80,9 @@ def package(
     clearkey_license_url: Optional[str] = None,
     clearkey_inline: bool = False,
     pssh: Optional[Sequence[Union[bytes, str]]] = None,
+    hls: bool = False,
+    subtitles: Optional[Sequence[Tuple[_Path, str]]] = None,
+    languages: Optional[Sequence[Optional[str]]] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 

@@ -1,0 +1,192 @@
+//! HLS playlists over the same fMP4 segments as the MPD (RFC 8216bis): one media
+//! playlist per Representation (`EXT-X-MAP` on its init segment, `EXTINF` per
+//! segment) and a multivariant playlist with the video variants, audio renditions
+//! grouped by codec, and subtitle renditions.
+
+use std::fmt::Write;
+
+use crate::mp4::moov::Kind;
+use crate::mpd::RepInput;
+use crate::options::Timeline;
+use crate::segment::build::segment_file_name;
+
+/// The multivariant playlist's file name.
+pub(crate) const MULTIVARIANT: &str = "master.m3u8";
+
+/// A subtitle rendition as the playlists see it.
+pub(crate) struct TextRendition<'a> {
+    /// Folder of the rendition (`text-1`), holding the `.vtt` file and its playlist.
+    pub id: &'a str,
+    pub file: &'a str,
+    pub language: &'a str,
+}
+
+pub(crate) fn media_playlist_path(rep: &str) -> String {
+    format!("{rep}/playlist.m3u8")
+}
+
+/// Bits per second over every byte of every segment: peak (any one segment) and
+/// average, for `BANDWIDTH` and `AVERAGE-BANDWIDTH`.
+fn rates(r: &RepInput<'_>) -> (u64, u64) {
+    let ts = f64::from(r.timescale.max(1));
+    let mut peak = 0.0f64;
+    let (mut bits, mut secs) = (0.0f64, 0.0f64);
+    for s in r.segments {
+        let d = s.duration as f64 / ts;
+        let b = s.bytes as f64 * 8.0;
+        if d > 0.0 {
+            peak = peak.max(b / d);
+        }
+        bits += b;
+        secs += d;
+    }
+    let average = if secs > 0.0 { bits / secs } else { 0.0 };
+    (peak.ceil() as u64, average.ceil() as u64)
+}
+
+fn quoted(s: &str) -> String {
+    s.replace(['"', '\n', '\r'], "")
+}
+
+/// The media playlist of one Representation; segment URIs are relative to it.
+fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
+    let ts = f64::from(r.timescale.max(1));
+    let target = r
+        .segments
+        .iter()
+        .map(|s| (s.duration as f64 / ts).round() as u64)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
+         #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+    );
+    for (i, s) in r.segments.iter().enumerate() {
+        let _ = write!(
+            out,
+            "#EXTINF:{:.6},\n{}\n",
+            s.duration as f64 / ts,
+            segment_file_name(timeline, i as u32 + 1, s.time)
+        );
+    }
+    out.push_str("#EXT-X-ENDLIST\n");
+    out
+}
+
+fn text_playlist(duration: f64, file: &str) -> String {
+    let target = duration.ceil().max(1.0) as u64;
+    format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
+         #EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{duration:.6},\n{file}\n#EXT-X-ENDLIST\n"
+    )
+}
+
+/// Every playlist as (path, text): the media playlists, then the multivariant one.
+pub(crate) fn write(
+    reps: &[RepInput<'_>],
+    texts: &[TextRendition<'_>],
+    duration: f64,
+    timeline: Timeline,
+) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = reps
+        .iter()
+        .map(|r| (media_playlist_path(r.id), media_playlist(r, timeline)))
+        .collect();
+    for t in texts {
+        files.push((media_playlist_path(t.id), text_playlist(duration, t.file)));
+    }
+
+    let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    // Audio renditions, one group per codec (a variant names exactly its codecs).
+    let mut groups: Vec<(&str, Vec<&RepInput<'_>>)> = Vec::new();
+    for r in reps.iter().filter(|r| r.kind == Kind::Audio) {
+        match groups.iter_mut().find(|g| g.0 == r.codecs) {
+            Some(g) => g.1.push(r),
+            None => groups.push((r.codecs, vec![r])),
+        }
+    }
+    let videos: Vec<&RepInput<'_>> = reps.iter().filter(|r| r.kind == Kind::Video).collect();
+    // Without video each audio Representation is a variant itself, not a rendition.
+    let renditions = if videos.is_empty() {
+        &[][..]
+    } else {
+        &groups[..]
+    };
+    for (gi, (_, members)) in renditions.iter().enumerate() {
+        for (k, r) in members.iter().enumerate() {
+            let _ = writeln!(
+                m,
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-{}\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
+                gi + 1,
+                quoted(r.id),
+                quoted(r.language),
+                if k == 0 { "YES" } else { "NO" },
+                r.channels,
+                media_playlist_path(r.id)
+            );
+        }
+    }
+    for (k, t) in texts.iter().enumerate() {
+        let _ = writeln!(
+            m,
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}\"",
+            quoted(t.id),
+            quoted(t.language),
+            if k == 0 { "YES" } else { "NO" },
+            media_playlist_path(t.id)
+        );
+    }
+    let subs = if texts.is_empty() {
+        ""
+    } else {
+        ",SUBTITLES=\"subs\""
+    };
+    if videos.is_empty() {
+        // Audio only: each audio Representation is a variant of its own.
+        for r in reps.iter().filter(|r| r.kind == Kind::Audio) {
+            let (peak, average) = rates(r);
+            let _ = write!(
+                m,
+                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\"{subs}\n{}\n",
+                quoted(r.codecs),
+                media_playlist_path(r.id)
+            );
+        }
+    }
+    for v in &videos {
+        let (vpeak, vavg) = rates(v);
+        let frame_rate = v
+            .frame_rate
+            .map(|(n, d)| format!(",FRAME-RATE={:.3}", n as f64 / d.max(1) as f64))
+            .unwrap_or_default();
+        let variant = |codecs: String, peak: u64, average: u64, audio: String| {
+            format!(
+                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\",RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
+                quoted(&codecs),
+                v.width,
+                v.height,
+                media_playlist_path(v.id)
+            )
+        };
+        if groups.is_empty() {
+            m.push_str(&variant(v.codecs.to_string(), vpeak, vavg, String::new()));
+        }
+        for (gi, (codecs, members)) in groups.iter().enumerate() {
+            let (apeak, aavg) = members
+                .iter()
+                .map(|r| rates(r))
+                .fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+            m.push_str(&variant(
+                format!("{},{codecs}", v.codecs),
+                vpeak + apeak,
+                vavg + aavg,
+                format!(",AUDIO=\"audio-{}\"", gi + 1),
+            ));
+        }
+    }
+    files.push((MULTIVARIANT.to_string(), m));
+    files
+}

@@ -1,0 +1,99 @@
+//! WebVTT sidecar subtitles (W3C WebVTT): checked, then published as they are, one
+//! text AdaptationSet (and HLS subtitle rendition) per file.
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// A subtitle file larger than this is refused (it is held in memory).
+const MAX_BYTES: u64 = 64 << 20;
+
+/// One WebVTT file and its language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subtitles {
+    /// For messages: the file it came from.
+    pub name: String,
+    /// BCP-47, shortest form.
+    pub language: String,
+    pub text: String,
+}
+
+impl Subtitles {
+    /// Read and check a WebVTT file.
+    pub fn open(path: impl AsRef<Path>, language: &str) -> Result<Subtitles> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(format!("{name}: cannot open"), e))?
+            .len();
+        if len > MAX_BYTES {
+            return Err(Error::InvalidOption {
+                name: "subtitles",
+                reason: format!(
+                    "{name}: {len} bytes, more than the {MAX_BYTES} a subtitle file may have"
+                ),
+            });
+        }
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::io(format!("{name}: cannot read"), e))?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::InvalidOption {
+            name: "subtitles",
+            reason: format!("{name}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        })?;
+        Subtitles::from_text(name, language, text)
+    }
+
+    /// Check WebVTT text: it must start with the `WEBVTT` signature (after an optional
+    /// byte order mark), and the language must be a plausible tag.
+    pub fn from_text(name: impl Into<String>, language: &str, text: String) -> Result<Subtitles> {
+        let name = name.into();
+        let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let signed = body
+            .strip_prefix("WEBVTT")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n', '\r']));
+        if !signed {
+            return Err(Error::InvalidOption {
+                name: "subtitles",
+                reason: format!("{name}: not a WebVTT file (it must start with \"WEBVTT\")"),
+            });
+        }
+        let ok_lang = !language.is_empty()
+            && language.len() <= 35
+            && language
+                .split('-')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !ok_lang {
+            return Err(Error::InvalidOption {
+                name: "subtitles",
+                reason: format!("{name}: {language:?} is not a language tag (such as en or pt-BR)"),
+            });
+        }
+        Ok(Subtitles {
+            name,
+            language: crate::lang::shortest(language),
+            text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webvtt_is_checked() {
+        let ok = Subtitles::from_text(
+            "a.vtt",
+            "eng",
+            "\u{feff}WEBVTT\n\n00:00.000 --> 00:01.000\nHi\n".into(),
+        )
+        .unwrap();
+        assert_eq!(ok.language, "en");
+        assert!(Subtitles::from_text("a.vtt", "en", "WEBVTT - title\n".into()).is_ok());
+        for bad in ["", "WEBVTTX\n", "1\n00:00:00,000 --> 00:00:01,000\nsrt\n"] {
+            let e = Subtitles::from_text("b.srt", "en", bad.into()).unwrap_err();
+            assert!(e.to_string().contains("b.srt"), "{e}");
+        }
+        assert!(Subtitles::from_text("a.vtt", "en us", "WEBVTT\n".into()).is_err());
+    }
+}

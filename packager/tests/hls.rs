@@ -1,0 +1,243 @@
+//! HLS playlists beside the MPD, over the same segments: every media playlist lists
+//! exactly the Representation's segments with their durations (as the segments
+//! themselves say, read with mp4-atom), the multivariant playlist names the right
+//! codecs, resolution and bandwidth, and FFmpeg's HLS reader decodes the input's frames
+//! from it. WebVTT sidecars appear in both manifests, byte for byte.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use dashpack::{Options, Subtitles};
+
+fn hashes(input: &Path, stream: &str) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(input)
+        .args(["-map", stream, "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "{}: {stderr}",
+        input.display()
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(',').nth(5).unwrap().trim().to_string())
+        .collect()
+}
+
+fn package(name: &str, subtitles: Vec<Subtitles>) -> (PathBuf, dashpack::Presentation) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hls-{name}"));
+    let options = Options {
+        force: true,
+        hls: true,
+        subtitles,
+        ..Options::default()
+    };
+    let p = dashpack::package_files(&[fixture(name)], &dir, &options).unwrap();
+    (dir, p)
+}
+
+/// `#EXTINF` durations and URIs of a media playlist, after checking its header.
+fn media_playlist(path: &Path) -> Vec<(f64, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "#EXTM3U");
+    assert!(lines.contains(&"#EXT-X-PLAYLIST-TYPE:VOD"));
+    assert_eq!(lines.last(), Some(&"#EXT-X-ENDLIST"));
+    let target: f64 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(d) = l.strip_prefix("#EXTINF:") {
+            let d: f64 = d.trim_end_matches(',').parse().unwrap();
+            assert!(
+                d.round() <= target,
+                "EXTINF {d} rounds above the target {target}"
+            );
+            out.push((d, lines[i + 1].to_string()));
+        }
+    }
+    out
+}
+
+fn check(name: &str) {
+    let (dir, p) = package(name, Vec::new());
+    let master = std::fs::read_to_string(dir.join("master.m3u8")).unwrap();
+    assert!(master.starts_with("#EXTM3U\n"));
+    for rep in &p.representations {
+        let playlist = dir.join(&rep.id).join("playlist.m3u8");
+        let text = std::fs::read_to_string(&playlist).unwrap();
+        assert!(text.contains("#EXT-X-MAP:URI=\"init.mp4\""));
+        let entries = media_playlist(&playlist);
+        assert_eq!(
+            entries.len(),
+            rep.segments as usize,
+            "{}: one entry per segment",
+            rep.id
+        );
+        for (k, (d, uri)) in entries.iter().enumerate() {
+            let bytes = std::fs::read(dir.join(&rep.id).join(uri)).unwrap();
+            let init = read_init(&std::fs::read(dir.join(&rep.id).join("init.mp4")).unwrap());
+            let seg = read_segment(&bytes, 1);
+            let ticks: u64 = seg.samples.iter().map(|s| u64::from(s.duration)).sum();
+            let secs = ticks as f64 / f64::from(init.trak[0].mdia.mdhd.timescale);
+            assert!(
+                (d - secs).abs() < 1e-5,
+                "{}: segment {k}: EXTINF {d} vs {secs} in the segment",
+                rep.id
+            );
+        }
+        // The multivariant playlist names this Representation with its codecs.
+        assert!(master.contains(&format!("{}/playlist.m3u8", rep.id)));
+        assert!(master.contains(&rep.codecs), "{} in {master}", rep.codecs);
+        if let (Some(w), Some(h)) = (rep.width, rep.height) {
+            assert!(master.contains(&format!("RESOLUTION={w}x{h}")));
+        }
+    }
+    // BANDWIDTH covers the peak segment rate of the variant (video plus audio).
+    let peak = |rep: &dashpack::Representation| -> f64 {
+        let entries = media_playlist(&dir.join(&rep.id).join("playlist.m3u8"));
+        entries
+            .iter()
+            .map(|(d, uri)| {
+                std::fs::metadata(dir.join(&rep.id).join(uri))
+                    .unwrap()
+                    .len() as f64
+                    * 8.0
+                    / d
+            })
+            .fold(0.0, f64::max)
+    };
+    let audio_peak = p
+        .representations
+        .iter()
+        .filter(|r| r.width.is_none())
+        .map(peak)
+        .fold(0.0, f64::max);
+    for line in master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+    {
+        let bw: f64 = line
+            .split([':', ','])
+            .find_map(|kv| kv.strip_prefix("BANDWIDTH="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let video = p.representations.iter().find(|r| r.width.is_some());
+        let need = video.map_or(audio_peak, |v| peak(v) + audio_peak);
+        assert!(
+            bw >= need.floor(),
+            "{line}: BANDWIDTH below the peak {need}"
+        );
+    }
+    // FFmpeg's HLS reader decodes exactly the input's frames from the playlists.
+    let input = fixture(name);
+    let tracks = read_input(&std::fs::read(&input).unwrap());
+    let master_path = dir.join("master.m3u8");
+    if tracks.iter().any(|t| t.video) {
+        assert_eq!(
+            hashes(&master_path, "0:v:0"),
+            hashes(&input, "0:v:0"),
+            "{name}: video frames"
+        );
+    }
+    // Every audio sample decodes. HLS has no presentationTimeOffset, so the encoder
+    // priming the input's edit list hides is decoded too: compare with the samples.
+    if let Some(audio) = tracks.iter().find(|t| !t.video) {
+        assert_eq!(
+            hashes(&master_path, "0:a:0").len(),
+            audio.samples.len(),
+            "{name}: audio frames"
+        );
+    }
+}
+
+#[test]
+fn h264_aac() {
+    check("h264_aac.mp4");
+}
+
+#[test]
+fn hevc_aac() {
+    check("hevc_aac.mp4");
+}
+
+#[test]
+fn audio_only() {
+    check("audio_only.m4a");
+}
+
+#[test]
+fn av1_opus() {
+    check("av1_opus.mp4");
+}
+
+#[test]
+fn subtitles_in_both_manifests() {
+    let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n";
+    let subs = vec![
+        Subtitles::from_text("en.vtt", "eng", vtt.into()).unwrap(),
+        Subtitles::from_text("de.vtt", "de", vtt.replace("Hello", "Hallo")).unwrap(),
+    ];
+    let (dir, p) = package("h264_aac.mp4", subs);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("text-1/subtitles.vtt")).unwrap(),
+        vtt
+    );
+    let mpd = dash_mpd::parse(&std::fs::read_to_string(dir.join(&p.mpd)).unwrap()).unwrap();
+    let texts: Vec<_> = mpd.periods[0]
+        .adaptations
+        .iter()
+        .filter(|a| a.contentType.as_deref() == Some("text"))
+        .collect();
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[0].lang.as_deref(), Some("en"));
+    assert_eq!(texts[0].mimeType.as_deref(), Some("text/vtt"));
+    assert_eq!(
+        texts[0].representations[0].BaseURL[0].base,
+        "text-1/subtitles.vtt"
+    );
+    assert_eq!(texts[1].lang.as_deref(), Some("de"));
+    let master = std::fs::read_to_string(dir.join("master.m3u8")).unwrap();
+    assert!(master.contains("TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"text-1\",LANGUAGE=\"en\""));
+    assert!(master.contains("SUBTITLES=\"subs\""));
+    let entries = media_playlist(&dir.join("text-1/playlist.m3u8"));
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1, "subtitles.vtt");
+    assert!((entries[0].0 - p.duration).abs() < 1e-5);
+}
+
+#[test]
+fn hls_with_encryption_is_refused() {
+    let options = Options {
+        hls: true,
+        encryption: Some(dashpack::Encryption {
+            keys: vec![
+                "00112233445566778899aabbccddeeff:00112233445566778899aabbccddeeff"
+                    .parse()
+                    .unwrap(),
+            ],
+            ..Default::default()
+        }),
+        ..Options::default()
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hls-encrypted");
+    let err = dashpack::package_files(&[fixture("h264_aac.mp4")], &dir, &options).unwrap_err();
+    assert!(err.to_string().contains("HLS"), "{err}");
+    assert!(!dir.exists());
+}
