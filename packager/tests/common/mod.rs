@@ -38,6 +38,7 @@ macro_rules! for_each_fixture {
             audio_eac3 => "audio_eac3.mp4",
             fragmented => "fragmented.mp4",
             phone => "phone.mov",
+            languages => "languages.mp4",
         }
     };
 }
@@ -62,6 +63,7 @@ pub const FIXTURES: &[&str] = &[
     "audio_eac3.mp4",
     "fragmented.mp4",
     "phone.mov",
+    "languages.mp4",
 ];
 
 #[derive(Debug, Clone)]
