@@ -49,6 +49,7 @@ pub fn segment_header(buf: &mut Vec<u8>, samples: usize) {
         base_decode_time: 0,
         samples: &trun,
         with_cto: true,
+        with_styp: true,
     };
     write_segment_header(buf, &fragment, payload, None);
 }
@@ -116,6 +117,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             timescale: r.timescale,
             pto: r.pto,
             protection: None,
+            on_demand: None,
             segments: segs,
             sap: 1,
             tolerance: 0.02,

@@ -37,9 +37,9 @@ mod subtitles;
 
 pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, Malformed, Result};
-pub use options::{Options, Progress, ProgressFn, Timeline};
+pub use options::{Options, Profile, Progress, ProgressFn, Timeline};
 pub use package::{inspect, package, package_files, package_inputs};
 pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
-pub use sink::{DirSink, MemorySink, Sink};
+pub use sink::{DirSink, MemorySink, Sink, SinkFile};
 pub use source::{BytesSource, FileSource, Input, Source};
 pub use subtitles::Subtitles;

@@ -31,6 +31,31 @@ impl std::str::FromStr for Timeline {
     }
 }
 
+/// The DASH profile: how media is split into files and addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Profile {
+    /// `isoff-live`: an init segment and one file per media segment, SegmentTemplate.
+    #[default]
+    Live,
+    /// `isoff-on-demand`: one file per Representation (init, `sidx`, then every
+    /// segment), addressed by byte ranges with SegmentBase.
+    OnDemand,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "live" => Ok(Profile::Live),
+            "on-demand" => Ok(Profile::OnDemand),
+            other => Err(format!(
+                "unknown profile {other:?} (expected live or on-demand)"
+            )),
+        }
+    }
+}
+
 /// Progress of a running [`crate::package`] call, in bytes of media data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -49,8 +74,10 @@ pub struct Options {
     pub segment_duration: f64,
     /// File name of the MPD (default `stream.mpd`).
     pub mpd_name: String,
-    /// `$Number$` (default) or `$Time$` addressing.
+    /// `$Number$` (default) or `$Time$` addressing (live profile).
     pub timeline: Timeline,
+    /// Live (default) or on-demand.
+    pub profile: Profile,
     /// Replace the contents of a non-empty output folder (default false: refuse).
     pub force: bool,
     pub progress: Option<ProgressFn>,
@@ -72,6 +99,7 @@ impl Default for Options {
             segment_duration: 4.0,
             mpd_name: "stream.mpd".to_string(),
             timeline: Timeline::Number,
+            profile: Profile::Live,
             force: false,
             progress: None,
             cancel: None,
@@ -88,6 +116,7 @@ impl fmt::Debug for Options {
             .field("segment_duration", &self.segment_duration)
             .field("mpd_name", &self.mpd_name)
             .field("timeline", &self.timeline)
+            .field("profile", &self.profile)
             .field("force", &self.force)
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel.is_some())

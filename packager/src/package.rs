@@ -492,6 +492,7 @@ fn rep_input<'a>(
         sap: built.sap,
         tolerance: half_frame(c),
         protection,
+        on_demand: built.index_range.map(|r| (built.init_bytes, r)),
     }
 }
 
@@ -534,7 +535,7 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
                     rep_id: &o.rep_id,
                     protection: protection.as_ref(),
                 };
-                build_track(&job, options.timeline, sink, &ctl)
+                build_track(&job, options.timeline, options.profile, sink, &ctl)
             })
             .collect::<Result<_>>()
     })?;
@@ -618,8 +619,14 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         .map(|((o, b), (r, &bandwidth))| {
             let c = p.checked(o);
             let t = &c.track;
-            let rep_bytes = b.init_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
-            files += 1 + b.segments.len() as u64;
+            let index_bytes = b.index_range.map_or(0, |(first, last)| last - first + 1);
+            let rep_bytes =
+                b.init_bytes + index_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
+            files += if b.index_range.is_some() {
+                1
+            } else {
+                1 + b.segments.len() as u64
+            };
             bytes += rep_bytes;
             let video = t.kind == Kind::Video;
             Representation {

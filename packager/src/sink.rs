@@ -14,6 +14,82 @@ use crate::{Error, Result};
 pub trait Sink: Send + Sync {
     /// Store one finished file under a relative, `/`-separated path.
     fn put(&self, path: &str, data: &[u8]) -> io::Result<()>;
+
+    /// Start a file written in parts (the on-demand profile's one file per
+    /// Representation). The default collects the parts in memory and calls
+    /// [`Sink::put`] on [`SinkFile::finish`]; [`DirSink`] writes them straight to disk.
+    fn create(&self, path: &str) -> io::Result<Box<dyn SinkFile + '_>> {
+        Ok(Box::new(Buffered {
+            sink: self,
+            path: path.to_string(),
+            data: Vec::new(),
+        }))
+    }
+}
+
+/// A file being written in parts: appended to, patched in place, then finished. A
+/// file never finished is not part of the output.
+pub trait SinkFile: Send {
+    fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Overwrite bytes already written, at `offset` from the start of the file.
+    fn patch(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+struct Buffered<'a, S: Sink + ?Sized> {
+    sink: &'a S,
+    path: String,
+    data: Vec<u8>,
+}
+
+impl<S: Sink + ?Sized> SinkFile for Buffered<'_, S> {
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn patch(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let at = usize::try_from(offset).map_err(io::Error::other)?;
+        let end = at + data.len();
+        let slot = self.data.get_mut(at..end).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "patch past the end of the file",
+            )
+        })?;
+        slot.copy_from_slice(data);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.sink.put(&self.path, &self.data)
+    }
+}
+
+/// A file in the staging folder: the staging folder is only swapped in whole, so an
+/// unfinished file is never visible.
+struct DiskFile {
+    file: io::BufWriter<fs::File>,
+}
+
+impl SinkFile for DiskFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        io::Write::write_all(&mut self.file, data)
+    }
+
+    fn patch(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom, Write};
+        let end = self.file.stream_position()?;
+        self.file.seek(SeekFrom::Start(offset))?;
+        self.file.write_all(data)?;
+        self.file.seek(SeekFrom::Start(end))?;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        let file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()
+    }
 }
 
 /// Writes into a hidden staging folder beside the target and swaps it in on
@@ -112,14 +188,26 @@ impl Drop for DirSink {
     }
 }
 
-impl Sink for DirSink {
-    fn put(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        let rel = safe_relative(path)?;
-        let full = self.staging.join(rel);
+impl DirSink {
+    fn staged(&self, path: &str) -> io::Result<PathBuf> {
+        let full = self.staging.join(safe_relative(path)?);
         if let Some(parent) = full.parent() {
             fs::create_dir_all(parent)?;
         }
-        fs::write(&full, data)
+        Ok(full)
+    }
+}
+
+impl Sink for DirSink {
+    fn put(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        fs::write(self.staged(path)?, data)
+    }
+
+    fn create(&self, path: &str) -> io::Result<Box<dyn SinkFile + '_>> {
+        let file = fs::File::create(self.staged(path)?)?;
+        Ok(Box::new(DiskFile {
+            file: io::BufWriter::with_capacity(1 << 20, file),
+        }))
     }
 }
 

@@ -22,7 +22,10 @@ fn audio_sets(inputs: &[Input]) -> Vec<(String, Vec<String>, String)> {
         .map(|a| {
             (
                 a.lang.clone().unwrap(),
-                a.representations.iter().map(|r| r.id.clone().unwrap()).collect(),
+                a.representations
+                    .iter()
+                    .map(|r| r.id.clone().unwrap())
+                    .collect(),
                 a.Role[0].value.clone().unwrap(),
             )
         })
@@ -35,9 +38,21 @@ fn every_audio_track_gets_its_own_set() {
     assert_eq!(
         sets,
         [
-            ("en".to_string(), vec!["audio-1".to_string()], "main".to_string()),
-            ("en".to_string(), vec!["audio-2".to_string()], "alternate".to_string()),
-            ("fr".to_string(), vec!["audio-3".to_string()], "alternate".to_string()),
+            (
+                "en".to_string(),
+                vec!["audio-1".to_string()],
+                "main".to_string()
+            ),
+            (
+                "en".to_string(),
+                vec!["audio-2".to_string()],
+                "alternate".to_string()
+            ),
+            (
+                "fr".to_string(),
+                vec!["audio-3".to_string()],
+                "alternate".to_string()
+            ),
         ]
     );
 }
@@ -48,13 +63,17 @@ fn a_second_input_is_a_rung_of_the_first_ones_sets_and_languages_can_be_set() {
     // bitrate, as a ladder input would.
     let sets = audio_sets(&[
         Input::open(fixture("languages.mp4")).unwrap(),
-        Input::open(fixture("audio_only.m4a")).unwrap().with_language("eng"),
+        Input::open(fixture("audio_only.m4a"))
+            .unwrap()
+            .with_language("eng"),
     ]);
     assert_eq!(sets[0].0, "en");
     assert_eq!(sets[0].1, ["audio-1", "audio-4"]);
     assert_eq!(sets.len(), 3);
     // Overriding a whole input's language moves all its tracks.
-    let sets = audio_sets(&[Input::open(fixture("languages.mp4")).unwrap().with_language("de")]);
+    let sets = audio_sets(&[Input::open(fixture("languages.mp4"))
+        .unwrap()
+        .with_language("de")]);
     assert!(sets.iter().all(|s| s.0 == "de"), "{sets:?}");
     assert_eq!(sets.len(), 3, "still three programmes");
 }

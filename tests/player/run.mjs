@@ -97,6 +97,12 @@ for (const [name, opts] of [['h264_aac-cbcs-clearkey', { scheme: 'cbcs' }],
     cases.push({ name: `ladder forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
   }
 }
+for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
+  // On-demand profile: one file per Representation, byte ranges (HLS: EXT-X-BYTERANGE).
+  const name = `${path.parse(file).name}-on-demand`;
+  const dir = packageInto(name, [file], ['--profile', 'on-demand', '--hls']);
+  cases.push({ name, dir, frames: videoFrames(file), hls: true });
+}
 {
   // Two subtitle languages as WebVTT sidecars, in the MPD and in the HLS playlists.
   const vtt = (text) => `WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n${text}\n\n00:00:06.000 --> 00:00:08.000\n${text} 2\n`;

@@ -44,6 +44,10 @@ enum Command {
         /// Segment addressing: `number` ($Number$) or `time` ($Time$).
         #[arg(long, default_value = "number")]
         timeline: Timeline,
+        /// `live` (a file per segment, SegmentTemplate) or `on-demand` (one file per
+        /// Representation with a sidx, SegmentBase byte ranges).
+        #[arg(long, default_value = "live")]
+        profile: dashpack::Profile,
         /// Replace the contents of a non-empty output folder.
         #[arg(short = 'f', long)]
         force: bool,
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             segment_duration,
             mpd_name,
             timeline,
+            profile,
             force,
             json,
             hls,
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
                 segment_duration,
                 mpd_name,
                 timeline,
+                profile,
                 force,
                 encryption,
                 hls,

@@ -60,6 +60,16 @@
 #define DASHPACK_TIMELINE_TIME 1
 
 /*
+ `profile`: a file per segment, SegmentTemplate.
+ */
+#define DASHPACK_PROFILE_LIVE 0
+
+/*
+ `profile`: one file per Representation with a `sidx`, SegmentBase byte ranges.
+ */
+#define DASHPACK_PROFILE_ON_DEMAND 1
+
+/*
  Track information returned by `dashpack_inspect`; read it with the accessors.
  */
 typedef struct DashpackMediaInfo DashpackMediaInfo;
@@ -109,6 +119,23 @@ typedef struct DashpackOptions {
    `pssh` boxes of other DRM systems in base64, comma-separated, or NULL.
    */
   const char *pssh;
+  /*
+   Non-zero: also write HLS playlists (master.m3u8 and one per Representation).
+   */
+  int32_t hls;
+  /*
+   WebVTT files to publish, `FILE:LANG` entries separated by `|`, or NULL.
+   */
+  const char *subtitles;
+  /*
+   One language per input separated by commas (an empty entry keeps the file's),
+   or NULL.
+   */
+  const char *input_languages;
+  /*
+   `DASHPACK_PROFILE_LIVE` (default) or `DASHPACK_PROFILE_ON_DEMAND`.
+   */
+  int32_t profile;
 } DashpackOptions;
 
 #ifdef __cplusplus

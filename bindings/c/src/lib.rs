@@ -29,6 +29,10 @@ pub const DASHPACK_ERR_INTERNAL: i32 = 99;
 pub const DASHPACK_TIMELINE_NUMBER: i32 = 0;
 /// `DashpackOptions.timeline`: segments named by start time (`$Time$`).
 pub const DASHPACK_TIMELINE_TIME: i32 = 1;
+/// `profile`: a file per segment, SegmentTemplate.
+pub const DASHPACK_PROFILE_LIVE: i32 = 0;
+/// `profile`: one file per Representation with a `sidx`, SegmentBase byte ranges.
+pub const DASHPACK_PROFILE_ON_DEMAND: i32 = 1;
 
 /// Options for `dashpack_package`. Fill with `dashpack_options_default` first.
 #[repr(C)]
@@ -61,6 +65,8 @@ pub struct DashpackOptions {
     /// One language per input separated by commas (an empty entry keeps the file's),
     /// or NULL.
     pub input_languages: *const c_char,
+    /// `DASHPACK_PROFILE_LIVE` (default) or `DASHPACK_PROFILE_ON_DEMAND`.
+    pub profile: i32,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -198,6 +204,7 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
             hls: 0,
             subtitles: std::ptr::null(),
             input_languages: std::ptr::null(),
+            profile: DASHPACK_PROFILE_LIVE,
         })
     };
 }
@@ -255,6 +262,16 @@ pub unsafe extern "C" fn dashpack_package(
             // SAFETY: the string fields are NULL or NUL-terminated by contract.
             opts.encryption = unsafe { encryption(o) }?;
             opts.hls = o.hls != 0;
+            opts.profile = match o.profile {
+                DASHPACK_PROFILE_LIVE => core::Profile::Live,
+                DASHPACK_PROFILE_ON_DEMAND => core::Profile::OnDemand,
+                p => {
+                    return Err((
+                        DASHPACK_ERR_INVALID_ARGUMENT,
+                        format!("unknown profile {p}"),
+                    ));
+                }
+            };
             // SAFETY: NULL or NUL-terminated by contract.
             if let Some(list) = unsafe { optional(o.subtitles, "subtitles") }? {
                 for spec in list.split('|').filter(|s| !s.trim().is_empty()) {

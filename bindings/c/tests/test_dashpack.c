@@ -40,6 +40,7 @@ static int file_contains(const char *path, const char *needle) {
 int main(int argc, char **argv) {
   char input[4096], broken_path[4096], out[4096], mpd[4096], seg[4096];
   char enc_out[4096], enc_mpd[4096];
+  char od_out[4096], od_mpd[4096], od_file[4096], od_m3u8[4096], vtt[4096], subs[4200];
   const char *inputs[1];
   DashpackOptions opts;
   DashpackMediaInfo *info = NULL;
@@ -104,6 +105,38 @@ int main(int argc, char **argv) {
   opts.encryption_keys = NULL;
   opts.encryption_scheme = "ctr";
   CHECK(dashpack_package(inputs, 1, enc_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  dashpack_options_default(&opts);
+  opts.segment_duration = 2.0;
+  opts.mpd_name = "manifest.mpd";
+  opts.force = 1;
+
+  /* On-demand with HLS, a subtitle file and an input language. */
+  snprintf(od_out, sizeof od_out, "%s/c-od", argv[2]);
+  snprintf(od_mpd, sizeof od_mpd, "%s/c-od/stream.mpd", argv[2]);
+  snprintf(od_file, sizeof od_file, "%s/c-od/video-1/media.mp4", argv[2]);
+  snprintf(od_m3u8, sizeof od_m3u8, "%s/c-od/master.m3u8", argv[2]);
+  snprintf(vtt, sizeof vtt, "%s/c-en.vtt", argv[2]);
+  snprintf(subs, sizeof subs, "%s:en", vtt);
+  dst = fopen(vtt, "wb");
+  CHECK(dst != NULL);
+  if (dst) {
+    fputs("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n", dst);
+    fclose(dst);
+  }
+  dashpack_options_default(&opts);
+  CHECK(opts.profile == DASHPACK_PROFILE_LIVE && opts.hls == 0 && opts.subtitles == NULL);
+  opts.force = 1;
+  opts.profile = DASHPACK_PROFILE_ON_DEMAND;
+  opts.hls = 1;
+  opts.subtitles = subs;
+  opts.input_languages = "fra";
+  rc = dashpack_package(inputs, 1, od_out, &opts, &error);
+  CHECK(rc == DASHPACK_OK);
+  CHECK(file_contains(od_mpd, "isoff-on-demand") && file_contains(od_mpd, "indexRange="));
+  CHECK(file_contains(od_mpd, "contentType=\"text\"") && file_contains(od_mpd, "lang=\"fr\""));
+  CHECK(exists(od_file) && exists(od_m3u8));
+  opts.profile = 7;
+  CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
   dashpack_options_default(&opts);
   opts.segment_duration = 2.0;
   opts.mpd_name = "manifest.mpd";

@@ -233,7 +233,7 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 ///         timeline="number", force=False, progress=None, encryption_key=None,
 ///         encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None,
 ///         clearkey_inline=False, pssh=None, hls=False, subtitles=None,
-///         languages=None)
+///         languages=None, profile="live")
 /// --
 ///
 /// Package one MP4 file, or a list of them forming one presentation, into an
@@ -257,12 +257,14 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// hls: also write HLS playlists (master.m3u8 and one per Representation).
 /// subtitles: WebVTT files to publish, as (path, language) pairs.
 /// languages: one language per input (None keeps the file's), overriding the tracks'.
+/// profile: "live" (a file per segment) or "on-demand" (one file per Representation,
+///     sidx and byte ranges).
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile="live"))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -282,6 +284,7 @@ fn package(
     hls: bool,
     subtitles: Option<Vec<(PathBuf, String)>>,
     languages: Option<Vec<Option<String>>>,
+    profile: &str,
 ) -> PyResult<Presentation> {
     let paths = input_paths(input)?;
     let languages = languages.unwrap_or_default();
@@ -323,6 +326,7 @@ fn package(
     )
     .map_err(InvalidInputError::new_err)?;
     opts.hls = hls;
+    opts.profile = profile.parse().map_err(InvalidInputError::new_err)?;
     opts.subtitles = subtitles
         .unwrap_or_default()
         .iter()

@@ -247,3 +247,13 @@ def test_hls_subtitles_and_languages(tmp_path):
     bad.write_text("1\n00:00:01,000 --> 00:00:02,000\nsrt\n")
     with pytest.raises(dashpack.InvalidInputError, match="not a WebVTT file"):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "q", subtitles=[(bad, "en")])
+
+
+def test_on_demand_profile(tmp_path):
+    p = dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "o", profile="on-demand", hls=True)
+    assert (tmp_path / "o" / "video-1" / "media.mp4").exists()
+    assert not (tmp_path / "o" / "video-1" / "seg-1.m4s").exists()
+    assert "isoff-on-demand" in p.mpd_path.read_text()
+    assert "#EXT-X-BYTERANGE:" in (tmp_path / "o" / "video-1" / "playlist.m3u8").read_text()
+    with pytest.raises(dashpack.InvalidInputError, match="profile"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "p", profile="vod")

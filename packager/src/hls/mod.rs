@@ -62,15 +62,34 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
     let _ = write!(
         out,
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
-         #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+         #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n"
     );
-    for (i, s) in r.segments.iter().enumerate() {
-        let _ = write!(
-            out,
-            "#EXTINF:{:.6},\n{}\n",
-            s.duration as f64 / ts,
-            segment_file_name(timeline, i as u32 + 1, s.time)
-        );
+    match r.on_demand {
+        // On-demand: byte ranges of the one file, after the init segment and the sidx.
+        Some((init, (_, index_last))) => {
+            let _ = writeln!(out, "#EXT-X-MAP:URI=\"media.mp4\",BYTERANGE=\"{init}@0\"");
+            let mut at = index_last + 1;
+            for s in r.segments {
+                let _ = write!(
+                    out,
+                    "#EXTINF:{:.6},\n#EXT-X-BYTERANGE:{}@{at}\nmedia.mp4\n",
+                    s.duration as f64 / ts,
+                    s.bytes
+                );
+                at += s.bytes;
+            }
+        }
+        None => {
+            out.push_str("#EXT-X-MAP:URI=\"init.mp4\"\n");
+            for (i, s) in r.segments.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "#EXTINF:{:.6},\n{}\n",
+                    s.duration as f64 / ts,
+                    segment_file_name(timeline, i as u32 + 1, s.time)
+                );
+            }
+        }
     }
     out.push_str("#EXT-X-ENDLIST\n");
     out

@@ -1,19 +1,20 @@
-//! The MPD: a static `isoff-live` presentation with one SegmentTemplate and
-//! SegmentTimeline per Representation (ISO/IEC 23009-1 5.3.9), built as a typed model
-//! and serialised with quick-xml.
+//! The MPD: a static presentation, `isoff-live` with one SegmentTemplate and
+//! SegmentTimeline per Representation (ISO/IEC 23009-1 5.3.9) or `isoff-on-demand` with
+//! SegmentBase byte ranges (5.3.9.2), built as a typed model and serialised with
+//! quick-xml.
 
 pub(crate) mod model;
 
 use model::{
-    AdaptationSet, ContentProtection, Descriptor, Mpd, Period, Representation, S, SegmentTemplate,
-    SegmentTimeline,
+    AdaptationSet, ContentProtection, Descriptor, Initialization, Mpd, Period, Representation, S,
+    SegmentBase, SegmentTemplate, SegmentTimeline,
 };
 use serde::Serialize;
 
 use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID, Pssh, Scheme};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
-use crate::segment::build::{BuiltSegment, init_path, media_template};
+use crate::segment::build::{BuiltSegment, init_path, media_template, on_demand_path};
 
 /// What the MPD needs to know about one written Representation.
 #[derive(Debug, Clone)]
@@ -42,6 +43,9 @@ pub(crate) struct RepInput<'a> {
     /// Boundaries of two Representations closer than this (seconds) count as aligned.
     pub tolerance: f64,
     pub protection: Option<RepProtection<'a>>,
+    /// On-demand profile: the init segment's length and the `sidx` byte range in the
+    /// Representation's one file.
+    pub on_demand: Option<(u64, (u64, u64))>,
 }
 
 /// A WebVTT sidecar file: one text AdaptationSet.
@@ -294,6 +298,8 @@ pub(crate) fn write(
             > 1;
         let is_first_of_kind =
             groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
+        let on_demand = first.on_demand.is_some();
+        let sap = members.iter().map(|r| r.sap).max().unwrap_or(1);
         // One protection for the whole set when every member shares it.
         let shared = members.iter().all(|r| r.protection == first.protection);
         let set_protection = if shared {
@@ -340,8 +346,17 @@ pub(crate) fn write(
                             value: r.channels.to_string(),
                         }),
                     },
-                    base_url: None,
-                    segment_template: Some(SegmentTemplate {
+                    base_url: r.on_demand.map(|_| on_demand_path(r.id)),
+                    segment_base: r.on_demand.map(|(init, (first, last))| SegmentBase {
+                        timescale: r.timescale,
+                        presentation_time_offset: (r.pto > 0).then_some(r.pto),
+                        index_range: format!("{first}-{last}"),
+                        index_range_exact: true,
+                        initialization: Initialization {
+                            range: format!("0-{}", init - 1),
+                        },
+                    }),
+                    segment_template: r.on_demand.is_none().then(|| SegmentTemplate {
                         timescale: r.timescale,
                         presentation_time_offset: (r.pto > 0).then_some(r.pto),
                         initialization: init_path(r.id),
@@ -359,8 +374,10 @@ pub(crate) fn write(
             content_type: if video { "video" } else { "audio" },
             mime_type: if video { "video/mp4" } else { "audio/mp4" },
             lang: (!video || first.language != "und").then(|| first.language.to_string()),
-            segment_alignment: aligned(&members).then_some(true),
-            start_with_sap: Some(members.iter().map(|r| r.sap).max().unwrap_or(1)),
+            segment_alignment: (!on_demand && aligned(&members)).then_some(true),
+            start_with_sap: (!on_demand).then_some(sap),
+            subsegment_alignment: (on_demand && aligned(&members)).then_some(true),
+            subsegment_starts_with_sap: on_demand.then_some(sap),
             max_width: (video && members.len() > 1)
                 .then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
             max_height: (video && members.len() > 1)
@@ -388,6 +405,8 @@ pub(crate) fn write(
             lang: Some(t.language.to_string()),
             segment_alignment: None,
             start_with_sap: None,
+            subsegment_alignment: None,
+            subsegment_starts_with_sap: None,
             max_width: None,
             max_height: None,
             max_frame_rate: None,
@@ -412,6 +431,7 @@ pub(crate) fn write(
                 audio_channel_configuration: None,
                 content_protection: Vec::new(),
                 base_url: Some(t.file.to_string()),
+                segment_base: None,
                 segment_template: None,
             }],
         });
@@ -421,7 +441,11 @@ pub(crate) fn write(
         xmlns: "urn:mpeg:dash:schema:mpd:2011",
         xmlns_cenc: protected.then_some("urn:mpeg:cenc:2013"),
         xmlns_dashif: protected.then_some("https://dashif.org/CPS"),
-        profiles: "urn:mpeg:dash:profile:isoff-live:2011",
+        profiles: if reps.iter().any(|r| r.on_demand.is_some()) {
+            "urn:mpeg:dash:profile:isoff-on-demand:2011"
+        } else {
+            "urn:mpeg:dash:profile:isoff-live:2011"
+        },
         kind: "static",
         media_presentation_duration: xs_duration(duration),
         max_segment_duration: xs_duration(max_seg),

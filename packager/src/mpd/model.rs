@@ -50,6 +50,17 @@ pub(crate) struct AdaptationSet {
     pub segment_alignment: Option<bool>,
     #[serde(rename = "@startWithSAP", skip_serializing_if = "Option::is_none")]
     pub start_with_sap: Option<u8>,
+    /// On-demand profile: the same facts about subsegments (23009-1 8.3.3).
+    #[serde(
+        rename = "@subsegmentAlignment",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subsegment_alignment: Option<bool>,
+    #[serde(
+        rename = "@subsegmentStartsWithSAP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subsegment_starts_with_sap: Option<u8>,
     #[serde(rename = "@maxWidth", skip_serializing_if = "Option::is_none")]
     pub max_width: Option<u32>,
     #[serde(rename = "@maxHeight", skip_serializing_if = "Option::is_none")]
@@ -116,8 +127,34 @@ pub(crate) struct Representation {
     /// A sidecar file's location (text Representations).
     #[serde(rename = "BaseURL", skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    #[serde(rename = "SegmentBase", skip_serializing_if = "Option::is_none")]
+    pub segment_base: Option<SegmentBase>,
     #[serde(rename = "SegmentTemplate", skip_serializing_if = "Option::is_none")]
     pub segment_template: Option<SegmentTemplate>,
+}
+
+/// Byte ranges of the init segment and the `sidx` in an on-demand file.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SegmentBase {
+    #[serde(rename = "@timescale")]
+    pub timescale: u32,
+    #[serde(
+        rename = "@presentationTimeOffset",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub presentation_time_offset: Option<u64>,
+    #[serde(rename = "@indexRange")]
+    pub index_range: String,
+    #[serde(rename = "@indexRangeExact")]
+    pub index_range_exact: bool,
+    #[serde(rename = "Initialization")]
+    pub initialization: Initialization,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Initialization {
+    #[serde(rename = "@range")]
+    pub range: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -15,15 +15,21 @@ use crate::mp4::sample_table::Sample;
 use crate::mp4::write::cenc::{InitProtection, TrafProtection, protected_stsd};
 use crate::mp4::write::init::{TRACK_ID, write_init_segment};
 use crate::mp4::write::moof::{Fragment, write_segment_header};
+use crate::mp4::write::sidx::{SidxRef, sidx_len, write_sidx};
 use crate::mp4::write::trun::{FLAGS_NON_SYNC, FLAGS_SYNC, TrunSample};
-use crate::options::Timeline;
+use crate::options::{Profile, Timeline};
 use crate::package::Control;
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkFile};
 use crate::source::Input;
 use crate::{Error, Result};
 
 /// A segment larger than this is refused: it would have to sit in memory whole.
 const MAX_SEGMENT_BYTES: u64 = 1 << 31;
+
+/// The one file of a Representation in the on-demand profile.
+pub(crate) fn on_demand_path(rep: &str) -> String {
+    format!("{rep}/media.mp4")
+}
 
 pub(crate) fn init_path(rep: &str) -> String {
     format!("{rep}/init.mp4")
@@ -93,11 +99,14 @@ pub(crate) struct BuiltTrack {
     /// The highest SAP type any segment starts with (1, 2 or 3).
     pub sap: u8,
     pub init_bytes: u64,
+    /// On-demand: the `sidx` byte range (first, last) in the Representation's file.
+    pub index_range: Option<(u64, u64)>,
 }
 
 pub(crate) fn build_track(
     job: &TrackJob<'_>,
     timeline: Timeline,
+    profile: Profile,
     sink: &dyn Sink,
     ctl: &Control,
 ) -> Result<BuiltTrack> {
@@ -145,7 +154,35 @@ pub(crate) fn build_track(
             write_init_segment(t, &stsd, &p.pssh)
         }
     };
-    put(init_path(job.rep_id), &init)?;
+    // On-demand: one file, the init segment, then a `sidx` (filled in at the end, when
+    // every segment's size is known), then the segments without `styp`.
+    let mut file: Option<Box<dyn SinkFile + '_>> = None;
+    let mut index_range = None;
+    let mut refs: Vec<SidxRef> = Vec::new();
+    let on_demand = profile == Profile::OnDemand;
+    if on_demand {
+        if job.plan.segments.len() > usize::from(u16::MAX) {
+            return Err(Error::InvalidOption {
+                name: "profile",
+                reason: format!(
+                    "{}: {} segments, more than one sidx indexes ({}); use a longer segment duration",
+                    job.rep_id,
+                    job.plan.segments.len(),
+                    u16::MAX
+                ),
+            });
+        }
+        let path = on_demand_path(job.rep_id);
+        let io = |e| Error::io(format!("cannot write output file {path}"), e);
+        let mut f = sink.create(&path).map_err(io)?;
+        f.write(&init).map_err(io)?;
+        let len = sidx_len(job.plan.segments.len());
+        f.write(&vec![0; len]).map_err(io)?;
+        index_range = Some((init.len() as u64, (init.len() + len) as u64 - 1));
+        file = Some(f);
+    } else {
+        put(init_path(job.rep_id), &init)?;
+    }
 
     let mut cursor = t.table.cursor();
     let mut samples: Vec<Sample> = Vec::new();
@@ -212,8 +249,10 @@ pub(crate) fn build_track(
             base_decode_time: first.dts + job.timing.dts_offset,
             samples: &trun,
             with_cto,
+            with_styp: !on_demand,
         };
         buf.clear();
+        let mut seg_sap = 1u8;
         match encrypting.as_mut() {
             None => {
                 buf.reserve(payload as usize + 64 + trun.len() * 16);
@@ -222,7 +261,7 @@ pub(crate) fn build_track(
                 buf.resize(data_start + payload as usize, 0);
                 read_samples(job.input, &samples, &mut buf[data_start..])?;
                 if video {
-                    sap = sap.max(sap_type(job, seg.ept, &samples, &buf[data_start..]));
+                    seg_sap = sap_type(job, seg.ept, &samples, &buf[data_start..]);
                 }
             }
             Some(e) => {
@@ -232,7 +271,7 @@ pub(crate) fn build_track(
                 e.payload.resize(payload as usize, 0);
                 read_samples(job.input, &samples, &mut e.payload)?;
                 if video {
-                    sap = sap.max(sap_type(job, seg.ept, &samples, &e.payload));
+                    seg_sap = sap_type(job, seg.ept, &samples, &e.payload);
                 }
                 let clear = i < e.clear_segments;
                 if !clear {
@@ -247,9 +286,37 @@ pub(crate) fn build_track(
                 buf.extend_from_slice(&e.payload);
             }
         }
+        sap = sap.max(seg_sap);
         let time = (seg.ept + job.timing.pto as i64).max(0) as u64;
         let number = i as u32 + 1;
-        put(media_path(job.rep_id, timeline, number, time), &buf)?;
+        match file.as_mut() {
+            Some(f) => {
+                let path = on_demand_path(job.rep_id);
+                f.write(&buf)
+                    .map_err(|e| Error::io(format!("cannot write output file {path}"), e))?;
+                let limit = |what| {
+                    BoxError::new(
+                        format!("{}/mdia/minf/stbl", t.path),
+                        t.offset,
+                        Malformed::Limit {
+                            what,
+                            limit: u64::from(u32::MAX >> 1),
+                        },
+                    )
+                    .in_file(name)
+                };
+                refs.push(SidxRef {
+                    size: u32::try_from(buf.len())
+                        .ok()
+                        .filter(|&n| n <= u32::MAX >> 1)
+                        .ok_or_else(|| limit("bytes in one indexed segment"))?,
+                    duration: u32::try_from(job.plan.duration(i).max(0))
+                        .map_err(|_| limit("duration of one indexed segment"))?,
+                    sap: seg_sap,
+                });
+            }
+            None => put(media_path(job.rep_id, timeline, number, time), &buf)?,
+        }
         built.push(BuiltSegment {
             time,
             duration: job.plan.duration(i).max(0) as u64,
@@ -257,10 +324,20 @@ pub(crate) fn build_track(
         });
         ctl.advance(payload);
     }
+    if let (Some(mut f), Some((at, _))) = (file, index_range) {
+        let path = on_demand_path(job.rep_id);
+        let io = |e| Error::io(format!("cannot write output file {path}"), e);
+        let mut sidx = Vec::with_capacity(sidx_len(refs.len()));
+        let earliest = built.first().map_or(0, |s| s.time);
+        write_sidx(&mut sidx, t.timescale, earliest, &refs);
+        f.patch(at, &sidx).map_err(io)?;
+        f.finish().map_err(io)?;
+    }
     Ok(BuiltTrack {
         segments: built,
         sap,
         init_bytes: init.len() as u64,
+        index_range,
     })
 }
 

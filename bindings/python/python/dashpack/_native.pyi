@@ -83,6 +83,7 @@ def package(
     hls: bool = False,
     subtitles: Optional[Sequence[Tuple[_Path, str]]] = None,
     languages: Optional[Sequence[Optional[str]]] = None,
+    profile: Literal["live", "on-demand"] = "live",
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 

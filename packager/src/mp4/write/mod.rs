@@ -4,6 +4,7 @@
 pub(crate) mod cenc;
 pub(crate) mod init;
 pub(crate) mod moof;
+pub(crate) mod sidx;
 pub(crate) mod trun;
 
 /// Append a box whose body `body` writes; its 32-bit size is filled in afterwards.

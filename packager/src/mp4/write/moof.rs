@@ -17,6 +17,8 @@ pub(crate) struct Fragment<'a> {
     pub samples: &'a [TrunSample],
     /// Write composition offsets (`trun` version 1).
     pub with_cto: bool,
+    /// Start with `styp` (live profile segment files; not inside on-demand files).
+    pub with_styp: bool,
 }
 
 /// Append `styp`, `moof` and the `mdat` header for `payload_len` bytes of sample data,
@@ -28,7 +30,9 @@ pub(crate) fn write_segment_header(
     payload_len: u64,
     protection: Option<&TrafProtection<'_>>,
 ) {
-    write_file_type(buf, b"styp", b"msdh", &[b"msdh", b"msix"]);
+    if fragment.with_styp {
+        write_file_type(buf, b"styp", b"msdh", &[b"msdh", b"msix"]);
+    }
     let moof_start = buf.len();
     let mut data_offset_pos = 0;
     write_box(buf, b"moof", |buf| {
@@ -103,7 +107,7 @@ mod tests {
         ) {
             let payload: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
             let mut buf = Vec::new();
-            let fragment = Fragment { sequence, track_id, base_decode_time: base, samples: &samples, with_cto };
+            let fragment = Fragment { sequence, track_id, base_decode_time: base, samples: &samples, with_cto, with_styp: true };
             write_segment_header(&mut buf, &fragment, payload, None);
             let header_len = buf.len();
             buf.extend((0..payload).map(|i| i as u8));
