@@ -1,0 +1,108 @@
+//! Fragmented input in the forms other packagers write: the fixture (ffmpeg, one `trun`
+//! per `traf`, `default-base-is-moof`) is rewritten with mp4-atom so that every `traf`
+//! has two `trun`s (the second without a data offset: its data follows the first's)
+//! and no `default-base-is-moof` (so a second `traf`'s data offsets count from the end
+//! of the first one's data, ISO/IEC 14496-12 8.8.7.1). Both files must package to
+//! byte-identical output.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use std::io::Cursor;
+
+use common::*;
+use dashpack::{Input, MemorySink, Options};
+use mp4_atom::{Decode, Encode, Moof, Trun, TrunSamples};
+
+fn rewrite(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + 4096);
+    let mut rewritten = 0;
+    for (kind, start, end) in top_level(input) {
+        if &kind != b"moof" {
+            out.extend_from_slice(&input[start..end]);
+            continue;
+        }
+        let old = Moof::decode(&mut Cursor::new(&input[start..end])).unwrap();
+        // Data ranges relative to the moof start, per traf: (offset, total size).
+        let ranges: Vec<(i64, i64)> = old
+            .traf
+            .iter()
+            .map(|t| {
+                assert!(t.tfhd.default_base_is_moof && t.trun.len() == 1);
+                let size: i64 = t.trun[0]
+                    .samples
+                    .iter()
+                    .map(|s| i64::from(s.size.unwrap()))
+                    .sum();
+                (i64::from(t.trun[0].data_offset.unwrap()), size)
+            })
+            .collect();
+        let split = |offset: Option<i32>, t: &Trun| -> Vec<Trun> {
+            let TrunSamples::Explicit(samples) = &t.samples else {
+                panic!("per-sample trun expected")
+            };
+            let half = samples.len().div_ceil(2);
+            let mut runs = vec![Trun {
+                data_offset: offset,
+                samples: TrunSamples::Explicit(samples[..half].to_vec()),
+            }];
+            if half < samples.len() {
+                runs.push(Trun {
+                    data_offset: None,
+                    samples: TrunSamples::Explicit(samples[half..].to_vec()),
+                });
+            }
+            runs
+        };
+        let build = |delta: i64| {
+            let mut m = old.clone();
+            let mut prev_end = 0i64;
+            for (k, t) in m.traf.iter_mut().enumerate() {
+                let (offset, size) = ranges[k];
+                let data = offset + delta;
+                let base = if k == 0 { 0 } else { prev_end };
+                t.tfhd.default_base_is_moof = false;
+                t.trun = split(Some((data - base) as i32), &t.trun[0]);
+                prev_end = data + size;
+            }
+            let mut buf = Vec::new();
+            m.encode(&mut buf).unwrap();
+            buf
+        };
+        let delta = build(0).len() as i64 - (end - start) as i64;
+        let moof = build(delta);
+        assert_eq!(moof.len() as i64 - (end - start) as i64, delta);
+        out.extend_from_slice(&moof);
+        rewritten += 1;
+    }
+    assert!(rewritten > 1, "the fixture has several fragments");
+    out
+}
+
+fn package(input: Input) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let sink = MemorySink::new();
+    dashpack::package(&[input], &sink, &Options::default()).unwrap();
+    sink.into_files()
+}
+
+#[test]
+fn several_truns_and_implicit_bases_read_the_same() {
+    let original = std::fs::read(fixture("fragmented.mp4")).unwrap();
+    let other = rewrite(&original);
+    assert_ne!(original, other);
+    // The rewritten file is what it claims: two truns in a traf, no default-base-is-moof.
+    let (_, s, e) = top_level(&other)
+        .into_iter()
+        .find(|b| &b.0 == b"moof")
+        .unwrap();
+    let moof = Moof::decode(&mut Cursor::new(&other[s..e])).unwrap();
+    assert_eq!(moof.traf[0].trun.len(), 2);
+    assert!(!moof.traf[0].tfhd.default_base_is_moof);
+    let a = package(Input::from_bytes("fragmented.mp4", original));
+    let b = package(Input::from_bytes("fragmented.mp4", other));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs");
+    }
+}
