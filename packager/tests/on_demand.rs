@@ -10,31 +10,10 @@ mod common;
 
 use std::io::Cursor;
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::*;
 use dashpack::{Options, Profile};
 use mp4_atom::{Decode, Sidx};
-
-fn hashes(input: &std::path::Path, stream: &str) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(input)
-        .args(["-map", stream, "-f", "framemd5", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| l.split(',').nth(5).unwrap().trim().to_string())
-        .collect()
-}
 
 fn range(s: &str) -> (usize, usize) {
     let (a, b) = s.split_once('-').unwrap();
@@ -112,8 +91,8 @@ fn check(name: &str) {
     let tracks = read_input(&std::fs::read(&input).unwrap());
     if tracks.iter().any(|t| t.video) {
         assert_eq!(
-            hashes(&dir("od").join(&p.mpd), "0:v:0"),
-            hashes(&input, "0:v:0")
+            frame_hashes(&dir("od").join(&p.mpd), "0:v:0"),
+            frame_hashes(&input, "0:v:0")
         );
     }
 }

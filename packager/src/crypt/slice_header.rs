@@ -99,6 +99,40 @@ fn ue_max(b: &mut Bits<'_>, max: u32) -> Option<u32> {
     b.ue().filter(|&v| v <= max)
 }
 
+/// Parameter sets by ID, replaced as new ones arrive.
+#[derive(Debug)]
+struct ParamSets<S, P> {
+    sps: HashMap<u32, S>,
+    pps: HashMap<u32, P>,
+}
+
+impl<S, P> Default for ParamSets<S, P> {
+    fn default() -> Self {
+        ParamSets {
+            sps: HashMap::new(),
+            pps: HashMap::new(),
+        }
+    }
+}
+
+impl<S, P> ParamSets<S, P> {
+    /// Keep `nal` when it is an SPS or a PPS that parses.
+    fn learn(
+        &mut self,
+        nal: &[u8],
+        (is_sps, is_pps): (bool, bool),
+        sps: fn(&[u8]) -> Option<(u32, S)>,
+        pps: fn(&[u8]) -> Option<(u32, P)>,
+    ) {
+        if is_sps && let Some((id, s)) = sps(nal) {
+            self.sps.insert(id, s);
+        }
+        if is_pps && let Some((id, p)) = pps(nal) {
+            self.pps.insert(id, p);
+        }
+    }
+}
+
 /// Parameter sets of one track and the slice header lengths they make computable.
 pub(crate) enum SliceHeaders {
     Avc(Avc),
@@ -169,8 +203,7 @@ pub(crate) struct AvcPps {
 
 #[derive(Debug, Default)]
 pub(crate) struct Avc {
-    sps: HashMap<u32, AvcSps>,
-    pps: HashMap<u32, AvcPps>,
+    sets: ParamSets<AvcSps, AvcPps>,
 }
 
 fn skip_scaling_list(b: &mut Bits<'_>, size: usize) -> Option<()> {
@@ -188,19 +221,9 @@ fn skip_scaling_list(b: &mut Bits<'_>, size: usize) -> Option<()> {
 
 impl Avc {
     fn observe(&mut self, nal: &[u8]) {
-        match nal.first().map(|h| h & 0x1f) {
-            Some(7) => {
-                if let Some((id, sps)) = Self::parse_sps(nal) {
-                    self.sps.insert(id, sps);
-                }
-            }
-            Some(8) => {
-                if let Some((id, pps)) = Self::parse_pps(nal) {
-                    self.pps.insert(id, pps);
-                }
-            }
-            _ => {}
-        }
+        let t = nal.first().map(|h| h & 0x1f);
+        let kind = (t == Some(7), t == Some(8));
+        self.sets.learn(nal, kind, Self::parse_sps, Self::parse_pps);
     }
 
     fn parse_sps(nal: &[u8]) -> Option<(u32, AvcSps)> {
@@ -309,8 +332,8 @@ impl Avc {
             slice_type == 3,
             slice_type == 4,
         );
-        let pps = self.pps.get(&ue_max(&mut b, 255)?)?;
-        let sps = self.sps.get(&pps.sps_id)?;
+        let pps = self.sets.pps.get(&ue_max(&mut b, 255)?)?;
+        let sps = self.sets.sps.get(&pps.sps_id)?;
         if sps.separate_colour_plane {
             b.skip(2)?;
         }
@@ -591,25 +614,14 @@ struct HevcPps {
 
 #[derive(Debug, Default)]
 pub(crate) struct Hevc {
-    sps: HashMap<u32, HevcSps>,
-    pps: HashMap<u32, HevcPps>,
+    sets: ParamSets<HevcSps, HevcPps>,
 }
 
 impl Hevc {
     fn observe(&mut self, nal: &[u8]) {
-        match nal.first().map(|h| (h >> 1) & 0x3f) {
-            Some(33) => {
-                if let Some((id, sps)) = Self::parse_sps(nal) {
-                    self.sps.insert(id, sps);
-                }
-            }
-            Some(34) => {
-                if let Some((id, pps)) = Self::parse_pps(nal) {
-                    self.pps.insert(id, pps);
-                }
-            }
-            _ => {}
-        }
+        let t = nal.first().map(|h| (h >> 1) & 0x3f);
+        let kind = (t == Some(33), t == Some(34));
+        self.sets.learn(nal, kind, Self::parse_sps, Self::parse_pps);
     }
 
     fn parse_sps(nal: &[u8]) -> Option<(u32, HevcSps)> {
@@ -784,8 +796,8 @@ impl Hevc {
         if (16..=23).contains(&nal_type) {
             b.skip(1)?;
         }
-        let pps = self.pps.get(&ue_max(&mut b, 63)?)?;
-        let sps = self.sps.get(&pps.sps_id)?;
+        let pps = self.sets.pps.get(&ue_max(&mut b, 63)?)?;
+        let sps = self.sets.sps.get(&pps.sps_id)?;
         let mut dependent = false;
         if !first_in_pic {
             if pps.dependent_slice_segments {

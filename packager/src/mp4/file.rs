@@ -4,7 +4,7 @@
 
 use crate::error::{BoxError, Malformed};
 use crate::mp4::fragments;
-use crate::mp4::header::{Bx, fourcc_str, parse_header};
+use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
 use crate::mp4::moov::{self, Movie, Track};
 use crate::source::Input;
 use crate::{Error, Result};
@@ -102,21 +102,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
                         BoxError::new("moov[2]", pos, Malformed::Duplicate("moov")).in_file(name)
                     );
                 }
-                if size > MAX_MOOV {
-                    return Err(BoxError::new(
-                        "moov",
-                        pos,
-                        Malformed::Limit {
-                            what: "moov size",
-                            limit: MAX_MOOV,
-                        },
-                    )
-                    .in_file(name));
-                }
-                let mut buf = vec![0u8; size as usize];
-                src.read_exact_at(&mut buf, pos)
-                    .map_err(|e| Error::io(format!("{name}: read moov at byte {pos}"), e))?;
-                moov = Some((pos, buf));
+                moov = Some((pos, read_box(input, "moov", pos, size)?));
             }
             b"moof" => moofs.push((pos, size)),
             _ => {}
@@ -126,16 +112,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     let Some((moov_pos, moov_bytes)) = moov else {
         return Err(BoxError::new("file", file_len, Malformed::Missing("moov")).in_file(name));
     };
-    let (_, _, header_len) = parse_header(&moov_bytes, moov_bytes.len() as u64)
-        .map_err(|k| BoxError::new("moov", moov_pos, k).in_file(name))?;
-    let root = Bx {
-        kind: *b"moov",
-        start: moov_pos,
-        raw: &moov_bytes,
-        header_len,
-        path: "moov".into(),
-        depth: 1,
-    };
+    let root = top_box(input, *b"moov", "moov".into(), moov_pos, &moov_bytes)?;
     let Movie {
         timescale,
         mut tracks,
@@ -147,30 +124,8 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         let mut appender = fragments::Appender::new(tracks.len());
         for (i, &(pos, size)) in moofs.iter().enumerate() {
             let path = format!("moof[{}]", i + 1);
-            if size > MAX_MOOV {
-                return Err(BoxError::new(
-                    path,
-                    pos,
-                    Malformed::Limit {
-                        what: "moof size",
-                        limit: MAX_MOOV,
-                    },
-                )
-                .in_file(name));
-            }
-            let mut buf = vec![0u8; size as usize];
-            src.read_exact_at(&mut buf, pos)
-                .map_err(|e| Error::io(format!("{name}: read {path} at byte {pos}"), e))?;
-            let (_, _, header_len) = parse_header(&buf, size)
-                .map_err(|k| BoxError::new(path.clone(), pos, k).in_file(name))?;
-            let moof = Bx {
-                kind: *b"moof",
-                start: pos,
-                raw: &buf,
-                header_len,
-                path,
-                depth: 1,
-            };
+            let buf = read_box(input, &path, pos, size)?;
+            let moof = top_box(input, *b"moof", path, pos, &buf)?;
             appender
                 .append(&moof, &mut tracks, &trex, file_len)
                 .map_err(|e| e.in_file(name))?;
@@ -203,6 +158,48 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         movie_timescale: timescale,
         tracks: checked,
         warnings,
+    })
+}
+
+/// Read a whole top-level box (`moov`, `moof`) into memory, within [`MAX_MOOV`].
+fn read_box(input: &Input, path: &str, pos: u64, size: u64) -> Result<Vec<u8>> {
+    let name = input.name();
+    if size > MAX_MOOV {
+        return Err(BoxError::new(
+            path,
+            pos,
+            Malformed::Limit {
+                what: "top-level box size (moov, moof)",
+                limit: MAX_MOOV,
+            },
+        )
+        .in_file(name));
+    }
+    let mut buf = vec![0u8; size as usize];
+    input
+        .source()
+        .read_exact_at(&mut buf, pos)
+        .map_err(|e| Error::io(format!("{name}: read {path} at byte {pos}"), e))?;
+    Ok(buf)
+}
+
+/// A top-level box held in memory, as the root of its box tree.
+fn top_box<'a>(
+    input: &Input,
+    kind: FourCC,
+    path: String,
+    pos: u64,
+    raw: &'a [u8],
+) -> Result<Bx<'a>> {
+    let (_, _, header_len) = parse_header(raw, raw.len() as u64)
+        .map_err(|k| BoxError::new(path.clone(), pos, k).in_file(input.name()))?;
+    Ok(Bx {
+        kind,
+        start: pos,
+        raw,
+        header_len,
+        path,
+        depth: 1,
     })
 }
 

@@ -510,3 +510,26 @@ pub fn raw_box<'a>(bytes: &'a [u8], kind: &[u8; 4]) -> &'a [u8] {
     let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
     &bytes[at..at + size]
 }
+
+/// The MD5 of every decoded frame FFmpeg reads from `stream` of `input` (an MP4, an MPD
+/// or an HLS playlist); FFmpeg must print no error.
+pub fn frame_hashes(input: &std::path::Path, stream: &str) -> Vec<String> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(input)
+        .args(["-map", stream, "-f", "framemd5", "-"])
+        .output()
+        .expect("ffmpeg must be installed (scripts/test installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "ffmpeg on {}: {stderr}",
+        input.display()
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(',').nth(5).unwrap().trim().to_string())
+        .collect()
+}
