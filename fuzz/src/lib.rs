@@ -27,9 +27,30 @@ pub fn reader(data: &[u8]) {
 }
 
 /// The whole packaging path (reader, planner, segment writer, MPD) on mutated files.
+/// The file's last byte picks the outputs too: encryption (cenc or cbcs, which parses
+/// every slice header), the on-demand profile and HLS playlists.
 pub fn package(data: &[u8]) {
+    let pick = data.last().copied().unwrap_or(0);
+    let scheme = if pick & 2 != 0 {
+        dashpack::Scheme::Cbcs
+    } else {
+        dashpack::Scheme::Cenc
+    };
+    let key = "00112233445566778899aabbccddeeff:00112233445566778899aabbccddeeff";
     let options = Options {
         segment_duration: 1.0,
+        encryption: (pick & 1 != 0).then(|| dashpack::Encryption {
+            scheme,
+            keys: vec![key.parse().expect("a valid key")],
+            clear_lead: f64::from(pick >> 6),
+            ..dashpack::Encryption::default()
+        }),
+        profile: if pick & 4 != 0 {
+            dashpack::Profile::OnDemand
+        } else {
+            dashpack::Profile::Live
+        },
+        hls: pick & 9 == 8,
         ..Options::default()
     };
     let _ = dashpack::package(&[input(data)], &Discard, &options);
