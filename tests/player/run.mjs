@@ -42,9 +42,9 @@ function packageInto(name, inputs, extra = []) {
 // with the test server's license URL (or the keys inline in the MPD).
 const VIDEO_KEY = ['9eb4050de44b4802932e27d75083e266', '166634c675823c235a4a9446fad52e4d'];
 const AUDIO_KEY = ['e4f6a72d2d6b4c4aa0f8d2a1c3b5d7e9', '0a1b2c3d4e5f60718293a4b5c6d7e8f9'];
-function packageEncrypted(name, inputs, { scheme = 'cenc', clearLead = 0, inline = false, serveKeys } = {}) {
+function packageEncrypted(name, inputs, { scheme = 'cenc', clearLead = 0, inline = false, serveKeys, extra = [] } = {}) {
   licenses[name] = serveKeys ?? { [VIDEO_KEY[0]]: VIDEO_KEY[1], [AUDIO_KEY[0]]: AUDIO_KEY[1] };
-  return packageInto(name, inputs, [
+  return packageInto(name, inputs, [...extra,
     '--encryption-key', `video:${VIDEO_KEY.join(':')}`, '--encryption-key', `audio:${AUDIO_KEY.join(':')}`,
     '--encryption-scheme', scheme, '--clear-lead', String(clearLead),
     ...(inline ? ['--clearkey-inline'] : ['--clearkey-license-url', `${base}/license/${name}`]),
@@ -86,7 +86,8 @@ for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.tes
 for (const [name, opts] of [['h264_aac-cbcs-clearkey', { scheme: 'cbcs' }],
   ['h264_ntsc-cbcs-clear-lead-clearkey', { scheme: 'cbcs', clearLead: 6 }],
   ['h264_aac-cenc-clear-lead-clearkey', { clearLead: 4 }],
-  ['h264_aac-cenc-inline-clearkey', { inline: true }]]) {
+  ['h264_aac-cenc-inline-clearkey', { inline: true }],
+  ['h264_aac-cbcs-on-demand-clearkey', { scheme: 'cbcs', extra: ['--profile', 'on-demand'] }]]) {
   const file = name.startsWith('h264_ntsc') ? 'h264_ntsc.mp4' : 'h264_aac.mp4';
   cases.push({ name, dir: packageEncrypted(name, [file], opts), frames: videoFrames(file) });
 }
