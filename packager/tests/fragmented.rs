@@ -106,3 +106,71 @@ fn several_truns_and_implicit_bases_read_the_same() {
         assert!(v == &b[k], "{k} differs");
     }
 }
+
+/// A gap in decode time between fragments (a later `tfdt` past the end of the samples
+/// so far, as when a live capture drops a fragment's worth of time): every later sample
+/// keeps the time its `tfdt` gives, so video stays in sync with audio.
+#[test]
+fn a_gap_between_fragments_keeps_later_samples_in_place() {
+    const GAP: u64 = 1280; // 0.1 s at the video timescale (12800)
+    let original = std::fs::read(fixture("fragmented.mp4")).unwrap();
+    let mut gapped = Vec::with_capacity(original.len());
+    let mut moofs = 0;
+    for (kind, start, end) in top_level(&original) {
+        if &kind != b"moof" {
+            gapped.extend_from_slice(&original[start..end]);
+            continue;
+        }
+        moofs += 1;
+        let mut moof = Moof::decode(&mut Cursor::new(&original[start..end])).unwrap();
+        if moofs >= 3 {
+            for t in moof.traf.iter_mut().filter(|t| t.tfhd.track_id == 1) {
+                t.tfdt.as_mut().unwrap().base_media_decode_time += GAP;
+            }
+        }
+        let mut buf = Vec::new();
+        moof.encode(&mut buf).unwrap();
+        assert_eq!(buf.len(), end - start, "tfdt keeps its size");
+        gapped.extend_from_slice(&buf);
+    }
+    let times = |data: Vec<u8>| -> Vec<(i64, u32)> {
+        let files = package(Input::from_bytes("fragmented.mp4", data));
+        let mut segs: Vec<(&String, &Vec<u8>)> = files
+            .iter()
+            .filter(|(k, _)| k.starts_with("video-1/seg-"))
+            .collect();
+        segs.sort_by_key(|(k, _)| {
+            k.trim_start_matches("video-1/seg-")
+                .trim_end_matches(".m4s")
+                .parse::<u32>()
+                .unwrap()
+        });
+        segs.iter()
+            .flat_map(|(_, b)| {
+                read_segment(b, 1)
+                    .samples
+                    .into_iter()
+                    .map(|s| (s.pt(), s.duration))
+            })
+            .collect()
+    };
+    let before = times(original);
+    let after = times(gapped);
+    assert_eq!(before.len(), after.len());
+    // Find the first sample whose time moved: from there on, every sample moved by GAP.
+    let first = before
+        .iter()
+        .zip(&after)
+        .position(|(a, b)| a.0 != b.0)
+        .expect("a gap");
+    assert!(first > 0);
+    for (a, b) in before[first..].iter().zip(&after[first..]) {
+        assert_eq!(b.0 - a.0, GAP as i64);
+    }
+    let longer = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| b.1 == a.1 + GAP as u32)
+        .count();
+    assert_eq!(longer, 1, "exactly one sample is longer, by the gap");
+}

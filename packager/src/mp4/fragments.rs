@@ -143,21 +143,28 @@ impl Appender {
                 }));
             }
             let track = &mut tracks[k];
-            if !self.started[k] {
-                self.started[k] = true;
-                if let Some(tfdt) = &tfdt {
+            let decode_time = match &tfdt {
+                Some(tfdt) => {
                     let mut r = tfdt.body();
                     let (version, _) = r.version_flags()?;
-                    let t = if version == 1 {
+                    Some(if version == 1 {
                         r.u64()?
                     } else {
                         u64::from(r.u32()?)
-                    };
-                    // The table counts from 0; the first decode time is the start.
-                    if track.table.count == 0 {
-                        track.start_dts = t;
-                    }
+                    })
                 }
+                None => None,
+            };
+            if !self.started[k] {
+                self.started[k] = true;
+                // The table counts from 0; the first decode time is the start.
+                if let Some(t) = decode_time
+                    && track.table.count == 0
+                {
+                    track.start_dts = t;
+                }
+            } else if let Some(t) = decode_time {
+                close_gap(track, t);
             }
             let mut next = base;
             for trun in &truns {
@@ -167,6 +174,34 @@ impl Appender {
         }
         Ok(())
     }
+}
+
+/// A fragment whose `tfdt` lies after the end of the samples so far leaves a gap in
+/// decode time: the last sample is lengthened to reach it, so every later sample keeps
+/// its time (and its sync with the other tracks). An earlier `tfdt` (an overlap) cannot
+/// be represented by durations and is left as the durations say.
+fn close_gap(track: &mut Track, tfdt: u64) {
+    let t = &mut track.table;
+    let end: u64 = t
+        .stts
+        .iter()
+        .map(|&(n, d)| u64::from(n) * u64::from(d))
+        .sum::<u64>()
+        + track.start_dts;
+    let Some(gap) = tfdt.checked_sub(end).filter(|&g| g > 0) else {
+        return;
+    };
+    let Some(&(n, d)) = t.stts.last() else {
+        return;
+    };
+    let Ok(longer) = u32::try_from(u64::from(d) + gap) else {
+        return;
+    };
+    t.stts.pop();
+    if n > 1 {
+        t.stts.push((n - 1, d));
+    }
+    t.stts.push((1, longer));
 }
 
 /// Append one `trun`; returns the file offset after its data.
