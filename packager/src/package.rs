@@ -499,13 +499,6 @@ fn rep_input<'a>(
 /// Package `inputs` into `sink`: init and media segments for every audio and video
 /// track, then the MPD, last.
 pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
-    if options.hls && options.encryption.is_some() {
-        // HLS needs its own key signalling (EXT-X-KEY, SAMPLE-AES); not written yet.
-        return Err(Error::InvalidOption {
-            name: "hls",
-            reason: "HLS playlists for encrypted output are not supported yet".into(),
-        });
-    }
     let mut p = prepare(inputs, options)?;
     let mut warnings = std::mem::take(&mut p.warnings);
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;

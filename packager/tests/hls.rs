@@ -201,21 +201,64 @@ fn subtitles_in_both_manifests() {
 }
 
 #[test]
-fn hls_with_encryption_is_refused() {
-    let options = Options {
-        hls: true,
-        encryption: Some(dashpack::Encryption {
-            keys: vec![
-                "00112233445566778899aabbccddeeff:00112233445566778899aabbccddeeff"
-                    .parse()
-                    .unwrap(),
-            ],
-            ..Default::default()
-        }),
-        ..Options::default()
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hls-encrypted");
-    let err = dashpack::package_files(&[fixture("h264_aac.mp4")], &dir, &options).unwrap_err();
-    assert!(err.to_string().contains("HLS"), "{err}");
-    assert!(!dir.exists());
+fn encrypted_playlists_name_the_method_and_key_id() {
+    let widevine =
+        dashpack::Pssh::from_base64("AAAAJHBzc2gAAAAA7e+LqXnWSs6jyCfc1R0h7QAAAAQBAgME").unwrap();
+    for (scheme, method) in [
+        (dashpack::Scheme::Cenc, "SAMPLE-AES-CTR"),
+        (dashpack::Scheme::Cbcs, "SAMPLE-AES"),
+    ] {
+        let options = Options {
+            hls: true,
+            force: true,
+            encryption: Some(dashpack::Encryption {
+                scheme,
+                keys: vec![
+                    "0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff"
+                        .parse()
+                        .unwrap(),
+                ],
+                pssh: vec![widevine.clone()],
+                ..Default::default()
+            }),
+            ..Options::default()
+        };
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hls-enc-{method}"));
+        dashpack::package_files(&[fixture("h264_aac.mp4")], &dir, &options).unwrap();
+        for rep in ["video-1", "audio-1"] {
+            let text = std::fs::read_to_string(dir.join(rep).join("playlist.m3u8")).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let keys: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].starts_with("#EXT-X-KEY:"))
+                .collect();
+            let map = lines
+                .iter()
+                .position(|l| l.starts_with("#EXT-X-MAP:"))
+                .unwrap();
+            assert_eq!(keys.len(), 2, "{text}");
+            assert!(
+                keys.iter().all(|&i| i < map),
+                "keys cover the init segment too"
+            );
+            let clearkey = lines[keys[0]];
+            assert!(
+                clearkey.contains(&format!("METHOD={method},")),
+                "{clearkey}"
+            );
+            assert!(clearkey.contains("KEYFORMAT=\"org.w3.clearkey\""));
+            assert!(clearkey.contains("KEYID=0x0123456789abcdef0123456789abcdef"));
+            assert!(clearkey.contains("URI=\"data:text/plain;base64,ASNFZ4mrze8BI0VniavN7w==\""));
+            let wv = lines[keys[1]];
+            assert!(wv.contains("KEYFORMAT=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\""));
+            assert!(wv.contains(&widevine_b64()));
+            assert!(
+                !text.contains("00112233445566778899aabbccddeeff"),
+                "no key in a playlist"
+            );
+        }
+    }
+}
+
+fn widevine_b64() -> String {
+    "AAAAJHBzc2gAAAAA7e+LqXnWSs6jyCfc1R0h7QAAAAQBAgME".to_string()
 }

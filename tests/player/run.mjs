@@ -42,10 +42,13 @@ function packageInto(name, inputs, extra = []) {
 // with the test server's license URL (or the keys inline in the MPD).
 const VIDEO_KEY = ['9eb4050de44b4802932e27d75083e266', '166634c675823c235a4a9446fad52e4d'];
 const AUDIO_KEY = ['e4f6a72d2d6b4c4aa0f8d2a1c3b5d7e9', '0a1b2c3d4e5f60718293a4b5c6d7e8f9'];
-function packageEncrypted(name, inputs, { scheme = 'cenc', clearLead = 0, inline = false, serveKeys, extra = [] } = {}) {
+// `oneKey`: the video key for every track (hls.js, below, plays encrypted HLS with
+// one key; with a second key for audio it stalls waiting for it).
+function packageEncrypted(name, inputs, { scheme = 'cenc', clearLead = 0, inline = false, serveKeys, extra = [], oneKey = false } = {}) {
   licenses[name] = serveKeys ?? { [VIDEO_KEY[0]]: VIDEO_KEY[1], [AUDIO_KEY[0]]: AUDIO_KEY[1] };
-  return packageInto(name, inputs, [...extra,
-    '--encryption-key', `video:${VIDEO_KEY.join(':')}`, '--encryption-key', `audio:${AUDIO_KEY.join(':')}`,
+  const keys = oneKey ? ['--encryption-key', VIDEO_KEY.join(':')]
+    : ['--encryption-key', `video:${VIDEO_KEY.join(':')}`, '--encryption-key', `audio:${AUDIO_KEY.join(':')}`];
+  return packageInto(name, inputs, [...extra, ...(inline ? [] : ['--hls']), ...keys,
     '--encryption-scheme', scheme, '--clear-lead', String(clearLead),
     ...(inline ? ['--clearkey-inline'] : ['--clearkey-license-url', `${base}/license/${name}`]),
   ]);
@@ -81,7 +84,7 @@ for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.tes
   // AV1 and VP9 encryption is refused by dashpack (no subsample layout for them yet).
   if (/^(av1|vp9)_/.test(name)) continue;
   const encrypted = `${name}-cenc-clearkey`;
-  cases.push({ name: encrypted, dir: packageEncrypted(encrypted, [file]), frames: videoFrames(file) });
+  cases.push({ name: encrypted, dir: packageEncrypted(encrypted, [file]), frames: videoFrames(file), licenseUrl: `${base}/license/${encrypted}` });
 }
 for (const [name, opts] of [['h264_aac-cbcs-clearkey', { scheme: 'cbcs' }],
   ['h264_ntsc-cbcs-clear-lead-clearkey', { scheme: 'cbcs', clearLead: 6 }],
@@ -89,7 +92,15 @@ for (const [name, opts] of [['h264_aac-cbcs-clearkey', { scheme: 'cbcs' }],
   ['h264_aac-cenc-inline-clearkey', { inline: true }],
   ['h264_aac-cbcs-on-demand-clearkey', { scheme: 'cbcs', extra: ['--profile', 'on-demand'] }]]) {
   const file = name.startsWith('h264_ntsc') ? 'h264_ntsc.mp4' : 'h264_aac.mp4';
-  cases.push({ name, dir: packageEncrypted(name, [file], opts), frames: videoFrames(file) });
+  cases.push({ name, dir: packageEncrypted(name, [file], opts), frames: videoFrames(file), licenseUrl: `${base}/license/${name}` });
+}
+// Encrypted HLS (EXT-X-KEY with the ClearKey key ID) in hls.js, and the same files in
+// dash.js and Shaka.
+for (const [name, opts] of [['h264_aac-cenc-one-key-hls', {}], ['h264_aac-cbcs-one-key-hls', { scheme: 'cbcs' }],
+  ['h264_ntsc-cbcs-clear-lead-one-key-hls', { scheme: 'cbcs', clearLead: 6 }],
+  ['h264_aac-cenc-on-demand-one-key-hls', { extra: ['--profile', 'on-demand'] }]]) {
+  const file = name.startsWith('h264_ntsc') ? 'h264_ntsc.mp4' : 'h264_aac.mp4';
+  cases.push({ name, dir: packageEncrypted(name, [file], { ...opts, oneKey: true }), frames: videoFrames(file), hls: true, licenseUrl: `${base}/license/${name}` });
 }
 {
   const dir = packageInto('ladder', ['h264_aac.mp4', 'video_low.mp4'], ['--hls']);
@@ -185,7 +196,7 @@ async function play(player, c, precheck = true, rate = RATE) {
   const mpd = `${base}/media/${path.relative(root, c.dir)}/${player === 'hlsjs' ? 'master.m3u8' : 'stream.mpd'}`;
   const result = unsupported.length ? null : await page.evaluate((o) => window.runPlayback(o), {
     player, mpd, duration, rate, seeks, seed: 20261128, timeoutMs: (duration / rate) * 1000 + 30000,
-    forceRep: c.forceRep, hasVideo: c.frames > 0,
+    forceRep: c.forceRep, hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
   });
   return { duration, unsupported, result, seeks };
 }

@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::crypt::{self, COMMON_SYSTEM_ID, Scheme};
 use crate::mp4::moov::Kind;
 use crate::mpd::RepInput;
 use crate::options::Timeline;
@@ -48,6 +49,43 @@ fn quoted(s: &str) -> String {
     s.replace(['"', '\n', '\r'], "")
 }
 
+/// Widevine's system ID: its `pssh` goes into an `EXT-X-KEY` of its own.
+const WIDEVINE: [u8; 16] = [
+    0xed, 0xef, 0x8b, 0xa9, 0x79, 0xd6, 0x4a, 0xce, 0xa3, 0xc8, 0x27, 0xdc, 0xd5, 0x1d, 0x21, 0xed,
+];
+
+/// `EXT-X-KEY` lines of an encrypted Representation (RFC 8216bis 4.4.4.4): the method
+/// names the scheme (`SAMPLE-AES-CTR` for cenc, `SAMPLE-AES` for cbcs); one line for
+/// W3C ClearKey with the key ID, and one per Widevine `pssh` given. They come before
+/// `EXT-X-MAP`, so they cover the init segment and every media segment.
+fn key_lines(r: &RepInput<'_>) -> String {
+    let Some(p) = &r.protection else {
+        return String::new();
+    };
+    let method = match p.scheme {
+        Scheme::Cenc => "SAMPLE-AES-CTR",
+        Scheme::Cbcs => "SAMPLE-AES",
+    };
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let kid = crypt::hex(&p.kid);
+    let mut out = format!(
+        "#EXT-X-KEY:METHOD={method},KEYFORMAT=\"org.w3.clearkey\",KEYFORMATVERSIONS=\"1\",URI=\"data:text/plain;base64,{}\",KEYID=0x{kid}\n",
+        b64(&p.kid)
+    );
+    for pssh in p.pssh.iter().filter(|x| x.system_id() == WIDEVINE) {
+        out.push_str(&format!(
+            "#EXT-X-KEY:METHOD={method},KEYFORMAT=\"urn:uuid:{}\",KEYFORMATVERSIONS=\"1\",URI=\"data:text/plain;base64,{}\",KEYID=0x{kid}\n",
+            pssh.system_uuid(),
+            pssh.base64()
+        ));
+    }
+    debug_assert!(p.pssh.iter().any(|x| x.system_id() == COMMON_SYSTEM_ID));
+    out
+}
+
 /// The media playlist of one Representation; segment URIs are relative to it.
 fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
     let ts = f64::from(r.timescale.max(1));
@@ -64,6 +102,7 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
          #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n"
     );
+    out.push_str(&key_lines(r));
     match r.on_demand {
         // On-demand: byte ranges of the one file, after the init segment and the sidx.
         Some((init, (_, index_last))) => {
