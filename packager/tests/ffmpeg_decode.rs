@@ -6,39 +6,10 @@
 #[macro_use]
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use common::*;
 use dashpack::Options;
-
-fn ffmpeg_hashes(input: &Path, stream: &str) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(input)
-        .args(["-map", stream, "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg must be installed (scripts/test installs it)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.trim().is_empty(),
-        "ffmpeg on {}: {stderr}",
-        input.display()
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        // Keep size and hash: timestamps are compared by the conformance tests.
-        .map(|l| {
-            l.split(',')
-                .skip(4)
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
-}
 
 fn out_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ffmpeg-{name}"))
@@ -55,15 +26,15 @@ fn decode(name: &str) {
     let mpd = dir.join(&p.mpd);
     let tracks = read_input(&std::fs::read(&input).unwrap());
     if tracks.iter().any(|t| t.video) {
-        let want = ffmpeg_hashes(&input, "0:v:0");
-        let got = ffmpeg_hashes(&mpd, "0:v:0");
+        let want = frame_hashes(&input, "0:v:0");
+        let got = frame_hashes(&mpd, "0:v:0");
         assert_eq!(got.len(), want.len(), "{name}: decoded video frames");
         assert!(got == want, "{name}: decoded pictures differ");
     }
     if let Some(audio) = tracks.iter().find(|t| !t.video) {
         // FFmpeg's DASH reader does not apply presentationTimeOffset, so it also
         // decodes the priming frames the input's edit list hides: all packets.
-        let got = ffmpeg_hashes(&mpd, "0:a:0");
+        let got = frame_hashes(&mpd, "0:a:0");
         assert_eq!(
             got.len(),
             audio.samples.len(),
