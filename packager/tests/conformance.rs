@@ -402,22 +402,7 @@ fn mpd_attributes() {
 #[test]
 fn phone_upload_keeps_rotation_and_colour() {
     let (_, input, _, files) = package("phone.mov", &Options::default());
-    let (_, start, end) = top_level(&input)
-        .into_iter()
-        .find(|b| &b.0 == b"moov")
-        .unwrap();
-    let moov_in = without_boxes(
-        &input[start..end],
-        &[
-            b"sdtp",
-            b"hdlr",
-            ORACLE_SKIPS[0],
-            ORACLE_SKIPS[1],
-            ORACLE_SKIPS[2],
-        ],
-    );
-    let moov_in =
-        <mp4_atom::Moov as mp4_atom::Decode>::decode(&mut std::io::Cursor::new(&moov_in)).unwrap();
+    let moov_in = read_input_moov(&input);
     let video_in = moov_in
         .trak
         .iter()

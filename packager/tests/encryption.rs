@@ -40,20 +40,7 @@ fn packets(file: &Path, stream: &str, key: Option<&str>) -> Vec<String> {
         file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        // Size and hash only: side data (skip samples, encryption info) differs by design.
-        .map(|l| {
-            l.split(',')
-                .skip(4)
-                .take(2)
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
+    framemd5_sizes_and_hashes(&out.stdout)
 }
 
 fn encryption(scheme: Scheme, clear_lead: f64) -> Encryption {

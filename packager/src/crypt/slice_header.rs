@@ -99,6 +99,14 @@ fn ue_max(b: &mut Bits<'_>, max: u32) -> Option<u32> {
     b.ue().filter(|&v| v <= max)
 }
 
+/// `chroma_format_idc` and `separate_colour_plane_flag` (the same in both SPS syntaxes):
+/// returns the format, the flag and `ChromaArrayType`.
+fn chroma_format_idc(b: &mut Bits<'_>) -> Option<(u32, bool, u32)> {
+    let format = ue_max(b, 3)?;
+    let separate = format == 3 && b.flag()?;
+    Some((format, separate, if separate { 0 } else { format }))
+}
+
 /// Parameter sets by ID, replaced as new ones arrive.
 #[derive(Debug)]
 struct ParamSets<S, P> {
@@ -239,15 +247,12 @@ impl Avc {
             profile,
             100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
         ) {
-            let chroma_format = ue_max(&mut b, 3)?;
-            if chroma_format == 3 {
-                sps.separate_colour_plane = b.flag()?;
-            }
-            sps.chroma_array_type = if sps.separate_colour_plane {
-                0
-            } else {
-                chroma_format
-            };
+            let chroma_format;
+            (
+                chroma_format,
+                sps.separate_colour_plane,
+                sps.chroma_array_type,
+            ) = chroma_format_idc(&mut b)?;
             ue_max(&mut b, 14)?;
             ue_max(&mut b, 14)?;
             b.skip(1)?;
@@ -648,15 +653,7 @@ impl Hevc {
         }
         let id = ue_max(&mut b, 15)?;
         let mut sps = HevcSps::default();
-        let chroma_format = ue_max(&mut b, 3)?;
-        if chroma_format == 3 {
-            sps.separate_colour_plane = b.flag()?;
-        }
-        sps.chroma_array_type = if sps.separate_colour_plane {
-            0
-        } else {
-            chroma_format
-        };
+        (_, sps.separate_colour_plane, sps.chroma_array_type) = chroma_format_idc(&mut b)?;
         let width = b.ue()?;
         let height = b.ue()?;
         if b.flag()? {

@@ -229,26 +229,23 @@ pub fn without_boxes(bx: &[u8], drop: &[&[u8; 4]]) -> Vec<u8> {
     out
 }
 
-/// Read an input's tracks and expand their sample tables, independently of dashpack.
-pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
+/// An input's `moov` decoded by mp4-atom (strict). Inputs may carry boxes its strict
+/// mode does not know (`sdtp` from x265, QuickTime's `minf/hdlr`, [`ORACLE_SKIPS`] in
+/// sample entries): they are dropped from the copy the oracle reads.
+pub fn read_input_moov(bytes: &[u8]) -> Moov {
     let (_, start, end) = top_level(bytes)
         .into_iter()
         .find(|b| &b.0 == b"moov")
         .unwrap();
-    // Inputs may carry boxes mp4-atom's strict mode does not know (`sdtp` from x265):
-    // drop them from the copy the oracle reads. Outputs are never filtered.
-    // Likewise `btrt`/`fiel` in sample entries and QuickTime's `minf/hdlr`.
-    let moov_bytes = without_boxes(
-        &bytes[start..end],
-        &[
-            b"sdtp",
-            b"hdlr",
-            ORACLE_SKIPS[0],
-            ORACLE_SKIPS[1],
-            ORACLE_SKIPS[2],
-        ],
-    );
-    let moov = Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap();
+    let mut drop = vec![b"sdtp", b"hdlr"];
+    drop.extend(ORACLE_SKIPS);
+    let moov_bytes = without_boxes(&bytes[start..end], &drop);
+    Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap()
+}
+
+/// Read an input's tracks and expand their sample tables, independently of dashpack.
+pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
+    let moov = read_input_moov(bytes);
     let movie_timescale = moov.mvhd.timescale;
     let mut tracks = Vec::new();
     for trak in &moov.trak {
@@ -526,11 +523,16 @@ pub fn frame_hashes(input: &std::path::Path, stream: &str) -> Vec<String> {
         "ffmpeg on {}: {stderr}",
         input.display()
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    framemd5_sizes_and_hashes(&out.stdout)
+}
+
+/// `size,hash` of every packet line of FFmpeg's `framemd5` output: timestamps are
+/// compared by the conformance tests, and side data (skip samples, encryption info)
+/// differs by design.
+pub fn framemd5_sizes_and_hashes(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))
-        // Size and hash of each frame; timestamps are compared by the conformance tests.
         .map(|l| {
             l.split(',')
                 .skip(4)
