@@ -434,22 +434,30 @@ fn protections(
     Ok(out)
 }
 
-/// `inline_license`: the `data:` URL with every key of the presentation (players may
-/// send all their license requests to the first URL they find).
-fn rep_protection<'a>(
-    enc: Option<&Encryption>,
-    t: &'a TrackProtection,
-    inline_license: &str,
-) -> RepProtection<'a> {
+/// The ClearKey license URL the MPD names: the given one, or for inline keys a `data:`
+/// URL with every key of the presentation (players may send all their license
+/// requests to the first URL they find).
+fn clearkey_laurl(enc: Option<&Encryption>, tracks: &[Option<TrackProtection>]) -> Option<String> {
+    match enc?.clearkey.as_ref()? {
+        ClearKey::LicenseUrl(url) => Some(url.clone()),
+        ClearKey::Inline => {
+            let mut keys: Vec<&crypt::EncryptionKey> = Vec::new();
+            for t in tracks.iter().flatten() {
+                if !keys.iter().any(|k| k.kid == t.key.kid) {
+                    keys.push(&t.key);
+                }
+            }
+            Some(Encryption::clearkey_data_url(&keys))
+        }
+    }
+}
+
+fn rep_protection<'a>(t: &'a TrackProtection, laurl: &Option<String>) -> RepProtection<'a> {
     RepProtection {
         scheme: t.scheme,
         kid: t.key.kid,
         pssh: &t.pssh,
-        clearkey_laurl: match enc.and_then(|e| e.clearkey.as_ref()) {
-            Some(ClearKey::LicenseUrl(url)) => Some(url.clone()),
-            Some(ClearKey::Inline) => Some(inline_license.to_string()),
-            None => None,
-        },
+        clearkey_laurl: laurl.clone(),
     }
 }
 
@@ -534,22 +542,14 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
     })?;
     ctl.check_cancel()?;
 
-    let mut keys: Vec<&crypt::EncryptionKey> = Vec::new();
-    for t in protections.iter().flatten() {
-        if !keys.iter().any(|k| k.kid == t.key.kid) {
-            keys.push(&t.key);
-        }
-    }
-    let inline_license = Encryption::clearkey_data_url(&keys);
+    let laurl = clearkey_laurl(options.encryption.as_ref(), &protections);
     let reps: Vec<RepInput<'_>> = p
         .tracks
         .iter()
         .zip(&built)
         .zip(&protections)
         .map(|((o, b), prot)| {
-            let prot = prot
-                .as_ref()
-                .map(|t| rep_protection(options.encryption.as_ref(), t, &inline_license));
+            let prot = prot.as_ref().map(|t| rep_protection(t, &laurl));
             rep_input(&p, o, b, prot)
         })
         .collect();

@@ -154,36 +154,14 @@ pub(crate) fn build_track(
             write_init_segment(t, &stsd, &p.pssh)
         }
     };
-    // On-demand: one file, the init segment, then a `sidx` (filled in at the end, when
-    // every segment's size is known), then the segments without `styp`.
-    let mut file: Option<Box<dyn SinkFile + '_>> = None;
-    let mut index_range = None;
-    let mut refs: Vec<SidxRef> = Vec::new();
-    let on_demand = profile == Profile::OnDemand;
-    if on_demand {
-        if job.plan.segments.len() > usize::from(u16::MAX) {
-            return Err(Error::InvalidOption {
-                name: "profile",
-                reason: format!(
-                    "{}: {} segments, more than one sidx indexes ({}); use a longer segment duration",
-                    job.rep_id,
-                    job.plan.segments.len(),
-                    u16::MAX
-                ),
-            });
+    let mut file = match profile {
+        Profile::OnDemand => Some(OnDemandFile::open(sink, job, &init)?),
+        Profile::Live => {
+            put(init_path(job.rep_id), &init)?;
+            None
         }
-        let path = on_demand_path(job.rep_id);
-        let io = |e| Error::io(format!("cannot write output file {path}"), e);
-        let mut f = sink.create(&path).map_err(io)?;
-        f.write(&init).map_err(io)?;
-        let len = sidx_len(job.plan.segments.len());
-        f.write(&vec![0; len]).map_err(io)?;
-        index_range = Some((init.len() as u64, (init.len() + len) as u64 - 1));
-        file = Some(f);
-    } else {
-        put(init_path(job.rep_id), &init)?;
-    }
-
+    };
+    let on_demand = file.is_some();
     let mut cursor = t.table.cursor();
     let mut samples: Vec<Sample> = Vec::new();
     let mut trun: Vec<TrunSample> = Vec::new();
@@ -291,29 +269,8 @@ pub(crate) fn build_track(
         let number = i as u32 + 1;
         match file.as_mut() {
             Some(f) => {
-                let path = on_demand_path(job.rep_id);
-                f.write(&buf)
-                    .map_err(|e| Error::io(format!("cannot write output file {path}"), e))?;
-                let limit = |what| {
-                    BoxError::new(
-                        format!("{}/mdia/minf/stbl", t.path),
-                        t.offset,
-                        Malformed::Limit {
-                            what,
-                            limit: u64::from(u32::MAX >> 1),
-                        },
-                    )
-                    .in_file(name)
-                };
-                refs.push(SidxRef {
-                    size: u32::try_from(buf.len())
-                        .ok()
-                        .filter(|&n| n <= u32::MAX >> 1)
-                        .ok_or_else(|| limit("bytes in one indexed segment"))?,
-                    duration: u32::try_from(job.plan.duration(i).max(0))
-                        .map_err(|_| limit("duration of one indexed segment"))?,
-                    sap: seg_sap,
-                });
+                let duration = job.plan.duration(i).max(0) as u64;
+                f.append(job, &buf, duration, seg_sap)?;
             }
             None => put(media_path(job.rep_id, timeline, number, time), &buf)?,
         }
@@ -324,21 +281,99 @@ pub(crate) fn build_track(
         });
         ctl.advance(payload);
     }
-    if let (Some(mut f), Some((at, _))) = (file, index_range) {
-        let path = on_demand_path(job.rep_id);
-        let io = |e| Error::io(format!("cannot write output file {path}"), e);
-        let mut sidx = Vec::with_capacity(sidx_len(refs.len()));
-        let earliest = built.first().map_or(0, |s| s.time);
-        write_sidx(&mut sidx, t.timescale, earliest, &refs);
-        f.patch(at, &sidx).map_err(io)?;
-        f.finish().map_err(io)?;
-    }
+    let index_range = match file {
+        Some(f) => Some(f.finish(t.timescale, built.first().map_or(0, |s| s.time))?),
+        None => None,
+    };
     Ok(BuiltTrack {
         segments: built,
         sap,
         init_bytes: init.len() as u64,
         index_range,
     })
+}
+
+/// The on-demand profile's one file per Representation: the init segment, a `sidx`
+/// (written as zeros, filled in by `finish` when every segment's size is known), then
+/// the segments without `styp`.
+struct OnDemandFile<'s> {
+    file: Box<dyn SinkFile + 's>,
+    path: String,
+    sidx_at: u64,
+    refs: Vec<SidxRef>,
+}
+
+impl<'s> OnDemandFile<'s> {
+    fn open(sink: &'s dyn Sink, job: &TrackJob<'_>, init: &[u8]) -> Result<Self> {
+        let count = job.plan.segments.len();
+        if count > usize::from(u16::MAX) {
+            return Err(Error::InvalidOption {
+                name: "profile",
+                reason: format!(
+                    "{}: {count} segments, more than one sidx indexes ({}); use a longer segment duration",
+                    job.rep_id,
+                    u16::MAX
+                ),
+            });
+        }
+        let path = on_demand_path(job.rep_id);
+        let mut f = OnDemandFile {
+            file: sink.create(&path).map_err(|e| Self::io(&path, e))?,
+            path,
+            sidx_at: init.len() as u64,
+            refs: Vec::with_capacity(count),
+        };
+        f.write(init)?;
+        f.write(&vec![0; sidx_len(count)])?;
+        Ok(f)
+    }
+
+    fn io(path: &str, e: std::io::Error) -> Error {
+        Error::io(format!("cannot write output file {path}"), e)
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.file.write(data).map_err(|e| Self::io(&self.path, e))
+    }
+
+    /// Append one segment and remember its `sidx` reference.
+    fn append(&mut self, job: &TrackJob<'_>, segment: &[u8], duration: u64, sap: u8) -> Result<()> {
+        let t = &job.track.track;
+        let limit = |what| {
+            BoxError::new(
+                format!("{}/mdia/minf/stbl", t.path),
+                t.offset,
+                Malformed::Limit {
+                    what,
+                    limit: u64::from(u32::MAX >> 1),
+                },
+            )
+            .in_file(job.input.name())
+        };
+        let size = u32::try_from(segment.len())
+            .ok()
+            .filter(|&n| n <= u32::MAX >> 1)
+            .ok_or_else(|| limit("bytes in one indexed segment"))?;
+        let duration =
+            u32::try_from(duration).map_err(|_| limit("duration of one indexed segment"))?;
+        self.write(segment)?;
+        self.refs.push(SidxRef {
+            size,
+            duration,
+            sap,
+        });
+        Ok(())
+    }
+
+    /// Fill in the `sidx` and close the file; returns the `sidx` byte range.
+    fn finish(mut self, timescale: u32, earliest: u64) -> Result<(u64, u64)> {
+        let mut sidx = Vec::with_capacity(sidx_len(self.refs.len()));
+        write_sidx(&mut sidx, timescale, earliest, &self.refs);
+        let (at, path) = (self.sidx_at, self.path.clone());
+        self.file.patch(at, &sidx).map_err(|e| Self::io(&path, e))?;
+        self.file.finish().map_err(|e| Self::io(&path, e))?;
+        Ok((at, at + sidx.len() as u64 - 1))
+    }
 }
 
 /// Encrypt the samples in `e.payload` in place and record their IVs and subsamples.
