@@ -68,14 +68,15 @@ pub(crate) fn parse_trex(moov: &Bx<'_>) -> Result<HashMap<u32, Defaults>, BoxErr
 /// Per-track state while fragments are appended.
 #[derive(Debug, Default)]
 pub(crate) struct Appender {
-    /// Decode time of the next sample (table time, from 0), per track index.
-    started: Vec<bool>,
+    /// Per track index: the decode time after the samples so far (`start_dts` included),
+    /// `None` before the track's first fragment.
+    ends: Vec<Option<u64>>,
 }
 
 impl Appender {
     pub fn new(tracks: usize) -> Appender {
         Appender {
-            started: vec![false; tracks],
+            ends: vec![None; tracks],
         }
     }
 
@@ -155,21 +156,36 @@ impl Appender {
                 }
                 None => None,
             };
-            if !self.started[k] {
-                self.started[k] = true;
-                // The table counts from 0; the first decode time is the start.
-                if let Some(t) = decode_time
-                    && track.table.count == 0
-                {
-                    track.start_dts = t;
+            let end = match self.ends[k] {
+                None => {
+                    // The table counts from 0; the first decode time is the start.
+                    if let Some(t) = decode_time
+                        && track.table.count == 0
+                    {
+                        track.start_dts = t;
+                    }
+                    // A hybrid file's samples in `moov` come first.
+                    let moov_ticks: u64 = track
+                        .table
+                        .stts
+                        .iter()
+                        .map(|&(n, d)| u64::from(n) * u64::from(d))
+                        .sum();
+                    track.start_dts + moov_ticks
                 }
-            } else if let Some(t) = decode_time {
-                close_gap(track, t);
-            }
+                Some(end) => match decode_time {
+                    Some(t) => close_gap(track, end, t),
+                    None => end,
+                },
+            };
             let mut next = base;
+            let mut ticks = 0u64;
             for trun in &truns {
-                next = append_trun(trun, track, &d, base, next, file_len)?;
+                let (after, added) = append_trun(trun, track, &d, base, next, file_len)?;
+                next = after;
+                ticks += added;
             }
+            self.ends[k] = Some(end + ticks);
             implicit_base = next;
         }
         Ok(())
@@ -179,32 +195,27 @@ impl Appender {
 /// A fragment whose `tfdt` lies after the end of the samples so far leaves a gap in
 /// decode time: the last sample is lengthened to reach it, so every later sample keeps
 /// its time (and its sync with the other tracks). An earlier `tfdt` (an overlap) cannot
-/// be represented by durations and is left as the durations say.
-fn close_gap(track: &mut Track, tfdt: u64) {
+/// be represented by durations and is left as the durations say. Returns the new end.
+fn close_gap(track: &mut Track, end: u64, tfdt: u64) -> u64 {
     let t = &mut track.table;
-    let end: u64 = t
-        .stts
-        .iter()
-        .map(|&(n, d)| u64::from(n) * u64::from(d))
-        .sum::<u64>()
-        + track.start_dts;
     let Some(gap) = tfdt.checked_sub(end).filter(|&g| g > 0) else {
-        return;
+        return end;
     };
     let Some(&(n, d)) = t.stts.last() else {
-        return;
+        return end;
     };
     let Ok(longer) = u32::try_from(u64::from(d) + gap) else {
-        return;
+        return end;
     };
     t.stts.pop();
     if n > 1 {
         t.stts.push((n - 1, d));
     }
     t.stts.push((1, longer));
+    tfdt
 }
 
-/// Append one `trun`; returns the file offset after its data.
+/// Append one `trun`; returns the file offset after its data and the ticks it added.
 fn append_trun(
     trun: &Bx<'_>,
     track: &mut Track,
@@ -212,7 +223,7 @@ fn append_trun(
     base: u64,
     next: u64,
     file_len: u64,
-) -> Result<u64, BoxError> {
+) -> Result<(u64, u64), BoxError> {
     let mut r = trun.body();
     let (version, flags) = r.version_flags()?;
     let count = r.u32()?;
@@ -246,7 +257,7 @@ fn append_trun(
         }));
     }
     if count == 0 {
-        return Ok(offset);
+        return Ok((offset, 0));
     }
     // Sizes become per-sample once fragments add to them.
     if let Sizes::Constant(size) = t.sizes {
@@ -266,6 +277,7 @@ fn append_trun(
             sample_description_index: 1,
         });
     }
+    let mut ticks = 0u64;
     for i in 0..count {
         let duration = if flags & SAMPLE_DURATION != 0 {
             r.u32()?
@@ -297,6 +309,7 @@ fn append_trun(
         } else {
             0
         };
+        ticks += u64::from(duration);
         match t.stts.last_mut() {
             Some((n, delta)) if *delta == duration => *n += 1,
             _ => t.stts.push((1, duration)),
@@ -324,5 +337,5 @@ fn append_trun(
         t.count += 1;
         offset = offset.saturating_add(u64::from(size));
     }
-    Ok(offset)
+    Ok((offset, ticks))
 }
