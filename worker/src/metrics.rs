@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -17,6 +17,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Most metrics connections open at once.
+const MAX_CONNECTIONS: usize = 32;
+/// Time a client has to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a metrics connection stays open, keep-alive included.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -35,7 +43,11 @@ pub struct Metrics {
     jobs: Family<Outcome, Counter>,
     stages: Family<Stage, Histogram>,
     in_flight: Gauge<i64, AtomicI64>,
-    connected: Arc<AtomicBool>,
+    /// A consumer is registered on a live channel.
+    consuming: Arc<AtomicBool>,
+    /// A publisher channel is open or can be reopened (shared with the `Publisher`).
+    publishing: Arc<AtomicBool>,
+    open_connections: Arc<Semaphore>,
 }
 
 impl Default for Metrics {
@@ -68,7 +80,9 @@ impl Metrics {
             jobs,
             stages,
             in_flight,
-            connected: Arc::new(AtomicBool::new(false)),
+            consuming: Arc::new(AtomicBool::new(false)),
+            publishing: Arc::new(AtomicBool::new(false)),
+            open_connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         }
     }
 
@@ -94,8 +108,18 @@ impl Metrics {
         InFlight(self.in_flight.clone())
     }
 
-    pub fn set_connected(&self, up: bool) {
-        self.connected.store(up, Ordering::Relaxed);
+    pub fn set_consuming(&self, up: bool) {
+        self.consuming.store(up, Ordering::Relaxed);
+    }
+
+    /// The flag a `Publisher` keeps up to date.
+    pub fn publishing(&self) -> Arc<AtomicBool> {
+        self.publishing.clone()
+    }
+
+    /// Whether the worker can consume, publish and ack right now.
+    pub fn healthy(&self) -> bool {
+        self.consuming.load(Ordering::Relaxed) && self.publishing.load(Ordering::Relaxed)
     }
 
     fn render(&self) -> String {
@@ -106,26 +130,51 @@ impl Metrics {
         out
     }
 
-    /// Serves `/metrics` and `/healthz` (200 while connected to the broker, else 503).
-    /// Returns the bound address (port 0 picks a free one).
+    /// Serves `/metrics` and `/healthz` (200 while the worker can consume, publish and
+    /// ack, else 503). Returns the bound address (port 0 picks a free one).
+    ///
+    /// Scrapers are trusted no more than anything else on the network: at most
+    /// `MAX_CONNECTIONS` open at once (more are closed at once), request headers within
+    /// `HEADER_TIMEOUT`, each connection closed after `CONNECTION_LIFETIME`, GET and
+    /// HEAD only. A failed accept (out of descriptors) waits before the next.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let metrics = self.clone();
         tokio::spawn(async move {
+            let mut accept_errors = 0u32;
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => {
+                        accept_errors = 0;
+                        stream
+                    }
+                    Err(e) => {
+                        accept_errors += 1;
+                        if accept_errors.is_power_of_two() {
+                            tracing::warn!(error = %e, times = accept_errors, "metrics endpoint: accept failed");
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = metrics.open_connections.clone().try_acquire_owned() else {
+                    drop(stream); // at the cap: close rather than hold a descriptor
                     continue;
                 };
                 let metrics = metrics.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let service = hyper::service::service_fn(move |req| {
                         let metrics = metrics.clone();
                         async move { Ok::<_, Infallible>(metrics.answer(&req)) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .max_buf_size(16 << 10)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
                 });
             }
         });
@@ -133,26 +182,43 @@ impl Metrics {
     }
 
     fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
-        let (status, body, kind) = match req.uri().path() {
-            "/metrics" => (
-                StatusCode::OK,
-                self.render(),
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            ),
-            "/healthz" if self.connected.load(Ordering::Relaxed) => {
-                (StatusCode::OK, "ok\n".into(), "text/plain")
-            }
-            "/healthz" => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "broker not connected\n".into(),
+        let (status, body, kind) = if req.method() != Method::GET && req.method() != Method::HEAD {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "GET only\n".into(),
                 "text/plain",
-            ),
-            _ => (StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
+            )
+        } else {
+            match req.uri().path() {
+                "/metrics" => (
+                    StatusCode::OK,
+                    self.render(),
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+                "/healthz" if self.healthy() => (StatusCode::OK, "ok\n".into(), "text/plain"),
+                "/healthz" if self.consuming.load(Ordering::Relaxed) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot publish to the broker\n".into(),
+                    "text/plain",
+                ),
+                "/healthz" => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not consuming from the broker\n".into(),
+                    "text/plain",
+                ),
+                _ => (StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
+            }
         };
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = status;
         if let Ok(v) = hyper::header::HeaderValue::from_str(kind) {
             resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+        }
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            resp.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static("GET, HEAD"),
+            );
         }
         resp
     }

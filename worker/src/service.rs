@@ -2,6 +2,7 @@
 //! reconnect when the broker goes away; drain on SIGTERM/SIGINT.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -11,21 +12,25 @@ use lapin::options::{
     BasicRejectOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::job::{self, Context, JobError, JobFailure, JobMessage};
+use crate::job::{self, Context, JobError, JobFailure, JobMessage, workdir};
 use crate::metrics::Metrics;
-use crate::queue::{self, QueueError};
+use crate::queue::{self, PublishError, Publisher, QueueError};
 use crate::storage::Gcs;
+
+/// How often a session checks that it can still consume, publish and ack.
+const HEALTH_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs until a signal asks it to stop and in-flight jobs are done (or the shutdown
 /// timeout passes). Errors only for what retrying cannot fix (bad topology, credentials).
 pub async fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&cfg.work_dir)
         .map_err(|e| format!("localStoragePath {}: {e}", cfg.work_dir.display()))?;
+    // Folders of jobs whose process died (SIGKILL, power loss) are not coming back.
+    workdir::sweep(&cfg.work_dir);
     let gcs = Gcs::new(&cfg.storage).await?;
     let metrics = Metrics::new();
     if let Some(addr) = cfg.metrics_addr {
@@ -37,12 +42,18 @@ pub async fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let ctx = Arc::new(Context::new(cfg, gcs, metrics));
     let (stop_tx, mut stop) = watch::channel(false);
+    let dirs = ctx.live_dirs.clone();
+    let work_dir = ctx.cfg.work_dir.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("stop requested: finishing jobs in flight, taking no new ones");
         let _ = stop_tx.send(true);
         wait_for_signal().await;
-        tracing::warn!("second stop signal: exiting now; unfinished jobs return to the queue");
+        let removed = dirs.remove_all() + workdir::sweep(&work_dir);
+        tracing::warn!(
+            removed_work_folders = removed,
+            "second stop signal: exiting now; unfinished jobs return to the queue"
+        );
         std::process::exit(130);
     });
 
@@ -50,15 +61,16 @@ pub async fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     let mut jobs = JoinSet::new();
     let mut failures = 0u32;
     loop {
-        let ended = session(&ctx, &mut stop, &permits, &mut jobs).await;
-        ctx.metrics.set_connected(false);
+        let mut consumed = false;
+        let ended = session(&ctx, &mut stop, &permits, &mut jobs, &mut consumed).await;
+        ctx.metrics.set_consuming(false);
         match ended {
             Ok(()) => return Ok(()),
             Err(e @ QueueError::Topology { .. }) => return Err(e.into()),
             Err(e) => {
-                failures += 1;
-                let wait = Duration::from_millis(250 * 2u64.pow(failures.min(7)))
-                    .min(Duration::from_secs(30));
+                // A session that got as far as consuming starts the back-off afresh.
+                failures = if consumed { 1 } else { failures + 1 };
+                let wait = retry_wait(ctx.cfg.storage.backoff, failures);
                 tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker connection lost");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -91,17 +103,19 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// One broker connection: declare, consume, dispatch. `Ok` means stopped on request.
+/// One broker connection: declare, consume, dispatch, and watch that the consumer
+/// and publisher channels stay usable. `Ok` means stopped on request.
 async fn session(
     ctx: &Arc<Context>,
     stop: &mut watch::Receiver<bool>,
     permits: &Arc<Semaphore>,
     jobs: &mut JoinSet<()>,
+    consumed: &mut bool,
 ) -> Result<(), QueueError> {
     let b = &ctx.cfg.broker;
-    let conn = queue::connect(b, &b.consumer_name).await?;
+    let conn = Arc::new(queue::connect(b, &b.consumer_name).await?);
     queue::declare(&conn, b).await?;
-    let publisher = queue::publisher(&conn).await?;
+    let publisher = Arc::new(Publisher::open(conn.clone(), ctx.metrics.publishing()).await?);
     let ch = conn
         .create_channel()
         .await
@@ -123,8 +137,10 @@ async fn session(
             "consume from queue {:?}",
             b.queue
         )))?;
-    ctx.metrics.set_connected(true);
+    ctx.metrics.set_consuming(true);
+    *consumed = true;
     tracing::info!(queue = %b.queue, prefetch, "consuming");
+    let mut health = tokio::time::interval(HEALTH_CHECK);
     loop {
         tokio::select! {
             _ = stop.changed() => {
@@ -134,6 +150,24 @@ async fn session(
                 return Ok(());
             }
             Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
+            _ = health.tick() => {
+                // A channel the broker closed does not end the consumer stream by
+                // itself; a publisher that cannot reopen leaves results unsent. Either
+                // way: a new connection, and deliveries in flight come back.
+                let broken = if !conn.status().connected() {
+                    Some("the connection is closed")
+                } else if !ch.status().connected() {
+                    Some("the broker closed the consumer channel")
+                } else if !ctx.metrics.publishing().load(Ordering::Relaxed) {
+                    Some("no publisher channel can be opened")
+                } else {
+                    None
+                };
+                if let Some(why) = broken {
+                    let _ = conn.close(320, "reconnecting".into()).await;
+                    return Err(QueueError::Lost(why.into()));
+                }
+            }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -142,14 +176,13 @@ async fn session(
                     jobs.spawn(handle(ctx.clone(), publisher.clone(), delivery, permit));
                 }
                 Some(Err(e)) => return Err(QueueError::Broker { what: "consumer".into(), source: e }),
-                None => return Err(lost(&conn)),
+                None => return Err(QueueError::Lost(format!(
+                    "consumer ended (connection {:?})",
+                    conn.status()
+                ))),
             },
         }
     }
-}
-
-fn lost(conn: &Connection) -> QueueError {
-    QueueError::Lost(format!("consumer ended (connection {:?})", conn.status()))
 }
 
 /// Waits for in-flight jobs, at most the shutdown timeout; what is left is dropped and
@@ -173,8 +206,14 @@ async fn drain(ctx: &Context, jobs: &mut JoinSet<()>) {
 }
 
 /// One delivery, from its body to its ack (or reject).
-async fn handle(ctx: Arc<Context>, publisher: Channel, d: Delivery, _permit: OwnedSemaphorePermit) {
+async fn handle(
+    ctx: Arc<Context>,
+    publisher: Arc<Publisher>,
+    d: Delivery,
+    _permit: OwnedSemaphorePermit,
+) {
     let _in_flight = ctx.metrics.in_flight();
+    let publisher = publisher.as_ref();
     let seen = queue::deliveries(&d.properties);
     if d.redelivered {
         // The worker that had it died or lost its connection: count it, or give up.
@@ -183,13 +222,13 @@ async fn handle(ctx: Arc<Context>, publisher: Channel, d: Delivery, _permit: Own
              connection) while processing this message each time"
         );
         if seen >= ctx.cfg.max_deliveries {
-            return fail(&ctx, &publisher, &d, &text).await;
+            return fail(&ctx, publisher, &d, &text).await;
         }
-        return requeue(&ctx, &publisher, &d, seen + 1, "redelivered").await;
+        return requeue(&ctx, publisher, &d, seen + 1, "redelivered").await;
     }
     let msg = match JobMessage::parse(&d.data) {
         Ok(m) => m,
-        Err(text) => return fail(&ctx, &publisher, &d, &text).await,
+        Err(text) => return fail(&ctx, publisher, &d, &text).await,
     };
     let ids = msg.ids();
     let _same_job = ctx.lock_job(ids.job_id).await;
@@ -199,17 +238,29 @@ async fn handle(ctx: Arc<Context>, publisher: Channel, d: Delivery, _permit: Own
             job::state(&ids, "FINISHING", started);
             let body = serde_json::to_vec(&result).unwrap_or_default();
             let b = &ctx.cfg.broker;
-            if let Err(e) = queue::publish(
-                &publisher,
-                &b.notification_exchange,
-                &b.routing_key,
-                &body,
-                queue::json_props(),
-            )
-            .await
-            {
-                tracing::error!(job_id = %ids.job_id, error = %e, "could not publish the result");
-                return requeue(&ctx, &publisher, &d, seen + 1, "result not published").await;
+            let sent = publisher
+                .send(
+                    &b.notification_exchange,
+                    &b.routing_key,
+                    &body,
+                    queue::json_props(),
+                )
+                .await;
+            match sent {
+                Ok(()) => {}
+                Err(PublishError::Refused(e)) => {
+                    // The same result would be refused again: report and dead-letter.
+                    let text = format!(
+                        "the presentation was uploaded to {}/{} but its result message \
+                         was refused by the broker: {e}",
+                        result.output_bucket_path, result.video.encoded_video_folder
+                    );
+                    return fail(&ctx, publisher, &d, &text).await;
+                }
+                Err(e @ PublishError::Lost(_)) => {
+                    tracing::error!(job_id = %ids.job_id, error = %e, "could not publish the result");
+                    return give_back(&d).await;
+                }
             }
             match d.ack(BasicAckOptions::default()).await {
                 Ok(_) => {
@@ -224,84 +275,130 @@ async fn handle(ctx: Arc<Context>, publisher: Channel, d: Delivery, _permit: Own
                 ),
             }
         }
-        Err(JobError::Permanent(text)) => fail(&ctx, &publisher, &d, &text).await,
+        Err(JobError::Permanent(text)) => fail(&ctx, publisher, &d, &text).await,
         Err(JobError::Transient(text)) if seen >= ctx.cfg.max_deliveries => {
             let text = format!("given up after {seen} tries: {text}");
-            fail(&ctx, &publisher, &d, &text).await
+            fail(&ctx, publisher, &d, &text).await
         }
         Err(JobError::Transient(text)) => {
-            tracing::warn!(job_id = %ids.job_id, error = %text, try_ = seen, "job failed, will retry");
-            requeue(&ctx, &publisher, &d, seen + 1, "transient failure").await
+            // Out of disk, descriptors or memory, or a service down: wait before the
+            // next try (holding this job's slot, so no other job starts into the same
+            // trouble), rather than burning every delivery within a second.
+            let wait = retry_wait(ctx.cfg.storage.backoff, seen);
+            tracing::warn!(
+                job_id = %ids.job_id,
+                error = %text,
+                try_ = seen,
+                retry_in_ms = wait.as_millis() as u64,
+                "job failed, will retry"
+            );
+            // A failure may have left a folder it could not remove (EMFILE, ENOSPC).
+            workdir::sweep(&ctx.cfg.work_dir);
+            tokio::time::sleep(wait).await;
+            requeue(&ctx, publisher, &d, seen + 1, "transient failure").await
         }
-        Err(JobError::Interrupted) => {
-            let _ = d
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await;
-        }
+        Err(JobError::Interrupted) => give_back(&d).await,
     }
 }
 
-/// Publishes the failure message, then rejects the delivery so it is dead-lettered.
-async fn fail(ctx: &Context, publisher: &Channel, d: &Delivery, text: &str) {
-    let failure = JobFailure {
-        message: String::from_utf8_lossy(&d.data).into_owned(),
-        error: text.to_string(),
-    };
-    let body = serde_json::to_vec(&failure).unwrap_or_default();
+/// The wait before try `seen + 1`: from `base`, doubling per try up to 30 s, the upper
+/// half jittered so workers that failed together do not return together.
+fn retry_wait(base: Duration, seen: u32) -> Duration {
+    let ceiling = base
+        .saturating_mul(1u32 << seen.saturating_sub(1).min(16))
+        .min(Duration::from_secs(30));
+    ceiling / 2 + crate::storage::backoff(ceiling / 2, 0)
+}
+
+/// Returns the delivery to the queue (it comes back marked redelivered, and counted).
+/// On a lost connection this fails too, and the broker returns it on its own.
+async fn give_back(d: &Delivery) {
+    let _ = d
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        })
+        .await;
+}
+
+/// Publishes the failure report, then rejects the delivery so it is dead-lettered.
+///
+/// A report the broker refuses does not hold the message back: it is dead-lettered all
+/// the same (its body is kept in the failed queue) and the refusal logged. Only a lost
+/// connection returns it, to be reported after the reconnect.
+async fn fail(ctx: &Context, publisher: &Publisher, d: &Delivery, text: &str) {
+    let body = JobFailure::new(&d.data, text).to_json();
     let b = &ctx.cfg.broker;
-    let published = queue::publish(
-        publisher,
-        &b.notification_exchange,
-        &b.routing_key,
-        &body,
-        queue::json_props(),
-    )
-    .await;
+    let published = publisher
+        .send(
+            &b.notification_exchange,
+            &b.routing_key,
+            &body,
+            queue::json_props(),
+        )
+        .await;
     let job_id = JobMessage::parse(&d.data)
         .ok()
         .map(|m| m.ids().job_id.to_string());
-    if let Err(e) = published {
-        // Keep the message rather than dead-letter it with nobody told.
-        tracing::error!(error = %e, "could not publish a failure; the message goes back to the queue");
-        let _ = d
-            .nack(BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            })
-            .await;
-        return;
+    match published {
+        Ok(()) => {}
+        Err(e @ PublishError::Refused(_)) => tracing::error!(
+            job_id = job_id.as_deref().unwrap_or("-"),
+            error = %e,
+            "the failure report was refused; dead-lettering the message without it"
+        ),
+        Err(e @ PublishError::Lost(_)) => {
+            tracing::error!(error = %e, "could not publish a failure; the message goes back to the queue");
+            return give_back(d).await;
+        }
     }
     let _ = d.reject(BasicRejectOptions { requeue: false }).await;
     ctx.metrics.job_done("failed");
     tracing::warn!(
         job_id = job_id.as_deref().unwrap_or("-"),
         status = "FAILED",
-        error = text,
+        error = %JobFailure::new(b"", text).error,
         "job state"
     );
 }
 
 /// Puts a copy with the delivery count raised at the back of the queue, then acks the
 /// original. A crash in between leaves two copies; the output converges either way.
-async fn requeue(ctx: &Context, publisher: &Channel, d: &Delivery, next: u32, why: &str) {
+/// A copy the broker refuses (a body that no longer fits with the count header) is
+/// dead-lettered instead: requeueing it as it is would loop.
+async fn requeue(ctx: &Context, publisher: &Publisher, d: &Delivery, next: u32, why: &str) {
     let props = queue::with_deliveries(&d.properties, next);
-    match queue::publish(publisher, "", &ctx.cfg.broker.queue, &d.data, props).await {
+    match publisher
+        .send("", &ctx.cfg.broker.queue, &d.data, props)
+        .await
+    {
         Ok(()) => {
             let _ = d.ack(BasicAckOptions::default()).await;
             ctx.metrics.job_done("retried");
             tracing::info!(why, delivery = next, "message queued again");
         }
-        Err(e) => {
+        Err(PublishError::Refused(e)) => {
+            let text = format!("{why}, but the broker refused a copy for another try: {e}");
+            fail(ctx, publisher, d, &text).await
+        }
+        Err(e @ PublishError::Lost(_)) => {
             tracing::error!(error = %e, "could not queue a copy; returning the message");
-            let _ = d
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await;
+            give_back(d).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_waits_grow_and_stay_bounded() {
+        let base = Duration::from_millis(100);
+        for seen in 1..40 {
+            let ceiling = (base * 2u32.pow((seen - 1).min(16))).min(Duration::from_secs(30));
+            let w = retry_wait(base, seen);
+            assert!(w >= ceiling / 2 && w <= ceiling, "try {seen}: {w:?}");
         }
     }
 }

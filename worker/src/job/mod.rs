@@ -3,10 +3,10 @@
 
 mod growing;
 mod upload;
+pub mod workdir;
 
 use std::collections::HashMap;
 use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::storage::{Gcs, StorageError, Upload};
 use growing::Growing;
 use upload::{UploadSink, upload_all};
+use workdir::{LiveDirs, WorkDir};
 
 /// The job message, as the old service took it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,10 +135,62 @@ pub struct Video {
 }
 
 /// The failure message: the original body as a string, and the error text.
+///
+/// Both are bounded, so a report always fits under the broker's `max_message_size`
+/// whatever the body was (a body of NUL bytes grows sixfold as JSON escapes). A
+/// shortened body says so in `message_truncated` and `message_bytes`; normal messages
+/// serialise exactly as the old service's did.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JobFailure {
     pub message: String,
     pub error: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub message_truncated: bool,
+    /// The original body's size in bytes, when it was shortened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_bytes: Option<usize>,
+}
+
+/// Most JSON bytes of the original body a failure report carries.
+pub const REPORT_BODY_LIMIT: usize = 4096;
+/// Most JSON bytes of error text a failure report carries.
+pub const REPORT_ERROR_LIMIT: usize = 2048;
+
+impl JobFailure {
+    pub fn new(body: &[u8], error: &str) -> JobFailure {
+        let text = String::from_utf8_lossy(body);
+        let (message, cut) = json_prefix(&text, REPORT_BODY_LIMIT);
+        let (error, _) = json_prefix(error, REPORT_ERROR_LIMIT);
+        JobFailure {
+            message: message.to_string(),
+            error: error.to_string(),
+            message_truncated: cut,
+            message_bytes: cut.then_some(body.len()),
+        }
+    }
+
+    /// The report as JSON; it cannot fail for these plain fields.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The longest prefix of `s` whose JSON string escape takes at most `limit` bytes, and
+/// whether anything was cut.
+fn json_prefix(s: &str, limit: usize) -> (&str, bool) {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        let escaped = match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if used + escaped > limit {
+            return (&s[..i], true);
+        }
+        used += escaped;
+    }
+    (s, false)
 }
 
 pub fn now_rfc3339() -> String {
@@ -155,6 +208,8 @@ pub struct Context {
     /// is still running here (after a lost connection) waits for it instead of
     /// working on the same folder at the same time.
     pub running: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// The work folders of this process's jobs in flight.
+    pub live_dirs: LiveDirs,
 }
 
 impl Context {
@@ -164,6 +219,7 @@ impl Context {
             gcs,
             metrics,
             running: Default::default(),
+            live_dirs: LiveDirs::default(),
         }
     }
 
@@ -197,7 +253,7 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     let started = Instant::now();
     let created_at = now_rfc3339();
     state(&ids, "STARTING", started);
-    let work = WorkDir::create(&ctx.cfg.work_dir, ids.job_id)
+    let work = WorkDir::create(&ctx.cfg.work_dir, ids.job_id, &ctx.live_dirs)
         .map_err(|e| JobError::Transient(format!("work folder: {e}")))?;
 
     state(&ids, "DOWNLOADING", started);
@@ -343,31 +399,6 @@ fn packager_error(e: dashpack::Error) -> JobError {
     }
 }
 
-/// A job's private folder under the work folder, removed on drop whatever happened.
-struct WorkDir {
-    path: PathBuf,
-}
-
-impl WorkDir {
-    fn create(root: &Path, job_id: Uuid) -> io::Result<Self> {
-        let path = root.join(format!("dashpack-job-{job_id}"));
-        // A crashed earlier try may have left it behind.
-        if path.exists() {
-            std::fs::remove_dir_all(&path)?;
-        }
-        std::fs::create_dir_all(&path)?;
-        Ok(WorkDir { path })
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.path) {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not remove work folder");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +449,41 @@ mod tests {
             let e = JobMessage::parse(body).unwrap_err();
             assert!(e.contains(want), "{e} should contain {want}");
         }
+    }
+
+    #[test]
+    fn failure_reports_are_bounded_and_say_so() {
+        // A normal body is carried whole, with the old service's two fields only.
+        let body = br#"{"resource_id":"r","file_path":"a.mp4"}"#;
+        let v = serde_json::to_value(JobFailure::new(body, "bad")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"message": std::str::from_utf8(body).unwrap(), "error": "bad"})
+        );
+
+        // 25 MiB of NUL bytes: each becomes `\u0000` in JSON; the report stays small.
+        let nul = vec![0u8; 25 << 20];
+        let f = JobFailure::new(&nul, &"e".repeat(1 << 20));
+        let json = f.to_json();
+        assert!(
+            json.len() < REPORT_BODY_LIMIT + REPORT_ERROR_LIMIT + 200,
+            "{}",
+            json.len()
+        );
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["message_truncated"], true);
+        assert_eq!(v["message_bytes"], 25 << 20);
+        assert_eq!(v["message"].as_str().unwrap().len(), REPORT_BODY_LIMIT / 6);
+
+        // Cut on a character boundary, never inside a multi-byte character.
+        let wide = "\u{1F600}".repeat(5000);
+        let f = JobFailure::new(wide.as_bytes(), "x");
+        assert!(f.message_truncated);
+        assert_eq!(f.message.len(), REPORT_BODY_LIMIT);
+        assert!(f.message.chars().all(|c| c == '\u{1F600}'));
+        // Exactly at the limit is not cut.
+        let exact = "a".repeat(REPORT_BODY_LIMIT);
+        assert!(!JobFailure::new(exact.as_bytes(), "x").message_truncated);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! RabbitMQ: the connection, the topology the worker declares for itself, and
 //! publishing with `mandatory` and publisher confirms.
 
+mod publisher;
 mod topology;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -8,7 +9,18 @@ use lapin::types::{AMQPValue, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 use crate::config::{BrokerConfig, redact_url};
-pub use topology::declare;
+pub use publisher::{PublishError, Publisher};
+
+/// Declares the topology. A declaration that fails because the connection went away
+/// (a broker restarting) is a lost connection to retry, not a topology conflict.
+pub async fn declare(conn: &Connection, cfg: &BrokerConfig) -> Result<(), QueueError> {
+    match topology::declare(conn, cfg).await {
+        Err(QueueError::Topology { what, detail }) if !conn.status().connected() => Err(
+            QueueError::Lost(format!("while declaring {what}: {detail}")),
+        ),
+        other => other,
+    }
+}
 
 /// Header counting how often the worker has seen a message (classic queues keep no
 /// delivery count of their own).

@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::{StorageConfig, encode};
 pub use auth::Auth;
+pub use retry::backoff;
 
 /// What went wrong with a storage request. `Transient` errors already had their retries.
 #[derive(Debug, thiserror::Error)]

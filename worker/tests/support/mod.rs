@@ -3,6 +3,8 @@
 //! the test, and the worker binary as a child process.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod rabbit;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
@@ -504,6 +506,7 @@ impl TcpCut {
 
 /// Queue and exchange names private to one test, on the shared broker.
 pub struct Broker {
+    pub url: String,
     pub conn: Connection,
     pub queue: String,
     pub failed: String,
@@ -514,11 +517,19 @@ pub struct Broker {
 
 impl Broker {
     pub async fn new(test: &str) -> Broker {
-        let conn = Connection::connect(AMQP, ConnectionProperties::default())
+        Broker::on(AMQP, test).await
+    }
+
+    /// Names private to `test` on the broker at `url`.
+    pub async fn on(url: &str, test: &str) -> Broker {
+        let conn = Connection::connect(url, ConnectionProperties::default())
             .await
-            .expect("RabbitMQ on 127.0.0.1:5672 (scripts/dev-services starts it)");
+            .unwrap_or_else(|e| {
+                panic!("RabbitMQ at {url} (scripts/dev-services starts the shared one): {e}")
+            });
         let id = format!("t-{test}-{}", std::process::id());
         let b = Broker {
+            url: url.to_string(),
             conn,
             failed: format!("{id}-failed"),
             result: format!("{id}-result"),
@@ -530,9 +541,24 @@ impl Broker {
         b
     }
 
+    /// A new connection, after the broker closed or lost the old one.
+    pub async fn reconnect(&mut self) {
+        let start = Instant::now();
+        loop {
+            match Connection::connect(&self.url, ConnectionProperties::default()).await {
+                Ok(c) => {
+                    self.conn = c;
+                    return;
+                }
+                Err(e) => assert!(start.elapsed() < WAIT, "reconnect to {}: {e}", self.url),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn env(&self) -> Vec<(String, String)> {
         [
-            ("AMQP_URL", AMQP),
+            ("AMQP_URL", self.url.as_str()),
             ("RABBITMQ_CONSUMER_QUEUE_NAME", &self.queue),
             ("RABBITMQ_DLX", &self.dlx),
             ("RABBITMQ_NOTIFICATION_ROUTING_KEY", &self.key),
@@ -781,6 +807,11 @@ pub struct Setup {
 
 impl Setup {
     pub async fn new(name: &str, faults: Option<Faults>) -> Setup {
+        Setup::on(AMQP, name, faults).await
+    }
+
+    /// The same, with queues on the broker at `amqp_url` (a private node).
+    pub async fn on(amqp_url: &str, name: &str, faults: Option<Faults>) -> Setup {
         let proxy = match faults {
             Some(f) => Some(Proxy::start(f).await),
             None => None,
@@ -795,7 +826,7 @@ impl Setup {
             dir: scratch(name),
             gcs,
             proxy,
-            broker: Broker::new(name).await,
+            broker: Broker::on(amqp_url, name).await,
         }
     }
 
