@@ -34,6 +34,9 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
     let mut rabbit = PrivateRabbit::start("chaos", 128 << 20).await;
     let faults = Faults {
         fail_every: 20, // 5% of storage requests answer 503
+        // Uploads take a little while, as they do over a network, so jobs overlap
+        // the kills and restarts.
+        upload_delay: Duration::from_millis(40),
         ..Faults::default()
     };
     let s = Setup::on(&rabbit.url, "chaos", Some(faults)).await;
@@ -44,10 +47,11 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
         // Infrastructure faults must never exhaust a good job's tries here.
         ("DASHPACK_MAX_DELIVERIES", "1000"),
     ];
-    let mut workers: Vec<Worker> = Vec::new();
-    for _ in 0..3 {
-        workers.push(s.worker(&extra).await);
-    }
+
+    // A first worker declares the topology, then goes before any job is queued.
+    let mut declarer = s.worker(&extra).await;
+    declarer.signal("KILL");
+    declarer.wait(WAIT).await;
 
     let mut good = BTreeSet::new();
     let mut poison = BTreeSet::new();
@@ -63,6 +67,12 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
         }
     }
 
+    // Every message is queued before the workers start, so the faults below fall
+    // while jobs are in flight.
+    let mut workers: Vec<Worker> = Vec::new();
+    for _ in 0..3 {
+        workers.push(Worker::start(&s.dir, &s.env(&extra)));
+    }
     let started = Instant::now();
     let deadline = Duration::from_secs(env_number("CHAOS_TIMEOUT_S", 600));
     let mut t = Tally::default();

@@ -244,3 +244,147 @@ async fn soak_two_workers_hundreds_of_jobs() {
     }
     s.broker.cleanup().await;
 }
+
+/// The `dashpack-job-*` entries (folders and lock files) in a work folder.
+fn job_entries(work: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(work)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("dashpack-job-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A worker killed mid-download leaves its folder; the next worker to start on the same
+/// work folder removes it before taking a job. A second stop signal exits at once and
+/// removes the folders of the jobs it abandons.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_jobs_folders_are_swept_and_a_second_signal_leaves_none() {
+    let s = Setup::new(
+        "sweep",
+        Some(Faults {
+            download_delay_per_64k: Duration::from_millis(300),
+            ..Faults::default()
+        }),
+    )
+    .await;
+    s.gcs.put(IN, "k.mp4", fixture("h264_aac.mp4")).await;
+    let work = s.dir.join("work");
+    let mut first = s.worker(&[]).await;
+    s.publish_job("sweep", "k.mp4").await;
+    wait_until("DOWNLOADING", WAIT, || {
+        first.log_text().contains("\"DOWNLOADING\"")
+    })
+    .await;
+    first.signal("KILL");
+    first.wait(WAIT).await;
+    let left = job_entries(&work);
+    assert_eq!(left.len(), 2, "a folder and its lock file: {left:?}");
+    // An unrelated file in the same folder is never touched.
+    std::fs::write(work.join("keep-me.mp4"), b"x").unwrap();
+
+    let mut second = s.worker(&[]).await;
+    wait_until("the sweep at start", WAIT, || {
+        second
+            .log_text()
+            .contains("removed work folders of ended jobs")
+    })
+    .await;
+    for name in &left {
+        assert!(!work.join(name).exists(), "{name} swept at start");
+    }
+    // The killed job comes back to the second worker (slowly); stop it twice mid-download.
+    wait_until("the job again", WAIT, || {
+        second.log_text().contains("\"DOWNLOADING\"")
+    })
+    .await;
+    assert_eq!(
+        job_entries(&work).len(),
+        2,
+        "the live job's folder and lock"
+    );
+    second.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    second.signal("TERM");
+    let status = second.wait(WAIT).await;
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        job_entries(&work).is_empty(),
+        "left: {:?}\n{}",
+        job_entries(&work),
+        second.log_text()
+    );
+    assert!(work.join("keep-me.mp4").exists());
+    s.broker.cleanup().await;
+}
+
+/// Hundreds of connections to `/metrics` that never finish their request headers,
+/// against a worker with a small descriptor limit: they are capped and timed out, and a
+/// job still runs without a single EMFILE. Only GET and HEAD are answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_metrics_connections_cannot_starve_jobs() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Setup::new("idle-http", None).await;
+    s.gcs.put(IN, "a.mp4", fixture("video_low.mp4")).await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let w = s.worker(&[("DASHPACK_METRICS_ADDR", &addr)]).await;
+    let limited = Command::new("prlimit")
+        .args(["--nofile=160:160", "--pid", &w.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(limited.success());
+
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        let Ok(mut c) = tokio::net::TcpStream::connect(&addr).await else {
+            continue;
+        };
+        let _ = c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await;
+        idle.push(c);
+    }
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", w.pid()))
+        .unwrap()
+        .count();
+    assert!(fds < 120, "{fds} descriptors open with 300 idle clients");
+
+    s.publish_job("idle-http", "a.mp4").await;
+    let r = s.broker.results(1, WAIT).await;
+    assert_eq!(r.len(), 1, "log:\n{}", w.log_text());
+    assert_completed(&r[0], "idle-http", "a.mp4");
+    assert!(!w.log_text().contains("Too many open files"));
+
+    // The held ones are closed once their header time is up.
+    let mut closed = 0;
+    for c in idle.iter_mut().take(40) {
+        let mut buf = [0u8; 256];
+        // EOF, a 408, or a reset (a socket closed with our bytes unread): not held.
+        match tokio::time::timeout(Duration::from_secs(15), c.read(&mut buf)).await {
+            Ok(Ok(n)) => closed += usize::from(n == 0 || buf.starts_with(b"HTTP/1.1 408")),
+            Ok(Err(_)) => closed += 1,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(closed, 40, "idle connections are closed by the worker");
+    drop(idle);
+
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}");
+    let get = http.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert!(get.text().await.unwrap().contains("dashpack_jobs_total"));
+    assert_eq!(
+        http.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let post = http.post(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    s.broker.cleanup().await;
+}
