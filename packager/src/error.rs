@@ -21,6 +21,21 @@ pub enum Error {
     /// The input is well-formed but uses something dashpack does not package.
     #[error("{file}: unsupported: {what}")]
     Unsupported { file: String, what: String },
+    /// An audio or video track that cannot be carried: packaging the rest would lose it
+    /// silently. Leave it out on purpose with [`crate::Options::skip`].
+    #[error(
+        "{file}: track {track} ({handler}, '{codec}') cannot be carried: {reason}; to \
+         publish the other tracks without it, skip track {track}"
+    )]
+    UncarriedTrack {
+        file: String,
+        track: u32,
+        /// Handler type: `vide` or `soun`.
+        handler: String,
+        /// Sample entry type, such as `vvc1` or `encv`.
+        codec: String,
+        reason: String,
+    },
     /// No audio or video track that could be packaged.
     #[error("{file}: no audio or video track that dashpack can package{detail}")]
     NoTracks { file: String, detail: String },

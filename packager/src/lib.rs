@@ -37,7 +37,7 @@ mod subtitles;
 
 pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, Malformed, Result};
-pub use options::{Options, Profile, Progress, ProgressFn, Timeline};
+pub use options::{Options, Profile, Progress, ProgressFn, Timeline, TrackSelector};
 pub use package::{inspect, package, package_files, package_inputs};
 pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
 pub use sink::{DirSink, MemorySink, Sink, SinkFile};

@@ -56,6 +56,55 @@ impl std::str::FromStr for Profile {
     }
 }
 
+/// Which tracks of every input to leave out on purpose ([`Options::skip`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrackSelector {
+    /// The track with this `tkhd` track ID.
+    Id(u32),
+    /// Every video track.
+    Video,
+    /// Every audio track.
+    Audio,
+}
+
+impl TrackSelector {
+    pub(crate) fn matches(&self, id: u32, handler: &[u8; 4]) -> bool {
+        match self {
+            TrackSelector::Id(n) => *n == id,
+            TrackSelector::Video => handler == b"vide",
+            TrackSelector::Audio => handler == b"soun",
+        }
+    }
+}
+
+impl std::str::FromStr for TrackSelector {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "video" => Ok(TrackSelector::Video),
+            "audio" => Ok(TrackSelector::Audio),
+            n => match n.parse::<u32>() {
+                Ok(id) if id > 0 => Ok(TrackSelector::Id(id)),
+                _ => Err(format!(
+                    "unknown track {n:?} (expected a track ID, video or audio)"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for TrackSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrackSelector::Id(n) => write!(f, "{n}"),
+            TrackSelector::Video => f.write_str("video"),
+            TrackSelector::Audio => f.write_str("audio"),
+        }
+    }
+}
+
 /// Progress of a running [`crate::package`] call, in bytes of media data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -91,6 +140,10 @@ pub struct Options {
     pub hls: bool,
     /// WebVTT files published beside the media, one text AdaptationSet each.
     pub subtitles: Vec<Subtitles>,
+    /// Tracks of every input to leave out on purpose (default none). Without it, an
+    /// audio or video track that cannot be carried fails the call
+    /// ([`crate::Error::UncarriedTrack`]) instead of being dropped.
+    pub skip: Vec<TrackSelector>,
 }
 
 impl Default for Options {
@@ -106,6 +159,7 @@ impl Default for Options {
             encryption: None,
             hls: false,
             subtitles: Vec::new(),
+            skip: Vec::new(),
         }
     }
 }
@@ -123,6 +177,7 @@ impl fmt::Debug for Options {
             .field("encryption", &self.encryption)
             .field("hls", &self.hls)
             .field("subtitles", &self.subtitles)
+            .field("skip", &self.skip)
             .finish()
     }
 }

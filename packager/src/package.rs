@@ -10,9 +10,9 @@ use rayon::prelude::*;
 use crate::crypt::{self, ClearKey, Encryption, Pssh, Scheme};
 use crate::hls;
 use crate::mp4::file::{self, CheckedTrack, Media};
-use crate::mp4::moov::Kind;
+use crate::mp4::moov::{Kind, SkipWhy, Skipped};
 use crate::mpd::{self, RepInput, RepProtection};
-use crate::options::{Options, Progress};
+use crate::options::{Options, Progress, TrackSelector};
 use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
 use crate::segment::build::{BuiltTrack, TrackJob, TrackProtection, build_track};
 use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
@@ -134,7 +134,45 @@ fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
     Some((ts / g, d / g))
 }
 
-fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
+/// Applies the skip list to one input. An audio or video track that cannot be carried
+/// and was not skipped on purpose fails the call when `strict` (packaging) and is a
+/// warning otherwise (inspecting); tracks without media to lose are warnings.
+fn keep_tracks(
+    name: &str,
+    m: &mut Media,
+    skip: &[TrackSelector],
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let asked = |id: u32, handler: &[u8; 4]| skip.iter().any(|s| s.matches(id, handler));
+    for s in &mut m.skipped {
+        if s.loses_media() && asked(s.id, &s.handler) {
+            s.why = SkipWhy::Requested;
+        } else if s.loses_media() && strict {
+            return Err(Media::uncarried(name, s));
+        }
+    }
+    let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut m.tracks)
+        .into_iter()
+        .partition(|t| !asked(t.track.id, t.track.kind.handler()));
+    m.tracks = kept;
+    m.skipped.extend(dropped.into_iter().map(|t| Skipped {
+        id: t.track.id,
+        handler: *t.track.kind.handler(),
+        entry: Some(t.track.codec.fourcc),
+        why: SkipWhy::Requested,
+    }));
+    warnings.extend(m.skipped.iter().map(|s| format!("{name}: {}", s.warning())));
+    if m.tracks.is_empty() {
+        return Err(Error::NoTracks {
+            file: name.to_string(),
+            detail: " (every track was skipped)".into(),
+        });
+    }
+    Ok(())
+}
+
+fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared> {
     let target = target_duration(options)?;
     check_mpd_name(&options.mpd_name)?;
     if inputs.is_empty() {
@@ -144,17 +182,15 @@ fn prepare(inputs: &[Input], options: &Options) -> Result<Prepared> {
         });
     }
     let mut media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
+    let mut warnings = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
         if let Some(lang) = input.language() {
             for t in &mut m.tracks {
                 t.track.language = lang.to_string();
             }
         }
+        keep_tracks(input.name(), m, &options.skip, strict, &mut warnings)?;
     }
-    let mut warnings: Vec<String> = media
-        .iter()
-        .flat_map(|m| m.warnings.iter().cloned())
-        .collect();
     for (input, m) in inputs.iter().zip(&media) {
         for t in &m.tracks {
             let (name, id) = (input.name(), t.track.id);
@@ -507,7 +543,7 @@ fn rep_input<'a>(
 /// Package `inputs` into `sink`: init and media segments for every audio and video
 /// track, then the MPD, last.
 pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
-    let mut p = prepare(inputs, options)?;
+    let mut p = prepare(inputs, options, true)?;
     let mut warnings = std::mem::take(&mut p.warnings);
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
     let ctl = Control {
@@ -681,7 +717,7 @@ pub fn package_inputs(
 
 /// Describe the tracks of one input and what [`package`] would make of them.
 pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
-    let p = prepare(std::slice::from_ref(input), options)?;
+    let p = prepare(std::slice::from_ref(input), options, false)?;
     let mut duration = 0.0f64;
     let tracks = p
         .tracks

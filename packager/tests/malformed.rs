@@ -267,18 +267,111 @@ fn truncated_at_every_top_level_boundary_and_between() {
 }
 
 #[test]
-fn unsupported_tracks_are_skipped_with_a_warning() {
+fn an_uncarried_audio_track_fails_the_call_unless_skipped_on_purpose() {
     let mut b = good();
     // Turn the audio sample entry into an unknown codec.
     let at = pos(&b, b"mp4a");
     b[at + 4..at + 8].copy_from_slice(b"zzzz");
     let sink = MemorySink::new();
-    let p =
-        dashpack::package(&[Input::from_bytes("x.mp4", b)], &sink, &Options::default()).unwrap();
-    assert_eq!(p.representations.len(), 1);
+    let input = || Input::from_bytes("x.mp4", b.clone());
+    let err = dashpack::package(&[input()], &sink, &Options::default()).unwrap_err();
+    let Error::UncarriedTrack {
+        ref file,
+        track,
+        ref handler,
+        ref codec,
+        ..
+    } = err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!((file.as_str(), track), ("x.mp4", 2));
+    assert_eq!((handler.as_str(), codec.as_str()), ("soun", "zzzz"));
+    assert!(err.to_string().contains("skip track 2"), "{err}");
+    assert!(sink.into_files().is_empty(), "nothing written");
+
+    // Asked for by ID or by kind: the video alone, and the warning says what was left out.
+    for skip in [
+        dashpack::TrackSelector::Id(2),
+        dashpack::TrackSelector::Audio,
+    ] {
+        let sink = MemorySink::new();
+        let options = Options {
+            skip: vec![skip],
+            ..Options::default()
+        };
+        let p = dashpack::package(&[input()], &sink, &options).unwrap();
+        assert_eq!(p.representations.len(), 1);
+        assert_eq!(
+            p.representations[0].content_type,
+            dashpack::ContentType::Video
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("track 2 (soun, 'zzzz'): left out as asked")),
+            "{:?}",
+            p.warnings
+        );
+    }
+    // Inspecting lists it instead of failing.
+    let info = dashpack::inspect(&input(), &Options::default()).unwrap();
+    assert_eq!(info.tracks.len(), 1);
     assert!(
-        p.warnings.iter().any(|w| w.contains("zzzz")),
+        info.warnings
+            .iter()
+            .any(|w| w.contains("this codec is not supported")),
         "{:?}",
-        p.warnings
+        info.warnings
     );
+}
+
+#[test]
+fn a_track_skipped_on_purpose_is_left_out_even_when_supported() {
+    let sink = MemorySink::new();
+    let options = Options {
+        skip: vec!["video".parse().unwrap()],
+        ..Options::default()
+    };
+    let p = dashpack::package(&[Input::from_bytes("x.mp4", good())], &sink, &options).unwrap();
+    assert_eq!(p.representations.len(), 1);
+    assert_eq!(
+        p.representations[0].content_type,
+        dashpack::ContentType::Audio
+    );
+    assert!(p.warnings.iter().any(|w| w.contains("left out as asked")));
+    // Skipping everything leaves nothing to publish.
+    let options = Options {
+        skip: vec![
+            dashpack::TrackSelector::Video,
+            dashpack::TrackSelector::Audio,
+        ],
+        ..Options::default()
+    };
+    let err =
+        dashpack::package(&[Input::from_bytes("x.mp4", good())], &sink, &options).unwrap_err();
+    assert!(matches!(err, Error::NoTracks { .. }), "{err}");
+    assert!("0".parse::<dashpack::TrackSelector>().is_err());
+    assert!("subs".parse::<dashpack::TrackSelector>().is_err());
+}
+
+#[test]
+fn an_encrypted_track_is_refused_with_its_scheme() {
+    // The video sample entry protected: encv + sinf(frma avc1, schm cenc).
+    let mut b = good();
+    // The sample entry, not the `avc1` brand in `ftyp`: the last one before `avcC`.
+    let avcc = pos(&b, b"avcC");
+    let at = b[..avcc].windows(4).rposition(|w| w == b"avc1").unwrap() - 4;
+    b[at + 4..at + 8].copy_from_slice(b"encv");
+    let err = dashpack::package(
+        &[Input::from_bytes("e.mp4", b)],
+        &MemorySink::new(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::UncarriedTrack { track: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("encrypted"), "{err}");
 }

@@ -61,6 +61,11 @@ enum Command {
         /// A WebVTT subtitle file and its language, `FILE:LANG`; repeatable.
         #[arg(long, value_name = "FILE:LANG")]
         subtitles: Vec<String>,
+        /// Leave these tracks of every input out on purpose: track IDs, `video` or
+        /// `audio`, comma-separated or repeated. Without it an audio or video track that
+        /// cannot be carried is an error, never silently dropped.
+        #[arg(long, value_name = "TRACKS", value_delimiter = ',')]
+        skip: Vec<dashpack::TrackSelector>,
         #[command(flatten)]
         encryption: EncryptionArgs,
     },
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
             json,
             hls,
             subtitles,
+            skip,
             encryption,
         } => encryption.parse().and_then(|encryption| {
             let subtitles = subtitles
@@ -180,6 +186,7 @@ fn main() -> ExitCode {
                 encryption,
                 hls,
                 subtitles,
+                skip,
                 ..Options::default()
             };
             run_package(&inputs, &output, options, json)

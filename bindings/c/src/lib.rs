@@ -67,6 +67,10 @@ pub struct DashpackOptions {
     pub input_languages: *const c_char,
     /// `DASHPACK_PROFILE_LIVE` (default) or `DASHPACK_PROFILE_ON_DEMAND`.
     pub profile: i32,
+    /// Tracks of every input to leave out on purpose: track IDs, `video` or `audio`,
+    /// comma-separated, or NULL. Without it an audio or video track that cannot be
+    /// carried fails the call with `DASHPACK_ERR_UNSUPPORTED`.
+    pub skip_tracks: *const c_char,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -101,7 +105,7 @@ fn status(e: &core::Error) -> i32 {
     use core::Error as E;
     match e {
         E::Malformed { .. } | E::NoTracks { .. } => DASHPACK_ERR_INVALID_INPUT,
-        E::Unsupported { .. } => DASHPACK_ERR_UNSUPPORTED,
+        E::Unsupported { .. } | E::UncarriedTrack { .. } => DASHPACK_ERR_UNSUPPORTED,
         E::Io { .. } => DASHPACK_ERR_IO,
         E::OutputExists { .. } => DASHPACK_ERR_OUTPUT_EXISTS,
         E::Misaligned { .. } => DASHPACK_ERR_MISALIGNED,
@@ -204,6 +208,7 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
             hls: 0,
             subtitles: std::ptr::null(),
             input_languages: std::ptr::null(),
+            skip_tracks: std::ptr::null(),
             profile: DASHPACK_PROFILE_LIVE,
         })
     };
@@ -286,6 +291,14 @@ pub unsafe extern "C" fn dashpack_package(
                             .map_err(|e| (status(&e), e.to_string()))?,
                     );
                 }
+            }
+            // SAFETY: NULL or NUL-terminated by contract.
+            if let Some(list) = unsafe { optional(o.skip_tracks, "skip_tracks") }? {
+                opts.skip = list
+                    .split(',')
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| t.parse().map_err(|e| (DASHPACK_ERR_INVALID_ARGUMENT, e)))
+                    .collect::<Result<_, _>>()?;
             }
             // SAFETY: NULL or NUL-terminated by contract.
             if let Some(list) = unsafe { optional(o.input_languages, "input_languages") }? {

@@ -51,7 +51,7 @@ fn to_py(e: dashpack::Error) -> PyErr {
         | E::NoTracks { .. }
         | E::InvalidOption { .. }
         | E::Misaligned { .. } => InvalidInputError::new_err(msg),
-        E::Unsupported { .. } => UnsupportedError::new_err(msg),
+        E::Unsupported { .. } | E::UncarriedTrack { .. } => UnsupportedError::new_err(msg),
         E::OutputExists { .. } => OutputExistsError::new_err(msg),
         E::Io { .. } => DashpackIOError::new_err(msg),
         E::Cancelled => PyKeyboardInterrupt::new_err("dashpack.package was cancelled"),
@@ -233,7 +233,7 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 ///         timeline="number", force=False, progress=None, encryption_key=None,
 ///         encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None,
 ///         clearkey_inline=False, pssh=None, hls=False, subtitles=None,
-///         languages=None, profile="live")
+///         languages=None, profile="live", skip=None)
 /// --
 ///
 /// Package one MP4 file, or a list of them forming one presentation, into an
@@ -259,12 +259,15 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// languages: one language per input (None keeps the file's), overriding the tracks'.
 /// profile: "live" (a file per segment) or "on-demand" (one file per Representation,
 ///     sidx and byte ranges).
+/// skip: tracks of every input to leave out on purpose: track IDs (int) or "video" /
+///     "audio". Without it, an audio or video track that cannot be carried raises
+///     UnsupportedError instead of being dropped.
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile="live"))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile="live", skip=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -285,6 +288,7 @@ fn package(
     subtitles: Option<Vec<(PathBuf, String)>>,
     languages: Option<Vec<Option<String>>>,
     profile: &str,
+    skip: Option<Vec<Bound<'_, PyAny>>>,
 ) -> PyResult<Presentation> {
     let paths = input_paths(input)?;
     let languages = languages.unwrap_or_default();
@@ -327,6 +331,18 @@ fn package(
     .map_err(InvalidInputError::new_err)?;
     opts.hls = hls;
     opts.profile = profile.parse().map_err(InvalidInputError::new_err)?;
+    opts.skip = skip
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            let text = match t.extract::<u32>() {
+                Ok(id) => id.to_string(),
+                Err(_) => t.extract::<String>()?,
+            };
+            text.parse::<dashpack::TrackSelector>()
+                .map_err(InvalidInputError::new_err)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
     opts.subtitles = subtitles
         .unwrap_or_default()
         .iter()

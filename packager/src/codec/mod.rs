@@ -73,6 +73,47 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
     }
 }
 
+/// For a protected sample entry (`encv`, `enca`; ISO/IEC 14496-12 8.12): the original
+/// format (`frma`) and the scheme (`schm`), each when present. `None` for clear entries.
+pub(crate) fn protection(
+    entry: &Bx<'_>,
+) -> Result<Option<(Option<FourCC>, Option<FourCC>)>, BoxError> {
+    let skip = match &entry.kind {
+        b"encv" => VISUAL_FIELDS,
+        b"enca" => AUDIO_FIELDS,
+        _ => return Ok(None),
+    };
+    let mut original = None;
+    let mut scheme = None;
+    if let Some(sinf) = find_child(entry, skip, b"sinf")? {
+        for child in sinf.children() {
+            let child = child?;
+            let mut r = child.body();
+            match &child.kind {
+                b"frma" => original = Some(fourcc(r.bytes(4)?)),
+                b"schm" => {
+                    r.version_flags()?;
+                    scheme = Some(fourcc(r.bytes(4)?));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(Some((original, scheme)))
+}
+
+fn fourcc(b: &[u8]) -> FourCC {
+    [b[0], b[1], b[2], b[3]]
+}
+
+/// Picture codecs of cover art and other stills (JPEG, PNG, BMP, GIF).
+pub(crate) fn is_still_image(kind: &FourCC) -> bool {
+    matches!(
+        kind,
+        b"jpeg" | b"mjpa" | b"mjpb" | b"png " | b"bmp " | b"gif "
+    )
+}
+
 fn find_child<'a>(entry: &Bx<'a>, skip: usize, kind: &FourCC) -> Result<Option<Bx<'a>>, BoxError> {
     for child in entry.children_after(skip) {
         let child = child?;

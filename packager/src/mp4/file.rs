@@ -5,7 +5,7 @@
 use crate::error::{BoxError, Malformed};
 use crate::mp4::fragments;
 use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
-use crate::mp4::moov::{self, Movie, Track};
+use crate::mp4::moov::{self, Movie, SkipWhy, Skipped, Track};
 use crate::source::Input;
 use crate::{Error, Result};
 
@@ -40,7 +40,21 @@ pub(crate) struct CheckedTrack {
 pub(crate) struct Media {
     pub movie_timescale: u32,
     pub tracks: Vec<CheckedTrack>,
-    pub warnings: Vec<String>,
+    /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Media {
+    /// The error for a track whose audio or video would be lost.
+    pub fn uncarried(file: &str, s: &Skipped) -> Error {
+        Error::UncarriedTrack {
+            file: file.to_string(),
+            track: s.id,
+            handler: fourcc_str(&s.handler),
+            codec: s.entry.as_ref().map(fourcc_str).unwrap_or_default(),
+            reason: s.reason(),
+        }
+    }
 }
 
 /// Read and check the movie of one input.
@@ -116,7 +130,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     let Movie {
         timescale,
         mut tracks,
-        mut warnings,
+        mut skipped,
         ..
     } = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
     if !moofs.is_empty() {
@@ -136,28 +150,35 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         // Every table must agree, also on a track that turns out to be empty.
         let stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
         if track.table.count == 0 {
-            warnings.push(format!("track {}: no samples; skipped", track.id));
+            skipped.push(Skipped {
+                id: track.id,
+                handler: *track.kind.handler(),
+                entry: Some(track.codec.fourcc),
+                why: SkipWhy::NoSamples,
+            });
             continue;
         }
         checked.push(CheckedTrack { track, stats });
     }
-    for w in &mut warnings {
-        *w = format!("{name}: {w}");
-    }
     if checked.is_empty() {
+        // Say which track could not be carried rather than only that none could.
+        if let Some(s) = skipped.iter().find(|s| s.loses_media()) {
+            return Err(Media::uncarried(name, s));
+        }
+        let why: Vec<String> = skipped.iter().map(Skipped::warning).collect();
         return Err(Error::NoTracks {
             file: name.to_string(),
-            detail: if warnings.is_empty() {
+            detail: if why.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", warnings.join("; "))
+                format!(" ({})", why.join("; "))
             },
         });
     }
     Ok(Media {
         movie_timescale: timescale,
         tracks: checked,
-        warnings,
+        skipped,
     })
 }
 

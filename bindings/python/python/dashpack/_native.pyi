@@ -84,6 +84,7 @@ def package(
     subtitles: Optional[Sequence[Tuple[_Path, str]]] = None,
     languages: Optional[Sequence[Optional[str]]] = None,
     profile: Literal["live", "on-demand"] = "live",
+    skip: Optional[Sequence[Union[int, str]]] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 

@@ -5,7 +5,7 @@ pub(crate) mod trak;
 
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::Bx;
-pub(crate) use trak::{Kind, Track};
+pub(crate) use trak::{Kind, SkipWhy, Skipped, Track};
 
 #[derive(Debug)]
 pub(crate) struct Movie {
@@ -13,7 +13,7 @@ pub(crate) struct Movie {
     pub timescale: u32,
     pub tracks: Vec<Track>,
     /// Tracks left out, with the reason.
-    pub warnings: Vec<String>,
+    pub skipped: Vec<Skipped>,
 }
 
 pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
@@ -34,17 +34,17 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
     }
     let timescale = timescale.ok_or_else(|| moov.err(Malformed::Missing("mvhd")))?;
     let mut tracks = Vec::new();
-    let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
     for trak in &traks {
         match trak::parse_trak(trak)? {
             Ok(t) => tracks.push(t),
-            Err(why) => warnings.push(why),
+            Err(s) => skipped.push(s),
         }
     }
     Ok(Movie {
         timescale,
         tracks,
-        warnings,
+        skipped,
     })
 }
 

@@ -4,7 +4,7 @@
 use crate::codec::{self, CodecInfo};
 use crate::error::{BoxError, Malformed};
 use crate::lang;
-use crate::mp4::header::{Bx, fourcc_str};
+use crate::mp4::header::{Bx, FourCC, fourcc_str};
 use crate::mp4::moov::stbl;
 use crate::mp4::sample_table::SampleTable;
 
@@ -12,6 +12,16 @@ use crate::mp4::sample_table::SampleTable;
 pub(crate) enum Kind {
     Video,
     Audio,
+}
+
+impl Kind {
+    /// The `hdlr` handler type of this kind.
+    pub fn handler(self) -> &'static [u8; 4] {
+        match self {
+            Kind::Video => b"vide",
+            Kind::Audio => b"soun",
+        }
+    }
 }
 
 /// What the edit list says, reduced to the one form players support: an optional empty
@@ -51,8 +61,82 @@ pub(crate) struct Track {
     pub offset: u64,
 }
 
-/// `Ok(Err(reason))` when the track is well-formed but not one dashpack packages.
-pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, String>, BoxError> {
+/// A well-formed track that is not packaged, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Skipped {
+    pub id: u32,
+    pub handler: FourCC,
+    /// The sample entry type, when the track got that far.
+    pub entry: Option<FourCC>,
+    pub why: SkipWhy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SkipWhy {
+    /// Text, metadata, timecode, hint, chapters: not audio or video.
+    NotAudioVideo,
+    /// A one-sample still picture in a video track (cover art).
+    StillImage,
+    /// Audio or video in a codec dashpack does not carry.
+    UnsupportedCodec,
+    /// A protected sample entry (`encv`/`enca`): the original format and the scheme.
+    Encrypted {
+        original: Option<FourCC>,
+        scheme: Option<FourCC>,
+    },
+    /// No samples at all: nothing to carry.
+    NoSamples,
+    /// Left out because the caller asked.
+    Requested,
+}
+
+impl Skipped {
+    /// Audio or video whose loss the caller would not notice: only dropped on request.
+    pub fn loses_media(&self) -> bool {
+        matches!(
+            self.why,
+            SkipWhy::UnsupportedCodec | SkipWhy::Encrypted { .. }
+        )
+    }
+
+    fn describe_track(&self) -> String {
+        match &self.entry {
+            Some(e) => format!(
+                "track {} ({}, '{}')",
+                self.id,
+                fourcc_str(&self.handler),
+                fourcc_str(e)
+            ),
+            None => format!("track {} ({})", self.id, fourcc_str(&self.handler)),
+        }
+    }
+
+    /// Why it is not packaged, in words.
+    pub fn reason(&self) -> String {
+        let name = |f: &Option<FourCC>| f.as_ref().map_or("unknown".into(), |f| fourcc_str(f));
+        match &self.why {
+            SkipWhy::NotAudioVideo => "not audio or video".into(),
+            SkipWhy::StillImage => "a one-picture still image (cover art)".into(),
+            SkipWhy::UnsupportedCodec => "this codec is not supported".into(),
+            SkipWhy::Encrypted { original, scheme } => format!(
+                "the input is encrypted ('{}' protected with '{}') and dashpack does not \
+                 decrypt input",
+                name(original),
+                name(scheme)
+            ),
+            SkipWhy::NoSamples => "it has no samples".into(),
+            SkipWhy::Requested => "left out as asked".into(),
+        }
+    }
+
+    /// One line for the warnings: `track 3 (text, 'tx3g'): not audio or video; skipped`.
+    pub fn warning(&self) -> String {
+        format!("{}: {}; skipped", self.describe_track(), self.reason())
+    }
+}
+
+/// `Ok(Err(skipped))` when the track is well-formed but not one dashpack packages.
+pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxError> {
     let mut tkhd = None;
     let mut edit = Edit::default();
     let mut mdia = None;
@@ -97,15 +181,16 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, String>, BoxErro
         let h = r.bytes(4)?;
         [h[0], h[1], h[2], h[3]]
     };
+    let skipped = |entry: Option<FourCC>, why: SkipWhy| Skipped {
+        id,
+        handler,
+        entry,
+        why,
+    };
     let kind = match &handler {
         b"vide" => Kind::Video,
         b"soun" => Kind::Audio,
-        other => {
-            return Ok(Err(format!(
-                "track {id}: handler '{}' is not audio or video; skipped",
-                fourcc_str(other)
-            )));
-        }
+        _ => return Ok(Err(skipped(None, SkipWhy::NotAudioVideo))),
     };
 
     let mut media_header = None;
@@ -120,11 +205,20 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, String>, BoxErro
     }
     let stbl_box = stbl_box.ok_or_else(|| minf.err(Malformed::Missing("stbl")))?;
     let parsed = stbl::parse_stbl(&stbl_box)?;
+    let entry_kind = parsed.entry.kind;
+    if let Some((original, scheme)) = codec::protection(&parsed.entry)? {
+        let why = SkipWhy::Encrypted { original, scheme };
+        return Ok(Err(skipped(Some(entry_kind), why)));
+    }
     let Some(codec) = codec::parse_sample_entry(&parsed.entry)? else {
-        return Ok(Err(format!(
-            "track {id}: codec '{}' is not supported yet; skipped",
-            fourcc_str(&parsed.entry.kind)
-        )));
+        let still =
+            kind == Kind::Video && parsed.table.count <= 1 && codec::is_still_image(&entry_kind);
+        let why = if still {
+            SkipWhy::StillImage
+        } else {
+            SkipWhy::UnsupportedCodec
+        };
+        return Ok(Err(skipped(Some(entry_kind), why)));
     };
     let language = match &elng {
         Some(e) => parse_elng(e).unwrap_or_else(|| "und".into()),
