@@ -113,6 +113,8 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             sample_rate: 48_000,
             channels: 2,
             dolby_mask: None,
+            channel_scheme: None,
+            supplemental: None,
             slot: 0,
             timescale: r.timescale,
             pto: r.pto,

@@ -398,12 +398,14 @@ fn protections(
     for o in &p.tracks {
         let c = p.checked(o);
         let video = c.track.kind == Kind::Video;
-        if video && !c.track.codec.family.is_nal() {
+        let codec = &c.track.codec;
+        if !codec.family.encryptable() || codec.dolby_vision {
             return Err(Error::Unsupported {
                 file: inputs[o.input].name().to_string(),
                 what: format!(
-                    "encrypting {} video ({}): only H.264 and HEVC have a subsample layout here",
-                    crate::mp4::header::fourcc_str(&c.track.codec.fourcc),
+                    "encrypting {} ({}): Common Encryption is written here for H.264, \
+                     HEVC (without Dolby Vision), AAC, Opus, FLAC, AC-3 and E-AC-3 only",
+                    crate::mp4::header::fourcc_str(&codec.fourcc),
                     o.rep_id
                 ),
             });
@@ -518,6 +520,12 @@ fn rep_input<'a>(
         sample_rate: t.codec.sample_rate,
         channels: t.codec.channels,
         dolby_mask: t.codec.dolby_mask,
+        channel_scheme: t
+            .codec
+            .channel_scheme
+            .as_ref()
+            .map(|(scheme, value)| (*scheme, value.as_str())),
+        supplemental: t.codec.supplemental.as_ref(),
         slot: if t.kind == Kind::Audio {
             p.tracks
                 .iter()

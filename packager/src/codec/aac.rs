@@ -18,9 +18,14 @@ pub(crate) struct AudioSpecificConfig {
 }
 
 impl EsdsConfig {
+    /// `mp4a.40.A` for MPEG-4 audio; MPEG-2 AAC (object types 0x66-0x68) as the MPEG-4
+    /// object type it is (Main 1, LC 2, SSR 3), since DASH players know only `mp4a.40.A`
+    /// for AAC and decode both the same; other object types (`mp4a.6B` MP3, `mp4a.69`
+    /// MPEG-2 audio) as `mp4a.OO`.
     pub fn codecs(&self) -> String {
         match (&self.asc, self.object_type) {
             (Some(asc), 0x40) => format!("mp4a.40.{}", asc.audio_object_type),
+            (_, oti @ 0x66..=0x68) => format!("mp4a.40.{}", oti - 0x65),
             (_, oti) => format!("mp4a.{oti:02X}"),
         }
     }
@@ -90,13 +95,23 @@ pub(crate) fn parse_esds(esds: &Bx<'_>) -> Result<EsdsConfig, BoxError> {
     Ok(EsdsConfig { object_type, asc })
 }
 
-struct Bits<'a> {
+/// A big-endian bit reader over a byte slice; reads past the end give `None`.
+pub(crate) struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
-impl Bits<'_> {
-    fn read(&mut self, n: u32) -> Option<u32> {
+impl<'a> Bits<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Bits { data, pos: 0 }
+    }
+
+    /// Skips to the next byte boundary.
+    pub fn align(&mut self) {
+        self.pos = self.pos.div_ceil(8) * 8;
+    }
+
+    pub fn read(&mut self, n: u32) -> Option<u32> {
         let mut v = 0u32;
         for _ in 0..n {
             let byte = *self.data.get(self.pos / 8)?;
@@ -121,6 +136,22 @@ fn sample_rate(b: &mut Bits<'_>) -> Option<u32> {
     } else {
         Some(SAMPLE_RATES.get(i as usize).copied().unwrap_or(0))
     }
+}
+
+/// The audio object type in a DecoderConfigDescriptor (tag 4) given as bytes: its
+/// DecoderSpecificInfo's AudioSpecificConfig.
+pub(crate) fn object_type_in_dcd(data: &[u8]) -> Option<u8> {
+    let mut r = crate::mp4::header::Reader::detached(data);
+    let (tag, _) = descriptor(&mut r).ok()?;
+    if tag != 4 {
+        return None;
+    }
+    r.skip(13).ok()?;
+    let (tag, len) = descriptor(&mut r).ok()?;
+    if tag != 5 {
+        return None;
+    }
+    parse_asc(r.bytes(len).ok()?).map(|a| a.audio_object_type)
 }
 
 pub(crate) fn parse_asc(data: &[u8]) -> Option<AudioSpecificConfig> {
@@ -183,7 +214,8 @@ mod tests {
         assert_eq!(c(0x40, 2).codecs(), "mp4a.40.2");
         assert_eq!(c(0x40, 5).codecs(), "mp4a.40.5");
         assert_eq!(c(0x40, 29).codecs(), "mp4a.40.29");
-        assert_eq!(c(0x67, 2).codecs(), "mp4a.67");
+        assert_eq!(c(0x67, 2).codecs(), "mp4a.40.2");
+        assert_eq!(c(0x66, 1).codecs(), "mp4a.40.1");
         assert_eq!(
             EsdsConfig {
                 object_type: 0x6B,

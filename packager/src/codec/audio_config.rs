@@ -132,3 +132,233 @@ pub(crate) fn eac3(dec3: &Bx<'_>) -> Result<AudioConfig, BoxError> {
         dolby_mask: Some(mask),
     })
 }
+
+/// DTS `ddts` (ETSI TS 102 114 Annex E): sampling rate and the speakers of
+/// ChannelLayout (Table E.5: pairs count twice).
+pub(crate) fn dts(ddts: &Bx<'_>) -> Result<AudioConfig, BoxError> {
+    let mut r = ddts.body();
+    let sample_rate = r.u32()?;
+    r.skip(9)?; // maxBitrate, avgBitrate, pcmSampleDepth
+    // FrameDuration(2) StreamConstruction(5) CoreLFEPresent(1) CoreLayout(6) CoreSize(14)
+    // StereoDownmix(1) RepresentationType(3) ChannelLayout(16) and 8 bits of flags.
+    let packed = r
+        .bytes(7)?
+        .iter()
+        .fold(0u64, |v, &b| (v << 8) | u64::from(b));
+    let layout = ((packed >> 8) & 0xffff) as u16;
+    const PAIRS: u16 = 0b1010_1110_0110_0110;
+    Ok(AudioConfig {
+        channels: (layout.count_ones() + (layout & PAIRS).count_ones()) as u16,
+        sample_rate,
+        dolby_mask: None,
+    })
+}
+
+/// ALAC's `alac` box inside the sample entry: the ALACSpecificConfig (Apple Lossless
+/// Audio Codec, "Magic Cookie"): channels and sampling rate.
+pub(crate) fn alac(b: &Bx<'_>) -> Result<AudioConfig, BoxError> {
+    let mut r = b.body();
+    r.version_flags()?;
+    r.skip(9)?; // frameLength, compatibleVersion, bitDepth, pb, mb, kb
+    let channels = u16::from(r.u8()?);
+    r.skip(10)?; // maxRun, maxFrameBytes, avgBitRate
+    let sample_rate = r.u32()?;
+    Ok(AudioConfig {
+        channels,
+        sample_rate,
+        dolby_mask: None,
+    })
+}
+
+/// Dolby TrueHD `dmlp` (Dolby TrueHD in ISOBMFF 2.2): the sampling rate from
+/// format_info's audio_sampling_frequency.
+pub(crate) fn truehd(dmlp: &Bx<'_>) -> Result<AudioConfig, BoxError> {
+    let mut r = dmlp.body();
+    let format_info = r.u32()?;
+    let sample_rate = match format_info >> 28 {
+        0 => 48_000,
+        1 => 96_000,
+        2 => 192_000,
+        8 => 44_100,
+        9 => 88_200,
+        10 => 176_400,
+        _ => 0,
+    };
+    Ok(AudioConfig {
+        channels: 0,
+        sample_rate,
+        dolby_mask: None,
+    })
+}
+
+/// MPEG-H 3D Audio `mhaC` (ISO/IEC 23008-3 20.5): profile-level indication and the
+/// CICP reference channel layout.
+pub(crate) fn mpegh(mhac: &Bx<'_>) -> Result<(u8, u8), BoxError> {
+    let mut r = mhac.body();
+    let version = r.u8()?;
+    if version != 1 {
+        return Err(mhac.err(Malformed::InvalidField {
+            field: "mhaC configurationVersion",
+            value: i64::from(version),
+        }));
+    }
+    Ok((r.u8()?, r.u8()?))
+}
+
+/// AC-4 `dac4` (ETSI TS 103 190-2 E.6): the codecs string `ac-4.BB.PP.MM` (E.13) from
+/// the bitstream version and the first presentation's version and mdcompat, and the
+/// sampling rate.
+pub(crate) fn ac4(dac4: &Bx<'_>) -> Result<(String, u32), BoxError> {
+    let bad = |field: &'static str, value: u64| {
+        dac4.err(Malformed::InvalidField {
+            field,
+            value: value as i64,
+        })
+    };
+    let mut r = dac4.body();
+    let data = r.bytes(r.remaining())?;
+    let mut b = crate::codec::aac::Bits::new(data);
+    let truncated = || bad("dac4 (truncated)", data.len() as u64);
+    let mut read = |n: u32| b.read(n).ok_or_else(truncated);
+    let _dsi_version = read(3)?;
+    let bitstream_version = read(7)?;
+    let fs_index = read(1)?;
+    read(4)?; // frame_rate_index
+    let presentations = read(9)?;
+    if bitstream_version > 1 && read(1)? == 1 {
+        read(16)?; // short_program_id
+        if read(1)? == 1 {
+            for _ in 0..4 {
+                read(32)?; // program_uuid
+            }
+        }
+    }
+    read(2)?; // bit_rate_mode
+    read(32)?; // bit_rate
+    read(32)?; // bit_rate_precision
+    drop(read);
+    b.align();
+    let mut read = |n: u32| b.read(n).ok_or_else(truncated);
+    let (mut presentation_version, mut mdcompat) = (0, 0);
+    if presentations > 0 {
+        presentation_version = read(8)?;
+        let pres_bytes = read(8)?;
+        if pres_bytes == 255 {
+            read(16)?;
+        }
+        if presentation_version <= 2 {
+            let config = read(5)?;
+            if config != 0x06 {
+                mdcompat = read(3)?;
+            }
+        }
+    }
+    let sample_rate = if fs_index == 1 { 48_000 } else { 44_100 };
+    Ok((
+        format!("ac-4.{bitstream_version:02}.{presentation_version:02}.{mdcompat:02}"),
+        sample_rate,
+    ))
+}
+
+/// IAMF `iacb` (Immersive Audio Model and Formats 6.2.3): the codecs string
+/// `iamf.PPP.AAA.CODEC` from the IA Sequence Header (profiles) and the first Codec
+/// Config OBU (its codec, `mp4a.40.A` for AAC).
+pub(crate) fn iamf(iacb: &Bx<'_>) -> Result<String, BoxError> {
+    let mut r = iacb.body();
+    let version = r.u8()?;
+    if version != 1 {
+        return Err(iacb.err(Malformed::InvalidField {
+            field: "iacb configurationVersion",
+            value: i64::from(version),
+        }));
+    }
+    let total = leb128(&mut r)?;
+    let obus = r.bytes(usize::try_from(total).unwrap_or(usize::MAX))?;
+    let (mut profiles, mut codec) = (None, None);
+    let mut rest = obus;
+    while !rest.is_empty() && (profiles.is_none() || codec.is_none()) {
+        let mut o = Bytes(rest);
+        let header = o
+            .u8()
+            .ok_or_else(|| iacb.err(Malformed::Missing("IAMF OBU")))?;
+        let size = o
+            .leb128()
+            .and_then(|s| usize::try_from(s).ok())
+            .filter(|&s| s <= o.0.len())
+            .ok_or_else(|| iacb.err(Malformed::Missing("IAMF OBU payload")))?;
+        let (payload, next) = o.0.split_at(size);
+        rest = next;
+        let mut p = Bytes(payload);
+        if header & 0x02 != 0 {
+            p.leb128(); // num_samples_to_trim_at_end
+            p.leb128(); // num_samples_to_trim_at_start
+        }
+        if header & 0x01 != 0 {
+            let n = p.leb128().unwrap_or(0) as usize;
+            p.0 = p.0.get(n..).unwrap_or_default();
+        }
+        match header >> 3 {
+            31 if p.0.len() >= 6 && &p.0[..4] == b"iamf" => profiles = Some((p.0[4], p.0[5])),
+            0 => {
+                p.leb128(); // codec_config_id
+                let id = p.0.get(..4).unwrap_or_default();
+                codec = Some(match id {
+                    b"mp4a" => {
+                        // num_samples_per_frame, audio_roll_distance, then the
+                        // DecoderConfigDescriptor with the AudioSpecificConfig.
+                        let mut q = Bytes(&p.0[4..]);
+                        q.leb128();
+                        let aot = q.0.get(2..).and_then(super::aac::object_type_in_dcd);
+                        match aot {
+                            Some(aot) => format!("mp4a.40.{aot}"),
+                            None => "mp4a".into(),
+                        }
+                    }
+                    other => String::from_utf8_lossy(other).into_owned(),
+                });
+            }
+            _ => {}
+        }
+    }
+    match (profiles, codec) {
+        (Some((primary, additional)), Some(codec)) => {
+            Ok(format!("iamf.{primary:03}.{additional:03}.{codec}"))
+        }
+        _ => Err(iacb.err(Malformed::Missing("IA Sequence Header or Codec Config OBU"))),
+    }
+}
+
+fn leb128(r: &mut crate::mp4::header::Reader<'_>) -> Result<u64, BoxError> {
+    let mut v = 0u64;
+    for i in 0..8 {
+        let b = r.u8()?;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    Ok(v)
+}
+
+/// A cursor over OBU bytes that cannot fail loudly: a short read yields `None`.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    fn leb128(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..8 {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        Some(v)
+    }
+}

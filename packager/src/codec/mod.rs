@@ -6,8 +6,10 @@ pub(crate) mod aac;
 pub(crate) mod audio_config;
 pub(crate) mod av1;
 pub(crate) mod avc;
+pub(crate) mod dolby_vision;
 pub(crate) mod hevc;
 pub(crate) mod vp9;
+pub(crate) mod vvc;
 
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, FourCC};
@@ -16,13 +18,21 @@ use crate::mp4::header::{Bx, FourCC};
 pub(crate) enum Family {
     Avc,
     Hevc,
+    Vvc,
     Av1,
     Vp9,
+    /// MPEG-4 audio in `mp4a`: AAC, also MP3 and MPEG-2 audio by their object type.
     Aac,
     Opus,
     Flac,
     Ac3,
     Eac3,
+    Ac4,
+    Dts,
+    Alac,
+    TrueHd,
+    MpegH,
+    Iamf,
 }
 
 impl Family {
@@ -30,6 +40,32 @@ impl Family {
     pub fn is_nal(self) -> bool {
         matches!(self, Family::Avc | Family::Hevc)
     }
+
+    /// Whether Common Encryption of this codec is defined here: whole-sample for the
+    /// audio codecs with no codec-specific rule in ISO/IEC 23001-7, subsamples after
+    /// the slice headers for H.264 and HEVC.
+    pub fn encryptable(self) -> bool {
+        matches!(
+            self,
+            Family::Avc
+                | Family::Hevc
+                | Family::Aac
+                | Family::Opus
+                | Family::Flac
+                | Family::Ac3
+                | Family::Eac3
+        )
+    }
+}
+
+/// A second codec a player may use instead of `codecs` (Dolby Vision over an HDR10,
+/// SDR or HLG base layer): `scte214:supplementalCodecs` in the MPD and
+/// `SUPPLEMENTAL-CODECS` in HLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Supplemental {
+    pub codecs: String,
+    /// HLS compatibility brand (`db1p`, ...), appended as `/brand`.
+    pub hls_brand: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +85,13 @@ pub(crate) struct CodecInfo {
     pub parameter_sets: Vec<Vec<u8>>,
     /// Dolby channel layout (AC-3, E-AC-3), for Dolby's AudioChannelConfiguration.
     pub dolby_mask: Option<u16>,
+    /// Another AudioChannelConfiguration scheme and value than the MPEG channel count
+    /// (DTS's count, MPEG-H's CICP layout).
+    pub channel_scheme: Option<(&'static str, String)>,
+    /// Dolby Vision on a cross-compatible base layer.
+    pub supplemental: Option<Supplemental>,
+    /// Dolby Vision (its encryption rules are not written here).
+    pub dolby_vision: bool,
 }
 
 /// Body bytes of a VisualSampleEntry before its child boxes.
@@ -60,15 +103,22 @@ const AUDIO_FIELDS: usize = 28;
 /// dashpack packages (the caller skips that track).
 pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
     match &entry.kind {
-        b"avc1" | b"avc3" => visual(entry, Family::Avc),
-        b"hvc1" | b"hev1" => visual(entry, Family::Hevc),
-        b"av01" => visual(entry, Family::Av1),
+        b"avc1" | b"avc3" | b"dva1" | b"dvav" => visual(entry, Family::Avc),
+        b"hvc1" | b"hev1" | b"dvh1" | b"dvhe" => visual(entry, Family::Hevc),
+        b"vvc1" | b"vvi1" => visual(entry, Family::Vvc),
+        b"av01" | b"dav1" => visual(entry, Family::Av1),
         b"vp09" => visual(entry, Family::Vp9),
         b"mp4a" => audio(entry, Family::Aac),
         b"Opus" => audio(entry, Family::Opus),
         b"fLaC" => audio(entry, Family::Flac),
         b"ac-3" => audio(entry, Family::Ac3),
         b"ec-3" => audio(entry, Family::Eac3),
+        b"ac-4" => audio(entry, Family::Ac4),
+        b"dtsc" | b"dtsh" | b"dtsl" | b"dtse" | b"dtsx" | b"dtsy" => audio(entry, Family::Dts),
+        b"alac" => audio(entry, Family::Alac),
+        b"mlpa" => audio(entry, Family::TrueHd),
+        b"mha1" | b"mha2" | b"mhm1" | b"mhm2" => audio(entry, Family::MpegH),
+        b"iamf" => audio(entry, Family::Iamf),
         _ => Ok(None),
     }
 }
@@ -140,6 +190,7 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
     let (config, name): (&[u8; 4], &'static str) = match family {
         Family::Avc => (b"avcC", "avcC"),
         Family::Hevc => (b"hvcC", "hvcC"),
+        Family::Vvc => (b"vvcC", "vvcC"),
         Family::Av1 => (b"av1C", "av1C"),
         _ => (b"vpcC", "vpcC"),
     };
@@ -150,12 +201,35 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
     r.skip(VISUAL_FIELDS - 28)?;
     let cfg = find_child(entry, VISUAL_FIELDS, config)?
         .ok_or_else(|| entry.err(Malformed::Missing(name)))?;
-    let (codecs, nal_length_size) = match family {
+    let (mut codecs, nal_length_size) = match family {
         Family::Avc => avc::codecs(&entry.kind, &cfg)?,
         Family::Hevc => hevc::codecs(&entry.kind, &cfg)?,
+        Family::Vvc => vvc::codecs(&entry.kind, &cfg)?,
         Family::Av1 => (av1::codecs(&cfg, nclx(entry)?)?, 0),
         _ => (vp9::codecs(&cfg)?, 0),
     };
+    let mut dovi = None;
+    for kind in [b"dvcC", b"dvvC", b"dvwC"] {
+        if let Some(b) = find_child(entry, VISUAL_FIELDS, kind)? {
+            dovi = Some(dolby_vision::parse(&b)?);
+            break;
+        }
+    }
+    let dv_entry = dolby_vision::is_dolby_vision_entry(&entry.kind);
+    if dv_entry && dovi.is_none() {
+        return Err(entry.err(Malformed::Missing("dvcC")));
+    }
+    let mut supplemental = None;
+    if let Some(dv) = dovi {
+        if dv_entry {
+            codecs = dv.codecs(&entry.kind);
+        } else {
+            supplemental = Some(Supplemental {
+                codecs: dv.codecs(&entry.kind),
+                hls_brand: dv.hls_brand(),
+            });
+        }
+    }
     let parameter_sets = match family {
         Family::Avc => avc::parameter_sets(&cfg),
         Family::Hevc => hevc::parameter_sets(&cfg),
@@ -181,6 +255,9 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
         nal_length_size,
         parameter_sets,
         dolby_mask: None,
+        channel_scheme: None,
+        supplemental,
+        dolby_vision: dovi.is_some(),
     }))
 }
 
@@ -212,6 +289,7 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
             }));
         }
     };
+    let mut channel_scheme = None;
     let (codecs, config) = match family {
         Family::Aac => {
             let esds = find_child(entry, skip, b"esds")?.or(find_wave_esds(entry, skip)?);
@@ -224,7 +302,7 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
             });
             (cfg.codecs(), config.unwrap_or_default())
         }
-        _ => {
+        Family::Opus | Family::Flac | Family::Ac3 | Family::Eac3 => {
             let (kind, name, codecs): (&[u8; 4], &'static str, &str) = match family {
                 Family::Opus => (b"dOps", "dOps", "opus"),
                 Family::Flac => (b"dfLa", "dfLa", "flac"),
@@ -240,6 +318,11 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
                 _ => audio_config::eac3(&b)?,
             };
             (codecs.to_string(), config)
+        }
+        _ => {
+            let (codecs, config, scheme) = pass_through(entry, family, skip, channels)?;
+            channel_scheme = scheme;
+            (codecs, config)
         }
     };
     if config.sample_rate > 0 {
@@ -260,7 +343,87 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
         nal_length_size: 0,
         parameter_sets: Vec::new(),
         dolby_mask: config.dolby_mask,
+        channel_scheme,
+        supplemental: None,
+        dolby_vision: false,
     }))
+}
+
+/// The AudioChannelConfiguration schemes besides MPEG's and Dolby's.
+const DTS_CHANNELS: &str = "tag:dts.com,2014:dash:audio_channel_configuration:2012";
+const CICP_CHANNELS: &str = "urn:mpeg:mpegB:cicp:ChannelConfiguration";
+
+type PassThrough = (
+    String,
+    audio_config::AudioConfig,
+    Option<(&'static str, String)>,
+);
+
+/// Codecs carried as they are: the codecs string and parameters from each one's
+/// configuration box. `channels` is the sample entry's channel count.
+fn pass_through(
+    entry: &Bx<'_>,
+    family: Family,
+    skip: usize,
+    channels: u16,
+) -> Result<PassThrough, BoxError> {
+    let config = |kind: &[u8; 4], name: &'static str| {
+        find_child(entry, skip, kind)?.ok_or_else(|| entry.err(Malformed::Missing(name)))
+    };
+    let fourcc = crate::mp4::header::fourcc_str(&entry.kind);
+    Ok(match family {
+        Family::Dts => {
+            // `dtsx` (DTS:UHD) describes itself in `udts`; the others in `ddts`.
+            let cfg = match find_child(entry, skip, b"ddts")? {
+                Some(b) => audio_config::dts(&b)?,
+                None if &entry.kind == b"dtsx" || &entry.kind == b"dtsy" => {
+                    config(b"udts", "udts")?;
+                    audio_config::AudioConfig::default()
+                }
+                None => return Err(entry.err(Malformed::Missing("ddts"))),
+            };
+            let n = if cfg.channels > 0 {
+                cfg.channels
+            } else {
+                channels
+            };
+            (fourcc, cfg, Some((DTS_CHANNELS, n.to_string())))
+        }
+        Family::Alac => (fourcc, audio_config::alac(&config(b"alac", "alac")?)?, None),
+        Family::TrueHd => (
+            fourcc,
+            audio_config::truehd(&config(b"dmlp", "dmlp")?)?,
+            None,
+        ),
+        Family::Ac4 => {
+            let (codecs, rate) = audio_config::ac4(&config(b"dac4", "dac4")?)?;
+            let cfg = audio_config::AudioConfig {
+                sample_rate: rate,
+                ..Default::default()
+            };
+            (codecs, cfg, None)
+        }
+        Family::MpegH => {
+            // `mhm1`/`mhm2` may carry their configuration in band only.
+            match find_child(entry, skip, b"mhaC")? {
+                Some(b) => {
+                    let (profile_level, layout) = audio_config::mpegh(&b)?;
+                    (
+                        format!("{fourcc}.0x{profile_level:02X}"),
+                        Default::default(),
+                        Some((CICP_CHANNELS, layout.to_string())),
+                    )
+                }
+                None if entry.kind[2] == b'm' => (fourcc, Default::default(), None),
+                None => return Err(entry.err(Malformed::Missing("mhaC"))),
+            }
+        }
+        _ => (
+            audio_config::iamf(&config(b"iacb", "iacb")?)?,
+            Default::default(),
+            None,
+        ),
+    })
 }
 
 /// QuickTime files may put `esds` inside a `wave` box.

@@ -219,9 +219,17 @@ pub(crate) fn write(
             .frame_rate
             .map(|(n, d)| format!(",FRAME-RATE={:.3}", n as f64 / d.max(1) as f64))
             .unwrap_or_default();
+        // Dolby Vision over its base layer: HLS's SUPPLEMENTAL-CODECS with the brand.
+        let supplemental = v
+            .supplemental
+            .map(|s| {
+                let brand = s.hls_brand.map(|b| format!("/{b}")).unwrap_or_default();
+                format!(",SUPPLEMENTAL-CODECS=\"{}{brand}\"", quoted(&s.codecs))
+            })
+            .unwrap_or_default();
         let variant = |codecs: String, peak: u64, average: u64, audio: String| {
             format!(
-                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\",RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
+                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\"{supplemental},RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
                 quoted(&codecs),
                 v.width,
                 v.height,

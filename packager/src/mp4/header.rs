@@ -191,6 +191,17 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader over bytes that are not a box of the file (a descriptor inside another
+    /// structure); offsets in its errors count from 0.
+    pub fn detached(data: &'a [u8]) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            base: 0,
+            path: String::new(),
+        }
+    }
+
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }

@@ -32,6 +32,10 @@ pub(crate) struct RepInput<'a> {
     pub channels: u16,
     /// Dolby channel layout (AC-3, E-AC-3): Dolby's AudioChannelConfiguration scheme.
     pub dolby_mask: Option<u16>,
+    /// Another AudioChannelConfiguration scheme and value (DTS, MPEG-H CICP).
+    pub channel_scheme: Option<(&'static str, &'a str)>,
+    /// Dolby Vision over a cross-compatible base layer.
+    pub supplemental: Option<&'a crate::codec::Supplemental>,
     /// Audio: how many earlier audio tracks of the same input share this one's
     /// language. Tracks of one file are different programmes (main, commentary), never
     /// bitrates of one: each slot gets its own AdaptationSet.
@@ -335,13 +339,18 @@ pub(crate) fn write(
                         format!("{h}:{v}")
                     }),
                     audio_sampling_rate: (!video).then_some(r.sample_rate),
-                    audio_channel_configuration: match r.dolby_mask {
+                    supplemental_codecs: r.supplemental.map(|s| s.codecs.clone()),
+                    audio_channel_configuration: match (r.dolby_mask, r.channel_scheme) {
                         _ if video => None,
-                        Some(mask) => Some(Descriptor {
+                        (Some(mask), _) => Some(Descriptor {
                             scheme_id_uri: "tag:dolby.com,2014:dash:audio_channel_configuration:2011",
                             value: format!("{mask:04X}"),
                         }),
-                        None => (r.channels > 0).then(|| Descriptor {
+                        (None, Some((scheme_id_uri, value))) => Some(Descriptor {
+                            scheme_id_uri,
+                            value: value.to_string(),
+                        }),
+                        (None, None) => (r.channels > 0).then(|| Descriptor {
                             scheme_id_uri: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
                             value: r.channels.to_string(),
                         }),
@@ -418,6 +427,7 @@ pub(crate) fn write(
             representations: vec![Representation {
                 id: t.id.to_string(),
                 codecs: String::new(),
+                supplemental_codecs: None,
                 bandwidth: if duration > 0.0 {
                     (t.bytes as f64 * 8.0 / duration).ceil() as u64
                 } else {
@@ -441,6 +451,10 @@ pub(crate) fn write(
         xmlns: "urn:mpeg:dash:schema:mpd:2011",
         xmlns_cenc: protected.then_some("urn:mpeg:cenc:2013"),
         xmlns_dashif: protected.then_some("https://dashif.org/CPS"),
+        xmlns_scte214: reps
+            .iter()
+            .any(|r| r.supplemental.is_some())
+            .then_some("urn:scte:dash:scte214-extensions"),
         profiles: if reps.iter().any(|r| r.on_demand.is_some()) {
             "urn:mpeg:dash:profile:isoff-on-demand:2011"
         } else {

@@ -12,6 +12,8 @@ pub(crate) struct Mpd {
     pub xmlns_cenc: Option<&'static str>,
     #[serde(rename = "@xmlns:dashif", skip_serializing_if = "Option::is_none")]
     pub xmlns_dashif: Option<&'static str>,
+    #[serde(rename = "@xmlns:scte214", skip_serializing_if = "Option::is_none")]
+    pub xmlns_scte214: Option<&'static str>,
     #[serde(rename = "@profiles")]
     pub profiles: &'static str,
     #[serde(rename = "@type")]
@@ -105,6 +107,12 @@ pub(crate) struct Representation {
     pub id: String,
     #[serde(rename = "@codecs", skip_serializing_if = "String::is_empty")]
     pub codecs: String,
+    /// SCTE 214-1: a codec the player may use instead (Dolby Vision over its base layer).
+    #[serde(
+        rename = "@scte214:supplementalCodecs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub supplemental_codecs: Option<String>,
     #[serde(rename = "@bandwidth")]
     pub bandwidth: u64,
     #[serde(rename = "@width", skip_serializing_if = "Option::is_none")]
