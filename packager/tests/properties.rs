@@ -59,10 +59,18 @@ fn stsd_of(fixture_name: &str, n: usize) -> Vec<u8> {
 }
 
 /// Payload of sample `i` of track `t`: recognisable bytes of the given size.
-fn payload(t: usize, i: usize, size: u32) -> Vec<u8> {
-    (0..size as usize)
+/// Sample bytes distinct per track and sample. Video samples are one length-prefixed
+/// NAL unit (4-byte length, as the fixture's `avcC` says), so they pass the framing
+/// check like real H.264.
+fn payload(t: usize, i: usize, size: u32, video: bool) -> Vec<u8> {
+    let mut data: Vec<u8> = (0..size as usize)
         .map(|k| (k as u32 ^ (i as u32 * 31) ^ (t as u32 * 131)) as u8)
-        .collect()
+        .collect();
+    if video && size >= 5 {
+        data[..4].copy_from_slice(&(size - 4).to_be_bytes());
+        data[4] &= 0x7f;
+    }
+    data
 }
 
 /// Chunks of one track: (first sample, count).
@@ -210,7 +218,7 @@ fn build(tracks: &[GenTrack]) -> Vec<u8> {
             if let Some(&(first, n)) = all_chunks[ti].get(k) {
                 offsets[ti].push((mdat_start + data.len()) as u32);
                 for i in first..first + n {
-                    data.extend(payload(ti, i, t.sizes[i]));
+                    data.extend(payload(ti, i, t.sizes[i], t.video));
                 }
             }
         }
@@ -224,7 +232,7 @@ fn video_track() -> impl Strategy<Value = GenTrack> {
         prop::sample::select(vec![10u32, 24, 25, 30, 60]),
         1usize..160,
         any::<bool>(),
-        prop::collection::vec((1u32..5, 1u32..3, 0u32..8, 1u32..3000), 160),
+        prop::collection::vec((1u32..5, 1u32..3, 0u32..8, 5u32..3000), 160),
         prop::collection::vec(1u32..9, 1..5),
     )
         .prop_map(|(timescale, fps, n, bframes, draws, chunking)| {
@@ -349,7 +357,11 @@ fn check(tracks: &[GenTrack], target: f64) {
         let samples: Vec<&OutSample> = out.segments.iter().flat_map(|s| &s.samples).collect();
         assert_eq!(samples.len(), t.durations.len(), "sample count");
         for (i, s) in samples.iter().enumerate() {
-            assert_eq!(s.data, payload(ti, i, t.sizes[i]), "sample {i} bytes");
+            assert_eq!(
+                s.data,
+                payload(ti, i, t.sizes[i], t.video),
+                "sample {i} bytes"
+            );
             assert_eq!(s.duration, t.durations[i], "sample {i} duration");
             if t.video {
                 assert_eq!(s.is_sync(), t.sync[i], "sample {i} sync flag");

@@ -7,6 +7,7 @@ pub(crate) mod audio_config;
 pub(crate) mod av1;
 pub(crate) mod avc;
 pub(crate) mod dolby_vision;
+pub(crate) mod framing;
 pub(crate) mod hevc;
 pub(crate) mod vp9;
 pub(crate) mod vvc;
@@ -36,11 +37,6 @@ pub(crate) enum Family {
 }
 
 impl Family {
-    /// NAL-unit structured video (H.264, HEVC).
-    pub fn is_nal(self) -> bool {
-        matches!(self, Family::Avc | Family::Hevc)
-    }
-
     /// Whether Common Encryption of this codec is defined here: whole-sample for the
     /// audio codecs with no codec-specific rule in ISO/IEC 23001-7, subsamples after
     /// the slice headers for H.264 and HEVC.

@@ -238,6 +238,7 @@ pub(crate) fn build_track(
                 let data_start = buf.len();
                 buf.resize(data_start + payload as usize, 0);
                 read_samples(job.input, &samples, &mut buf[data_start..])?;
+                check_samples(job, seg.first, &samples, &buf[data_start..])?;
                 if video {
                     seg_sap = sap_type(job, seg.ept, &samples, &buf[data_start..]);
                 }
@@ -248,6 +249,7 @@ pub(crate) fn build_track(
                 e.payload.clear();
                 e.payload.resize(payload as usize, 0);
                 read_samples(job.input, &samples, &mut e.payload)?;
+                check_samples(job, seg.first, &samples, &e.payload)?;
                 if video {
                     seg_sap = sap_type(job, seg.ept, &samples, &e.payload);
                 }
@@ -435,6 +437,34 @@ fn read_samples(input: &Input, samples: &[Sample], out: &mut [u8]) -> Result<()>
             })?;
         pos += len;
         i = j;
+    }
+    Ok(())
+}
+
+/// Refuses the first sample whose bytes are not what its codec's framing says
+/// ([`codec::framing`]), naming the track's tables, the sample and its file offset.
+fn check_samples(
+    job: &TrackJob<'_>,
+    first_index: u32,
+    samples: &[Sample],
+    data: &[u8],
+) -> Result<()> {
+    let t = &job.track.track;
+    let mut at = 0usize;
+    for (k, s) in samples.iter().enumerate() {
+        let bytes = &data[at..at + s.size as usize];
+        if let Err(detail) = codec::framing::check(&t.codec, bytes) {
+            return Err(BoxError::new(
+                format!("{}/mdia/minf/stbl", t.path),
+                s.offset,
+                Malformed::Bitstream {
+                    sample: first_index + k as u32 + 1,
+                    detail: format!("track {}: {detail}", t.id),
+                },
+            )
+            .in_file(job.input.name()));
+        }
+        at += s.size as usize;
     }
     Ok(())
 }
