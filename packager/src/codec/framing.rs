@@ -3,9 +3,9 @@
 //! inserted without fixing the offsets) is refused instead of packaged into segments
 //! no decoder can read.
 //!
-//! - H.264, HEVC, VVC (ISO/IEC 14496-15): the length-prefixed NAL units tile the sample
-//!   exactly, with the configuration record's length size, and every NAL unit header
-//!   has its forbidden_zero_bit clear.
+//! - H.264, HEVC, VVC (ISO/IEC 14496-15): a sample is an access unit, so not empty; its
+//!   length-prefixed NAL units tile it exactly, with the configuration record's length
+//!   size, none is empty and every NAL unit header has its forbidden_zero_bit clear.
 //! - AAC (ISO/IEC 14496-3 4.5.3.2): at most 6144 bits per channel in one frame.
 //! - MP3 and MPEG-2 audio in `mp4a`: each sample starts with a frame sync.
 //! - AC-3, E-AC-3 (ETSI TS 102 366): each sample starts with the syncword 0x0B77.
@@ -114,6 +114,10 @@ fn nal_units(length_size: u8, data: &[u8]) -> Result<(), String> {
         }
         Ok(empty)
     };
+    if data.is_empty() {
+        // An access unit holds at least one NAL unit.
+        return Err("an empty sample: no NAL unit at all".into());
+    }
     let ls = usize::from(length_size);
     match walk(ls) {
         Ok(0) => Ok(()),
@@ -162,7 +166,7 @@ mod tests {
     fn nal_units_must_tile_the_sample() {
         let good = nal(4, &[&[0x09, 0xf0], &[0x65, 1, 2, 3]]);
         assert_eq!(nal_units(4, &good), Ok(()));
-        assert_eq!(nal_units(4, &[]), Ok(()));
+        assert!(nal_units(4, &[]).unwrap_err().contains("empty sample"));
         // A NAL unit of length 0 is none at all.
         assert!(nal_units(4, &[0, 0, 0, 0]).is_err());
         // Four-byte lengths read with a two-byte record tile, as empty units + lengths.
