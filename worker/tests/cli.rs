@@ -92,6 +92,44 @@ fn errors_are_one_line_with_file_box_and_offset() {
         "{err}"
     );
 
+    // A track that cannot be carried fails with exit 1; --skip leaves it out, printed.
+    let unknown = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/malformed/unknown-codecs.mp4")
+        .display()
+        .to_string();
+    let r = dashpack(&["package", &unknown, "-o", &out("uncarried")]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(
+        err.contains("track 1 (vide, 'zzzz') cannot be carried") && err.contains("skip track 1"),
+        "{err}"
+    );
+    let r = dashpack(&[
+        "package",
+        &fixture("h264_aac.mp4"),
+        "-o",
+        &out("skipped"),
+        "-f",
+        "--skip",
+        "audio",
+    ]);
+    assert!(r.status.success());
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(
+        err.contains("warning") && err.contains("track 2 (soun, 'mp4a'): left out as asked"),
+        "{err}"
+    );
+    assert!(!String::from_utf8(r.stdout).unwrap().contains("audio-1"));
+    let r = dashpack(&[
+        "package",
+        &fixture("h264_aac.mp4"),
+        "-o",
+        &out("skip-bad"),
+        "--skip",
+        "0",
+    ]);
+    assert_eq!(r.status.code(), Some(2), "clap refuses a bad track");
+
     let r = dashpack(&["package", "/nonexistent/x.mp4", "-o", &out("missing")]);
     assert!(!r.status.success());
     assert!(

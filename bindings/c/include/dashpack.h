@@ -136,6 +136,12 @@ typedef struct DashpackOptions {
    `DASHPACK_PROFILE_LIVE` (default) or `DASHPACK_PROFILE_ON_DEMAND`.
    */
   int32_t profile;
+  /*
+   Tracks of every input to leave out on purpose: track IDs, `video` or `audio`,
+   comma-separated, or NULL. Without it an audio or video track that cannot be
+   carried fails the call with `DASHPACK_ERR_UNSUPPORTED`.
+   */
+  const char *skip_tracks;
 } DashpackOptions;
 
 #ifdef __cplusplus

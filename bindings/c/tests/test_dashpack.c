@@ -41,6 +41,7 @@ int main(int argc, char **argv) {
   char input[4096], broken_path[4096], out[4096], mpd[4096], seg[4096];
   char enc_out[4096], enc_mpd[4096];
   char od_out[4096], od_mpd[4096], od_file[4096], od_m3u8[4096], vtt[4096], subs[4200];
+  char unknown[4096];
   const char *inputs[1];
   DashpackOptions opts;
   DashpackMediaInfo *info = NULL;
@@ -137,6 +138,23 @@ int main(int argc, char **argv) {
   CHECK(exists(od_file) && exists(od_m3u8));
   opts.profile = 7;
   CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+
+  /* Tracks left out on purpose; an audio or video track that cannot be carried fails. */
+  dashpack_options_default(&opts);
+  opts.force = 1;
+  opts.skip_tracks = "audio";
+  CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_OK);
+  CHECK(!file_contains(od_mpd, "contentType=\"audio\""));
+  opts.skip_tracks = "sound";
+  CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  snprintf(unknown, sizeof unknown, "%s/malformed/unknown-codecs.mp4", argv[1]);
+  inputs[0] = unknown;
+  opts.skip_tracks = NULL;
+  rc = dashpack_package(inputs, 1, od_out, &opts, &error);
+  CHECK(rc == DASHPACK_ERR_UNSUPPORTED && error != NULL && strstr(error, "cannot be carried"));
+  dashpack_string_free(error);
+  error = NULL;
+  inputs[0] = input;
   dashpack_options_default(&opts);
   opts.segment_duration = 2.0;
   opts.mpd_name = "manifest.mpd";

@@ -103,6 +103,21 @@ def test_errors_are_typed(tmp_path):
         assert issubclass(cls, dashpack.DashpackError)
 
 
+def test_uncarried_tracks_fail_unless_skipped(tmp_path):
+    unknown = FIXTURES / "malformed" / "unknown-codecs.mp4"
+    with pytest.raises(dashpack.UnsupportedError, match=r"track 1 \(vide, 'zzzz'\) cannot be carried"):
+        dashpack.package(unknown, tmp_path / "u")
+    assert not (tmp_path / "u").exists()
+    # Left out on purpose, by ID or kind; the warnings say so.
+    p = dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "a", skip=["audio"])
+    assert [r.content_type for r in p.representations] == ["video"]
+    assert any("left out as asked" in w for w in p.warnings)
+    p = dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "b", skip=[1])
+    assert [r.content_type for r in p.representations] == ["audio"]
+    with pytest.raises(dashpack.InvalidInputError, match="unknown track"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "c", skip=["subtitles"])
+
+
 def test_progress_reaches_the_total(tmp_path):
     seen = []
     dashpack.package(FIXTURES / "hevc_aac.mp4", tmp_path / "p", progress=lambda d, t: seen.append((d, t)))
