@@ -124,14 +124,38 @@ fn frame_rate_string(t: &CheckedTrack) -> Option<String> {
     })
 }
 
+/// `@frameRate`: the average frame rate over the Representation (ISO/IEC 23009-1
+/// 5.3.7.2), samples over their total duration. A constant rate with a few odd frames
+/// (within 0.1% of the most common frame duration's rate) is given as that exact ratio
+/// (`30000/1001`); a variable one as the average to a thousandth of a frame per second.
 fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
     if t.track.kind != Kind::Video {
         return None;
     }
-    let d = u64::from(nominal_delta(t)?);
-    let ts = u64::from(t.track.timescale);
-    let g = gcd(ts, d);
-    Some((ts / g, d / g))
+    let ts = u128::from(t.track.timescale);
+    let count = u128::from(t.track.table.count);
+    let ticks: u128 = t
+        .track
+        .table
+        .stts
+        .iter()
+        .map(|&(n, d)| u128::from(n) * u128::from(d))
+        .sum();
+    if count == 0 || ticks == 0 || ts == 0 {
+        return None;
+    }
+    let reduce = |n: u128, d: u128| {
+        let g = gcd(n as u64, d as u64).max(1) as u128;
+        (u64::try_from(n / g).ok()?, u64::try_from(d / g).ok()?).into()
+    };
+    let average = count * ts * 1_000_000 / ticks; // micro-frames per second
+    if let Some(nominal) = nominal_delta(t).map(u128::from) {
+        let exact = ts * 1_000_000 / nominal;
+        if average.abs_diff(exact) * 1000 <= exact {
+            return reduce(ts, nominal);
+        }
+    }
+    reduce((count * ts * 1000 + ticks / 2) / ticks, 1000)
 }
 
 /// Applies the skip list to one input. An audio or video track that cannot be carried

@@ -433,4 +433,21 @@ fn phone_upload_keeps_rotation_and_colour() {
         .flat_map(|(_, b)| read_segment(b, 1).samples.into_iter().map(|s| s.duration))
         .collect();
     assert!(durations.len() > 1, "frame durations {durations:?}");
+    // @frameRate is the average over the Representation (ISO/IEC 23009-1 5.3.7.2), as
+    // FFmpeg's avg_frame_rate gives it for the input, not the most common rate.
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+        .args(["stream=avg_frame_rate", "-of", "csv=p=0"])
+        .arg(fixture("phone.mov"))
+        .output()
+        .unwrap();
+    let average = String::from_utf8(probe.stdout)
+        .unwrap()
+        .trim()
+        .trim_end_matches(',')
+        .to_string();
+    assert_eq!(average, "103/4", "the fixture's average frame rate");
+    let (.., p, mpd_files) = package("phone.mov", &Options::default());
+    let xml = std::str::from_utf8(&mpd_files[&p.mpd]).unwrap();
+    assert!(xml.contains(&format!("frameRate=\"{average}\"")), "{xml}");
 }
