@@ -362,3 +362,116 @@ impl Bytes<'_> {
         Some(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp4::header::{boxed, test_box};
+
+    /// MSB-first bit writer for building configuration records.
+    #[derive(Default)]
+    struct BitWriter {
+        bytes: Vec<u8>,
+        bits: usize,
+    }
+
+    impl BitWriter {
+        fn put(&mut self, n: u32, v: u64) -> &mut Self {
+            for i in (0..n).rev() {
+                if self.bits % 8 == 0 {
+                    self.bytes.push(0);
+                }
+                if (v >> i) & 1 == 1 {
+                    *self.bytes.last_mut().unwrap() |= 0x80 >> (self.bits % 8);
+                }
+                self.bits += 1;
+            }
+            self
+        }
+
+        fn align(&mut self) -> &mut Self {
+            self.bits = self.bytes.len() * 8;
+            self
+        }
+    }
+
+    #[test]
+    fn ac4_codecs_string_from_dac4() {
+        let mut w = BitWriter::default();
+        // ac4_dsi_version 1, bitstream_version 2, fs_index 1 (48 kHz), frame_rate_index
+        // 1, one presentation; no program id; bit rate fields.
+        w.put(3, 1).put(7, 2).put(1, 1).put(4, 1).put(9, 1);
+        w.put(1, 0)
+            .put(2, 0)
+            .put(32, 0)
+            .put(32, 0xffff_ffff)
+            .align();
+        // presentation_version 1, pres_bytes, presentation_config_v1 0, mdcompat 3.
+        w.put(8, 1).put(8, 20).put(5, 0).put(3, 3).align();
+        w.bytes.extend_from_slice(&[0; 19]);
+        let b = boxed(b"dac4", &w.bytes);
+        let (codecs, rate) = ac4(&test_box(&b)).unwrap();
+        assert_eq!((codecs.as_str(), rate), ("ac-4.02.01.03", 48_000));
+        // Truncated: an error, not a guess.
+        let short = boxed(b"dac4", &w.bytes[..6]);
+        assert!(ac4(&test_box(&short)).is_err());
+    }
+
+    #[test]
+    fn mpegh_profile_and_layout_from_mhac() {
+        let b = boxed(b"mhaC", &[1, 0x0D, 6, 0, 0]);
+        assert_eq!(mpegh(&test_box(&b)).unwrap(), (0x0D, 6));
+        let b = boxed(b"mhaC", &[2, 0x0D, 6, 0, 0]);
+        assert!(mpegh(&test_box(&b)).is_err());
+    }
+
+    #[test]
+    fn iamf_codecs_string_from_iacb() {
+        // IA Sequence Header OBU (type 31): "iamf", primary profile 0, additional 1.
+        let seq = [&[31 << 3, 6][..], b"iamf", &[0, 1]].concat();
+        // Codec Config OBU (type 0): id 0, "Opus", 960 samples, roll -4, dOps.
+        let dops = [0u8, 2, 0, 0x38, 0, 0, 0xbb, 0x80, 0, 0, 0];
+        let body = [&[0u8][..], b"Opus", &[0xc0, 0x07, 0xff, 0xfc], &dops].concat();
+        let cfg = [&[0u8, body.len() as u8][..], &body].concat();
+        let obus = [seq, cfg].concat();
+        let iacb = [&[1u8, obus.len() as u8][..], &obus].concat();
+        let b = boxed(b"iacb", &iacb);
+        assert_eq!(iamf(&test_box(&b)).unwrap(), "iamf.000.001.Opus");
+        // AAC: the object type from the DecoderConfigDescriptor's AudioSpecificConfig.
+        let dcd = [
+            4u8, 17, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, 0x11, 0x90,
+        ];
+        let body = [&[0u8][..], b"mp4a", &[0x80, 0x08, 0xff, 0xff], &dcd].concat();
+        let cfg = [&[0u8, body.len() as u8][..], &body].concat();
+        let seq = [&[31 << 3, 6][..], b"iamf", &[1, 1]].concat();
+        let obus = [seq, cfg].concat();
+        let b = boxed(b"iacb", &[&[1u8, obus.len() as u8][..], &obus].concat());
+        assert_eq!(iamf(&test_box(&b)).unwrap(), "iamf.001.001.mp4a.40.2");
+        // No sequence header: refused.
+        let b = boxed(b"iacb", &[1, 0]);
+        assert!(iamf(&test_box(&b)).is_err());
+    }
+
+    #[test]
+    fn dts_alac_and_truehd_parameters() {
+        // ddts: 48 kHz, bit rates, 24-bit, then ChannelLayout 0x000F (C, L/R, Ls/Rs, LFE).
+        let mut ddts = 48_000u32.to_be_bytes().to_vec();
+        ddts.extend_from_slice(&[0; 8]);
+        ddts.push(24);
+        ddts.extend_from_slice(&[0, 0, 0, 0, 0x00, 0x0F, 0]);
+        let b = boxed(b"ddts", &ddts);
+        let c = dts(&test_box(&b)).unwrap();
+        assert_eq!((c.sample_rate, c.channels), (48_000, 6));
+        // ALACSpecificConfig: 6 channels at 96 kHz.
+        let mut alac_cfg = vec![0u8; 4]; // version, flags
+        alac_cfg.extend_from_slice(&[0, 0, 0x10, 0, 0, 24, 40, 10, 14, 6, 0, 255]);
+        alac_cfg.extend_from_slice(&[0; 8]);
+        alac_cfg.extend_from_slice(&96_000u32.to_be_bytes());
+        let b = boxed(b"alac", &alac_cfg);
+        let c = alac(&test_box(&b)).unwrap();
+        assert_eq!((c.sample_rate, c.channels), (96_000, 6));
+        // dmlp: audio_sampling_frequency 1 = 96 kHz.
+        let b = boxed(b"dmlp", &[0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(truehd(&test_box(&b)).unwrap().sample_rate, 96_000);
+    }
+}

@@ -67,3 +67,35 @@ impl DoviConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp4::header::{boxed, test_box};
+
+    fn record(profile: u16, level: u16, compat: u8) -> Vec<u8> {
+        let v = (profile << 9) | (level << 3) | 0b101; // rpu and bl present
+        let mut body = vec![1, 0];
+        body.extend_from_slice(&v.to_be_bytes());
+        body.push(compat << 4);
+        body.extend_from_slice(&[0; 19]);
+        boxed(b"dvcC", &body)
+    }
+
+    #[test]
+    fn codecs_strings_and_brands() {
+        let b = record(5, 6, 0);
+        let p5 = parse(&test_box(&b)).unwrap();
+        assert_eq!(p5.codecs(b"dvh1"), "dvh1.05.06");
+        assert_eq!(p5.hls_brand(), None);
+        let b = record(8, 9, 1);
+        let p8 = parse(&test_box(&b)).unwrap();
+        assert_eq!(p8.codecs(b"hvc1"), "dvh1.08.09");
+        assert_eq!(p8.codecs(b"hev1"), "dvhe.08.09");
+        assert_eq!(p8.hls_brand(), Some("db1p"));
+        let b = record(10, 1, 4);
+        let p10 = parse(&test_box(&b)).unwrap();
+        assert_eq!(p10.codecs(b"av01"), "dav1.10.01");
+        assert_eq!(p10.hls_brand(), Some("db4h"));
+    }
+}

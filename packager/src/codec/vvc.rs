@@ -99,4 +99,22 @@ mod tests {
         // Frame-only constraint alone: the common `CQA`.
         assert_eq!(base32(&[0x80]), "QA");
     }
+
+    #[test]
+    fn codecs_string_from_vvcc() {
+        use crate::mp4::header::{boxed, test_box};
+        // Version/flags; reserved, LengthSizeMinusOne 3, ptl_present; ols_idx 0,
+        // num_sublayers 1, constant_frame_rate 1, chroma 1; bit depth; PTL: one
+        // constraint byte, Main 10 (1), Main tier, level 5.1 (83); frame-only; no
+        // sub-profiles; then the rest of the record, which is not read.
+        let body = [
+            0, 0, 0, 0, 0xff, 0x00, 0x15, 0x5f, 0x01, 0x02, 83, 0x80, 0x00, 0, 0,
+        ];
+        let b = boxed(b"vvcC", &body);
+        let (s, ls) = codecs(b"vvc1", &test_box(&b)).unwrap();
+        assert_eq!((s.as_str(), ls), ("vvc1.1.L83.CQA", 4));
+        // No PTL in the record: the bare sample entry type.
+        let b = boxed(b"vvcC", &[0, 0, 0, 0, 0xfe]);
+        assert_eq!(codecs(b"vvi1", &test_box(&b)).unwrap().0, "vvi1");
+    }
 }

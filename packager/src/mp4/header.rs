@@ -305,6 +305,29 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A whole box (size, type, body) held in memory, as the root of a tree: for the
+/// unit tests of the configuration-box parsers.
+#[cfg(test)]
+pub(crate) fn test_box(raw: &[u8]) -> Bx<'_> {
+    Bx {
+        kind: [raw[4], raw[5], raw[6], raw[7]],
+        start: 0,
+        raw,
+        header_len: 8,
+        path: String::from_utf8_lossy(&raw[4..8]).into_owned(),
+        depth: 0,
+    }
+}
+
+/// Size and type in front of a body.
+#[cfg(test)]
+pub(crate) fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
