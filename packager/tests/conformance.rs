@@ -312,7 +312,11 @@ fn every_fixture_is_listed() {
         .filter(|n| n.ends_with(".mp4") || n.ends_with(".m4a") || n.ends_with(".mov"))
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
+    let mut listed: Vec<String> = FIXTURES
+        .iter()
+        .chain(PASSTHROUGH)
+        .map(|s| s.to_string())
+        .collect();
     listed.sort();
     assert_eq!(on_disk, listed);
 }

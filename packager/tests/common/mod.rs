@@ -2,6 +2,8 @@
 //! dashpack's own reader, so the checks are independent of the code under test.
 #![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
+pub mod exact;
+
 use std::io::Cursor;
 use std::path::PathBuf;
 
@@ -42,6 +44,18 @@ macro_rules! for_each_fixture {
         }
     };
 }
+
+/// Clips of codecs carried as they are, checked by `passthrough.rs` with FFmpeg as the
+/// oracle (mp4-atom does not know these sample entries).
+pub const PASSTHROUGH: &[&str] = &[
+    "h264_alac.mp4",
+    "h264_mp3.mp4",
+    "audio_mp2.mp4",
+    "audio_truehd.mp4",
+    "audio_dts.mp4",
+    "dolby_vision_p5.mp4",
+    "dolby_vision_p81.mp4",
+];
 
 /// Every clip `fixtures/make.sh` writes.
 pub const FIXTURES: &[&str] = &[

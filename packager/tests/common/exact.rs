@@ -1,0 +1,180 @@
+//! Exactness by FFmpeg's reading, which nobody here wrote: every Representation's init
+//! and segments, read by FFmpeg's MP4 demuxer, give the same packets (count, size and
+//! MD5, in order) as the input's track read with its edit list ignored; FFmpeg decodes
+//! the MPD without an error line wherever it decodes the input itself without one; every
+//! audio and video track of the input is in the output, or `reason` names it. When
+//! FFmpeg cannot read an input at all, mp4-atom's strict reading stands in for it.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Size and MD5 of each packet FFmpeg's demuxer reads from the stream with MP4 track ID
+/// `track` (`i:` stream specifier), or FFmpeg's complaint.
+fn packets(file: &Path, track: u32, ignore_editlist: bool) -> Result<Vec<String>, String> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error"]);
+    if ignore_editlist {
+        cmd.args(["-ignore_editlist", "1"]);
+    }
+    let out = cmd
+        .arg("-i")
+        .arg(file)
+        .args([
+            "-map",
+            &format!("0:i:{track}"),
+            "-c",
+            "copy",
+            "-f",
+            "framemd5",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg must be installed (scripts/test installs it)");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(super::framemd5_sizes_and_hashes(&out.stdout))
+}
+
+/// Size and hash of a sample's bytes.
+fn digest(data: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    format!("{},{:016x}", data.len(), h.finish())
+}
+
+/// Each sample of track `track` as mp4-atom (strict) reads the input; `None` when it
+/// cannot read the file.
+fn atom_input_samples(file: &Path, track: u32) -> Option<Vec<String>> {
+    let bytes = std::fs::read(file).ok()?;
+    let tracks = std::panic::catch_unwind(|| super::read_input(&bytes)).ok()?;
+    let t = tracks.iter().find(|t| t.id == track)?;
+    Some(
+        t.samples
+            .iter()
+            .map(|s| digest(&bytes[s.offset as usize..s.offset as usize + s.size as usize]))
+            .collect(),
+    )
+}
+
+/// FFmpeg's error lines while decoding every stream of `file` (empty: clean).
+fn decode_errors(file: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:v?", "-map", "0:a?", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() && text.is_empty() {
+        text = format!("exit {}", out.status);
+    }
+    text
+}
+
+/// Audio and video track IDs of an input, by FFmpeg's reading.
+fn av_tracks(file: &Path) -> Vec<u32> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=id,codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (kind, id) = l.split_once(',')?;
+            let id = u32::from_str_radix(id.trim().trim_start_matches("0x"), 16).ok()?;
+            // ID 0: a picture from iTunes metadata (`covr`), not a track.
+            (matches!(kind, "video" | "audio") && id > 0).then_some(id)
+        })
+        .collect()
+}
+
+/// Checks one packaged file; `Err` says what is not exact.
+pub fn check(
+    name: &str,
+    reason: &str,
+    input: &Path,
+    out: &Path,
+    p: &dashpack::Presentation,
+) -> Result<(), String> {
+    let carried: Vec<u32> = p.representations.iter().map(|r| r.track_id).collect();
+    for id in av_tracks(input) {
+        // Cover art and the like FFmpeg lists as video; the reason must name what is left.
+        if !carried.contains(&id) && !reason.contains(&format!("track {id} ")) {
+            return Err(format!(
+                "track {id} is not in the output and the reason does not say why"
+            ));
+        }
+    }
+    for r in &p.representations {
+        // The Representation as one fragmented file: init + every segment.
+        let mut joined =
+            std::fs::read(out.join(&r.id).join("init.mp4")).map_err(|e| e.to_string())?;
+        for n in 1..=r.segments {
+            joined.extend(
+                std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s")))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let one = out.join(format!("{}.mp4", r.id));
+        std::fs::write(&one, &joined).unwrap();
+        let (want, got) = match packets(input, r.track_id, true) {
+            Ok(want) => {
+                let got = packets(&one, 1, false)
+                    .map_err(|e| format!("FFmpeg cannot read {}: {e}", r.id))?;
+                (want, got)
+            }
+            // FFmpeg 5.1 cannot read some inputs at all: then mp4-atom's strict reading
+            // of the input and of the segments gives the samples.
+            Err(e) => {
+                let want = atom_input_samples(input, r.track_id).ok_or_else(|| {
+                    format!(
+                        "neither FFmpeg nor mp4-atom reads the input's track {}: {e}",
+                        r.track_id
+                    )
+                })?;
+                let mut got = Vec::new();
+                for n in 1..=r.segments {
+                    let seg = std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s"))).unwrap();
+                    let seg = super::read_segment(&seg, 1);
+                    got.extend(seg.samples.iter().map(|s| digest(&s.data)));
+                }
+                (want, got)
+            }
+        };
+        if want.len() != got.len() {
+            return Err(format!(
+                "{}: {} packets in, {} out",
+                r.id,
+                want.len(),
+                got.len()
+            ));
+        }
+        if let Some(i) = (0..want.len()).find(|&i| want[i] != got[i]) {
+            return Err(format!(
+                "{}: packet {i} differs: {} in, {} out",
+                r.id, want[i], got[i]
+            ));
+        }
+    }
+    let mpd_errors = decode_errors(&out.join(&p.mpd));
+    if !mpd_errors.is_empty() {
+        let input_errors = decode_errors(input);
+        if input_errors.is_empty() {
+            return Err(format!(
+                "FFmpeg decodes the input cleanly but not the MPD: {mpd_errors}"
+            ));
+        }
+        eprintln!("{name}: FFmpeg reports errors decoding the input too; not compared");
+    }
+    Ok(())
+}
