@@ -23,7 +23,7 @@ const RATE = Number(process.env.PLAYER_RATE || 8);
 const SEEKS = 10;
 // Codecs Debian's Chromium has no decoder for; their presentations are checked by
 // FFmpeg decoding (packager/tests/ffmpeg_decode.rs) instead.
-const NOT_IN_CHROMIUM = /^(hvc1|hev1|ac-3|ec-3|alac|mlpa|mp4a\.A9|dvh1|dvhe)/;
+const NOT_IN_CHROMIUM = /^(hvc1|hev1|ac-3|ec-3|alac|mlpa|mp4a\.(6B|69|A9)|dvh1|dvhe)/;
 // MPEG-1/2 Layer II in mp4a (object type 0x69): Chromium takes mp4a.69 for MP3 and has
 // no Layer II decoder, so this file is left to FFmpeg like the codecs above.
 const LAYER_II = new Set(['audio_mp2']);
@@ -236,7 +236,7 @@ for (const c of cases) {
       const list = run.unsupported.map((r) => r.codecs).join(', ');
       const elsewhere = run.unsupported.every((r) => NOT_IN_CHROMIUM.test(r.codecs));
       if (elsewhere) {
-        console.log(`note ${label}: Chromium cannot decode ${list}; this presentation is checked by FFmpeg decoding instead (packager/tests/ffmpeg_decode.rs)`);
+        console.log(`note ${label}: Chromium cannot decode ${list}; this presentation is checked by FFmpeg instead (packager/tests/ffmpeg_decode.rs, passthrough.rs)`);
       } else {
         check(false, label, `Chromium reports ${list} unsupported`);
       }
