@@ -134,13 +134,9 @@ fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
     }
     let ts = u128::from(t.track.timescale);
     let count = u128::from(t.track.table.count);
-    let ticks: u128 = t
-        .track
-        .table
-        .stts
-        .iter()
-        .map(|&(n, d)| u128::from(n) * u128::from(d))
-        .sum();
+    // Decode time after the last sample: the durations of the samples packaged (an
+    // end trim may leave some of `stts` out).
+    let ticks = u128::from(t.stats.end_dts);
     if count == 0 || ticks == 0 || ts == 0 {
         return None;
     }
@@ -186,6 +182,7 @@ fn keep_tracks(
         entry: Some(t.track.codec.fourcc),
         why: SkipWhy::Requested,
     }));
+    warnings.extend(m.warnings.iter().map(|w| format!("{name}: {w}")));
     warnings.extend(m.skipped.iter().map(|s| format!("{name}: {}", s.warning())));
     if m.tracks.is_empty() {
         return Err(Error::NoTracks {
@@ -218,13 +215,6 @@ fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared
     for (input, m) in inputs.iter().zip(&media) {
         for t in &m.tracks {
             let (name, id) = (input.name(), t.track.id);
-            if t.track.edit.ignored_entries > 0 {
-                warnings.push(format!(
-                    "{name}: track {id}: edit list has {} more entries after the first media edit; only an \
-                     initial delay and one media edit are applied",
-                    t.track.edit.ignored_entries
-                ));
-            }
             let first_sync = t
                 .track
                 .table

@@ -5,7 +5,7 @@
 use crate::error::{BoxError, Malformed};
 use crate::mp4::fragments;
 use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
-use crate::mp4::moov::{self, Movie, SkipWhy, Skipped, Track};
+use crate::mp4::moov::{self, Edit, Movie, SkipWhy, Skipped, Track};
 use crate::source::Input;
 use crate::{Error, Result};
 
@@ -42,6 +42,8 @@ pub(crate) struct Media {
     pub tracks: Vec<CheckedTrack>,
     /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
     pub skipped: Vec<Skipped>,
+    /// Repairs made while reading, worth telling.
+    pub warnings: Vec<String>,
 }
 
 impl Media {
@@ -145,10 +147,51 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
                 .map_err(|e| e.in_file(name))?;
         }
     }
+    for t in &mut tracks {
+        t.edit =
+            Edit::reduce(&t.elst, timescale, t.timescale).map_err(|why| Error::Unsupported {
+                file: name.to_string(),
+                what: format!("track {}: {why}", t.id),
+            })?;
+    }
     let mut checked = Vec::with_capacity(tracks.len());
-    for track in tracks {
+    let mut warnings = Vec::new();
+    for mut track in tracks {
+        if repair_last_duration(&mut track) {
+            warnings.push(format!(
+                "track {}: the last sample had no duration; given the one before it",
+                track.id
+            ));
+        }
         // Every table must agree, also on a track that turns out to be empty.
-        let stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        let mut stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        if let Some(end) = track.edit.end
+            && track.table.count > 0
+        {
+            // What the edit list ends before is not presented: the samples after the
+            // last one that starts before the end (in decode order) are left out.
+            let start = track.start_dts as i64;
+            let keep = track
+                .table
+                .cursor()
+                .filter(|s| start + s.dts as i64 + s.cto < end)
+                .map(|s| s.index + 1)
+                .max()
+                .unwrap_or(0);
+            if keep == 0 {
+                skipped.push(Skipped {
+                    id: track.id,
+                    handler: *track.kind.handler(),
+                    entry: Some(track.codec.fourcc),
+                    why: SkipWhy::EditedOut,
+                });
+                continue;
+            }
+            if keep < track.table.count {
+                track.table.count = keep;
+                stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+            }
+        }
         if track.table.count == 0 {
             skipped.push(Skipped {
                 id: track.id,
@@ -179,6 +222,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         movie_timescale: timescale,
         tracks: checked,
         skipped,
+        warnings,
     })
 }
 
@@ -254,6 +298,29 @@ fn not_mp4(head: &[u8]) -> Malformed {
     Malformed::NotMp4 { found }
 }
 
+/// Many muxers write a zero duration for a track's last sample (its end is not known
+/// when it is written). Presented for no time, it would vanish: it gets the duration of
+/// the sample before it. Returns whether anything changed.
+fn repair_last_duration(track: &mut Track) -> bool {
+    let stts = &mut track.table.stts;
+    let Some(&(n, 0)) = stts.last() else {
+        return false;
+    };
+    if n != 1 {
+        return false; // several samples at zero duration: refused by the check
+    }
+    let previous = stts
+        .iter()
+        .rev()
+        .skip(1)
+        .find(|e| e.0 > 0)
+        .map_or(1, |e| e.1.max(1));
+    if let Some(last) = stts.last_mut() {
+        last.1 = previous;
+    }
+    true
+}
+
 /// Check that the tables agree with each other and with the file, in one pass.
 fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
     let t = &track.table;
@@ -283,6 +350,22 @@ fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
     let stts_total: u64 = t.stts.iter().map(|e| u64::from(e.0)).sum();
     if stts_total != count {
         return Err(mismatch("stts", stts_total));
+    }
+    // A sample of zero duration would decode at the same time as the next one; only the
+    // last sample may have it (repaired by `repair_last_duration`).
+    let mut before = 0u64;
+    for &(n, delta) in &t.stts {
+        if delta == 0 && (n > 1 || (n == 1 && before + 1 < count)) {
+            return Err(BoxError::new(
+                format!("{stbl}/stts"),
+                track.offset,
+                Malformed::InvalidField {
+                    field: "stts sample_delta 0 (sample decodes at the same time as the next), at sample",
+                    value: (before + 1) as i64,
+                },
+            ));
+        }
+        before += u64::from(n);
     }
     if !t.ctts.is_empty() {
         let total: u64 = t.ctts.iter().map(|e| u64::from(e.0)).sum();
@@ -315,6 +398,27 @@ fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
             },
         ));
     }
+    let stats = sample_stats(track, file_len)?;
+    Ok(stats)
+}
+
+/// Walks the samples: each one inside the file, and the facts the planner needs. After
+/// an end trim (`count` lowered) it is run again on its own.
+fn sample_stats(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
+    let t = &track.table;
+    let stbl = format!("{}/mdia/minf/stbl", track.path);
+    let count = u64::from(t.count);
+    let mismatch = |table: &'static str, found: u64| {
+        BoxError::new(
+            format!("{stbl}/{table}"),
+            track.offset,
+            Malformed::CountMismatch {
+                table,
+                expected: count,
+                found,
+            },
+        )
+    };
     let mut stats = Stats {
         min_cts: i64::MAX,
         end_cts: i64::MIN,

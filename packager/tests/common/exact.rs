@@ -1,6 +1,7 @@
 //! Exactness by FFmpeg's reading, which nobody here wrote: every Representation's init
 //! and segments, read by FFmpeg's MP4 demuxer, give the same packets (count, size and
-//! MD5, in order) as the input's track read with its edit list ignored; FFmpeg decodes
+//! MD5, in order) as the input's track read with its edit list ignored, less what an edit
+//! list ends before (by the packets' own times); FFmpeg decodes
 //! the MPD without an error line wherever it decodes the input itself without one; every
 //! audio and video track of the input is in the output, or `reason` names it. When
 //! FFmpeg cannot read an input at all, mp4-atom's strict reading stands in for it.
@@ -33,7 +34,90 @@ fn packets(file: &Path, track: u32, ignore_editlist: bool) -> Result<Vec<String>
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    Ok(super::framemd5_sizes_and_hashes(&out.stdout))
+    let mut packets = super::framemd5_sizes_and_hashes(&out.stdout);
+    if ignore_editlist && let Some(end) = edit_end(file, track) {
+        // What the edit list ends before is not presented (ISO/IEC 14496-12 8.6.6): keep
+        // the packets in decode order through the last one that starts before the end.
+        let pts: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(',').nth(2).unwrap().trim().parse().unwrap())
+            .collect();
+        let keep = pts.iter().rposition(|&p| p < end).map_or(0, |i| i + 1);
+        packets.truncate(keep);
+    }
+    Ok(packets)
+}
+
+/// Where the edit list of track `track` ends, in media time, when it is one media edit
+/// (after any empty ones) that ends before the media does; read here box by box.
+fn edit_end(file: &Path, track: u32) -> Option<i64> {
+    let data = std::fs::read(file).ok()?;
+    let boxes = |d: &[u8]| -> Vec<([u8; 4], std::ops::Range<usize>)> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos + 8 <= d.len() {
+            let size = u32::from_be_bytes(d[pos..pos + 4].try_into().unwrap()) as usize;
+            let kind: [u8; 4] = d[pos + 4..pos + 8].try_into().unwrap();
+            if size < 8 || pos + size > d.len() {
+                break;
+            }
+            out.push((kind, pos + 8..pos + size));
+            pos += size;
+        }
+        out
+    };
+    let child = |d: &[u8], kind: &[u8; 4]| {
+        boxes(d)
+            .into_iter()
+            .find(|b| &b.0 == kind)
+            .map(|b| d[b.1].to_vec())
+    };
+    let be32 = |d: &[u8], at: usize| u32::from_be_bytes(d[at..at + 4].try_into().unwrap());
+    let moov = child(&data, b"moov")?;
+    let mvhd = child(&moov, b"mvhd")?;
+    let movie_ts = be32(&mvhd, if mvhd[0] == 1 { 20 } else { 12 });
+    for (kind, range) in boxes(&moov) {
+        if &kind != b"trak" {
+            continue;
+        }
+        let trak = &moov[range];
+        let tkhd = child(trak, b"tkhd")?;
+        if be32(&tkhd, if tkhd[0] == 1 { 20 } else { 12 }) != track {
+            continue;
+        }
+        let mdhd = child(&child(trak, b"mdia")?, b"mdhd")?;
+        let media_ts = be32(&mdhd, if mdhd[0] == 1 { 20 } else { 12 });
+        let elst = child(&child(trak, b"edts")?, b"elst")?;
+        let v1 = elst[0] == 1;
+        let n = be32(&elst, 4) as usize;
+        let mut media = Vec::new();
+        for k in 0..n {
+            let at = 8 + k * if v1 { 20 } else { 12 };
+            let (duration, time) = if v1 {
+                let d = u64::from_be_bytes(elst[at..at + 8].try_into().unwrap());
+                (
+                    d,
+                    i64::from_be_bytes(elst[at + 8..at + 16].try_into().unwrap()),
+                )
+            } else {
+                (
+                    u64::from(be32(&elst, at)),
+                    i64::from(be32(&elst, at + 4) as i32),
+                )
+            };
+            if time != -1 {
+                media.push((duration, time));
+            }
+        }
+        return match media[..] {
+            [(duration, time)] if duration > 0 => Some(
+                time + (u128::from(duration) * u128::from(media_ts) / u128::from(movie_ts)) as i64,
+            ),
+            _ => None,
+        };
+    }
+    None
 }
 
 /// Size and hash of a sample's bytes.

@@ -24,16 +24,106 @@ impl Kind {
     }
 }
 
-/// What the edit list says, reduced to the one form players support: an optional empty
-/// lead-in followed by one edit into the media.
+/// One `elst` entry (ISO/IEC 14496-12 8.6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ElstEntry {
+    /// Movie timescale.
+    pub duration: u64,
+    /// Media timescale; -1 for an empty edit.
+    pub media_time: i64,
+    /// 16.16 fixed point; 0x10000 is normal speed, 0 a dwell.
+    pub rate: i32,
+}
+
+/// What the edit list says, reduced to the form a DASH timeline can carry: an empty
+/// lead-in, then one span of the media from `media_time`, to `end` when it ends before
+/// the media does. Contiguous media edits are one span.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Edit {
     /// Sum of leading empty edits, in the movie timescale.
     pub empty: u64,
     /// Media time where presentation starts (0 without an edit list).
     pub media_time: i64,
-    /// Entries beyond that form which were not applied.
-    pub ignored_entries: usize,
+    /// Media time where presentation ends (exclusive); `None`: at the end of the media.
+    pub end: Option<i64>,
+}
+
+impl Edit {
+    /// Reduces `entries` (ISO/IEC 14496-12 8.6.6) to an [`Edit`], or says why the list
+    /// cannot be played as a DASH Representation without re-encoding: a dwell or a rate
+    /// other than 1, an empty edit between media edits, or media edits that skip or
+    /// repeat media (several media edits are concatenated: only contiguous ones form one
+    /// timeline).
+    pub fn reduce(entries: &[ElstEntry], movie_ts: u32, media_ts: u32) -> Result<Edit, String> {
+        let mut edit = Edit::default();
+        // Trailing empty edits present nothing after the media: no effect here.
+        let last_media = entries.iter().rposition(|e| e.media_time != -1);
+        let Some(last_media) = last_media else {
+            // Only empty edits (a zero-length one is an mp4parser artefact): no delay
+            // that anything follows, so none.
+            return Ok(edit);
+        };
+        let to_media =
+            |d: u64| (u128::from(d) * u128::from(media_ts) / u128::from(movie_ts.max(1))) as i64;
+        // One movie-timescale tick in media units, the rounding of `elst` durations.
+        let slack = i64::from(media_ts.div_ceil(movie_ts.max(1)));
+        let mut span: Option<(i64, Option<i64>)> = None;
+        for (i, e) in entries[..=last_media].iter().enumerate() {
+            let n = i + 1;
+            if e.media_time == -1 {
+                if span.is_some() {
+                    return Err(format!(
+                        "edit list entry {n} is an empty edit between media edits (a gap \
+                         in the middle of the track)"
+                    ));
+                }
+                edit.empty = edit.empty.saturating_add(e.duration);
+                continue;
+            }
+            if e.media_time < 0 {
+                return Err(format!(
+                    "edit list entry {n} has media_time {}",
+                    e.media_time
+                ));
+            }
+            if e.rate != 0x10000 {
+                return Err(format!(
+                    "edit list entry {n} plays at rate {} ({}), which a DASH timeline cannot \
+                     carry",
+                    f64::from(e.rate) / 65536.0,
+                    if e.rate == 0 {
+                        "a dwell"
+                    } else {
+                        "a speed change"
+                    }
+                ));
+            }
+            // A zero duration on the last media edit means "to the end of the media"
+            // (fragmented files, whose length is not known when the edit is written).
+            let end = (e.duration > 0 || i < last_media)
+                .then(|| e.media_time.saturating_add(to_media(e.duration)));
+            span = Some(match span {
+                None => (e.media_time, end),
+                Some((start, Some(prev_end))) if (e.media_time - prev_end).abs() <= slack => {
+                    (start, end)
+                }
+                Some((start, prev_end)) => {
+                    return Err(format!(
+                        "edit list entry {n} starts at media time {} but the media before it \
+                         ends at {}: edits that skip or repeat media (from {start}) are not \
+                         concatenated here",
+                        e.media_time,
+                        prev_end.map_or("the end".into(), |t| t.to_string())
+                    ));
+                }
+            });
+        }
+        if let Some((start, end)) = span {
+            edit.media_time = start;
+            edit.end = end;
+        }
+        Ok(edit)
+    }
 }
 
 #[derive(Debug)]
@@ -47,6 +137,9 @@ pub(crate) struct Track {
     pub table: SampleTable,
     /// Decode time of the first sample (a fragmented input's first `tfdt`; else 0).
     pub start_dts: u64,
+    /// The `elst` entries as stored, and what they reduce to (set with the movie
+    /// timescale by the movie reader).
+    pub elst: Vec<ElstEntry>,
     pub edit: Edit,
     /// Raw boxes copied into the init segment.
     pub tkhd: Vec<u8>,
@@ -86,6 +179,8 @@ pub(crate) enum SkipWhy {
     },
     /// No samples at all: nothing to carry.
     NoSamples,
+    /// Its edit list presents none of its samples.
+    EditedOut,
     /// Left out because the caller asked.
     Requested,
 }
@@ -125,6 +220,7 @@ impl Skipped {
                 name(scheme)
             ),
             SkipWhy::NoSamples => "it has no samples".into(),
+            SkipWhy::EditedOut => "its edit list presents none of its samples".into(),
             SkipWhy::Requested => "left out as asked".into(),
         }
     }
@@ -138,7 +234,7 @@ impl Skipped {
 /// `Ok(Err(skipped))` when the track is well-formed but not one dashpack packages.
 pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxError> {
     let mut tkhd = None;
-    let mut edit = Edit::default();
+    let mut elst = Vec::new();
     let mut mdia = None;
     for child in trak.children() {
         let child = child?;
@@ -148,7 +244,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
                 for e in child.children() {
                     let e = e?;
                     if &e.kind == b"elst" {
-                        edit = parse_elst(&e)?;
+                        elst = parse_elst(&e)?;
                     }
                 }
             }
@@ -234,7 +330,8 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         codec,
         table: parsed.table,
         start_dts: 0,
-        edit,
+        elst,
+        edit: Edit::default(),
         tkhd: tkhd.raw.to_vec(),
         hdlr: hdlr.raw.to_vec(),
         media_header,
@@ -273,34 +370,86 @@ fn parse_elng(b: &Bx<'_>) -> Option<String> {
         .then(|| lang::shortest(s))
 }
 
-fn parse_elst(b: &Bx<'_>) -> Result<Edit, BoxError> {
+fn parse_elst(b: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
     let mut r = b.body();
     let (version, _) = r.version_flags()?;
     let count = r.u32()?;
     let entry_size = if version == 1 { 20 } else { 12 };
     r.check_table(u64::from(count), entry_size, "elst entries")?;
-    let mut edit = Edit::default();
-    let mut seen_media = false;
+    let mut entries = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let (duration, media_time) = if version == 1 {
             (r.u64()?, r.u64()? as i64)
         } else {
             (u64::from(r.u32()?), i64::from(r.i32()?))
         };
-        r.skip(4)?; // media_rate: dwells (rate 0) are not supported, only counted
-        if seen_media {
-            edit.ignored_entries += 1;
-        } else if media_time == -1 {
-            edit.empty = edit.empty.saturating_add(duration);
-        } else if media_time < 0 {
+        let rate = r.i32()?;
+        if media_time < -1 {
             return Err(r.err(Malformed::InvalidField {
                 field: "elst media_time",
                 value: media_time,
             }));
-        } else {
-            edit.media_time = media_time;
-            seen_media = true;
+        }
+        entries.push(ElstEntry {
+            duration,
+            media_time,
+            rate,
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(duration: u64, media_time: i64) -> ElstEntry {
+        ElstEntry {
+            duration,
+            media_time,
+            rate: 0x10000,
         }
     }
-    Ok(edit)
+
+    #[test]
+    fn edit_lists_reduce_to_one_span_or_say_why_not() {
+        // Movie timescale 1000, media 48000.
+        let r = |v: &[ElstEntry]| Edit::reduce(v, 1000, 48_000);
+        assert_eq!(r(&[]).unwrap(), Edit::default());
+        // Lead-in and one media edit that ends at 10 s of media after its start.
+        let one = r(&[e(500, -1), e(10_000, 1024)]).unwrap();
+        assert_eq!(
+            (one.empty, one.media_time, one.end),
+            (500, 1024, Some(1024 + 480_000))
+        );
+        // Zero duration on the last edit: to the end of the media.
+        assert_eq!(r(&[e(0, 1024)]).unwrap().end, None);
+        // Two contiguous media edits (within a movie tick) are one span.
+        let two = r(&[e(1000, 0), e(2000, 48_010)]).unwrap();
+        assert_eq!((two.media_time, two.end), (0, Some(48_010 + 96_000)));
+        // Trailing empty edits change nothing; only empty edits are no delay.
+        assert_eq!(r(&[e(1000, 0), e(500, -1)]).unwrap().end, Some(48_000));
+        assert_eq!(r(&[e(0, -1)]).unwrap(), Edit::default());
+        // Not representable: a skip, a gap, a dwell, a speed change.
+        assert!(
+            r(&[e(1000, 0), e(1000, 96_000)])
+                .unwrap_err()
+                .contains("skip or repeat")
+        );
+        assert!(
+            r(&[e(1000, 0), e(300, -1), e(1000, 48_000)])
+                .unwrap_err()
+                .contains("gap")
+        );
+        let dwell = ElstEntry {
+            rate: 0,
+            ..e(1000, 0)
+        };
+        assert!(r(&[dwell]).unwrap_err().contains("dwell"));
+        let fast = ElstEntry {
+            rate: 0x20000,
+            ..e(1000, 0)
+        };
+        assert!(r(&[fast]).unwrap_err().contains("speed change"));
+    }
 }

@@ -1,0 +1,142 @@
+//! Edit-list shapes of ISO/IEC 14496-12 8.6.6 on the H.264 + AAC clip
+//! (`fixtures/make_edits.py`): an end trim publishes only what is presented and the MPD
+//! lasts exactly as long as the edits; contiguous media edits are one timeline, the same
+//! presentation as the clip; a dwell and edits that skip media are refused, naming the
+//! track and the entry; a zero last-sample duration is repaired and said so.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use dashpack::{Error, Input, MemorySink, Options};
+
+fn edits(name: &str) -> PathBuf {
+    common::fixtures_dir().join("edits").join(name)
+}
+
+fn package(path: &std::path::Path) -> (dashpack::Presentation, BTreeMap<String, Vec<u8>>) {
+    let sink = MemorySink::new();
+    let p = dashpack::package(&[Input::open(path).unwrap()], &sink, &Options::default()).unwrap();
+    (p, sink.into_files())
+}
+
+fn samples(files: &BTreeMap<String, Vec<u8>>, rep: &str) -> Vec<common::OutSample> {
+    files
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{rep}/seg-")))
+        .flat_map(|(_, b)| common::read_segment(b, 1).samples)
+        .collect()
+}
+
+#[test]
+fn an_end_trim_publishes_only_what_is_presented() {
+    let path = edits("edit_end_trim.mp4");
+    // Exact by FFmpeg's reading, with the trim applied from the packets' own times.
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("edit-end-trim");
+    let options = Options {
+        force: true,
+        ..Options::default()
+    };
+    let p = dashpack::package_files(&[&path], &out, &options).unwrap();
+    common::exact::check("edit_end_trim.mp4", "", &path, &out, &p).unwrap();
+
+    let (p, files) = package(&path);
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let duration = mpd.mediaPresentationDuration.unwrap().as_secs_f64();
+    assert!((duration - 8.0).abs() < 0.001, "MPD duration {duration}");
+    // 25 fps video: 200 frames start before 8 s; AAC at 48 kHz: frames start every
+    // 1024 samples after the 1024-sample priming, 376 of them before the end.
+    let input = common::read_input(&std::fs::read(&path).unwrap());
+    for (rep, track, want) in [("video-1", 1, 200), ("audio-1", 2, 376)] {
+        let out = samples(&files, rep);
+        assert_eq!(out.len(), want, "{rep}");
+        let t = input.iter().find(|t| t.id == track).unwrap();
+        assert!(t.samples.len() > want, "the input has more");
+        let end = t.media_time + 8 * i64::from(t.timescale);
+        // Every presented input sample is there; none that starts at or after the end,
+        // except what decoding needs (none here: B-frames refer back only).
+        let presented = t.samples.iter().filter(|s| s.cts < end).count();
+        assert_eq!(presented, want, "{rep}");
+    }
+}
+
+#[test]
+fn contiguous_media_edits_are_one_timeline() {
+    let (p, files) = package(&edits("edit_contiguous.mp4"));
+    let (q, reference) = package(&common::fixture("h264_aac.mp4"));
+    assert_eq!(p.duration, q.duration);
+    assert_eq!(
+        files, reference,
+        "the same presentation as the clip, byte for byte"
+    );
+}
+
+#[test]
+fn unrepresentable_edit_lists_are_refused() {
+    for (name, what) in [
+        (
+            "edit_dwell.mp4",
+            "track 1: edit list entry 1 plays at rate 0 (a dwell)",
+        ),
+        (
+            "edit_skip.mp4",
+            "track 1: edit list entry 2 starts at media time",
+        ),
+    ] {
+        let sink = MemorySink::new();
+        let err = dashpack::package(
+            &[Input::open(edits(name)).unwrap()],
+            &sink,
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{name}: {err}");
+        assert!(err.to_string().contains(what), "{name}: {err}");
+        assert!(sink.into_files().is_empty(), "{name}: nothing written");
+    }
+}
+
+#[test]
+fn a_zero_last_duration_is_repaired() {
+    let (p, files) = package(&edits("last_zero_duration.mp4"));
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("track 1: the last sample had no duration")),
+        "{:?}",
+        p.warnings
+    );
+    let video = samples(&files, "video-1");
+    assert!(
+        video.iter().all(|s| s.duration == 512),
+        "every frame lasts 1/25 s"
+    );
+    let (_, reference) = package(&common::fixture("h264_aac.mp4"));
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        reference.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_zero_duration_in_the_middle_is_refused() {
+    // The video-only clip has one stts run; its delta set to 0, every sample would
+    // decode at the same time.
+    let mut bytes = std::fs::read(common::fixture("video_only.mp4")).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"stts").unwrap() + 4;
+    let runs = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().unwrap());
+    assert_eq!(runs, 1, "one stts run in the fixture");
+    bytes[at + 12..at + 16].copy_from_slice(&0u32.to_be_bytes());
+    let err = dashpack::package(
+        &[Input::from_bytes("zero.mp4", bytes)],
+        &MemorySink::new(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("stts sample_delta 0") && err.to_string().contains("zero.mp4"),
+        "{err}"
+    );
+}
