@@ -34,6 +34,7 @@ mod segment;
 mod sink;
 mod source;
 mod subtitles;
+mod transcode;
 
 pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, Malformed, Result};

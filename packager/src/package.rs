@@ -211,6 +211,27 @@ fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared
             }
         }
         keep_tracks(input.name(), m, &options.skip, strict, &mut warnings)?;
+        for t in &mut m.tracks {
+            if t.track.codec.family != crate::codec::Family::Pcm {
+                continue;
+            }
+            let (id, kind) = (
+                t.track.id,
+                crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
+            );
+            if strict {
+                t.transcoded = Some(crate::transcode::to_opus(input, t)?);
+                warnings.push(format!(
+                    "{}: track {id}: PCM audio ('{kind}') transcoded to Opus",
+                    input.name()
+                ));
+            } else {
+                warnings.push(format!(
+                    "{}: track {id}: PCM audio ('{kind}'), transcoded to Opus when packaged",
+                    input.name()
+                ));
+            }
+        }
     }
     for (input, m) in inputs.iter().zip(&media) {
         for t in &m.tracks {
@@ -586,8 +607,9 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
             .par_iter()
             .zip(&protections)
             .map(|(o, protection)| {
+                let checked = p.checked(o);
                 let job = TrackJob {
-                    input: &inputs[o.input],
+                    input: checked.transcoded.as_ref().unwrap_or(&inputs[o.input]),
                     track: p.checked(o),
                     timing: o.timing,
                     plan: &o.plan,

@@ -315,6 +315,7 @@ fn every_fixture_is_listed() {
     let mut listed: Vec<String> = FIXTURES
         .iter()
         .chain(PASSTHROUGH)
+        .chain(TRANSCODED)
         .map(|s| s.to_string())
         .collect();
     listed.sort();

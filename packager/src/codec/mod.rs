@@ -30,6 +30,8 @@ pub(crate) enum Family {
     Eac3,
     Ac4,
     Dts,
+    /// Uncompressed audio: transcoded to Opus before packaging.
+    Pcm,
     Alac,
     TrueHd,
     MpegH,
@@ -88,6 +90,8 @@ pub(crate) struct CodecInfo {
     pub supplemental: Option<Supplemental>,
     /// Dolby Vision (its encryption rules are not written here).
     pub dolby_vision: bool,
+    /// Uncompressed audio's layout (`Family::Pcm`).
+    pub pcm: Option<crate::transcode::pcm::PcmFormat>,
 }
 
 /// Body bytes of a VisualSampleEntry before its child boxes.
@@ -115,6 +119,7 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"mlpa" => audio(entry, Family::TrueHd),
         b"mha1" | b"mha2" | b"mhm1" | b"mhm2" => audio(entry, Family::MpegH),
         b"iamf" => audio(entry, Family::Iamf),
+        kind if crate::transcode::pcm::is_pcm(kind) => pcm(entry),
         _ => Ok(None),
     }
 }
@@ -254,6 +259,7 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
         channel_scheme: None,
         supplemental,
         dolby_vision: dovi.is_some(),
+        pcm: None,
     }))
 }
 
@@ -342,6 +348,29 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
         channel_scheme,
         supplemental: None,
         dolby_vision: false,
+        pcm: None,
+    }))
+}
+
+/// Uncompressed audio: described by its layout, transcoded before packaging.
+fn pcm(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
+    let format = crate::transcode::pcm::PcmFormat::parse(entry)?;
+    Ok(Some(CodecInfo {
+        fourcc: entry.kind,
+        family: Family::Pcm,
+        codecs: "pcm".into(),
+        width: 0,
+        height: 0,
+        sar: None,
+        sample_rate: format.rate,
+        channels: format.channels,
+        nal_length_size: 0,
+        parameter_sets: Vec::new(),
+        dolby_mask: None,
+        channel_scheme: None,
+        supplemental: None,
+        dolby_vision: false,
+        pcm: Some(format),
     }))
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct Stats {
 pub(crate) struct CheckedTrack {
     pub track: Track,
     pub stats: Stats,
+    /// Where the samples are read from when not the input itself (transcoded audio).
+    pub transcoded: Option<Input>,
 }
 
 #[derive(Debug)]
@@ -201,7 +203,11 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
             });
             continue;
         }
-        checked.push(CheckedTrack { track, stats });
+        checked.push(CheckedTrack {
+            track,
+            stats,
+            transcoded: None,
+        });
     }
     if checked.is_empty() {
         // Say which track could not be carried rather than only that none could.
@@ -404,7 +410,7 @@ fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
 
 /// Walks the samples: each one inside the file, and the facts the planner needs. After
 /// an end trim (`count` lowered) it is run again on its own.
-fn sample_stats(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
+pub(crate) fn sample_stats(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
     let t = &track.table;
     let stbl = format!("{}/mdia/minf/stbl", track.path);
     let count = u64::from(t.count);

@@ -183,6 +183,40 @@ fn av_tracks(file: &Path) -> Vec<u32> {
 }
 
 /// Checks one packaged file; `Err` says what is not exact.
+/// One Representation against its input track: the same packets by FFmpeg's reading.
+pub fn same_packets(
+    input: &Path,
+    out: &Path,
+    rep: &dashpack::Representation,
+) -> Result<(), String> {
+    let one = joined(out, rep)?;
+    let want = packets(input, rep.track_id, true)?;
+    let got = packets(&one, 1, false)?;
+    if want != got {
+        return Err(format!(
+            "{}: {} packets in, {} out, or their bytes differ",
+            rep.id,
+            want.len(),
+            got.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The Representation's init and segments as one fragmented file beside the output.
+pub fn joined(out: &Path, r: &dashpack::Representation) -> Result<std::path::PathBuf, String> {
+    let mut joined = std::fs::read(out.join(&r.id).join("init.mp4")).map_err(|e| e.to_string())?;
+    for n in 1..=r.segments {
+        joined.extend(
+            std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s")))
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let one = out.join(format!("{}.mp4", r.id));
+    std::fs::write(&one, &joined).map_err(|e| e.to_string())?;
+    Ok(one)
+}
+
 pub fn check(
     name: &str,
     reason: &str,
@@ -201,16 +235,7 @@ pub fn check(
     }
     for r in &p.representations {
         // The Representation as one fragmented file: init + every segment.
-        let mut joined =
-            std::fs::read(out.join(&r.id).join("init.mp4")).map_err(|e| e.to_string())?;
-        for n in 1..=r.segments {
-            joined.extend(
-                std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s")))
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let one = out.join(format!("{}.mp4", r.id));
-        std::fs::write(&one, &joined).unwrap();
+        let one = joined(out, r)?;
         let (want, got) = match packets(input, r.track_id, true) {
             Ok(want) => {
                 let got = packets(&one, 1, false)

@@ -57,6 +57,15 @@ pub const PASSTHROUGH: &[&str] = &[
     "dolby_vision_p81.mp4",
 ];
 
+/// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).
+pub const TRANSCODED: &[&str] = &[
+    "camera_pcm.mov",
+    "audio_pcm_twos.mov",
+    "audio_pcm_in24.mov",
+    "audio_pcm_in32.mov",
+    "audio_pcm_fl32.mov",
+];
+
 /// Every clip `fixtures/make.sh` writes.
 pub const FIXTURES: &[&str] = &[
     "h264_aac.mp4",

@@ -1,0 +1,225 @@
+//! Audio that DASH players cannot take, made into audio they can: uncompressed PCM
+//! (the audio of most camera and screen-recorder files) is encoded in-process to Opus
+//! with libopus, sample-accurate against the input's timeline.
+//!
+//! Why Opus: it is the one well-kept, freely licensed encoder library of a codec every
+//! current browser decodes in MP4 (Chromium, Firefox, Safari 17+); libopus is the
+//! reference implementation (Xiph, BSD), built from source and linked statically, so
+//! the packager gains no runtime dependency. AAC would need FDK-AAC, whose licence is
+//! not free.
+//!
+//! Timing: Opus in ISOBMFF (Opus-in-ISOBMFF 4.3) runs at 48 kHz, 20 ms per sample. The
+//! encoder's delay is written as `dOps` PreSkip and taken out by moving the track's
+//! edit (its media time) by the same amount, so the first decoded sample presented is
+//! the first input sample, at the time the input's edit list gives it.
+
+pub(crate) mod pcm;
+
+use opus::{Application, Bitrate, Channels, Encoder};
+
+use crate::Result;
+use crate::codec::{CodecInfo, Family};
+use crate::error::Error;
+use crate::mp4::file::{CheckedTrack, sample_stats};
+use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
+use crate::source::Input;
+use pcm::PcmFormat;
+
+/// Opus's one timescale in ISOBMFF, and its sample: 20 ms.
+const OPUS_RATE: u32 = 48_000;
+const FRAME_48K: u32 = 960;
+/// Bit rate per channel: transparent for speech and music at 20 ms frames.
+const BITS_PER_CHANNEL: i32 = 96_000;
+/// Most PCM bytes read in one go.
+const READ_BLOCK: usize = 1 << 20;
+
+/// Why a PCM track cannot be transcoded here, for [`Error::UncarriedTrack`].
+fn refuse(input: &Input, c: &CheckedTrack, reason: String) -> Error {
+    Error::UncarriedTrack {
+        file: input.name().to_string(),
+        track: c.track.id,
+        handler: "soun".into(),
+        codec: crate::mp4::header::fourcc_str(&c.track.codec.fourcc),
+        reason,
+    }
+}
+
+/// Encodes a PCM track to Opus: the track is rewritten in place (codec, sample entry,
+/// tables, timescale, edit) and the returned input holds the encoded samples.
+pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
+    let Some(format) = c.track.codec.pcm else {
+        return Err(refuse(input, c, "not PCM".into()));
+    };
+    let channels = match format.channels {
+        1 => Channels::Mono,
+        2 => Channels::Stereo,
+        n => {
+            return Err(refuse(
+                input,
+                c,
+                format!("PCM with {n} channels: only mono and stereo are transcoded to Opus"),
+            ));
+        }
+    };
+    if !matches!(format.rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000) {
+        return Err(refuse(
+            input,
+            c,
+            format!(
+                "PCM at {} Hz: Opus takes 8, 12, 16, 24 or 48 kHz and resampling is not \
+                 written",
+                format.rate
+            ),
+        ));
+    }
+    let opus_err = |e: opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
+    let mut encoder = Encoder::new(format.rate, channels, Application::Audio).map_err(opus_err)?;
+    encoder
+        .set_bitrate(Bitrate::Bits(BITS_PER_CHANNEL * i32::from(format.channels)))
+        .map_err(opus_err)?;
+    let lookahead = u32::try_from(encoder.get_lookahead().map_err(opus_err)?).unwrap_or(0);
+    let pre_skip = lookahead * (OPUS_RATE / format.rate);
+
+    let frame_values = (format.rate / 50) as usize * usize::from(format.channels);
+    let bpf = format.bytes_per_frame();
+    let name = input.name().to_string();
+    let mut pcm: Vec<f32> = Vec::with_capacity(frame_values * 2);
+    let mut data: Vec<u8> = Vec::new();
+    let mut sizes: Vec<u32> = Vec::new();
+    let mut packet = vec![0u8; 4000];
+    let mut frames_in = 0u64;
+    let mut encode = |pcm: &mut Vec<f32>, last: bool| -> Result<()> {
+        let mut at = 0;
+        while at + frame_values <= pcm.len() || (last && at < pcm.len()) {
+            let mut frame = pcm[at..pcm.len().min(at + frame_values)].to_vec();
+            frame.resize(frame_values, 0.0);
+            let n = encoder
+                .encode_float(&frame, &mut packet)
+                .map_err(opus_err)?;
+            data.extend_from_slice(&packet[..n]);
+            sizes.push(n as u32);
+            at += frame_values;
+        }
+        pcm.drain(..at.min(pcm.len()));
+        Ok(())
+    };
+    // Read the samples in decode order, joining neighbours into large reads.
+    let mut block: Vec<u8> = Vec::new();
+    let mut run: Option<(u64, usize)> = None;
+    let mut flush = |run: &mut Option<(u64, usize)>, pcm: &mut Vec<f32>| -> Result<()> {
+        if let Some((offset, len)) = run.take() {
+            block.resize(len, 0);
+            input
+                .source()
+                .read_exact_at(&mut block, offset)
+                .map_err(|e| Error::io(format!("{name}: read PCM at byte {offset}"), e))?;
+            format.decode(&block, pcm);
+        }
+        Ok(())
+    };
+    for s in c.track.table.cursor() {
+        let size = s.size as usize;
+        if size % bpf != 0 {
+            return Err(refuse(
+                input,
+                c,
+                format!(
+                    "PCM sample {} of {size} bytes is not whole frames of {bpf} bytes",
+                    s.index + 1
+                ),
+            ));
+        }
+        frames_in += (size / bpf) as u64;
+        match run {
+            Some((offset, len)) if offset + len as u64 == s.offset && len + size <= READ_BLOCK => {
+                run = Some((offset, len + size));
+            }
+            _ => {
+                flush(&mut run, &mut pcm)?;
+                encode(&mut pcm, false)?;
+                run = Some((s.offset, size));
+            }
+        }
+    }
+    flush(&mut run, &mut pcm)?;
+    // The encoder holds back `lookahead` samples: feed that much silence so the last
+    // input samples come out too (the edit's end hides the padding).
+    pcm.resize(
+        pcm.len() + lookahead as usize * usize::from(format.channels),
+        0.0,
+    );
+    encode(&mut pcm, true)?;
+
+    let count = sizes.len() as u32;
+    let t = &mut c.track;
+    let scale = i64::from(OPUS_RATE / format.rate);
+    t.edit.media_time = t.edit.media_time * scale + i64::from(pre_skip);
+    t.edit.end = Some(frames_in as i64 * scale + i64::from(pre_skip));
+    t.start_dts *= scale as u64;
+    t.timescale = OPUS_RATE;
+    t.stsd = opus_stsd(format, pre_skip as u16);
+    t.codec = CodecInfo {
+        fourcc: *b"Opus",
+        family: Family::Opus,
+        codecs: "opus".into(),
+        width: 0,
+        height: 0,
+        sar: None,
+        sample_rate: OPUS_RATE,
+        channels: format.channels,
+        nal_length_size: 0,
+        parameter_sets: Vec::new(),
+        dolby_mask: None,
+        channel_scheme: None,
+        supplemental: None,
+        dolby_vision: false,
+        pcm: None,
+    };
+    t.table = SampleTable {
+        count,
+        stts: vec![(count, FRAME_48K)],
+        ctts: Vec::new(),
+        sizes: Sizes::PerSample(sizes),
+        stsc: vec![StscEntry {
+            first_chunk: 1,
+            samples_per_chunk: count.max(1),
+            sample_description_index: 1,
+        }],
+        chunk_offsets: vec![0],
+        sync: None,
+    };
+    let len = data.len() as u64;
+    c.stats = sample_stats(&c.track, len).map_err(|e| e.in_file(&name))?;
+    Ok(Input::from_bytes(
+        format!("{name} (track {} as Opus)", c.track.id),
+        data,
+    ))
+}
+
+/// `stsd` with one `Opus` AudioSampleEntry and its `dOps` (Opus in ISOBMFF 4.3).
+fn opus_stsd(format: PcmFormat, pre_skip: u16) -> Vec<u8> {
+    let mut dops = vec![0u8, format.channels as u8];
+    dops.extend_from_slice(&pre_skip.to_be_bytes());
+    dops.extend_from_slice(&format.rate.to_be_bytes()); // InputSampleRate
+    dops.extend_from_slice(&0i16.to_be_bytes()); // OutputGain
+    dops.push(0); // ChannelMappingFamily: mono or stereo
+    let mut entry = vec![0u8; 6];
+    entry.extend_from_slice(&1u16.to_be_bytes()); // data_reference_index
+    entry.extend_from_slice(&[0; 8]);
+    entry.extend_from_slice(&format.channels.to_be_bytes());
+    entry.extend_from_slice(&16u16.to_be_bytes());
+    entry.extend_from_slice(&[0; 4]);
+    entry.extend_from_slice(&(OPUS_RATE << 16).to_be_bytes());
+    entry.extend(boxed(b"dOps", &dops));
+    let mut stsd = vec![0u8; 4];
+    stsd.extend_from_slice(&1u32.to_be_bytes());
+    stsd.extend(boxed(b"Opus", &entry));
+    boxed(b"stsd", &stsd)
+}
+
+fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    out
+}

@@ -1,0 +1,149 @@
+//! Uncompressed audio transcoded to Opus (`fixtures/camera_pcm.mov` and the
+//! `audio_pcm_*.mov` layouts): FFmpeg decodes the published audio to the input's samples,
+//! sample-aligned (the chirp's correlation peaks at lag 0) and close (signal-to-noise
+//! ratio), with nothing missing at the end; the video next to it is carried exactly; PCM
+//! that is not transcoded here (44.1 kHz, more than two channels) is refused by name.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dashpack::{Error, Options};
+
+/// Mono 16-bit samples FFmpeg decodes from `file` (an MP4 or an MPD) at 48 kHz.
+fn decoded(file: &Path) -> Vec<i16> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
+        .output()
+        .expect("ffmpeg must be installed (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// The lag (output sample index minus input sample index) where the signals correlate
+/// best, within +-400 samples, over a window from 0.1 s.
+fn best_lag(a: &[i16], b: &[i16]) -> i64 {
+    let corr = |lag: i64| -> f64 {
+        (4800..4800 + 9600)
+            .map(|i: usize| {
+                let j = i as i64 + lag;
+                f64::from(a[i]) * b.get(j as usize).map_or(0.0, |&v| f64::from(v))
+            })
+            .sum()
+    };
+    (-400..=400)
+        .max_by(|&x, &y| corr(x).total_cmp(&corr(y)))
+        .unwrap()
+}
+
+fn snr_db(a: &[i16], b: &[i16]) -> f64 {
+    let n = a.len().min(b.len());
+    let signal: f64 = a[..n].iter().map(|&v| f64::from(v).powi(2)).sum();
+    let noise: f64 = a[..n]
+        .iter()
+        .zip(&b[..n])
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    10.0 * (signal / noise.max(1.0)).log10()
+}
+
+fn package(name: &str) -> (PathBuf, dashpack::Presentation) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("transcode-{name}"));
+    let options = Options {
+        force: true,
+        ..Options::default()
+    };
+    let p = dashpack::package_files(&[common::fixture(name)], &out, &options).unwrap();
+    (out, p)
+}
+
+#[test]
+fn pcm_becomes_opus_sample_aligned() {
+    for &name in common::TRANSCODED {
+        let (out, p) = package(name);
+        let audio = p
+            .representations
+            .iter()
+            .find(|r| r.codecs == "opus")
+            .unwrap();
+        assert!(
+            p.warnings.iter().any(|w| w.contains("transcoded to Opus")),
+            "{name}: {:?}",
+            p.warnings
+        );
+        let input = decoded(&common::fixture(name));
+        let output = decoded(&common::exact::joined(&out, audio).unwrap());
+        assert_eq!(
+            best_lag(&input, &output),
+            0,
+            "{name}: aligned to the sample"
+        );
+        assert!(
+            output.len() >= input.len(),
+            "{name}: {} of {} samples",
+            output.len(),
+            input.len()
+        );
+        let snr = snr_db(&input, &output);
+        assert!(snr > 25.0, "{name}: {snr:.1} dB");
+        // Through the MPD too (FFmpeg's DASH reader), and the video exactly as it was.
+        let via_mpd = decoded(&out.join(&p.mpd));
+        assert_eq!(best_lag(&input, &via_mpd), 0, "{name}: MPD");
+        for r in p.representations.iter().filter(|r| r.codecs != "opus") {
+            common::exact::same_packets(&common::fixture(name), &out, r).unwrap();
+        }
+        eprintln!(
+            "{name}: {} samples in, {} out, {snr:.1} dB",
+            input.len(),
+            output.len()
+        );
+    }
+}
+
+#[test]
+fn pcm_that_is_not_transcoded_here_is_refused_by_name() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (name, args, why) in [
+        (
+            "pcm_44k.mov",
+            "aevalsrc=0.1*sin(2*PI*440*t):s=44100:d=1",
+            "PCM at 44100 Hz",
+        ),
+        (
+            "pcm_4ch.mov",
+            "aevalsrc=0.1*sin(2*PI*440*t)|0|0|0:s=48000:d=1",
+            "PCM with 4 channels",
+        ),
+    ] {
+        let path = dir.join(name);
+        let ok = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", args])
+            .args(["-c:a", "pcm_s16le", "-f", "mov"])
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let out = dir.join(format!("{name}-out"));
+        let err = dashpack::package_files(&[&path], &out, &Options::default()).unwrap_err();
+        assert!(
+            matches!(err, Error::UncarriedTrack { track: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains(why), "{err}");
+        assert!(!out.exists());
+    }
+}
