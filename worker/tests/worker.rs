@@ -121,6 +121,11 @@ async fn poison_messages_are_dead_lettered_and_the_worker_keeps_serving() {
         .put(IN, "notes.txt", b"not a video at all".to_vec())
         .await;
     s.gcs.put(IN, "good.mp4", fixture("video_low.mp4")).await;
+    // A track that cannot be carried: a permanent failure naming it, never a silent
+    // presentation without it.
+    s.gcs
+        .put(IN, "unknown.mp4", fixture("malformed/unknown-codecs.mp4"))
+        .await;
     let mut w = s.worker(&[]).await;
     let poison: Vec<(Vec<u8>, &str)> = vec![
         (b"this is not json".to_vec(), "invalid job message"),
@@ -139,6 +144,10 @@ async fn poison_messages_are_dead_lettered_and_the_worker_keeps_serving() {
         (
             br#"{"resource_id":"r4","file_path":"../../etc/passwd"}"#.to_vec(),
             "invalid file_path",
+        ),
+        (
+            br#"{"resource_id":"r7","file_path":"unknown.mp4"}"#.to_vec(),
+            "track 1 (vide, 'zzzz') cannot be carried",
         ),
         (
             br#"{"resource_id":"r5","file_path":"/etc/passwd"}"#.to_vec(),
