@@ -218,38 +218,37 @@ pub(crate) fn ac4(dac4: &Bx<'_>) -> Result<(String, u32), BoxError> {
     let mut r = dac4.body();
     let data = r.bytes(r.remaining())?;
     let mut b = crate::codec::aac::Bits::new(data);
-    let truncated = || bad("dac4 (truncated)", data.len() as u64);
-    let mut read = |n: u32| b.read(n).ok_or_else(truncated);
-    let _dsi_version = read(3)?;
-    let bitstream_version = read(7)?;
-    let fs_index = read(1)?;
-    read(4)?; // frame_rate_index
-    let presentations = read(9)?;
-    if bitstream_version > 1 && read(1)? == 1 {
-        read(16)?; // short_program_id
-        if read(1)? == 1 {
+    let truncated = bad("dac4 (truncated)", data.len() as u64);
+    let read =
+        |b: &mut crate::codec::aac::Bits<'_>, n: u32| b.read(n).ok_or_else(|| truncated.clone());
+    let _dsi_version = read(&mut b, 3)?;
+    let bitstream_version = read(&mut b, 7)?;
+    let fs_index = read(&mut b, 1)?;
+    read(&mut b, 4)?; // frame_rate_index
+    let presentations = read(&mut b, 9)?;
+    if bitstream_version > 1 && read(&mut b, 1)? == 1 {
+        read(&mut b, 16)?; // short_program_id
+        if read(&mut b, 1)? == 1 {
             for _ in 0..4 {
-                read(32)?; // program_uuid
+                read(&mut b, 32)?; // program_uuid
             }
         }
     }
-    read(2)?; // bit_rate_mode
-    read(32)?; // bit_rate
-    read(32)?; // bit_rate_precision
-    drop(read);
+    read(&mut b, 2)?; // bit_rate_mode
+    read(&mut b, 32)?; // bit_rate
+    read(&mut b, 32)?; // bit_rate_precision
     b.align();
-    let mut read = |n: u32| b.read(n).ok_or_else(truncated);
     let (mut presentation_version, mut mdcompat) = (0, 0);
     if presentations > 0 {
-        presentation_version = read(8)?;
-        let pres_bytes = read(8)?;
+        presentation_version = read(&mut b, 8)?;
+        let pres_bytes = read(&mut b, 8)?;
         if pres_bytes == 255 {
-            read(16)?;
+            read(&mut b, 16)?;
         }
         if presentation_version <= 2 {
-            let config = read(5)?;
+            let config = read(&mut b, 5)?;
             if config != 0x06 {
-                mdcompat = read(3)?;
+                mdcompat = read(&mut b, 3)?;
             }
         }
     }
@@ -378,7 +377,7 @@ mod tests {
     impl BitWriter {
         fn put(&mut self, n: u32, v: u64) -> &mut Self {
             for i in (0..n).rev() {
-                if self.bits % 8 == 0 {
+                if self.bits.is_multiple_of(8) {
                     self.bytes.push(0);
                 }
                 if (v >> i) & 1 == 1 {

@@ -124,11 +124,12 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
     }
 }
 
+/// The original format and the scheme of a protected sample entry, each when present.
+pub(crate) type Protection = (Option<FourCC>, Option<FourCC>);
+
 /// For a protected sample entry (`encv`, `enca`; ISO/IEC 14496-12 8.12): the original
 /// format (`frma`) and the scheme (`schm`), each when present. `None` for clear entries.
-pub(crate) fn protection(
-    entry: &Bx<'_>,
-) -> Result<Option<(Option<FourCC>, Option<FourCC>)>, BoxError> {
+pub(crate) fn protection(entry: &Bx<'_>) -> Result<Option<Protection>, BoxError> {
     let skip = match &entry.kind {
         b"encv" => VISUAL_FIELDS,
         b"enca" => AUDIO_FIELDS,

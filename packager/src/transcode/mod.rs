@@ -119,7 +119,7 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     };
     for s in c.track.table.cursor() {
         let size = s.size as usize;
-        if size % bpf != 0 {
+        if !size.is_multiple_of(bpf) {
             return Err(refuse(
                 input,
                 c,

@@ -208,7 +208,7 @@ impl Skipped {
 
     /// Why it is not packaged, in words.
     pub fn reason(&self) -> String {
-        let name = |f: &Option<FourCC>| f.as_ref().map_or("unknown".into(), |f| fourcc_str(f));
+        let name = |f: &Option<FourCC>| f.as_ref().map_or("unknown".into(), fourcc_str);
         match &self.why {
             SkipWhy::NotAudioVideo => "not audio or video".into(),
             SkipWhy::StillImage => "a one-picture still image (cover art)".into(),
