@@ -36,6 +36,7 @@ mod source;
 mod subtitles;
 mod transcode;
 
+pub use crypt::decrypt::DecryptionKey;
 pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, Malformed, Result};
 pub use options::{Options, Profile, Progress, ProgressFn, Timeline, TrackSelector};

@@ -144,6 +144,9 @@ pub struct Options {
     /// audio or video track that cannot be carried fails the call
     /// ([`crate::Error::UncarriedTrack`]) instead of being dropped.
     pub skip: Vec<TrackSelector>,
+    /// Keys for encrypted input (`cenc`, `cbcs`, PIFF), by key ID. A protected track
+    /// whose key is here is decrypted; without one it cannot be carried.
+    pub decryption_keys: Vec<crate::DecryptionKey>,
 }
 
 impl Default for Options {
@@ -160,6 +163,7 @@ impl Default for Options {
             hls: false,
             subtitles: Vec::new(),
             skip: Vec::new(),
+            decryption_keys: Vec::new(),
         }
     }
 }
@@ -178,6 +182,7 @@ impl fmt::Debug for Options {
             .field("hls", &self.hls)
             .field("subtitles", &self.subtitles)
             .field("skip", &self.skip)
+            .field("decryption_keys", &self.decryption_keys)
             .finish()
     }
 }

@@ -154,6 +154,54 @@ fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
     reduce((count * ts * 1000 + ticks / 2) / ticks, 1000)
 }
 
+/// Gives each encrypted track of one input its key; a track without one becomes a
+/// skipped track (encrypted input that cannot be carried, unless skipped on purpose).
+fn find_keys(name: &str, m: &mut Media, keys: &[crate::DecryptionKey]) -> Result<()> {
+    let mut i = 0;
+    while i < m.tracks.len() {
+        let t = &mut m.tracks[i].track;
+        let Some(p) = t.protection.as_mut() else {
+            i += 1;
+            continue;
+        };
+        match keys.iter().find(|k| k.kid == p.protection.kid) {
+            Some(k) => {
+                if t.aux.len() != t.table.count as usize {
+                    return Err(Error::Unsupported {
+                        file: name.to_string(),
+                        what: format!(
+                            "track {}: encrypted samples outside fragments (saiz/saio in the \
+                             sample table) are not decrypted; fragmented input with senc is",
+                            t.id
+                        ),
+                    });
+                }
+                p.key = Some(k.key);
+                i += 1;
+            }
+            None => {
+                let c = m.tracks.remove(i);
+                let why = c
+                    .track
+                    .protection
+                    .map(|p| p.why)
+                    .unwrap_or(SkipWhy::UnsupportedCodec);
+                m.skipped.push(Skipped {
+                    id: c.track.id,
+                    handler: *c.track.kind.handler(),
+                    entry: Some(*if c.track.kind == Kind::Video {
+                        b"encv"
+                    } else {
+                        b"enca"
+                    }),
+                    why,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Applies the skip list to one input. An audio or video track that cannot be carried
 /// and was not skipped on purpose fails the call when `strict` (packaging) and is a
 /// warning otherwise (inspecting); tracks without media to lose are warnings.
@@ -210,6 +258,7 @@ fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared
                 t.track.language = lang.to_string();
             }
         }
+        find_keys(input.name(), m, &options.decryption_keys)?;
         keep_tracks(input.name(), m, &options.skip, strict, &mut warnings)?;
         for t in &mut m.tracks {
             if t.track.codec.family != crate::codec::Family::Pcm {

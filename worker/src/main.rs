@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `package` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Package one or more MP4 files into an MPEG-DASH presentation.
@@ -66,6 +68,10 @@ enum Command {
         /// cannot be carried is an error, never silently dropped.
         #[arg(long, value_name = "TRACKS", value_delimiter = ',')]
         skip: Vec<dashpack::TrackSelector>,
+        /// A key for encrypted input (cenc, cbcs, PIFF), `KID:KEY` in hex; repeatable or
+        /// comma-separated. Protected tracks with a key are decrypted.
+        #[arg(long, value_name = "KID:KEY", value_delimiter = ',')]
+        decryption_key: Vec<dashpack::DecryptionKey>,
         #[command(flatten)]
         encryption: EncryptionArgs,
     },
@@ -166,6 +172,7 @@ fn main() -> ExitCode {
             hls,
             subtitles,
             skip,
+            decryption_key,
             encryption,
         } => encryption.parse().and_then(|encryption| {
             let subtitles = subtitles
@@ -187,6 +194,7 @@ fn main() -> ExitCode {
                 hls,
                 subtitles,
                 skip,
+                decryption_keys: decryption_key,
                 ..Options::default()
             };
             run_package(&inputs, &output, options, json)

@@ -142,6 +142,10 @@ typedef struct DashpackOptions {
    carried fails the call with `DASHPACK_ERR_UNSUPPORTED`.
    */
   const char *skip_tracks;
+  /*
+   Keys for encrypted input, `KID:KEY` in hex, comma-separated, or NULL.
+   */
+  const char *decryption_keys;
 } DashpackOptions;
 
 #ifdef __cplusplus

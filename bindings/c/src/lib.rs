@@ -71,6 +71,8 @@ pub struct DashpackOptions {
     /// comma-separated, or NULL. Without it an audio or video track that cannot be
     /// carried fails the call with `DASHPACK_ERR_UNSUPPORTED`.
     pub skip_tracks: *const c_char,
+    /// Keys for encrypted input, `KID:KEY` in hex, comma-separated, or NULL.
+    pub decryption_keys: *const c_char,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -209,6 +211,7 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
             subtitles: std::ptr::null(),
             input_languages: std::ptr::null(),
             skip_tracks: std::ptr::null(),
+            decryption_keys: std::ptr::null(),
             profile: DASHPACK_PROFILE_LIVE,
         })
     };
@@ -291,6 +294,14 @@ pub unsafe extern "C" fn dashpack_package(
                             .map_err(|e| (status(&e), e.to_string()))?,
                     );
                 }
+            }
+            // SAFETY: NULL or NUL-terminated by contract.
+            if let Some(list) = unsafe { optional(o.decryption_keys, "decryption_keys") }? {
+                opts.decryption_keys = list
+                    .split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| k.parse().map_err(|e| (DASHPACK_ERR_INVALID_ARGUMENT, e)))
+                    .collect::<Result<_, _>>()?;
             }
             // SAFETY: NULL or NUL-terminated by contract.
             if let Some(list) = unsafe { optional(o.skip_tracks, "skip_tracks") }? {

@@ -233,7 +233,7 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 ///         timeline="number", force=False, progress=None, encryption_key=None,
 ///         encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None,
 ///         clearkey_inline=False, pssh=None, hls=False, subtitles=None,
-///         languages=None, profile="live", skip=None)
+///         languages=None, profile="live", skip=None, decryption_key=None)
 /// --
 ///
 /// Package one MP4 file, or a list of them forming one presentation, into an
@@ -262,12 +262,13 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// skip: tracks of every input to leave out on purpose: track IDs (int) or "video" /
 ///     "audio". Without it, an audio or video track that cannot be carried raises
 ///     UnsupportedError instead of being dropped.
+/// decryption_key: key(s) for encrypted input, "KID:KEY" in hex (a str or a list).
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile="live", skip=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile="live", skip=None, decryption_key=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -289,6 +290,7 @@ fn package(
     languages: Option<Vec<Option<String>>>,
     profile: &str,
     skip: Option<Vec<Bound<'_, PyAny>>>,
+    decryption_key: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Presentation> {
     let paths = input_paths(input)?;
     let languages = languages.unwrap_or_default();
@@ -331,6 +333,18 @@ fn package(
     .map_err(InvalidInputError::new_err)?;
     opts.hls = hls;
     opts.profile = profile.parse().map_err(InvalidInputError::new_err)?;
+    let decryption: Vec<String> = match decryption_key {
+        None => Vec::new(),
+        Some(k) => match k.extract::<String>() {
+            Ok(one) => one.split(',').map(str::to_string).collect(),
+            Err(_) => k.extract::<Vec<String>>()?,
+        },
+    };
+    opts.decryption_keys = decryption
+        .iter()
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| k.parse().map_err(InvalidInputError::new_err))
+        .collect::<PyResult<Vec<_>>>()?;
     opts.skip = skip
         .unwrap_or_default()
         .iter()

@@ -3,6 +3,7 @@
 //! are written by `mp4::write::cenc`, the MPD elements by `mpd`.
 
 pub(crate) mod cipher;
+pub(crate) mod decrypt;
 pub(crate) mod slice_header;
 pub(crate) mod subsample;
 
@@ -378,7 +379,7 @@ pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::crypt::decrypt::{PIFF_SENC, parse_senc};
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::Bx;
 use crate::mp4::moov::Track;
@@ -100,12 +101,15 @@ impl Appender {
             let mut tfhd = None;
             let mut tfdt = None;
             let mut truns = Vec::new();
+            let mut senc = None;
             for c in traf.children() {
                 let c = c?;
                 match &c.kind {
                     b"tfhd" => tfhd = Some(c),
                     b"tfdt" => tfdt = Some(c),
                     b"trun" => truns.push(c),
+                    b"senc" => senc = Some((c, false)),
+                    b"uuid" if c.raw.get(8..24) == Some(&PIFF_SENC[..]) => senc = Some((c, true)),
                     _ => {}
                 }
             }
@@ -180,10 +184,34 @@ impl Appender {
             };
             let mut next = base;
             let mut ticks = 0u64;
+            let before = track.table.count;
             for trun in &truns {
                 let (after, added) = append_trun(trun, track, &d, base, next, file_len)?;
                 next = after;
                 ticks += added;
+            }
+            // Encrypted input: each sample's IV and subsamples, in sample order.
+            if let Some(p) = &track.protection {
+                let added = u64::from(track.table.count - before);
+                let aux = match &senc {
+                    Some((b, piff)) => parse_senc(b, *piff, p.protection.iv_size)?,
+                    None => Vec::new(),
+                };
+                if aux.len() as u64 != added {
+                    let (path, offset) = senc
+                        .as_ref()
+                        .map_or((&traf.path, traf.start), |b| (&b.0.path, b.0.start));
+                    return Err(BoxError::new(
+                        path.clone(),
+                        offset,
+                        Malformed::CountMismatch {
+                            table: "senc",
+                            expected: added,
+                            found: aux.len() as u64,
+                        },
+                    ));
+                }
+                track.aux.extend(aux);
             }
             self.ends[k] = Some(end + ticks);
             implicit_base = next;

@@ -238,6 +238,7 @@ pub(crate) fn build_track(
                 let data_start = buf.len();
                 buf.resize(data_start + payload as usize, 0);
                 read_samples(job.input, &samples, &mut buf[data_start..])?;
+                decrypt_samples(job, seg.first, &samples, &mut buf[data_start..]);
                 check_samples(job, seg.first, &samples, &buf[data_start..])?;
                 if video {
                     seg_sap = sap_type(job, seg.ept, &samples, &buf[data_start..]);
@@ -249,6 +250,7 @@ pub(crate) fn build_track(
                 e.payload.clear();
                 e.payload.resize(payload as usize, 0);
                 read_samples(job.input, &samples, &mut e.payload)?;
+                decrypt_samples(job, seg.first, &samples, &mut e.payload);
                 check_samples(job, seg.first, &samples, &e.payload)?;
                 if video {
                     seg_sap = sap_type(job, seg.ept, &samples, &e.payload);
@@ -439,6 +441,27 @@ fn read_samples(input: &Input, samples: &[Sample], out: &mut [u8]) -> Result<()>
         i = j;
     }
     Ok(())
+}
+
+/// Encrypted input with its key: each sample decrypted in place with its IV and
+/// subsamples (the framing check after it tells a wrong key by garbage).
+fn decrypt_samples(job: &TrackJob<'_>, first_index: u32, samples: &[Sample], data: &mut [u8]) {
+    let t = &job.track.track;
+    let Some((p, key)) = t
+        .protection
+        .as_ref()
+        .and_then(|p| Some((&p.protection, p.key?)))
+    else {
+        return;
+    };
+    let mut at = 0usize;
+    for (k, s) in samples.iter().enumerate() {
+        let end = at + s.size as usize;
+        if let Some(aux) = t.aux.get((first_index as usize) + k) {
+            crate::crypt::decrypt::decrypt(p, &key, aux, &mut data[at..end]);
+        }
+        at = end;
+    }
 }
 
 /// Refuses the first sample whose bytes are not what its codec's framing says

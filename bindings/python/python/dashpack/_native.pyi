@@ -85,6 +85,7 @@ def package(
     languages: Optional[Sequence[Optional[str]]] = None,
     profile: Literal["live", "on-demand"] = "live",
     skip: Optional[Sequence[Union[int, str]]] = None,
+    decryption_key: Union[str, Sequence[str], None] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 

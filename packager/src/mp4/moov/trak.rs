@@ -2,6 +2,8 @@
 //! `minf`, keeping the raw bytes the init segment copies.
 
 use crate::codec::{self, CodecInfo};
+use crate::crypt::cipher::SampleAux;
+use crate::crypt::decrypt::{self, InputProtection};
 use crate::error::{BoxError, Malformed};
 use crate::lang;
 use crate::mp4::header::{Bx, FourCC, fourcc_str};
@@ -141,6 +143,10 @@ pub(crate) struct Track {
     /// timescale by the movie reader).
     pub elst: Vec<ElstEntry>,
     pub edit: Edit,
+    /// Encrypted input: what the sample entry declares, and the key once one is given.
+    pub protection: Option<Protected>,
+    /// Encrypted input: each sample's IV and subsamples, from the fragments' `senc`.
+    pub aux: Vec<SampleAux>,
     /// Raw boxes copied into the init segment.
     pub tkhd: Vec<u8>,
     pub hdlr: Vec<u8>,
@@ -152,6 +158,14 @@ pub(crate) struct Track {
     pub path: String,
     /// Absolute offset of the `trak`.
     pub offset: u64,
+}
+
+/// An encrypted track's protection, the key found for it, and what to say when none is.
+#[derive(Debug, Clone)]
+pub(crate) struct Protected {
+    pub protection: InputProtection,
+    pub key: Option<[u8; 16]>,
+    pub why: SkipWhy,
 }
 
 /// A well-formed track that is not packaged, and why.
@@ -176,6 +190,8 @@ pub(crate) enum SkipWhy {
     Encrypted {
         original: Option<FourCC>,
         scheme: Option<FourCC>,
+        /// The key ID `tenc` names, when the scheme is one decrypted here.
+        kid: Option<[u8; 16]>,
     },
     /// No samples at all: nothing to carry.
     NoSamples,
@@ -213,9 +229,24 @@ impl Skipped {
             SkipWhy::NotAudioVideo => "not audio or video".into(),
             SkipWhy::StillImage => "a one-picture still image (cover art)".into(),
             SkipWhy::UnsupportedCodec => "this codec is not supported".into(),
-            SkipWhy::Encrypted { original, scheme } => format!(
-                "the input is encrypted ('{}' protected with '{}') and dashpack does not \
-                 decrypt input",
+            SkipWhy::Encrypted {
+                original,
+                scheme,
+                kid: Some(kid),
+            } => format!(
+                "the input is encrypted ('{}' protected with '{}') and no key was given for \
+                 its key ID {} (--decryption-key KID:KEY)",
+                name(original),
+                name(scheme),
+                crate::crypt::hex(kid)
+            ),
+            SkipWhy::Encrypted {
+                original,
+                scheme,
+                kid: None,
+            } => format!(
+                "the input is encrypted ('{}' protected with '{}'), a scheme or protection \
+                 dashpack does not decrypt",
                 name(original),
                 name(scheme)
             ),
@@ -302,11 +333,39 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
     let stbl_box = stbl_box.ok_or_else(|| minf.err(Malformed::Missing("stbl")))?;
     let parsed = stbl::parse_stbl(&stbl_box)?;
     let entry_kind = parsed.entry.kind;
+    let mut stsd = parsed.stsd_raw.to_vec();
+    let mut protection = None;
+    let clear_entry;
+    let mut entry = parsed.entry.clone();
     if let Some((original, scheme)) = codec::protection(&parsed.entry)? {
-        let why = SkipWhy::Encrypted { original, scheme };
-        return Ok(Err(skipped(Some(entry_kind), why)));
+        let skip = if &entry_kind == b"encv" { 78 } else { 28 };
+        let (frma, prot) = decrypt::protection_of(&parsed.entry, skip)?;
+        let why = SkipWhy::Encrypted {
+            original,
+            scheme,
+            kid: prot.as_ref().ok().map(|p| p.kid),
+        };
+        let (Some(original), Ok(prot)) = (frma, prot) else {
+            return Ok(Err(skipped(Some(entry_kind), why)));
+        };
+        // Parsed and published as the clear entry under it; decrypted when a key is given.
+        stsd = decrypt::clear_stsd(&parsed.entry, skip, original)?;
+        clear_entry = stsd[16..].to_vec();
+        entry = Bx {
+            kind: original,
+            start: parsed.entry.start,
+            raw: &clear_entry,
+            header_len: 8,
+            path: parsed.entry.path.clone(),
+            depth: parsed.entry.depth,
+        };
+        protection = Some(Protected {
+            protection: prot,
+            key: None,
+            why,
+        });
     }
-    let Some(codec) = codec::parse_sample_entry(&parsed.entry)? else {
+    let Some(codec) = codec::parse_sample_entry(&entry)? else {
         let still =
             kind == Kind::Video && parsed.table.count <= 1 && codec::is_still_image(&entry_kind);
         let why = if still {
@@ -332,11 +391,13 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         start_dts: 0,
         elst,
         edit: Edit::default(),
+        protection,
+        aux: Vec::new(),
         tkhd: tkhd.raw.to_vec(),
         hdlr: hdlr.raw.to_vec(),
         media_header,
         elng: elng.map(|e| e.raw.to_vec()),
-        stsd: parsed.stsd_raw.to_vec(),
+        stsd,
         mdhd_language,
         path: trak.path.clone(),
         offset: trak.start,
