@@ -113,30 +113,62 @@ fn pcm_becomes_opus_sample_aligned() {
     }
 }
 
+/// A one-second PCM chirp at `rate` (extra channels after `|`), written by FFmpeg.
+fn chirp(name: &str, rate: u32, channels: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let src = format!("aevalsrc=0.5*sin(2*PI*t*(200+400*t)){channels}:s={rate}:d=1");
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", &src])
+        .args(["-c:a", "pcm_s16le", "-f", "mov"])
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    path
+}
+
+#[test]
+fn other_rates_are_resampled_to_48k_in_time() {
+    for rate in [44_100, 96_000, 22_050] {
+        let path = chirp(&format!("pcm_{rate}.mov"), rate, "");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pcm_{rate}-out"));
+        let options = Options {
+            force: true,
+            ..Options::default()
+        };
+        let p = dashpack::package_files(&[&path], &out, &options).unwrap();
+        let r = &p.representations[0];
+        assert_eq!((r.codecs.as_str(), r.sample_rate), ("opus", Some(48_000)));
+        // FFmpeg's own resampler gives the reference at 48 kHz.
+        let input = decoded(&path);
+        let output = decoded(&common::exact::joined(&out, r).unwrap());
+        assert_eq!(
+            best_lag(&input, &output),
+            0,
+            "{rate} Hz: aligned to the sample"
+        );
+        assert!(
+            output.len() >= input.len(),
+            "{rate} Hz: {} of {}",
+            output.len(),
+            input.len()
+        );
+        let snr = snr_db(&input[..47_000], &output[..47_000]);
+        assert!(snr > 25.0, "{rate} Hz: {snr:.1} dB");
+        eprintln!(
+            "{rate} Hz: {} samples at 48 kHz in, {} out, {snr:.1} dB",
+            input.len(),
+            output.len()
+        );
+    }
+}
+
 #[test]
 fn pcm_that_is_not_transcoded_here_is_refused_by_name() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    for (name, args, why) in [
-        (
-            "pcm_44k.mov",
-            "aevalsrc=0.1*sin(2*PI*440*t):s=44100:d=1",
-            "PCM at 44100 Hz",
-        ),
-        (
-            "pcm_4ch.mov",
-            "aevalsrc=0.1*sin(2*PI*440*t)|0|0|0:s=48000:d=1",
-            "PCM with 4 channels",
-        ),
-    ] {
-        let path = dir.join(name);
-        let ok = Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", args])
-            .args(["-c:a", "pcm_s16le", "-f", "mov"])
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+    for (name, why) in [("pcm_4ch.mov", "PCM with 4 channels")] {
+        let path = chirp(name, 48_000, "|0|0|0");
         let out = dir.join(format!("{name}-out"));
         let err = dashpack::package_files(&[&path], &out, &Options::default()).unwrap_err();
         assert!(

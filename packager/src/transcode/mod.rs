@@ -8,12 +8,16 @@
 //! the packager gains no runtime dependency. AAC would need FDK-AAC, whose licence is
 //! not free.
 //!
+//! Rates Opus does not take (44.1, 96 kHz, ...) are resampled to 48 kHz first
+//! (`resample`: windowed sinc, linear phase, so no sample moves in time).
+//!
 //! Timing: Opus in ISOBMFF (Opus-in-ISOBMFF 4.3) runs at 48 kHz, 20 ms per sample. The
 //! encoder's delay is written as `dOps` PreSkip and taken out by moving the track's
 //! edit (its media time) by the same amount, so the first decoded sample presented is
 //! the first input sample, at the time the input's edit list gives it.
 
 pub(crate) mod pcm;
+pub(crate) mod resample;
 
 use opus::{Application, Bitrate, Channels, Encoder};
 
@@ -61,26 +65,20 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
             ));
         }
     };
-    if !matches!(format.rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000) {
-        return Err(refuse(
-            input,
-            c,
-            format!(
-                "PCM at {} Hz: Opus takes 8, 12, 16, 24 or 48 kHz and resampling is not \
-                 written",
-                format.rate
-            ),
-        ));
-    }
+    // Opus takes 8, 12, 16, 24 and 48 kHz; other rates are resampled to 48 kHz first.
+    let native = matches!(format.rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000);
+    let encoder_rate = if native { format.rate } else { OPUS_RATE };
+    let mut resampler = (!native)
+        .then(|| resample::Resampler::new(format.rate, OPUS_RATE, usize::from(format.channels)));
     let opus_err = |e: opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
-    let mut encoder = Encoder::new(format.rate, channels, Application::Audio).map_err(opus_err)?;
+    let mut encoder = Encoder::new(encoder_rate, channels, Application::Audio).map_err(opus_err)?;
     encoder
         .set_bitrate(Bitrate::Bits(BITS_PER_CHANNEL * i32::from(format.channels)))
         .map_err(opus_err)?;
     let lookahead = u32::try_from(encoder.get_lookahead().map_err(opus_err)?).unwrap_or(0);
-    let pre_skip = lookahead * (OPUS_RATE / format.rate);
+    let pre_skip = lookahead * (OPUS_RATE / encoder_rate);
 
-    let frame_values = (format.rate / 50) as usize * usize::from(format.channels);
+    let frame_values = (encoder_rate / 50) as usize * usize::from(format.channels);
     let bpf = format.bytes_per_frame();
     let name = input.name().to_string();
     let mut pcm: Vec<f32> = Vec::with_capacity(frame_values * 2);
@@ -106,17 +104,24 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     // Read the samples in decode order, joining neighbours into large reads.
     let mut block: Vec<u8> = Vec::new();
     let mut run: Option<(u64, usize)> = None;
-    let mut flush = |run: &mut Option<(u64, usize)>, pcm: &mut Vec<f32>| -> Result<()> {
-        if let Some((offset, len)) = run.take() {
-            block.resize(len, 0);
-            input
-                .source()
-                .read_exact_at(&mut block, offset)
-                .map_err(|e| Error::io(format!("{name}: read PCM at byte {offset}"), e))?;
-            format.decode(&block, pcm);
-        }
-        Ok(())
-    };
+    let mut decoded: Vec<f32> = Vec::new();
+    let mut flush =
+        |run: &mut Option<(u64, usize)>, pcm: &mut Vec<f32>, last: bool| -> Result<()> {
+            decoded.clear();
+            if let Some((offset, len)) = run.take() {
+                block.resize(len, 0);
+                input
+                    .source()
+                    .read_exact_at(&mut block, offset)
+                    .map_err(|e| Error::io(format!("{name}: read PCM at byte {offset}"), e))?;
+                format.decode(&block, &mut decoded);
+            }
+            match resampler.as_mut() {
+                Some(r) => r.push(&decoded, last, pcm),
+                None => pcm.extend_from_slice(&decoded),
+            }
+            Ok(())
+        };
     for s in c.track.table.cursor() {
         let size = s.size as usize;
         if !size.is_multiple_of(bpf) {
@@ -135,13 +140,13 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
                 run = Some((offset, len + size));
             }
             _ => {
-                flush(&mut run, &mut pcm)?;
+                flush(&mut run, &mut pcm, false)?;
                 encode(&mut pcm, false)?;
                 run = Some((s.offset, size));
             }
         }
     }
-    flush(&mut run, &mut pcm)?;
+    flush(&mut run, &mut pcm, true)?;
     // The encoder holds back `lookahead` samples: feed that much silence so the last
     // input samples come out too (the edit's end hides the padding).
     pcm.resize(
@@ -152,10 +157,14 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
 
     let count = sizes.len() as u32;
     let t = &mut c.track;
-    let scale = i64::from(OPUS_RATE / format.rate);
-    t.edit.media_time = t.edit.media_time * scale + i64::from(pre_skip);
-    t.edit.end = Some(frames_in as i64 * scale + i64::from(pre_skip));
-    t.start_dts *= scale as u64;
+    // Input times (at the PCM rate) on the 48 kHz timeline, rounded to the nearest tick.
+    let to_48k = |t: i64| {
+        (i128::from(t) * i128::from(OPUS_RATE) + i128::from(format.rate / 2))
+            .div_euclid(i128::from(format.rate)) as i64
+    };
+    t.edit.media_time = to_48k(t.edit.media_time) + i64::from(pre_skip);
+    t.edit.end = Some(to_48k(frames_in as i64) + i64::from(pre_skip));
+    t.start_dts = to_48k(t.start_dts as i64).max(0) as u64;
     t.timescale = OPUS_RATE;
     t.stsd = opus_stsd(format, pre_skip as u16);
     t.codec = CodecInfo {
