@@ -63,6 +63,13 @@ function videoFrames(file) {
   return out === '' ? 0 : Number(out);
 }
 
+// Video frames FFmpeg presents from an input, its edit list applied.
+function presentedFrames(file) {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames',
+    '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', path.join(fixtures, file)]).toString().trim();
+  return out === '' ? 0 : Number(out);
+}
+
 function readMpd(dir) {
   const xml = fs.readFileSync(path.join(dir, 'stream.mpd'), 'utf8');
   const m = /mediaPresentationDuration="PT([\d.]+)S"/.exec(xml);
@@ -112,6 +119,12 @@ for (const [name, opts] of [['h264_aac-cenc-one-key-hls', {}], ['h264_aac-cbcs-o
   for (const r of readMpd(dir).reps.filter((r) => r.mime.startsWith('video'))) {
     cases.push({ name: `ladder forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
   }
+}
+// Edit lists (fixtures/edits): what they present plays, to its end, and no more.
+for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'last_zero_duration.mp4']) {
+  const input = path.join('edits', file);
+  const name = path.parse(file).name;
+  cases.push({ name, dir: packageInto(name, [input], ['--hls']), frames: presentedFrames(input), hls: true });
 }
 for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
   // On-demand profile: one file per Representation, byte ranges (HLS: EXT-X-BYTERANGE).
