@@ -290,7 +290,14 @@ mod tests {
             (Scheme::Cbcs, true),
             (Scheme::Cbcs, false),
         ] {
-            let mut c = TrackCipher::new(scheme, key, [3u8; 16], video);
+            // As dashpack draws them: an 8-byte cenc IV (counter half zero), a
+            // 16-byte cbcs constant IV.
+            let iv = if scheme == Scheme::Cenc {
+                [3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0]
+            } else {
+                [3u8; 16]
+            };
+            let mut c = TrackCipher::new(scheme, key, iv, video);
             let mut data = clear.clone();
             let subs = vec![(20u16, 160u32), (4, 116)];
             let aux = c.encrypt(&mut data, subs);
