@@ -224,12 +224,11 @@ fn keep_tracks(
         .into_iter()
         .partition(|t| !asked(t.track.id, t.track.kind.handler()));
     m.tracks = kept;
-    m.skipped.extend(dropped.into_iter().map(|t| Skipped {
-        id: t.track.id,
-        handler: *t.track.kind.handler(),
-        entry: Some(t.track.codec.fourcc),
-        why: SkipWhy::Requested,
-    }));
+    m.skipped.extend(
+        dropped
+            .into_iter()
+            .map(|t| Skipped::of(&t.track, SkipWhy::Requested)),
+    );
     warnings.extend(m.warnings.iter().map(|w| format!("{name}: {w}")));
     warnings.extend(m.skipped.iter().map(|s| format!("{name}: {}", s.warning())));
     if m.tracks.is_empty() {

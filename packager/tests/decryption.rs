@@ -7,34 +7,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use dashpack::{DecryptionKey, Encryption, EncryptionKey, Error, Options, Scheme};
 
 const KID: &str = "0123456789abcdef0123456789abcdef";
 const KEY: &str = "00112233445566778899aabbccddeeff";
-
-/// Size and MD5 of every packet FFmpeg reads from the only or the first stream of a
-/// given type of `file`, decrypting with `key` when given.
-fn packets(file: &Path, stream: &str, key: Option<&str>) -> Vec<String> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-v", "error"]);
-    if let Some(key) = key {
-        cmd.args(["-decryption_key", key]);
-    }
-    let out = cmd
-        .arg("-i")
-        .arg(file)
-        .args(["-map", stream, "-c", "copy", "-f", "framemd5", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    common::framemd5_sizes_and_hashes(&out.stdout)
-}
 
 /// FFmpeg's decryption of an encrypted Representation, one init + media segment at a
 /// time (FFmpeg 5.1 mismatches `senc` and samples across several fragments of one file).
@@ -48,7 +25,7 @@ fn ffmpeg_decrypted(file: &Path) -> Vec<String> {
         };
         let one = file.with_extension(format!("seg-{n}.mp4"));
         std::fs::write(&one, [init.clone(), seg].concat()).unwrap();
-        out.extend(packets(&one, "0", Some(KEY)));
+        out.extend(common::ffmpeg_packets(&one, "0", Some(KEY)));
     }
     out
 }
@@ -98,7 +75,8 @@ fn encrypted_input_is_decrypted_with_its_key_and_refused_without() {
                 };
                 let p = dashpack::package_files(&[&file], &out, &options).unwrap();
                 let r = &p.representations[0];
-                let got = packets(&common::exact::joined(&out, r).unwrap(), "0", None);
+                let got =
+                    common::ffmpeg_packets(&common::exact::joined(&out, r).unwrap(), "0", None);
                 let ffmpeg = ffmpeg_decrypted(&file);
                 assert_eq!(got, ffmpeg, "{label}: as FFmpeg decrypts it");
                 let kind = if rep.starts_with("video") {
@@ -108,7 +86,7 @@ fn encrypted_input_is_decrypted_with_its_key_and_refused_without() {
                 };
                 assert_eq!(
                     got,
-                    packets(&common::fixture(name), kind, None),
+                    common::ffmpeg_packets(&common::fixture(name), kind, None),
                     "{label}: the clear input"
                 );
                 // Published clear: no protection left in the init segment.

@@ -140,3 +140,35 @@ fn a_zero_duration_in_the_middle_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn identical_sample_entries_are_carried_and_different_ones_refused() {
+    // The video entry twice, the second half of the chunks naming the second one.
+    let path = edits("two_entries.mp4");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("two-entries");
+    let options = Options {
+        force: true,
+        ..Options::default()
+    };
+    let p = dashpack::package_files(&[&path], &out, &options).unwrap();
+    common::exact::check("two_entries.mp4", "", &path, &out, &p).unwrap();
+    let (_, files) = package(&path);
+    let (_, reference) = package(&common::fixture("h264_aac.mp4"));
+    for (name, bytes) in files.iter().filter(|(n, _)| n.ends_with(".m4s")) {
+        assert!(
+            bytes == &reference[name],
+            "{name}: the same segments as the clip"
+        );
+    }
+    // Entries that differ (another level) would need a sample entry per segment: refused.
+    let err = dashpack::package(
+        &[Input::open(edits("two_different_entries.mp4")).unwrap()],
+        &MemorySink::new(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("several different sample entries"),
+        "{err}"
+    );
+}

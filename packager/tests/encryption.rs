@@ -21,28 +21,6 @@ const KID: &str = "0123456789abcdef0123456789abcdef";
 const KEY: &str = "00112233445566778899aabbccddeeff";
 const WRONG_KEY: &str = "00112233445566778899aabbccddeefe";
 
-/// Size and hash of every packet FFmpeg reads from `file` (with `key`, decrypted).
-fn packets(file: &Path, stream: &str, key: Option<&str>) -> Vec<String> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-v", "error"]);
-    if let Some(key) = key {
-        cmd.args(["-decryption_key", key]);
-    }
-    let out = cmd
-        .arg("-i")
-        .arg(file)
-        .args(["-map", stream, "-c", "copy", "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg must be installed (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg on {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    framemd5_sizes_and_hashes(&out.stdout)
-}
-
 fn encryption(scheme: Scheme, clear_lead: f64) -> Encryption {
     Encryption {
         scheme,
@@ -226,7 +204,7 @@ fn check(name: &str, scheme: Scheme, clear_lead: f64, try_wrong_keys: bool) {
             let mut one = init.clone();
             one.extend_from_slice(&bytes);
             std::fs::write(&scratch, &one).unwrap();
-            let decrypted = packets(&scratch, "0", Some(KEY));
+            let decrypted = ffmpeg_packets(&scratch, "0", Some(KEY));
             match entries {
                 None => clear_segments += 1,
                 Some(entries) => {
@@ -239,7 +217,7 @@ fn check(name: &str, scheme: Scheme, clear_lead: f64, try_wrong_keys: bool) {
                     }
                     if try_wrong_keys {
                         for key in [None, Some(WRONG_KEY)] {
-                            let other = packets(&scratch, "0", key);
+                            let other = ffmpeg_packets(&scratch, "0", key);
                             let same = other.iter().zip(&decrypted).filter(|(a, b)| a == b).count();
                             // A sample under 16 bytes has nothing to encrypt.
                             assert!(
@@ -258,7 +236,7 @@ fn check(name: &str, scheme: Scheme, clear_lead: f64, try_wrong_keys: bool) {
         let rep_name = rep.file_name().unwrap().to_str().unwrap();
         let n: usize = rep_name.rsplit('-').next().unwrap().parse().unwrap();
         let stream = format!("0:{}:{}", if video { "v" } else { "a" }, n - 1);
-        let want = packets(&input, &stream, None);
+        let want = ffmpeg_packets(&input, &stream, None);
         assert_eq!(got.len(), want.len(), "{}: packets", rep.display());
         let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
         assert_eq!(

@@ -9,31 +9,7 @@ mod common;
 use dashpack::{Error, Input, Malformed, MemorySink, Options};
 
 fn corpus() -> Vec<(String, String, String)> {
-    let dir = common::fixtures_dir().join("malformed");
-    let list = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
-    list.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let mut f = l.split('\t');
-            let name = f.next().unwrap().to_string();
-            let kind = f.next().unwrap().to_string();
-            let what = f.next().unwrap_or("").to_string();
-            (name, kind, what)
-        })
-        .collect()
-}
-
-/// `Malformed` errors by their kind's variant name, other errors by their own.
-fn kind_of(e: &Error) -> String {
-    let debug = match e {
-        Error::Malformed { kind, .. } => format!("{kind:?}"),
-        other => format!("{other:?}"),
-    };
-    debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap()
-        .to_string()
+    common::expected_tsv(&common::fixtures_dir().join("malformed/expected.tsv"))
 }
 
 #[test]
@@ -78,7 +54,7 @@ fn every_corpus_file_fails_with_its_own_kind() {
             assert!(!path.is_empty(), "{name}: no box path: {text}");
             assert!(text.contains("at byte"), "{name}: no offset: {text}");
         }
-        let got = kind_of(&e);
+        let got = common::error_kind(&e);
         if &got != want {
             wrong.push(format!(
                 "{name} ({what}): expected {want}, got {got}: {text}"

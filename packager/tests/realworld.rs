@@ -20,30 +20,7 @@ fn corpus_dir() -> PathBuf {
 
 /// (file, verdict, reason) from `expected.tsv`.
 fn expected() -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(corpus_dir().join("expected.tsv")).unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let mut f = l.splitn(3, '\t');
-            let name = f.next().unwrap().to_string();
-            let verdict = f.next().unwrap().to_string();
-            let reason = f.next().unwrap_or("").to_string();
-            (name, verdict, reason)
-        })
-        .collect()
-}
-
-/// `Malformed` errors by their kind's variant name, other errors by their own.
-fn kind_of(e: &Error) -> String {
-    let debug = match e {
-        Error::Malformed { kind, .. } => format!("{kind:?}"),
-        other => format!("{other:?}"),
-    };
-    debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap()
-        .to_string()
+    common::expected_tsv(&corpus_dir().join("expected.tsv"))
 }
 
 #[test]
@@ -81,7 +58,7 @@ fn every_real_world_file_ends_as_expected() {
             },
             (Ok(_), want) => wrong.push(format!("{name}: packaged, expected {want} ({reason})")),
             (Err(e), want) => {
-                let got = kind_of(&e);
+                let got = common::error_kind(&e);
                 let text = e.to_string();
                 if got != want {
                     wrong.push(format!(

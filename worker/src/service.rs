@@ -237,16 +237,7 @@ async fn handle(
         Ok(result) => {
             job::state(&ids, "FINISHING", started);
             let body = serde_json::to_vec(&result).unwrap_or_default();
-            let b = &ctx.cfg.broker;
-            let sent = publisher
-                .send(
-                    &b.notification_exchange,
-                    &b.routing_key,
-                    &body,
-                    queue::json_props(),
-                )
-                .await;
-            match sent {
+            match report(&ctx, publisher, &body).await {
                 Ok(()) => {}
                 Err(PublishError::Refused(e)) => {
                     // The same result would be refused again: report and dead-letter.
@@ -321,6 +312,19 @@ async fn give_back(d: &Delivery) {
         .await;
 }
 
+/// Publishes a result or failure report where the old service did.
+async fn report(ctx: &Context, publisher: &Publisher, body: &[u8]) -> Result<(), PublishError> {
+    let b = &ctx.cfg.broker;
+    publisher
+        .send(
+            &b.notification_exchange,
+            &b.routing_key,
+            body,
+            queue::json_props(),
+        )
+        .await
+}
+
 /// Publishes the failure report, then rejects the delivery so it is dead-lettered.
 ///
 /// A report the broker refuses does not hold the message back: it is dead-lettered all
@@ -328,15 +332,7 @@ async fn give_back(d: &Delivery) {
 /// connection returns it, to be reported after the reconnect.
 async fn fail(ctx: &Context, publisher: &Publisher, d: &Delivery, text: &str) {
     let body = JobFailure::new(&d.data, text).to_json();
-    let b = &ctx.cfg.broker;
-    let published = publisher
-        .send(
-            &b.notification_exchange,
-            &b.routing_key,
-            &body,
-            queue::json_props(),
-        )
-        .await;
+    let published = report(ctx, publisher, &body).await;
     let job_id = JobMessage::parse(&d.data)
         .ok()
         .map(|m| m.ids().job_id.to_string());

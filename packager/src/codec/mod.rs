@@ -353,25 +353,41 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
     }))
 }
 
+impl CodecInfo {
+    /// An audio codec with nothing more to say than its rate and channels.
+    pub fn plain_audio(
+        fourcc: FourCC,
+        family: Family,
+        codecs: &str,
+        rate: u32,
+        channels: u16,
+    ) -> CodecInfo {
+        CodecInfo {
+            fourcc,
+            family,
+            codecs: codecs.into(),
+            width: 0,
+            height: 0,
+            sar: None,
+            sample_rate: rate,
+            channels,
+            nal_length_size: 0,
+            parameter_sets: Vec::new(),
+            dolby_mask: None,
+            channel_scheme: None,
+            supplemental: None,
+            dolby_vision: false,
+            pcm: None,
+        }
+    }
+}
+
 /// Uncompressed audio: described by its layout, transcoded before packaging.
 fn pcm(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
     let format = crate::transcode::pcm::PcmFormat::parse(entry)?;
     Ok(Some(CodecInfo {
-        fourcc: entry.kind,
-        family: Family::Pcm,
-        codecs: "pcm".into(),
-        width: 0,
-        height: 0,
-        sar: None,
-        sample_rate: format.rate,
-        channels: format.channels,
-        nal_length_size: 0,
-        parameter_sets: Vec::new(),
-        dolby_mask: None,
-        channel_scheme: None,
-        supplemental: None,
-        dolby_vision: false,
         pcm: Some(format),
+        ..CodecInfo::plain_audio(entry.kind, Family::Pcm, "pcm", format.rate, format.channels)
     }))
 }
 

@@ -181,12 +181,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
                 .max()
                 .unwrap_or(0);
             if keep == 0 {
-                skipped.push(Skipped {
-                    id: track.id,
-                    handler: *track.kind.handler(),
-                    entry: Some(track.codec.fourcc),
-                    why: SkipWhy::EditedOut,
-                });
+                skipped.push(Skipped::of(&track, SkipWhy::EditedOut));
                 continue;
             }
             if keep < track.table.count {
@@ -195,12 +190,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
             }
         }
         if track.table.count == 0 {
-            skipped.push(Skipped {
-                id: track.id,
-                handler: *track.kind.handler(),
-                entry: Some(track.codec.fourcc),
-                why: SkipWhy::NoSamples,
-            });
+            skipped.push(Skipped::of(&track, SkipWhy::NoSamples));
             continue;
         }
         checked.push(CheckedTrack {

@@ -141,13 +141,13 @@ impl Appender {
             if flags & DEFAULT_FLAGS != 0 {
                 d.flags = r.u32()?;
             }
-            if d.description > 1 {
+            let track = &mut tracks[k];
+            if d.description > track.usable_entries {
                 return Err(tfhd.err(Malformed::InvalidField {
-                    field: "sample_description_index (only the first sample entry is packaged)",
+                    field: "sample_description_index (several different sample entries in one track are not carried)",
                     value: i64::from(d.description),
                 }));
             }
-            let track = &mut tracks[k];
             let decode_time = match &tfdt {
                 Some(tfdt) => {
                     let mut r = tfdt.body();

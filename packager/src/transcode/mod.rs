@@ -167,23 +167,7 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     t.start_dts = to_48k(t.start_dts as i64).max(0) as u64;
     t.timescale = OPUS_RATE;
     t.stsd = opus_stsd(format, pre_skip as u16);
-    t.codec = CodecInfo {
-        fourcc: *b"Opus",
-        family: Family::Opus,
-        codecs: "opus".into(),
-        width: 0,
-        height: 0,
-        sar: None,
-        sample_rate: OPUS_RATE,
-        channels: format.channels,
-        nal_length_size: 0,
-        parameter_sets: Vec::new(),
-        dolby_mask: None,
-        channel_scheme: None,
-        supplemental: None,
-        dolby_vision: false,
-        pcm: None,
-    };
+    t.codec = CodecInfo::plain_audio(*b"Opus", Family::Opus, "opus", OPUS_RATE, format.channels);
     t.table = SampleTable {
         count,
         stts: vec![(count, FRAME_48K)],

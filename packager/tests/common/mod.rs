@@ -566,3 +566,54 @@ pub fn framemd5_sizes_and_hashes(stdout: &[u8]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The rows of an `expected.tsv` (file, verdict or error kind, why), comments skipped.
+pub fn expected_tsv(path: &std::path::Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let name = f.next().unwrap().to_string();
+            let kind = f.next().unwrap().to_string();
+            let why = f.next().unwrap_or("").to_string();
+            (name, kind, why)
+        })
+        .collect()
+}
+
+/// `Malformed` errors by their kind's variant name, other errors by their own.
+pub fn error_kind(e: &dashpack::Error) -> String {
+    let debug = match e {
+        dashpack::Error::Malformed { kind, .. } => format!("{kind:?}"),
+        other => format!("{other:?}"),
+    };
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Size and MD5 of every packet FFmpeg reads from `stream` of `file` (with `key`, the
+/// samples decrypted first); FFmpeg must succeed.
+pub fn ffmpeg_packets(file: &std::path::Path, stream: &str, key: Option<&str>) -> Vec<String> {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error"]);
+    if let Some(key) = key {
+        cmd.args(["-decryption_key", key]);
+    }
+    let out = cmd
+        .arg("-i")
+        .arg(file)
+        .args(["-map", stream, "-c", "copy", "-f", "framemd5", "-"])
+        .output()
+        .expect("ffmpeg must be installed (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    framemd5_sizes_and_hashes(&out.stdout)
+}

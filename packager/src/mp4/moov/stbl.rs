@@ -9,6 +9,9 @@ use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 pub(crate) struct Parsed<'a> {
     /// The first sample entry (such as `avc1` or `mp4a`).
     pub entry: Bx<'a>,
+    /// Sample description indexes the samples may use: 1, or every entry when they are
+    /// all the same bytes (files joined from clips write one entry per clip).
+    pub usable_entries: u32,
     /// The whole `stsd` box, copied into the init segment byte for byte.
     pub stsd_raw: &'a [u8],
     pub table: SampleTable,
@@ -42,6 +45,7 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
     let missing = |name| stbl.err(Malformed::Missing(name));
     let stsd = stsd.ok_or_else(|| missing("stsd"))?;
     let entry = first_entry(&stsd)?;
+    let usable_entries = identical_entries(&stsd)?;
     let stsz = stsz.ok_or_else(|| missing("stsz"))?;
     let (count, sizes) = parse_sizes(&stsz)?;
     let table = SampleTable {
@@ -52,7 +56,7 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
             None => Vec::new(),
         },
         sizes,
-        stsc: parse_stsc(&stsc.ok_or_else(|| missing("stsc"))?)?,
+        stsc: parse_stsc(&stsc.ok_or_else(|| missing("stsc"))?, usable_entries)?,
         chunk_offsets: parse_chunk_offsets(&stco.ok_or_else(|| missing("stco"))?)?,
         sync: match stss {
             Some(b) => Some(parse_stss(&b)?),
@@ -61,9 +65,28 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
     };
     Ok(Parsed {
         entry,
+        usable_entries,
         stsd_raw: stsd.raw,
         table,
     })
+}
+
+/// How many entries the samples may refer to: all of them when every entry is the same
+/// bytes as the first (then which one a sample names changes nothing), else 1.
+fn identical_entries(stsd: &Bx<'_>) -> Result<u32, BoxError> {
+    let mut first: Option<&[u8]> = None;
+    let mut n = 0u32;
+    for e in stsd.children_after(8) {
+        let e = e?;
+        let body = &e.raw[4..];
+        match first {
+            None => first = Some(body),
+            Some(f) if f == body => {}
+            Some(_) => return Ok(1),
+        }
+        n += 1;
+    }
+    Ok(n.max(1))
 }
 
 fn first_entry<'a>(stsd: &Bx<'a>) -> Result<Bx<'a>, BoxError> {
@@ -131,7 +154,7 @@ fn parse_stss(b: &Bx<'_>) -> Result<Vec<u32>, BoxError> {
     Ok(v)
 }
 
-fn parse_stsc(b: &Bx<'_>) -> Result<Vec<StscEntry>, BoxError> {
+fn parse_stsc(b: &Bx<'_>, usable_entries: u32) -> Result<Vec<StscEntry>, BoxError> {
     let mut r = b.body();
     r.version_flags()?;
     let n = r.u32()?;
@@ -155,12 +178,12 @@ fn parse_stsc(b: &Bx<'_>) -> Result<Vec<StscEntry>, BoxError> {
                 },
             ));
         }
-        if e.sample_description_index != 1 {
+        if !(1..=usable_entries).contains(&e.sample_description_index) {
             return Err(BoxError::new(
                 b.path.clone(),
                 at + 8,
                 Malformed::InvalidField {
-                    field: "stsc sample_description_index (only one sample entry is supported)",
+                    field: "stsc sample_description_index (several different sample entries in one track are not carried)",
                     value: i64::from(e.sample_description_index),
                 },
             ));

@@ -147,6 +147,8 @@ pub(crate) struct Track {
     pub protection: Option<Protected>,
     /// Encrypted input: each sample's IV and subsamples, from the fragments' `senc`.
     pub aux: Vec<SampleAux>,
+    /// Sample description indexes samples may name (see `stbl::Parsed`).
+    pub usable_entries: u32,
     /// Raw boxes copied into the init segment.
     pub tkhd: Vec<u8>,
     pub hdlr: Vec<u8>,
@@ -202,6 +204,16 @@ pub(crate) enum SkipWhy {
 }
 
 impl Skipped {
+    /// A parsed track left out for `why`.
+    pub fn of(track: &Track, why: SkipWhy) -> Skipped {
+        Skipped {
+            id: track.id,
+            handler: *track.kind.handler(),
+            entry: Some(track.codec.fourcc),
+            why,
+        }
+    }
+
     /// Audio or video whose loss the caller would not notice: only dropped on request.
     pub fn loses_media(&self) -> bool {
         matches!(
@@ -393,6 +405,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         edit: Edit::default(),
         protection,
         aux: Vec::new(),
+        usable_entries: parsed.usable_entries,
         tkhd: tkhd.raw.to_vec(),
         hdlr: hdlr.raw.to_vec(),
         media_header,
