@@ -188,8 +188,15 @@ pub(crate) fn clear_stsd(
 }
 
 /// The entries of one `senc` (or PIFF `uuid` senc) box, `iv_size` bytes of IV each
-/// unless the box overrides it (PIFF flag 1).
-pub(crate) fn parse_senc(b: &Bx<'_>, piff: bool, iv_size: u8) -> Result<Vec<SampleAux>, BoxError> {
+/// unless the box overrides it (PIFF flag 1). `expected` is the number of samples of its
+/// track fragment: a box that says otherwise is refused before anything is allocated
+/// (with a constant IV and no subsamples an entry takes no bytes at all).
+pub(crate) fn parse_senc(
+    b: &Bx<'_>,
+    piff: bool,
+    iv_size: u8,
+    expected: u64,
+) -> Result<Vec<SampleAux>, BoxError> {
     let mut r = b.body();
     if piff {
         r.skip(16)?; // the uuid
@@ -202,6 +209,13 @@ pub(crate) fn parse_senc(b: &Bx<'_>, piff: bool, iv_size: u8) -> Result<Vec<Samp
         r.skip(16)?; // KID
     }
     let count = r.u32()?;
+    if u64::from(count) != expected {
+        return Err(b.err(Malformed::CountMismatch {
+            table: "senc",
+            expected,
+            found: u64::from(count),
+        }));
+    }
     r.check_table(u64::from(count), iv_size as u64, "senc samples")?;
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {

@@ -194,7 +194,7 @@ impl Appender {
             if let Some(p) = &track.protection {
                 let added = u64::from(track.table.count - before);
                 let aux = match &senc {
-                    Some((b, piff)) => parse_senc(b, *piff, p.protection.iv_size)?,
+                    Some((b, piff)) => parse_senc(b, *piff, p.protection.iv_size, added)?,
                     None => Vec::new(),
                 };
                 if aux.len() as u64 != added {
