@@ -12,7 +12,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use dashpack::{Error, Input, Options};
+use dashpack::{Input, Options};
 
 fn corpus_dir() -> PathBuf {
     common::fixtures_dir().join("realworld")
