@@ -180,21 +180,16 @@ fn find_keys(name: &str, m: &mut Media, keys: &[crate::DecryptionKey]) -> Result
                 i += 1;
             }
             None => {
+                let why = p.why.clone();
                 let c = m.tracks.remove(i);
-                let why = c
-                    .track
-                    .protection
-                    .map(|p| p.why)
-                    .unwrap_or(SkipWhy::UnsupportedCodec);
+                let entry = if c.track.kind == Kind::Video {
+                    b"encv"
+                } else {
+                    b"enca"
+                };
                 m.skipped.push(Skipped {
-                    id: c.track.id,
-                    handler: *c.track.kind.handler(),
-                    entry: Some(*if c.track.kind == Kind::Video {
-                        b"encv"
-                    } else {
-                        b"enca"
-                    }),
-                    why,
+                    entry: Some(*entry),
+                    ..Skipped::of(&c.track, why)
                 });
             }
         }
@@ -658,7 +653,7 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
                 let checked = p.checked(o);
                 let job = TrackJob {
                     input: checked.transcoded.as_ref().unwrap_or(&inputs[o.input]),
-                    track: p.checked(o),
+                    track: checked,
                     timing: o.timing,
                     plan: &o.plan,
                     rep_id: &o.rep_id,

@@ -34,12 +34,7 @@ fn samples(files: &BTreeMap<String, Vec<u8>>, rep: &str) -> Vec<common::OutSampl
 fn an_end_trim_publishes_only_what_is_presented() {
     let path = edits("edit_end_trim.mp4");
     // Exact by FFmpeg's reading, with the trim applied from the packets' own times.
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("edit-end-trim");
-    let options = Options {
-        force: true,
-        ..Options::default()
-    };
-    let p = dashpack::package_files(&[&path], &out, &options).unwrap();
+    let (out, p) = common::package_into(&path, "edit-end-trim");
     common::exact::check("edit_end_trim.mp4", "", &path, &out, &p).unwrap();
 
     let (p, files) = package(&path);
@@ -145,12 +140,7 @@ fn a_zero_duration_in_the_middle_is_refused() {
 fn identical_sample_entries_are_carried_and_different_ones_refused() {
     // The video entry twice, the second half of the chunks naming the second one.
     let path = edits("two_entries.mp4");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("two-entries");
-    let options = Options {
-        force: true,
-        ..Options::default()
-    };
-    let p = dashpack::package_files(&[&path], &out, &options).unwrap();
+    let (out, p) = common::package_into(&path, "two-entries");
     common::exact::check("two_entries.mp4", "", &path, &out, &p).unwrap();
     let (_, files) = package(&path);
     let (_, reference) = package(&common::fixture("h264_aac.mp4"));

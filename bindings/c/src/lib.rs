@@ -157,6 +157,24 @@ unsafe fn optional<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, 
     }
 }
 
+/// A comma-separated list of values (empty entries ignored); NULL is an empty list.
+///
+/// # Safety
+/// `p` must be NULL or NUL-terminated.
+unsafe fn parsed_list<T: std::str::FromStr<Err = String>>(
+    p: *const c_char,
+    what: &str,
+) -> Result<Vec<T>, (i32, String)> {
+    // SAFETY: as this function's contract.
+    let Some(list) = (unsafe { optional(p, what) })? else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| v.parse().map_err(|e| (DASHPACK_ERR_INVALID_ARGUMENT, e)))
+        .collect()
+}
+
 /// SAFETY: the string fields of `o` must be NULL or NUL-terminated.
 unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i32, String)> {
     let invalid = |m: String| (DASHPACK_ERR_INVALID_ARGUMENT, m);
@@ -295,22 +313,9 @@ pub unsafe extern "C" fn dashpack_package(
                     );
                 }
             }
-            // SAFETY: NULL or NUL-terminated by contract.
-            if let Some(list) = unsafe { optional(o.decryption_keys, "decryption_keys") }? {
-                opts.decryption_keys = list
-                    .split(',')
-                    .filter(|k| !k.trim().is_empty())
-                    .map(|k| k.parse().map_err(|e| (DASHPACK_ERR_INVALID_ARGUMENT, e)))
-                    .collect::<Result<_, _>>()?;
-            }
-            // SAFETY: NULL or NUL-terminated by contract.
-            if let Some(list) = unsafe { optional(o.skip_tracks, "skip_tracks") }? {
-                opts.skip = list
-                    .split(',')
-                    .filter(|t| !t.trim().is_empty())
-                    .map(|t| t.parse().map_err(|e| (DASHPACK_ERR_INVALID_ARGUMENT, e)))
-                    .collect::<Result<_, _>>()?;
-            }
+            // SAFETY (both): NULL or NUL-terminated by contract.
+            opts.decryption_keys = unsafe { parsed_list(o.decryption_keys, "decryption_keys") }?;
+            opts.skip = unsafe { parsed_list(o.skip_tracks, "skip_tracks") }?;
             // SAFETY: NULL or NUL-terminated by contract.
             if let Some(list) = unsafe { optional(o.input_languages, "input_languages") }? {
                 languages = list.split(',').map(|l| l.trim().to_string()).collect();

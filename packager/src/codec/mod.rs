@@ -95,9 +95,9 @@ pub(crate) struct CodecInfo {
 }
 
 /// Body bytes of a VisualSampleEntry before its child boxes.
-const VISUAL_FIELDS: usize = 78;
+pub(crate) const VISUAL_FIELDS: usize = 78;
 /// Body bytes of an AudioSampleEntry (version 0) before its child boxes.
-const AUDIO_FIELDS: usize = 28;
+pub(crate) const AUDIO_FIELDS: usize = 28;
 
 /// Read the first sample entry of an `stsd`; `Ok(None)` when the codec is not one
 /// dashpack packages (the caller skips that track).
@@ -122,40 +122,6 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         kind if crate::transcode::pcm::is_pcm(kind) => pcm(entry),
         _ => Ok(None),
     }
-}
-
-/// The original format and the scheme of a protected sample entry, each when present.
-pub(crate) type Protection = (Option<FourCC>, Option<FourCC>);
-
-/// For a protected sample entry (`encv`, `enca`; ISO/IEC 14496-12 8.12): the original
-/// format (`frma`) and the scheme (`schm`), each when present. `None` for clear entries.
-pub(crate) fn protection(entry: &Bx<'_>) -> Result<Option<Protection>, BoxError> {
-    let skip = match &entry.kind {
-        b"encv" => VISUAL_FIELDS,
-        b"enca" => AUDIO_FIELDS,
-        _ => return Ok(None),
-    };
-    let mut original = None;
-    let mut scheme = None;
-    if let Some(sinf) = find_child(entry, skip, b"sinf")? {
-        for child in sinf.children() {
-            let child = child?;
-            let mut r = child.body();
-            match &child.kind {
-                b"frma" => original = Some(fourcc(r.bytes(4)?)),
-                b"schm" => {
-                    r.version_flags()?;
-                    scheme = Some(fourcc(r.bytes(4)?));
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(Some((original, scheme)))
-}
-
-fn fourcc(b: &[u8]) -> FourCC {
-    [b[0], b[1], b[2], b[3]]
 }
 
 /// Picture codecs of cover art and other stills (JPEG, PNG, BMP, GIF).
@@ -264,26 +230,55 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
     }))
 }
 
-fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {
+/// The fields of an AudioSampleEntry (ISO/IEC 14496-12 12.2.3), with QuickTime's sound
+/// description versions 1 and 2 (QuickTime File Format, Sound Sample Descriptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SoundDescription {
+    pub channels: u16,
+    pub sample_size: u16,
+    /// Whole Hz (version 2: its 64-bit float rate).
+    pub rate: u32,
+    /// Version 1: bytesPerSample.
+    pub bytes_per_sample: Option<u32>,
+    /// Version 2: constBitsPerChannel and formatSpecificFlags.
+    pub lpcm: Option<(u32, u32)>,
+    /// Where the child boxes begin in the entry's body.
+    pub children_at: usize,
+}
+
+pub(crate) fn sound_description(entry: &Bx<'_>) -> Result<SoundDescription, BoxError> {
     let mut r = entry.body();
     r.skip(8)?;
     let version = r.u16()?;
     r.skip(6)?;
-    let mut channels = r.u16()?;
-    r.skip(6)?;
-    let mut sample_rate = r.u32()? >> 16;
-    // QuickTime sound description versions 1 and 2 carry more fields before the children.
-    let skip = match version {
-        0 => AUDIO_FIELDS,
-        1 => AUDIO_FIELDS + 16,
-        2 => {
+    let mut d = SoundDescription {
+        channels: r.u16()?,
+        sample_size: r.u16()?,
+        rate: {
             r.skip(4)?;
+            r.u32()? >> 16
+        },
+        bytes_per_sample: None,
+        lpcm: None,
+        children_at: AUDIO_FIELDS,
+    };
+    match version {
+        0 => {}
+        1 => {
+            r.skip(12)?; // samplesPerPacket, bytesPerPacket, bytesPerFrame
+            d.bytes_per_sample = Some(r.u32()?);
+            d.children_at += 16;
+        }
+        2 => {
+            r.skip(4)?; // sizeOfStructOnly
             let rate = f64::from_bits(r.u64()?);
-            channels = u16::try_from(r.u32()?).unwrap_or(0);
+            d.channels = u16::try_from(r.u32()?).unwrap_or(0);
+            r.skip(4)?; // always7F000000
+            d.lpcm = Some((r.u32()?, r.u32()?));
             if rate.is_finite() && rate >= 1.0 && rate < f64::from(u32::MAX) {
-                sample_rate = rate as u32;
+                d.rate = rate as u32;
             }
-            AUDIO_FIELDS + 36
+            d.children_at += 36;
         }
         v => {
             return Err(entry.err(Malformed::InvalidField {
@@ -291,7 +286,13 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
                 value: i64::from(v),
             }));
         }
-    };
+    }
+    Ok(d)
+}
+
+fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {
+    let sound = sound_description(entry)?;
+    let (mut channels, mut sample_rate, skip) = (sound.channels, sound.rate, sound.children_at);
     let mut channel_scheme = None;
     let (codecs, config) = match family {
         Family::Aac => {
@@ -335,21 +336,9 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
         channels = config.channels;
     }
     Ok(Some(CodecInfo {
-        fourcc: entry.kind,
-        family,
-        codecs,
-        width: 0,
-        height: 0,
-        sar: None,
-        sample_rate,
-        channels,
-        nal_length_size: 0,
-        parameter_sets: Vec::new(),
         dolby_mask: config.dolby_mask,
         channel_scheme,
-        supplemental: None,
-        dolby_vision: false,
-        pcm: None,
+        ..CodecInfo::plain_audio(entry.kind, family, &codecs, sample_rate, channels)
     }))
 }
 

@@ -13,6 +13,7 @@ use aes::cipher::{BlockDecryptMut, KeyIvInit, StreamCipher};
 
 use super::cipher::{SampleAux, Subsample};
 use super::{Scheme, hex, unhex};
+use crate::codec::{AUDIO_FIELDS, VISUAL_FIELDS};
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, FourCC};
 
@@ -68,12 +69,24 @@ pub(crate) struct InputProtection {
     pub pattern: (u8, u8),
 }
 
-/// Reads `sinf` of a protected entry: the original format and, when the scheme is one
-/// decrypted here, the protection; `Err(reason)` inside when it is not.
-pub(crate) fn protection_of(
-    entry: &Bx<'_>,
-    skip: usize,
-) -> Result<(Option<FourCC>, Result<InputProtection, String>), BoxError> {
+/// What the `sinf` of a protected sample entry (`encv`, `enca`; ISO/IEC 14496-12 8.12)
+/// says: the original format (`frma`) and scheme (`schm`) when present, and the
+/// protection when the scheme is one decrypted here (else why not).
+pub(crate) struct Sinf {
+    pub original: Option<FourCC>,
+    pub scheme: Option<FourCC>,
+    pub protection: Result<InputProtection, String>,
+    /// Where the entry's child boxes begin in its body.
+    pub children_at: usize,
+}
+
+/// `None` for a clear sample entry.
+pub(crate) fn sinf(entry: &Bx<'_>) -> Result<Option<Sinf>, BoxError> {
+    let skip = match &entry.kind {
+        b"encv" => VISUAL_FIELDS,
+        b"enca" => AUDIO_FIELDS,
+        _ => return Ok(None),
+    };
     let mut original = None;
     let mut scheme = None;
     let mut tenc = None;
@@ -118,7 +131,12 @@ pub(crate) fn protection_of(
         )),
         _ => Err("its protection (sinf with schm and tenc) is incomplete".into()),
     };
-    Ok((original, protection))
+    Ok(Some(Sinf {
+        original,
+        scheme,
+        protection,
+        children_at: skip,
+    }))
 }
 
 fn fourcc(b: &[u8]) -> FourCC {

@@ -167,12 +167,15 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         }
         // Every table must agree, also on a track that turns out to be empty.
         let mut stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        let start = track.start_dts as i64;
+        // Only when a sample may start at or after the edit's end (the usual edit ends
+        // with the media: no second walk of the table).
         if let Some(end) = track.edit.end
             && track.table.count > 0
+            && start.saturating_add(stats.end_cts) > end
         {
             // What the edit list ends before is not presented: the samples after the
             // last one that starts before the end (in decode order) are left out.
-            let start = track.start_dts as i64;
             let keep = track
                 .table
                 .cursor()
@@ -317,21 +320,24 @@ fn repair_last_duration(track: &mut Track) -> bool {
     true
 }
 
+/// A table that describes another number of samples than the track has.
+fn count_mismatch(track: &Track, table: &'static str, found: u64) -> BoxError {
+    BoxError::new(
+        format!("{}/mdia/minf/stbl/{table}", track.path),
+        track.offset,
+        Malformed::CountMismatch {
+            table,
+            expected: u64::from(track.table.count),
+            found,
+        },
+    )
+}
+
 /// Check that the tables agree with each other and with the file, in one pass.
 fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
     let t = &track.table;
     let stbl = format!("{}/mdia/minf/stbl", track.path);
-    let mismatch = |table: &'static str, found: u64| {
-        BoxError::new(
-            format!("{stbl}/{table}"),
-            track.offset,
-            Malformed::CountMismatch {
-                table,
-                expected: u64::from(t.count),
-                found,
-            },
-        )
-    };
+    let mismatch = |table, found| count_mismatch(track, table, found);
     let count = u64::from(t.count);
     if count > file_len {
         return Err(BoxError::new(
@@ -404,17 +410,6 @@ pub(crate) fn sample_stats(track: &Track, file_len: u64) -> Result<Stats, BoxErr
     let t = &track.table;
     let stbl = format!("{}/mdia/minf/stbl", track.path);
     let count = u64::from(t.count);
-    let mismatch = |table: &'static str, found: u64| {
-        BoxError::new(
-            format!("{stbl}/{table}"),
-            track.offset,
-            Malformed::CountMismatch {
-                table,
-                expected: count,
-                found,
-            },
-        )
-    };
     let mut stats = Stats {
         min_cts: i64::MAX,
         end_cts: i64::MIN,
@@ -448,7 +443,7 @@ pub(crate) fn sample_stats(track: &Track, file_len: u64) -> Result<Stats, BoxErr
         stats.max_size = stats.max_size.max(s.size);
     }
     if seen != count {
-        return Err(mismatch("stsc", seen));
+        return Err(count_mismatch(track, "stsc", seen));
     }
     if stats.end_dts > i64::MAX as u64 / 2 {
         return Err(BoxError::new(

@@ -41,63 +41,34 @@ impl PcmFormat {
         usize::from(self.bits / 8) * usize::from(self.channels)
     }
 
-    /// Reads a PCM audio sample entry; `skip` is where its child boxes begin.
+    /// Reads a PCM audio sample entry.
     pub fn parse(entry: &Bx<'_>) -> Result<PcmFormat, BoxError> {
-        let mut r = entry.body();
-        r.skip(8)?;
-        let version = r.u16()?;
-        r.skip(6)?;
-        let mut channels = r.u16()?;
-        let sample_size = r.u16()?;
-        r.skip(4)?;
-        let mut rate = r.u32()? >> 16;
+        let sound = crate::codec::sound_description(entry)?;
+        let (channels, rate) = (sound.channels, sound.rate);
         let kind = entry.kind;
         let mut bits = match &kind {
             b"in24" => 24,
             b"in32" | b"fl32" => 32,
             b"fl64" => 64,
             b"raw " => 8,
-            _ => u8::try_from(sample_size).unwrap_or(0),
+            _ => u8::try_from(sound.sample_size).unwrap_or(0),
         };
         let mut float = matches!(&kind, b"fl32" | b"fl64" | b"fpcm");
         let mut big_endian = !matches!(&kind, b"sowt");
-        let mut skip = 28;
-        match version {
-            0 => {}
-            1 => {
-                r.skip(8)?; // samplesPerPacket, bytesPerPacket
-                let bytes_per_frame = r.u32()?;
-                let bytes_per_sample = r.u32()?;
-                if matches!(&kind, b"sowt" | b"twos") && bytes_per_sample > 0 {
-                    bits = u8::try_from(bytes_per_sample * 8).unwrap_or(0);
-                }
-                let _ = bytes_per_frame;
-                skip += 16;
-            }
-            2 => {
-                r.skip(4)?; // sizeOfStructOnly
-                let audio_rate = f64::from_bits(r.u64()?);
-                channels = u16::try_from(r.u32()?).unwrap_or(0);
-                r.skip(4)?; // always7F000000
-                let bits_per_channel = r.u32()?;
-                let flags = r.u32()?;
-                if audio_rate.is_finite() && audio_rate >= 1.0 && audio_rate < f64::from(u32::MAX) {
-                    rate = audio_rate as u32;
-                }
-                if &kind == b"lpcm" {
-                    bits = u8::try_from(bits_per_channel).unwrap_or(0);
-                    float = flags & 1 != 0;
-                    big_endian = flags & 2 != 0;
-                }
-                skip += 36;
-            }
-            v => {
-                return Err(entry.err(Malformed::InvalidField {
-                    field: "audio sample entry version",
-                    value: i64::from(v),
-                }));
-            }
+        if let Some(n) = sound.bytes_per_sample
+            && matches!(&kind, b"sowt" | b"twos")
+            && n > 0
+        {
+            bits = u8::try_from(n * 8).unwrap_or(0);
         }
+        if let Some((bits_per_channel, flags)) = sound.lpcm
+            && &kind == b"lpcm"
+        {
+            bits = u8::try_from(bits_per_channel).unwrap_or(0);
+            float = flags & 1 != 0;
+            big_endian = flags & 2 != 0;
+        }
+        let skip = sound.children_at;
         for child in entry.children_after(skip) {
             let child = child?;
             match &child.kind {

@@ -617,3 +617,15 @@ pub fn ffmpeg_packets(file: &std::path::Path, stream: &str, key: Option<&str>) -
     );
     framemd5_sizes_and_hashes(&out.stdout)
 }
+
+/// Packages one input into a folder under the target's temporary folder (replaced if
+/// it exists) and returns the folder and the presentation.
+pub fn package_into(input: &std::path::Path, folder: &str) -> (PathBuf, dashpack::Presentation) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
+    let options = dashpack::Options {
+        force: true,
+        ..dashpack::Options::default()
+    };
+    let p = dashpack::package_files(&[input], &out, &options).unwrap();
+    (out, p)
+}

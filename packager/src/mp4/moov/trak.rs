@@ -349,19 +349,17 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
     let mut protection = None;
     let clear_entry;
     let mut entry = parsed.entry.clone();
-    if let Some((original, scheme)) = codec::protection(&parsed.entry)? {
-        let skip = if &entry_kind == b"encv" { 78 } else { 28 };
-        let (frma, prot) = decrypt::protection_of(&parsed.entry, skip)?;
+    if let Some(sinf) = decrypt::sinf(&parsed.entry)? {
         let why = SkipWhy::Encrypted {
-            original,
-            scheme,
-            kid: prot.as_ref().ok().map(|p| p.kid),
+            original: sinf.original,
+            scheme: sinf.scheme,
+            kid: sinf.protection.as_ref().ok().map(|p| p.kid),
         };
-        let (Some(original), Ok(prot)) = (frma, prot) else {
+        let (Some(original), Ok(prot)) = (sinf.original, sinf.protection) else {
             return Ok(Err(skipped(Some(entry_kind), why)));
         };
         // Parsed and published as the clear entry under it; decrypted when a key is given.
-        stsd = decrypt::clear_stsd(&parsed.entry, skip, original)?;
+        stsd = decrypt::clear_stsd(&parsed.entry, sinf.children_at, original)?;
         clear_entry = stsd[16..].to_vec();
         entry = Bx {
             kind: original,
