@@ -30,6 +30,7 @@ mod mpd;
 mod options;
 mod package;
 mod presentation;
+pub mod report;
 mod segment;
 mod sink;
 mod source;

@@ -24,6 +24,8 @@ pub struct Config {
     /// Where /healthz and /metrics listen; `None` when switched off.
     pub metrics_addr: Option<SocketAddr>,
     pub segment_duration: f64,
+    /// Write `report.html` (the quality report) beside each presentation, uploaded last.
+    pub report: bool,
 }
 
 /// The broker and the names of the worker's exchanges and queues.
@@ -178,6 +180,16 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
             }
         },
     };
+    let report = match v.get("DASHPACK_REPORT").unwrap_or("0") {
+        "1" | "true" | "yes" => true,
+        "0" | "false" | "no" => false,
+        s => {
+            return Err(ConfigError {
+                name: "DASHPACK_REPORT",
+                problem: format!("expected 1 or 0, got {s:?}"),
+            });
+        }
+    };
     Ok(Config {
         input_bucket: v.bucket("inputBucketName")?,
         output_bucket: v.bucket("outputBucketName")?,
@@ -198,6 +210,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         )?),
         metrics_addr,
         segment_duration,
+        report,
     })
 }
 

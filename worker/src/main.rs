@@ -4,6 +4,7 @@
 mod config;
 mod job;
 mod metrics;
+mod preview;
 mod queue;
 mod service;
 mod storage;
@@ -84,6 +85,32 @@ enum Command {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve a presentation on this machine with a player and its quality report.
+    Preview {
+        /// The output folder, or its MPD.
+        path: PathBuf,
+        /// Port to listen on; 0 picks a free one. The address is printed on stdout.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Address to listen on. Anything but loopback makes the files reachable from
+        /// other machines.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// A ClearKey key for the player, `KID:KEY` in hex; repeatable.
+        #[arg(long = "key", value_name = "KID:KEY")]
+        keys: Vec<String>,
+        /// Open the page in the desktop's browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Write the quality report of a presentation as one static HTML file.
+    Report {
+        /// The output folder, or its MPD.
+        path: PathBuf,
+        /// The HTML file to write.
+        #[arg(short = 'o', long = "output", default_value = "report.html")]
+        output: PathBuf,
     },
     /// Serve the job queue: download from Cloud Storage, package, upload, report.
     ///
@@ -204,6 +231,14 @@ fn main() -> ExitCode {
             segment_duration,
             json,
         } => run_inspect(&input, segment_duration, json),
+        Command::Preview {
+            path,
+            port,
+            host,
+            keys,
+            open,
+        } => preview::run(&path, host, port, &keys, open),
+        Command::Report { path, output } => preview::write_report(&path, &output),
         Command::Worker => run_async(async {
             let cfg = config::from_env()?;
             tracing::info!(config = ?cfg, "starting");
@@ -223,7 +258,7 @@ fn main() -> ExitCode {
     }
 }
 
-type CliResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Runs a networked command on a Tokio runtime with JSON logs.
 fn run_async(fut: impl Future<Output = CliResult>) -> CliResult {

@@ -31,10 +31,10 @@ const NON_SYNC: u32 = 0x0001_0000;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Defaults {
-    description: u32,
-    duration: u32,
-    size: u32,
-    flags: u32,
+    pub description: u32,
+    pub duration: u32,
+    pub size: u32,
+    pub flags: u32,
 }
 
 /// `mvex/trex` defaults by track ID.

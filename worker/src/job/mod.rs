@@ -7,6 +7,7 @@ pub mod workdir;
 
 use std::collections::HashMap;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -234,6 +235,30 @@ impl Context {
     }
 }
 
+/// `report.html` of the presentation written to `dir`, uploaded after the MPD. A
+/// presentation the report finds broken was already refused by the packager; the report
+/// itself failing (a full disk) fails the job like any other upload.
+async fn upload_report(ctx: &Context, prefix: &str, dir: PathBuf) -> Result<(), JobError> {
+    let html = tokio::task::spawn_blocking(move || {
+        dashpack::report::analyze(&dir).map(|r| r.to_html(None))
+    })
+    .await
+    .map_err(|e| JobError::Transient(format!("report task: {e}")))?
+    .map_err(|e| JobError::Transient(format!("report: {e}")))?;
+    ctx.gcs
+        .upload(
+            &ctx.cfg.output_bucket,
+            Upload {
+                name: &format!("{prefix}/report.html"),
+                data: Bytes::from(html),
+                content_type: "text/html; charset=utf-8",
+                cache_control: "public, max-age=60",
+            },
+        )
+        .await?;
+    Ok(())
+}
+
 /// Logs a state change with the job id and the seconds since the job started.
 pub fn state(ids: &Ids, status: &str, started: Instant) {
     tracing::info!(
@@ -309,7 +334,10 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     };
     let prefix = ids.video_id.to_string();
     let (tx, rx) = mpsc::channel(ctx.cfg.uploads);
-    let sink = Arc::new(UploadSink::new(tx, &options.mpd_name));
+    // The report is drawn from the written files: with it on, they are also kept in the
+    // job's folder until the job ends.
+    let report_dir = ctx.cfg.report.then(|| work.path.join("output"));
+    let sink = Arc::new(UploadSink::new(tx, &options.mpd_name, report_dir.clone()));
     let packaging = {
         let sink = sink.clone();
         tokio::task::spawn_blocking(move || {
@@ -365,10 +393,15 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
             },
         )
         .await?;
+    let mut files = uploaded + 1;
+    if let Some(dir) = report_dir {
+        upload_report(ctx, &prefix, dir).await?;
+        files += 1;
+    }
     ctx.metrics.stage("upload", stage.elapsed());
     tracing::info!(
         job_id = %ids.job_id,
-        files = uploaded + 1,
+        files,
         bytes = presentation.bytes,
         representations = presentation.representations.len(),
         seconds = started.elapsed().as_secs_f64(),

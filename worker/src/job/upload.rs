@@ -2,6 +2,7 @@
 //! uploads, holding the MPD back until every segment it names is stored.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -76,14 +77,17 @@ pub struct UploadSink {
     tx: Mutex<Option<mpsc::Sender<FinishedFile>>>,
     mpd_name: String,
     mpd: Mutex<Option<Vec<u8>>>,
+    /// A folder that also receives every file, for the report drawn from them.
+    copy_to: Option<PathBuf>,
 }
 
 impl UploadSink {
-    pub fn new(tx: mpsc::Sender<FinishedFile>, mpd_name: &str) -> Self {
+    pub fn new(tx: mpsc::Sender<FinishedFile>, mpd_name: &str, copy_to: Option<PathBuf>) -> Self {
         UploadSink {
             tx: Mutex::new(Some(tx)),
             mpd_name: mpd_name.to_string(),
             mpd: Mutex::new(None),
+            copy_to,
         }
     }
 
@@ -101,6 +105,14 @@ impl UploadSink {
 
 impl dashpack::Sink for UploadSink {
     fn put(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        if let Some(dir) = &self.copy_to {
+            // The packager names files inside its output folder only.
+            let file = dir.join(path);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(file, data)?;
+        }
         if path == self.mpd_name {
             *self.mpd.lock().map_err(|_| io::Error::other("poisoned"))? = Some(data.to_vec());
             return Ok(());
