@@ -614,3 +614,57 @@ impl TokenServer {
         self.assertion.lock().unwrap().clone()
     }
 }
+
+/// `DASHPACK_REPORT=1`: the presentation is published as without it, plus `report.html`,
+/// drawn from the uploaded files (one chart bar per segment object, with its size) and
+/// uploaded after the MPD; the work folder is gone afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_is_uploaded_last_beside_the_presentation() {
+    let s = Setup::new("report", None).await;
+    let input = fixture("h264_aac.mp4");
+    s.gcs.put(IN, "in.mp4", input.clone()).await;
+    let w = s.worker(&[("DASHPACK_REPORT", "1")]).await;
+    s.publish_job("reported", "in.mp4").await;
+    let results = s.broker.results(1, WAIT).await;
+    assert_eq!(results.len(), 1, "log:\n{}", w.log_text());
+    let folder = assert_completed(&results[0], "reported", "in.mp4");
+    let objects = s.gcs.list(OUT, &format!("{folder}/")).await;
+    let report_key = format!("{folder}/report.html");
+    let meta = objects.get(&report_key).expect("report.html uploaded");
+    assert_eq!(meta["contentType"], "text/html; charset=utf-8");
+    let html = String::from_utf8(s.gcs.get(OUT, &report_key).await).unwrap();
+    let segments: Vec<(&String, &Value)> =
+        objects.iter().filter(|(k, _)| k.ends_with(".m4s")).collect();
+    assert!(!segments.is_empty());
+    assert_eq!(html.matches("<rect class=\"bar").count(), segments.len());
+    for (key, meta) in &segments {
+        let rel = key.strip_prefix(&format!("{folder}/")).unwrap();
+        let size = meta["size"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("data-file=\"{rel}\" data-bytes=\"{size}\"")),
+            "{rel} ({size} bytes) not charted"
+        );
+    }
+    assert!(html.contains("Findings: 0 warning(s)"), "{html}");
+    // Uploaded last: no object of the presentation was created after it.
+    let created = |m: &Value| m["timeCreated"].as_str().unwrap().to_string();
+    let last = objects.values().map(created).max().unwrap();
+    assert_eq!(created(meta), last);
+    // Apart from the report, exactly what local packaging makes.
+    let mut without = objects.clone();
+    without.remove(&report_key);
+    let local_in = s.dir.join("ref-in.mp4");
+    std::fs::write(&local_in, &input).unwrap();
+    let want = package_locally(&local_in, &s.dir.join("ref-out"));
+    let names: Vec<String> = without
+        .keys()
+        .map(|k| k.strip_prefix(&format!("{folder}/")).unwrap().to_string())
+        .collect();
+    assert_eq!(names, want.keys().cloned().collect::<Vec<_>>());
+    let left: Vec<_> = std::fs::read_dir(s.dir.join("work"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the work folder: {left:?}");
+    s.broker.cleanup().await;
+}
