@@ -74,7 +74,9 @@ pub fn mpd(data: &[u8]) {
             segments.push((time, duration, size));
             // Mostly contiguous, sometimes with gaps or overlaps.
             time = match bytes.u8() % 4 {
-                0 => time.wrapping_add(duration).wrapping_add(u64::from(bytes.u8())),
+                0 => time
+                    .wrapping_add(duration)
+                    .wrapping_add(u64::from(bytes.u8())),
                 1 => time.wrapping_sub(u64::from(bytes.u8())),
                 _ => time.wrapping_add(duration),
             };
@@ -89,6 +91,11 @@ pub fn mpd(data: &[u8]) {
     if let Some(xml) = write_mpd_for(&reps) {
         assert!(xml.starts_with("<?xml"), "not an XML document");
     }
+}
+
+/// The quality report's readers (MPD, init, segment, sidx) on arbitrary bytes.
+pub fn report(data: &[u8]) {
+    std::hint::black_box(dashpack::bench::report_parsers(data));
 }
 
 /// Reads integers off the fuzz input, zeros once it runs out.
@@ -119,7 +126,9 @@ mod tests {
     fn replay(target: &str, run: fn(&[u8])) -> usize {
         let mut n = 0;
         let dirs = [
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("corpus")
+                .join(target),
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/malformed"),
         ];
         for dir in &dirs[..if target == "mpd" { 1 } else { 2 }] {
@@ -142,6 +151,11 @@ mod tests {
     #[test]
     fn package_corpus() {
         assert!(replay("package", super::package) > 40);
+    }
+
+    #[test]
+    fn report_corpus() {
+        assert!(replay("report", super::report) > 40);
     }
 
     #[test]

@@ -129,3 +129,9 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
         .ok()
         .map(|w| w.xml)
 }
+
+/// The report's readers on arbitrary bytes: the MPD (with its templates expanded and
+/// timelines enumerated), an init segment, a media segment and a `sidx`.
+pub fn report_parsers(data: &[u8]) -> usize {
+    crate::report::fuzz_parsers(data)
+}

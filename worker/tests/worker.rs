@@ -633,8 +633,10 @@ async fn the_report_is_uploaded_last_beside_the_presentation() {
     let meta = objects.get(&report_key).expect("report.html uploaded");
     assert_eq!(meta["contentType"], "text/html; charset=utf-8");
     let html = String::from_utf8(s.gcs.get(OUT, &report_key).await).unwrap();
-    let segments: Vec<(&String, &Value)> =
-        objects.iter().filter(|(k, _)| k.ends_with(".m4s")).collect();
+    let segments: Vec<(&String, &Value)> = objects
+        .iter()
+        .filter(|(k, _)| k.ends_with(".m4s"))
+        .collect();
     assert!(!segments.is_empty());
     assert_eq!(html.matches("<rect class=\"bar").count(), segments.len());
     for (key, meta) in &segments {

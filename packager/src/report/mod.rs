@@ -748,6 +748,42 @@ fn summarise(report: &mut Report, out: &mut RepresentationReport, init: &InitFac
     }
 }
 
+/// For the fuzz target: every reader of untrusted bytes the report has.
+#[cfg(feature = "bench")]
+pub(crate) fn fuzz_parsers(data: &[u8]) -> usize {
+    let mut n = 0;
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(mpd) = manifest::parse(text)
+    {
+        for set in mpd.periods.iter().flat_map(|p| &p.adaptation_sets) {
+            for rep in &set.representations {
+                let Some(t) = rep
+                    .segment_template
+                    .as_ref()
+                    .or(set.segment_template.as_ref())
+                else {
+                    continue;
+                };
+                for p in manifest::planned_segments(t, 3600.0)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(100)
+                {
+                    let media = t.media.as_deref().unwrap_or("");
+                    n += manifest::expand(media, "r", 1, p.number, p.time).map_or(0, |s| s.len());
+                }
+            }
+        }
+    }
+    let init = fragment::read_init(data).unwrap_or_default();
+    n += fragment::read_segment(data, 0, &init).map_or(0, |f| f.samples as usize);
+    n += fragment::read_sidx(data, 0)
+        .ok()
+        .flatten()
+        .map_or(0, |s| s.references.len());
+    n
+}
+
 /// 23009-1 5.3.5.2: starting at any segment with `min_buffer` seconds of data
 /// buffered at `bandwidth`, every later segment arrives before it is due.
 fn buffer_model_holds(segments: &[SegmentReport], bandwidth: f64, min_buffer: f64) -> bool {
