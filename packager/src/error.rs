@@ -58,6 +58,47 @@ pub enum Error {
     /// The caller asked to stop.
     #[error("cancelled")]
     Cancelled,
+    /// Something that cannot happen did (a serialiser or the thread pool failed): a bug
+    /// in dashpack, never worth retrying.
+    #[error("internal error: {what}")]
+    Internal { what: String },
+}
+
+/// What kind of failure an [`Error`] is: the one thing front ends (the C status, the
+/// Python exception, the worker's retry decision) decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input is malformed or holds nothing to package.
+    Input,
+    /// The input is well-formed but uses something dashpack does not package.
+    Unsupported,
+    /// The input exceeds one of dashpack's resource limits.
+    Limit,
+    /// An option has a value dashpack cannot use.
+    Option,
+    /// The output folder cannot be used as asked (not empty without `force`).
+    Output,
+    /// Reading or writing failed in the operating system: may succeed when tried again.
+    Io,
+    /// The caller asked to stop.
+    Cancelled,
+    /// A bug in dashpack.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for tables that must cover them all.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Input,
+        ErrorKind::Unsupported,
+        ErrorKind::Limit,
+        ErrorKind::Option,
+        ErrorKind::Output,
+        ErrorKind::Io,
+        ErrorKind::Cancelled,
+        ErrorKind::Internal,
+    ];
 }
 
 /// What exactly is wrong with a malformed input.
@@ -105,6 +146,36 @@ pub enum Malformed {
 }
 
 impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Malformed {
+                kind: Malformed::Limit { .. },
+                ..
+            } => ErrorKind::Limit,
+            Error::Malformed { .. } | Error::NoTracks { .. } | Error::Misaligned { .. } => {
+                ErrorKind::Input
+            }
+            Error::Unsupported { .. } | Error::UncarriedTrack { .. } => ErrorKind::Unsupported,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::OutputExists { .. } => ErrorKind::Output,
+            Error::InvalidOption { .. } => ErrorKind::Option,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn option(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidOption {
+            name,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn internal(what: impl Into<String>) -> Self {
+        Error::Internal { what: what.into() }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -141,3 +212,72 @@ impl BoxError {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_kind() {
+        let malformed = |kind| Error::Malformed {
+            file: "f".into(),
+            path: "moov".into(),
+            offset: 0,
+            kind,
+        };
+        let cases = [
+            (malformed(Malformed::Missing("moov")), ErrorKind::Input),
+            (
+                malformed(Malformed::Limit {
+                    what: "x",
+                    limit: 1,
+                }),
+                ErrorKind::Limit,
+            ),
+            (
+                Error::NoTracks {
+                    file: "f".into(),
+                    detail: String::new(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                Error::Misaligned {
+                    detail: String::new(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                Error::Unsupported {
+                    file: "f".into(),
+                    what: "x".into(),
+                },
+                ErrorKind::Unsupported,
+            ),
+            (
+                Error::UncarriedTrack {
+                    file: "f".into(),
+                    track: 1,
+                    handler: "vide".into(),
+                    codec: "s263".into(),
+                    reason: "x".into(),
+                },
+                ErrorKind::Unsupported,
+            ),
+            (Error::io("x", io::Error::other("y")), ErrorKind::Io),
+            (Error::OutputExists { path: "o".into() }, ErrorKind::Output),
+            (Error::option("timeline", "x"), ErrorKind::Option),
+            (Error::Cancelled, ErrorKind::Cancelled),
+            (Error::internal("x"), ErrorKind::Internal),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
+        }
+        // The public parsers say which option is wrong, typed.
+        let e = "sometimes".parse::<crate::Timeline>().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Option);
+        assert!(e.to_string().contains("timeline"), "{e}");
+        let e = crate::Pssh::from_base64("!!").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Option);
+    }
+}

@@ -39,7 +39,7 @@ mod transcode;
 
 pub use crypt::decrypt::DecryptionKey;
 pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
-pub use error::{Error, Malformed, Result};
+pub use error::{Error, ErrorKind, Malformed, Result};
 pub use options::{Options, Profile, Progress, ProgressFn, Timeline, TrackSelector};
 pub use package::{inspect, package, package_files, package_inputs};
 pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};

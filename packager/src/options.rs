@@ -18,9 +18,15 @@ pub enum Timeline {
 }
 
 impl std::str::FromStr for Timeline {
-    type Err = String;
+    type Err = crate::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("timeline", e))
+    }
+}
+
+impl Timeline {
+    fn parse_str(s: &str) -> Result<Self, String> {
         match s {
             "number" => Ok(Timeline::Number),
             "time" => Ok(Timeline::Time),
@@ -43,9 +49,15 @@ pub enum Profile {
 }
 
 impl std::str::FromStr for Profile {
-    type Err = String;
+    type Err = crate::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("profile", e))
+    }
+}
+
+impl Profile {
+    fn parse_str(s: &str) -> Result<Self, String> {
         match s {
             "live" => Ok(Profile::Live),
             "on-demand" => Ok(Profile::OnDemand),
@@ -79,9 +91,15 @@ impl TrackSelector {
 }
 
 impl std::str::FromStr for TrackSelector {
-    type Err = String;
+    type Err = crate::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("skip", e))
+    }
+}
+
+impl TrackSelector {
+    fn parse_str(s: &str) -> Result<Self, String> {
         match s.trim() {
             "video" => Ok(TrackSelector::Video),
             "audio" => Ok(TrackSelector::Audio),

@@ -514,12 +514,8 @@ fn protections(
             (Some(given), Scheme::Cbcs) => iv[..given.len()].copy_from_slice(given),
             (None, scheme) => {
                 let len = if scheme == Scheme::Cenc { 8 } else { 16 };
-                getrandom::fill(&mut iv[..len]).map_err(|e| {
-                    Error::io(
-                        "cannot draw random IVs",
-                        std::io::Error::other(e.to_string()),
-                    )
-                })?;
+                getrandom::fill(&mut iv[..len])
+                    .map_err(|e| Error::internal(format!("cannot draw random IVs: {e}")))?;
             }
         }
         let ts = f64::from(c.track.timescale);
@@ -644,7 +640,7 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         .num_threads(p.tracks.len().clamp(1, 16))
         .thread_name(|i| format!("dashpack-track-{i}"))
         .build()
-        .map_err(|e| Error::io("cannot start packaging threads", std::io::Error::other(e)))?;
+        .map_err(|e| Error::internal(format!("cannot start packaging threads: {e}")))?;
     let built: Vec<BuiltTrack> = pool.install(|| {
         p.tracks
             .par_iter()
@@ -707,10 +703,8 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
             bytes: sub.text.len() as u64,
         })
         .collect();
-    let written = mpd::write(&reps, &texts, options.timeline).map_err(|e| Error::Io {
-        context: "cannot serialise the MPD".into(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let written = mpd::write(&reps, &texts, options.timeline)
+        .map_err(|e| Error::internal(format!("cannot serialise the MPD: {e}")))?;
     if options.hls {
         let renditions: Vec<hls::TextRendition<'_>> = texts
             .iter()

@@ -40,9 +40,20 @@
 #define DASHPACK_ERR_OUTPUT_EXISTS 5
 
 /*
- Segment boundaries of several inputs cannot be aligned.
+ No longer returned: inputs whose segment boundaries cannot be aligned are
+ `DASHPACK_ERR_INVALID_INPUT` (kept so that code naming it still compiles).
  */
 #define DASHPACK_ERR_MISALIGNED 6
+
+/*
+ The input exceeds one of dashpack's resource limits.
+ */
+#define DASHPACK_ERR_LIMIT 7
+
+/*
+ The call was cancelled.
+ */
+#define DASHPACK_ERR_CANCELLED 8
 
 /*
  An internal error (a bug): please report it.

@@ -20,8 +20,13 @@ pub const DASHPACK_ERR_UNSUPPORTED: i32 = 3;
 pub const DASHPACK_ERR_IO: i32 = 4;
 /// The output folder is not empty and `force` was not set.
 pub const DASHPACK_ERR_OUTPUT_EXISTS: i32 = 5;
-/// Segment boundaries of several inputs cannot be aligned.
+/// No longer returned: inputs whose segment boundaries cannot be aligned are
+/// `DASHPACK_ERR_INVALID_INPUT` (kept so that code naming it still compiles).
 pub const DASHPACK_ERR_MISALIGNED: i32 = 6;
+/// The input exceeds one of dashpack's resource limits.
+pub const DASHPACK_ERR_LIMIT: i32 = 7;
+/// The call was cancelled.
+pub const DASHPACK_ERR_CANCELLED: i32 = 8;
 /// An internal error (a bug): please report it.
 pub const DASHPACK_ERR_INTERNAL: i32 = 99;
 
@@ -104,14 +109,20 @@ fn fail(error_out: *mut *mut c_char, code: i32, msg: &str) -> i32 {
 }
 
 fn status(e: &core::Error) -> i32 {
-    use core::Error as E;
-    match e {
-        E::Malformed { .. } | E::NoTracks { .. } => DASHPACK_ERR_INVALID_INPUT,
-        E::Unsupported { .. } | E::UncarriedTrack { .. } => DASHPACK_ERR_UNSUPPORTED,
-        E::Io { .. } => DASHPACK_ERR_IO,
-        E::OutputExists { .. } => DASHPACK_ERR_OUTPUT_EXISTS,
-        E::Misaligned { .. } => DASHPACK_ERR_MISALIGNED,
-        E::InvalidOption { .. } => DASHPACK_ERR_INVALID_ARGUMENT,
+    status_of(e.kind())
+}
+
+/// The one table from error kinds to status codes.
+fn status_of(kind: core::ErrorKind) -> i32 {
+    use core::ErrorKind as K;
+    match kind {
+        K::Input => DASHPACK_ERR_INVALID_INPUT,
+        K::Unsupported => DASHPACK_ERR_UNSUPPORTED,
+        K::Limit => DASHPACK_ERR_LIMIT,
+        K::Option => DASHPACK_ERR_INVALID_ARGUMENT,
+        K::Output => DASHPACK_ERR_OUTPUT_EXISTS,
+        K::Io => DASHPACK_ERR_IO,
+        K::Cancelled => DASHPACK_ERR_CANCELLED,
         _ => DASHPACK_ERR_INTERNAL,
     }
 }
@@ -161,7 +172,7 @@ unsafe fn optional<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, 
 ///
 /// # Safety
 /// `p` must be NULL or NUL-terminated.
-unsafe fn parsed_list<T: std::str::FromStr<Err = String>>(
+unsafe fn parsed_list<T: std::str::FromStr<Err = core::Error>>(
     p: *const c_char,
     what: &str,
 ) -> Result<Vec<T>, (i32, String)> {
@@ -171,13 +182,16 @@ unsafe fn parsed_list<T: std::str::FromStr<Err = String>>(
     };
     list.split(',')
         .filter(|v| !v.trim().is_empty())
-        .map(|v| v.parse().map_err(|e| (DASHPACK_ERR_INVALID_ARGUMENT, e)))
+        .map(|v| {
+            v.parse()
+                .map_err(|e: core::Error| (status(&e), e.to_string()))
+        })
         .collect()
 }
 
 /// SAFETY: the string fields of `o` must be NULL or NUL-terminated.
 unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i32, String)> {
-    let invalid = |m: String| (DASHPACK_ERR_INVALID_ARGUMENT, m);
+    let invalid = |e: core::Error| (status(&e), e.to_string());
     // SAFETY (all four): NULL or NUL-terminated by contract.
     let keys = unsafe { optional(o.encryption_keys, "encryption_keys") }?;
     let scheme = unsafe { optional(o.encryption_scheme, "encryption_scheme") }?;
@@ -556,5 +570,35 @@ pub unsafe extern "C" fn dashpack_string_free(s: *mut c_char) {
     if !s.is_null() {
         // SAFETY: created by CString::into_raw in `fail`, freed once.
         drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every error kind's documented status (`dashpack.h`, README).
+    #[test]
+    fn error_kinds_map_to_documented_statuses() {
+        use dashpack_core::ErrorKind as K;
+        let documented = [
+            (K::Input, DASHPACK_ERR_INVALID_INPUT),
+            (K::Unsupported, DASHPACK_ERR_UNSUPPORTED),
+            (K::Limit, DASHPACK_ERR_LIMIT),
+            (K::Option, DASHPACK_ERR_INVALID_ARGUMENT),
+            (K::Output, DASHPACK_ERR_OUTPUT_EXISTS),
+            (K::Io, DASHPACK_ERR_IO),
+            (K::Cancelled, DASHPACK_ERR_CANCELLED),
+            (K::Internal, DASHPACK_ERR_INTERNAL),
+        ];
+        assert_eq!(documented.len(), K::ALL.len());
+        for (kind, code) in documented {
+            assert_eq!(status_of(kind), code, "{kind:?}");
+        }
+        // Misaligned inputs are an input error now, as in Python and the worker.
+        let e = core::Error::Misaligned {
+            detail: String::new(),
+        };
+        assert_eq!(status(&e), DASHPACK_ERR_INVALID_INPUT);
     }
 }

@@ -31,6 +31,24 @@ create_exception!(
 );
 create_exception!(
     _native,
+    LimitError,
+    InvalidInputError,
+    "The input exceeds one of dashpack's resource limits."
+);
+create_exception!(
+    _native,
+    InvalidOptionError,
+    InvalidInputError,
+    "An option has a value dashpack cannot use."
+);
+create_exception!(
+    _native,
+    InternalError,
+    DashpackError,
+    "A bug in dashpack: please report it."
+);
+create_exception!(
+    _native,
     DashpackIOError,
     DashpackError,
     "Reading the input or writing the output failed."
@@ -44,19 +62,38 @@ create_exception!(
 
 /// All error mapping lives here.
 fn to_py(e: dashpack::Error) -> PyErr {
-    use dashpack::Error as E;
-    let msg = e.to_string();
-    match e {
-        E::Malformed { .. }
-        | E::NoTracks { .. }
-        | E::InvalidOption { .. }
-        | E::Misaligned { .. } => InvalidInputError::new_err(msg),
-        E::Unsupported { .. } | E::UncarriedTrack { .. } => UnsupportedError::new_err(msg),
-        E::OutputExists { .. } => OutputExistsError::new_err(msg),
-        E::Io { .. } => DashpackIOError::new_err(msg),
-        E::Cancelled => PyKeyboardInterrupt::new_err("dashpack.package was cancelled"),
-        _ => DashpackError::new_err(msg),
+    let kind = e.kind();
+    if kind == dashpack::ErrorKind::Cancelled {
+        return PyKeyboardInterrupt::new_err("dashpack.package was cancelled");
     }
+    new_error(kind, e.to_string())
+}
+
+/// The one table from error kinds to exception classes.
+fn new_error(kind: dashpack::ErrorKind, msg: String) -> PyErr {
+    use dashpack::ErrorKind as K;
+    match kind {
+        K::Input => InvalidInputError::new_err(msg),
+        K::Unsupported => UnsupportedError::new_err(msg),
+        K::Limit => LimitError::new_err(msg),
+        K::Option => InvalidOptionError::new_err(msg),
+        K::Output => OutputExistsError::new_err(msg),
+        K::Io => DashpackIOError::new_err(msg),
+        K::Cancelled => PyKeyboardInterrupt::new_err(msg),
+        _ => InternalError::new_err(msg),
+    }
+}
+
+/// The table, for the tests: each kind's name and the exception raised for it.
+#[pyfunction]
+fn _error_for_kinds(py: Python<'_>) -> Vec<(String, Py<PyAny>)> {
+    dashpack::ErrorKind::ALL
+        .iter()
+        .map(|k| {
+            let e = new_error(*k, String::new());
+            (format!("{k:?}"), e.get_type(py).into_any().unbind())
+        })
+        .collect()
 }
 
 /// One Representation of the written MPD.
@@ -206,9 +243,7 @@ fn options(
     timeline: &str,
     force: bool,
 ) -> PyResult<dashpack::Options> {
-    let timeline = timeline
-        .parse::<dashpack::Timeline>()
-        .map_err(InvalidInputError::new_err)?;
+    let timeline = timeline.parse::<dashpack::Timeline>().map_err(to_py)?;
     Ok(dashpack::Options {
         segment_duration,
         mpd_name,
@@ -295,7 +330,7 @@ fn package(
     let paths = input_paths(input)?;
     let languages = languages.unwrap_or_default();
     if !languages.is_empty() && languages.len() != paths.len() {
-        return Err(InvalidInputError::new_err(format!(
+        return Err(InvalidOptionError::new_err(format!(
             "languages has {} entries for {} inputs",
             languages.len(),
             paths.len()
@@ -318,7 +353,7 @@ fn package(
             } else {
                 dashpack::Pssh::from_base64(&p.extract::<String>()?)
             };
-            parsed.map_err(InvalidInputError::new_err)
+            parsed.map_err(to_py)
         })
         .collect::<PyResult<Vec<_>>>()?;
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -330,9 +365,9 @@ fn package(
         clearkey_inline,
         pssh,
     )
-    .map_err(InvalidInputError::new_err)?;
+    .map_err(to_py)?;
     opts.hls = hls;
-    opts.profile = profile.parse().map_err(InvalidInputError::new_err)?;
+    opts.profile = profile.parse().map_err(to_py)?;
     let decryption: Vec<String> = match decryption_key {
         None => Vec::new(),
         Some(k) => match k.extract::<String>() {
@@ -343,7 +378,7 @@ fn package(
     opts.decryption_keys = decryption
         .iter()
         .filter(|k| !k.trim().is_empty())
-        .map(|k| k.parse().map_err(InvalidInputError::new_err))
+        .map(|k| k.parse().map_err(to_py))
         .collect::<PyResult<Vec<_>>>()?;
     opts.skip = skip
         .unwrap_or_default()
@@ -353,8 +388,7 @@ fn package(
                 Ok(id) => id.to_string(),
                 Err(_) => t.extract::<String>()?,
             };
-            text.parse::<dashpack::TrackSelector>()
-                .map_err(InvalidInputError::new_err)
+            text.parse::<dashpack::TrackSelector>().map_err(to_py)
         })
         .collect::<PyResult<Vec<_>>>()?;
     opts.subtitles = subtitles
@@ -503,6 +537,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(package, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(_error_for_kinds, m)?)?;
     m.add_class::<Presentation>()?;
     m.add_class::<Representation>()?;
     m.add_class::<MediaInfo>()?;
@@ -512,6 +547,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add("DashpackIOError", py.get_type::<DashpackIOError>())?;
     m.add("OutputExistsError", py.get_type::<OutputExistsError>())?;
+    m.add("LimitError", py.get_type::<LimitError>())?;
+    m.add("InvalidOptionError", py.get_type::<InvalidOptionError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -279,3 +279,25 @@ def test_on_demand_profile(tmp_path):
     assert "#EXT-X-BYTERANGE:" in (tmp_path / "o" / "video-1" / "playlist.m3u8").read_text()
     with pytest.raises(dashpack.InvalidInputError, match="profile"):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "p", profile="vod")
+
+
+def test_error_kinds_map_to_documented_exceptions():
+    # The one table from the library's error kinds to exceptions (README, Python).
+    documented = {
+        "Input": dashpack.InvalidInputError,
+        "Unsupported": dashpack.UnsupportedError,
+        "Limit": dashpack.LimitError,
+        "Option": dashpack.InvalidOptionError,
+        "Output": dashpack.OutputExistsError,
+        "Io": dashpack.DashpackIOError,
+        "Cancelled": KeyboardInterrupt,
+        "Internal": dashpack.InternalError,
+    }
+    table = dict(dashpack._native._error_for_kinds())
+    assert table == documented
+    # Narrower classes stay catchable by the old ones.
+    assert issubclass(dashpack.LimitError, dashpack.InvalidInputError)
+    assert issubclass(dashpack.InvalidOptionError, dashpack.InvalidInputError)
+    assert issubclass(dashpack.InternalError, dashpack.DashpackError)
+    with pytest.raises(dashpack.InvalidOptionError, match="timeline"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", "unused", timeline="sometimes")

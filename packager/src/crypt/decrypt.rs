@@ -39,9 +39,15 @@ impl fmt::Debug for DecryptionKey {
 }
 
 impl FromStr for DecryptionKey {
-    type Err = String;
+    type Err = crate::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("decryption_key", e))
+    }
+}
+
+impl DecryptionKey {
+    fn parse_str(s: &str) -> Result<Self, String> {
         let bytes16 = |part: &str, what: &str| -> Result<[u8; 16], String> {
             unhex(part.trim())
                 .and_then(|v| <[u8; 16]>::try_from(v).ok())

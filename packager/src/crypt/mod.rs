@@ -40,9 +40,15 @@ impl Scheme {
 }
 
 impl FromStr for Scheme {
-    type Err = String;
+    type Err = crate::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("encryption_scheme", e))
+    }
+}
+
+impl Scheme {
+    fn parse_str(s: &str) -> Result<Self, String> {
         match s {
             "cenc" => Ok(Scheme::Cenc),
             "cbcs" => Ok(Scheme::Cbcs),
@@ -90,11 +96,15 @@ impl fmt::Debug for EncryptionKey {
 
 impl EncryptionKey {
     /// Parse a comma-separated list of key specifications.
-    pub fn parse_list(s: &str) -> Result<Vec<EncryptionKey>, String> {
+    pub fn parse_list(s: &str) -> Result<Vec<EncryptionKey>, crate::Error> {
+        Self::parse_list_str(s).map_err(|e| crate::Error::option("encryption_key", e))
+    }
+
+    fn parse_list_str(s: &str) -> Result<Vec<EncryptionKey>, String> {
         s.split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(str::parse)
+            .map(EncryptionKey::parse_str)
             .collect()
     }
 
@@ -105,9 +115,15 @@ impl EncryptionKey {
 }
 
 impl FromStr for EncryptionKey {
-    type Err = String;
+    type Err = crate::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("encryption_key", e))
+    }
+}
+
+impl EncryptionKey {
+    fn parse_str(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split(':').collect();
         let is_hex32 = |p: &str| p.len() == 32 && p.bytes().all(|b| b.is_ascii_hexdigit());
         let (scope, rest) = match parts.first() {
@@ -185,7 +201,11 @@ const PLAYREADY_SYSTEM_ID: &str = "9a04f079-9840-4286-ab92-e65be0885f95";
 
 impl Pssh {
     /// Check and keep a `pssh` box given as bytes.
-    pub fn from_box(raw: Vec<u8>) -> Result<Pssh, String> {
+    pub fn from_box(raw: Vec<u8>) -> Result<Pssh, crate::Error> {
+        Self::check_box(raw).map_err(|e| crate::Error::option("pssh", e))
+    }
+
+    fn check_box(raw: Vec<u8>) -> Result<Pssh, String> {
         if raw.len() < 32 {
             return Err(format!(
                 "a pssh box is at least 32 bytes, got {}",
@@ -216,10 +236,10 @@ impl Pssh {
     }
 
     /// A `pssh` box in base64, as license services hand it out.
-    pub fn from_base64(s: &str) -> Result<Pssh, String> {
+    pub fn from_base64(s: &str) -> Result<Pssh, crate::Error> {
         let raw = STANDARD
             .decode(s.trim())
-            .map_err(|e| format!("the pssh is not valid base64: {e}"))?;
+            .map_err(|e| crate::Error::option("pssh", format!("not valid base64: {e}")))?;
         Pssh::from_box(raw)
     }
 
@@ -298,8 +318,27 @@ impl Encryption {
         clearkey_license_url: Option<&str>,
         clearkey_inline: bool,
         pssh: Vec<Pssh>,
+    ) -> Result<Option<Encryption>, crate::Error> {
+        Self::from_options_str(
+            keys,
+            scheme,
+            clear_lead,
+            clearkey_license_url,
+            clearkey_inline,
+            pssh,
+        )
+        .map_err(|e| crate::Error::option("encryption", e))
+    }
+
+    fn from_options_str(
+        keys: &[&str],
+        scheme: &str,
+        clear_lead: f64,
+        clearkey_license_url: Option<&str>,
+        clearkey_inline: bool,
+        pssh: Vec<Pssh>,
     ) -> Result<Option<Encryption>, String> {
-        let scheme: Scheme = scheme.parse()?;
+        let scheme = Scheme::parse_str(scheme)?;
         if keys.iter().all(|k| k.trim().is_empty()) {
             if clearkey_license_url.is_some()
                 || clearkey_inline
@@ -315,7 +354,7 @@ impl Encryption {
         }
         let mut parsed = Vec::new();
         for (i, spec) in keys.iter().enumerate() {
-            let list = EncryptionKey::parse_list(spec)
+            let list = EncryptionKey::parse_list_str(spec)
                 .map_err(|e| format!("encryption key {}: {e}", i + 1))?;
             parsed.extend(list);
         }

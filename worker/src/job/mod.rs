@@ -424,17 +424,53 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
 }
 
 fn packager_error(e: dashpack::Error) -> JobError {
-    use dashpack::Error as E;
-    match e {
-        E::Io { .. } => JobError::Transient(e.to_string()),
-        E::Cancelled => JobError::Interrupted,
-        _ => JobError::Permanent(e.to_string()),
+    outcome(e.kind(), e.to_string())
+}
+
+/// The one table from error kinds to what becomes of the job: only the operating
+/// system's failures may pass when tried again; a bug or a limit never does.
+fn outcome(kind: dashpack::ErrorKind, message: String) -> JobError {
+    use dashpack::ErrorKind as K;
+    match kind {
+        K::Io => JobError::Transient(message),
+        K::Cancelled => JobError::Interrupted,
+        _ => JobError::Permanent(message),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind's documented outcome (README, The queue worker).
+    #[test]
+    fn error_kinds_map_to_documented_outcomes() {
+        use dashpack::ErrorKind as K;
+        for kind in K::ALL {
+            let got = outcome(kind, "x".into());
+            let want = match kind {
+                K::Io => "transient",
+                K::Cancelled => "interrupted",
+                _ => "permanent",
+            };
+            let is = match got {
+                JobError::Transient(_) => "transient",
+                JobError::Interrupted => "interrupted",
+                JobError::Permanent(_) => "permanent",
+            };
+            assert_eq!(is, want, "{kind:?}");
+        }
+    }
+
+    /// A packager bug (the MPD serialiser failing, say) is not retried until the
+    /// delivery limit: it fails the job at once.
+    #[test]
+    fn an_internal_error_is_permanent() {
+        let e = "cannot serialise the MPD";
+        let internal = dashpack::Error::Internal { what: e.into() };
+        assert_eq!(internal.kind(), dashpack::ErrorKind::Internal);
+        assert!(matches!(packager_error(internal), JobError::Permanent(m) if m.contains(e)));
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

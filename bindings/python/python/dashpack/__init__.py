@@ -11,7 +11,10 @@ once; Ctrl-C stops it and leaves no partial output behind.
 from ._native import (
     DashpackError,
     DashpackIOError,
+    InternalError,
     InvalidInputError,
+    InvalidOptionError,
+    LimitError,
     MediaInfo,
     OutputExistsError,
     Presentation,
@@ -26,7 +29,10 @@ from ._native import (
 __all__ = [
     "DashpackError",
     "DashpackIOError",
+    "InternalError",
     "InvalidInputError",
+    "InvalidOptionError",
+    "LimitError",
     "MediaInfo",
     "OutputExistsError",
     "Presentation",
