@@ -1,11 +1,11 @@
 //! Entry points into the hot paths for the criterion benchmarks in `benches/`. Behind
 //! the `bench` feature so the public API stays small; not a stable interface.
 
+use crate::described::{BuiltSegment, RepInput};
 use crate::mp4::moov::Kind;
 use crate::mp4::write::moof::{Fragment, write_segment_header};
 use crate::mp4::write::trun::TrunSample;
-use crate::mpd::{self, RepInput};
-use crate::segment::build::BuiltSegment;
+use crate::mpd;
 use crate::{Input, Result, Timeline};
 
 /// Reads and checks an input's movie: box scan, sample tables, the per-track pass over

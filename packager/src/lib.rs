@@ -22,9 +22,11 @@
 pub mod bench;
 mod codec;
 mod crypt;
+mod described;
 mod error;
 mod hls;
 mod lang;
+pub mod layout;
 mod mp4;
 mod mpd;
 mod options;

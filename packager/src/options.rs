@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::{Error, Result};
 
 use crate::crypt::Encryption;
 use crate::subtitles::Subtitles;
@@ -171,7 +173,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             segment_duration: 4.0,
-            mpd_name: "stream.mpd".to_string(),
+            mpd_name: crate::layout::DEFAULT_MPD.to_string(),
             timeline: Timeline::Number,
             profile: Profile::Live,
             force: false,
@@ -202,5 +204,39 @@ impl fmt::Debug for Options {
             .field("skip", &self.skip)
             .field("decryption_keys", &self.decryption_keys)
             .finish()
+    }
+}
+
+/// Cancellation and progress, shared by the packaging threads.
+pub(crate) struct Control<'a> {
+    options: &'a Options,
+    done: AtomicU64,
+    total: u64,
+}
+
+impl<'a> Control<'a> {
+    pub fn new(options: &'a Options, total: u64) -> Self {
+        Control {
+            options,
+            done: AtomicU64::new(0),
+            total,
+        }
+    }
+
+    pub fn check_cancel(&self) -> Result<()> {
+        match &self.options.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn advance(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(cb) = &self.options.progress {
+            cb(Progress {
+                bytes_done: done,
+                bytes_total: self.total,
+            });
+        }
     }
 }

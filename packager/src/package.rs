@@ -3,16 +3,17 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
 use crate::crypt::{self, ClearKey, Encryption, Pssh, Scheme};
+use crate::described::{RepInput, RepProtection, TextInput};
 use crate::hls;
+use crate::layout;
 use crate::mp4::file::{self, CheckedTrack, Media};
 use crate::mp4::moov::{Kind, SkipWhy, Skipped};
-use crate::mpd::{self, RepInput, RepProtection};
-use crate::options::{Options, Progress, TrackSelector};
+use crate::mpd;
+use crate::options::{Control, Options, TrackSelector};
 use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
 use crate::segment::build::{BuiltTrack, TrackJob, TrackProtection, build_track};
 use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
@@ -20,32 +21,6 @@ use crate::segment::timing::{Rational, Timing, start_delay, timing};
 use crate::sink::{DirSink, Sink};
 use crate::source::Input;
 use crate::{Error, Result};
-
-/// Cancellation and progress, shared by the packaging threads.
-pub(crate) struct Control<'a> {
-    options: &'a Options,
-    done: AtomicU64,
-    total: u64,
-}
-
-impl Control<'_> {
-    pub fn check_cancel(&self) -> Result<()> {
-        match &self.options.cancel {
-            Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn advance(&self, bytes: u64) {
-        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if let Some(cb) = &self.options.progress {
-            cb(Progress {
-                bytes_done: done,
-                bytes_total: self.total,
-            });
-        }
-    }
-}
 
 /// One track on its way to becoming a Representation.
 struct OutTrack {
@@ -312,11 +287,11 @@ fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared
             let rep_id = match t.track.kind {
                 Kind::Video => {
                     videos += 1;
-                    format!("video-{videos}")
+                    layout::representation_id("video", videos)
                 }
                 Kind::Audio => {
                     audios += 1;
-                    format!("audio-{audios}")
+                    layout::representation_id("audio", audios)
                 }
             };
             tracks.push(OutTrack {
@@ -628,11 +603,10 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
     let mut p = prepare(inputs, options, true)?;
     let mut warnings = std::mem::take(&mut p.warnings);
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
-    let ctl = Control {
+    let ctl = Control::new(
         options,
-        done: AtomicU64::new(0),
-        total: p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum(),
-    };
+        p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum(),
+    );
     ctl.check_cancel()?;
     // Each call gets its own threads, one per track: concurrent calls (threads of a
     // Python program, jobs of the worker) then never wait on each other's tracks.
@@ -674,11 +648,11 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
         .collect();
     // Subtitles: each file in a folder of its own, published as it is.
     let text_ids: Vec<String> = (1..=options.subtitles.len())
-        .map(|i| format!("text-{i}"))
+        .map(|i| layout::representation_id("text", i))
         .collect();
     let text_files: Vec<String> = text_ids
         .iter()
-        .map(|id| format!("{id}/subtitles.vtt"))
+        .map(|id| layout::subtitle_path(id))
         .collect();
     let mut files = 0u64;
     let mut bytes = 0u64;
@@ -692,11 +666,11 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
     for (sub, path) in options.subtitles.iter().zip(&text_files) {
         put(path, sub.text.as_bytes())?;
     }
-    let texts: Vec<mpd::TextInput<'_>> = options
+    let texts: Vec<TextInput<'_>> = options
         .subtitles
         .iter()
         .zip(text_ids.iter().zip(&text_files))
-        .map(|(sub, (id, file))| mpd::TextInput {
+        .map(|(sub, (id, file))| TextInput {
             id,
             language: &sub.language,
             file,
@@ -710,7 +684,7 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
             .iter()
             .map(|t| hls::TextRendition {
                 id: t.id,
-                file: "subtitles.vtt",
+                file: layout::SUBTITLE_FILE,
                 language: t.language,
             })
             .collect();

@@ -6,13 +6,11 @@
 use std::fmt::Write;
 
 use crate::crypt::{self, Scheme};
+use crate::described::RepInput;
+use crate::layout::segment_file_name;
+pub(crate) use crate::layout::{MULTIVARIANT, media_playlist_path};
 use crate::mp4::moov::Kind;
-use crate::mpd::RepInput;
 use crate::options::Timeline;
-use crate::segment::build::segment_file_name;
-
-/// The multivariant playlist's file name.
-pub(crate) const MULTIVARIANT: &str = "master.m3u8";
 
 /// A subtitle rendition as the playlists see it.
 pub(crate) struct TextRendition<'a> {
@@ -20,10 +18,6 @@ pub(crate) struct TextRendition<'a> {
     pub id: &'a str,
     pub file: &'a str,
     pub language: &'a str,
-}
-
-pub(crate) fn media_playlist_path(rep: &str) -> String {
-    format!("{rep}/playlist.m3u8")
 }
 
 /// Bits per second over every byte of every segment: peak (any one segment) and

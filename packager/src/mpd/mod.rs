@@ -11,67 +11,11 @@ use model::{
 };
 use serde::Serialize;
 
-use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID, Pssh, Scheme};
+use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID};
+use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
+use crate::layout::{init_path, media_template, on_demand_path};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
-use crate::segment::build::{BuiltSegment, init_path, media_template, on_demand_path};
-
-/// What the MPD needs to know about one written Representation.
-#[derive(Debug, Clone)]
-pub(crate) struct RepInput<'a> {
-    pub id: &'a str,
-    pub kind: Kind,
-    pub fourcc: [u8; 4],
-    pub codecs: &'a str,
-    pub language: &'a str,
-    pub width: u32,
-    pub height: u32,
-    pub frame_rate: Option<(u64, u64)>,
-    pub sar: Option<(u32, u32)>,
-    pub sample_rate: u32,
-    pub channels: u16,
-    /// Dolby channel layout (AC-3, E-AC-3): Dolby's AudioChannelConfiguration scheme.
-    pub dolby_mask: Option<u16>,
-    /// Another AudioChannelConfiguration scheme and value (DTS, MPEG-H CICP).
-    pub channel_scheme: Option<(&'static str, &'a str)>,
-    /// Dolby Vision over a cross-compatible base layer.
-    pub supplemental: Option<&'a crate::codec::Supplemental>,
-    /// Audio: how many earlier audio tracks of the same input share this one's
-    /// language. Tracks of one file are different programmes (main, commentary), never
-    /// bitrates of one: each slot gets its own AdaptationSet.
-    pub slot: usize,
-    pub timescale: u32,
-    pub pto: u64,
-    pub segments: &'a [BuiltSegment],
-    pub sap: u8,
-    /// Boundaries of two Representations closer than this (seconds) count as aligned.
-    pub tolerance: f64,
-    pub protection: Option<RepProtection<'a>>,
-    /// On-demand profile: the init segment's length and the `sidx` byte range in the
-    /// Representation's one file.
-    pub on_demand: Option<(u64, (u64, u64))>,
-}
-
-/// A WebVTT sidecar file: one text AdaptationSet.
-#[derive(Debug, Clone)]
-pub(crate) struct TextInput<'a> {
-    pub id: &'a str,
-    pub language: &'a str,
-    /// Path of the file relative to the MPD.
-    pub file: &'a str,
-    pub bytes: u64,
-}
-
-/// How an encrypted Representation is signalled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RepProtection<'a> {
-    pub scheme: Scheme,
-    pub kid: [u8; 16],
-    /// The `pssh` boxes of the init segment.
-    pub pssh: &'a [Pssh],
-    /// ClearKey license URL, when ClearKey is signalled.
-    pub clearkey_laurl: Option<String>,
-}
 
 impl RepProtection<'_> {
     /// `mp4protection` with the default KID, then one element per DRM system.
@@ -486,6 +430,7 @@ pub(crate) fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypt::{Pssh, Scheme};
 
     fn seg(time: u64, duration: u64, bytes: u64) -> BuiltSegment {
         BuiltSegment {

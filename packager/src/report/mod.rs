@@ -228,7 +228,7 @@ pub fn analyze(path: impl AsRef<Path>) -> Result<Report> {
 }
 
 fn find_mpd(dir: &Path) -> Result<PathBuf> {
-    let preferred = dir.join("stream.mpd");
+    let preferred = dir.join(crate::layout::DEFAULT_MPD);
     if preferred.is_file() {
         return Ok(preferred);
     }

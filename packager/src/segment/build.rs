@@ -8,7 +8,9 @@ use crate::codec::{self, Family};
 use crate::crypt::cipher::{SampleAux, TrackCipher};
 use crate::crypt::subsample::NalLayout;
 use crate::crypt::{EncryptionKey, Pssh, Scheme};
+use crate::described::BuiltSegment;
 use crate::error::{BoxError, Malformed};
+use crate::layout::{init_path, media_path, on_demand_path};
 use crate::mp4::file::CheckedTrack;
 use crate::mp4::moov::Kind;
 use crate::mp4::sample_table::Sample;
@@ -17,42 +19,14 @@ use crate::mp4::write::init::{TRACK_ID, write_init_segment};
 use crate::mp4::write::moof::{Fragment, write_segment_header};
 use crate::mp4::write::sidx::{SidxRef, sidx_len, write_sidx};
 use crate::mp4::write::trun::{FLAGS_NON_SYNC, FLAGS_SYNC, TrunSample};
+use crate::options::Control;
 use crate::options::{Profile, Timeline};
-use crate::package::Control;
 use crate::sink::{Sink, SinkFile};
 use crate::source::Input;
 use crate::{Error, Result};
 
 /// A segment larger than this is refused: it would have to sit in memory whole.
 const MAX_SEGMENT_BYTES: u64 = 1 << 31;
-
-/// The one file of a Representation in the on-demand profile.
-pub(crate) fn on_demand_path(rep: &str) -> String {
-    format!("{rep}/media.mp4")
-}
-
-pub(crate) fn init_path(rep: &str) -> String {
-    format!("{rep}/init.mp4")
-}
-
-pub(crate) fn media_template(rep: &str, timeline: Timeline) -> String {
-    match timeline {
-        Timeline::Number => format!("{rep}/seg-$Number$.m4s"),
-        Timeline::Time => format!("{rep}/seg-$Time$.m4s"),
-    }
-}
-
-/// A media segment's file name inside its Representation's folder.
-pub(crate) fn segment_file_name(timeline: Timeline, number: u32, time: u64) -> String {
-    match timeline {
-        Timeline::Number => format!("seg-{number}.m4s"),
-        Timeline::Time => format!("seg-{time}.m4s"),
-    }
-}
-
-fn media_path(rep: &str, timeline: Timeline, number: u32, time: u64) -> String {
-    format!("{rep}/{}", segment_file_name(timeline, number, time))
-}
 
 pub(crate) struct TrackJob<'a> {
     pub input: &'a Input,
@@ -83,14 +57,6 @@ struct Encrypting {
     clear_segments: usize,
     payload: Vec<u8>,
     aux: Vec<SampleAux>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BuiltSegment {
-    /// Earliest presentation time on the media timeline (`S@t`).
-    pub time: u64,
-    pub duration: u64,
-    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -388,7 +388,7 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
             Upload {
                 name: &mpd_path,
                 data: Bytes::from(mpd),
-                content_type: "application/dash+xml",
+                content_type: dashpack::layout::FileKind::Mpd.content_type(),
                 cache_control: "public, max-age=60",
             },
         )

@@ -32,9 +32,11 @@ pub async fn upload_all(
                     count += 1;
                     let gcs = ctx.gcs.clone();
                     let bucket = ctx.cfg.output_bucket.clone();
+                    // The packager's own layout says what each of its files is; the MPD
+                    // is held back and uploaded by the job itself.
+                    let content_type = dashpack::layout::content_type(&path, dashpack::layout::DEFAULT_MPD);
                     let name = format!("{prefix}/{path}");
                     running.spawn(async move {
-                        let content_type = content_type(&name);
                         gcs.upload(&bucket, Upload {
                             name: &name,
                             data: Bytes::from(data),
@@ -49,23 +51,6 @@ pub async fn upload_all(
         }
     }
     Ok(count)
-}
-
-/// Content type by the packager's folder names (`video-N/`, `audio-N/`).
-pub fn content_type(path: &str) -> &'static str {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    let folder = path.rsplit('/').nth(1).unwrap_or("");
-    if file.ends_with(".mpd") {
-        "application/dash+xml"
-    } else if folder.starts_with("audio") {
-        "audio/mp4"
-    } else if folder.starts_with("video") {
-        "video/mp4"
-    } else if folder.starts_with("text") || file.ends_with(".vtt") {
-        "text/vtt"
-    } else {
-        "application/octet-stream"
-    }
 }
 
 /// A path relative to the output folder, and the file's bytes.
@@ -126,18 +111,5 @@ impl dashpack::Sink for UploadSink {
         // Blocks this packager thread while the uploads are full: memory stays bounded.
         tx.blocking_send((path.to_string(), data.to_vec()))
             .map_err(|_| io::Error::other("uploads stopped"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_types_follow_folders() {
-        assert_eq!(content_type("v/stream.mpd"), "application/dash+xml");
-        assert_eq!(content_type("v/video-1/init.mp4"), "video/mp4");
-        assert_eq!(content_type("v/audio-2/seg-3.m4s"), "audio/mp4");
-        assert_eq!(content_type("v/other.bin"), "application/octet-stream");
     }
 }

@@ -1,0 +1,175 @@
+//! Every name dashpack gives an output file, and each file's content type, in one
+//! place: the writers ask here for paths, and uploaders ask here what a path is rather
+//! than guessing from folder names.
+//!
+//! ```text
+//! stream.mpd                       the MPD (Options::mpd_name)
+//! master.m3u8                      the HLS multivariant playlist
+//! video-1/init.mp4                 a Representation's init segment (live profile)
+//! video-1/seg-1.m4s                its media segments ($Number$ or $Time$)
+//! video-1/media.mp4                its one file (on-demand profile)
+//! video-1/playlist.m3u8            its HLS media playlist
+//! text-1/subtitles.vtt             a WebVTT sidecar (and text-1/playlist.m3u8)
+//! ```
+
+use crate::options::Timeline;
+
+/// The MPD's file name unless `Options::mpd_name` says otherwise.
+pub const DEFAULT_MPD: &str = "stream.mpd";
+/// The HLS multivariant playlist.
+pub const MULTIVARIANT: &str = "master.m3u8";
+const SUBTITLES: &str = "subtitles.vtt";
+const PLAYLIST: &str = "playlist.m3u8";
+
+/// What an output file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    Mpd,
+    /// An HLS playlist, multivariant or media.
+    Playlist,
+    /// An init segment of an audio or video Representation.
+    Init {
+        audio: bool,
+    },
+    /// A media segment, or an on-demand Representation's one file.
+    Media {
+        audio: bool,
+    },
+    Subtitles,
+}
+
+impl FileKind {
+    /// The content type to serve or store the file with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FileKind::Mpd => "application/dash+xml",
+            FileKind::Playlist => "application/vnd.apple.mpegurl",
+            FileKind::Init { audio: true } | FileKind::Media { audio: true } => "audio/mp4",
+            FileKind::Init { audio: false } | FileKind::Media { audio: false } => "video/mp4",
+            FileKind::Subtitles => "text/vtt",
+        }
+    }
+}
+
+/// What a path dashpack wrote is, from the names this module gives (`None` for a path
+/// it never writes). `mpd_name` is the MPD's name in use.
+pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
+    if path == mpd_name {
+        return Some(FileKind::Mpd);
+    }
+    if path == MULTIVARIANT {
+        return Some(FileKind::Playlist);
+    }
+    let (rep, file) = path.split_once('/')?;
+    let audio = rep.starts_with("audio-");
+    if !(audio || rep.starts_with("video-") || rep.starts_with("text-")) || file.contains('/') {
+        return None;
+    }
+    match file {
+        PLAYLIST => Some(FileKind::Playlist),
+        SUBTITLES if rep.starts_with("text-") => Some(FileKind::Subtitles),
+        "init.mp4" => Some(FileKind::Init { audio }),
+        "media.mp4" => Some(FileKind::Media { audio }),
+        f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media { audio }),
+        _ => None,
+    }
+}
+
+/// The content type of a path dashpack wrote; `application/octet-stream` for others.
+pub fn content_type(path: &str, mpd_name: &str) -> &'static str {
+    file_kind(path, mpd_name).map_or("application/octet-stream", FileKind::content_type)
+}
+
+/// `video-1`, `audio-2`, `text-1`: the n-th (from 1) Representation of its kind.
+pub(crate) fn representation_id(kind: &str, n: usize) -> String {
+    format!("{kind}-{n}")
+}
+
+/// The one file of a Representation in the on-demand profile.
+pub(crate) fn on_demand_path(rep: &str) -> String {
+    format!("{rep}/media.mp4")
+}
+
+pub(crate) fn init_path(rep: &str) -> String {
+    format!("{rep}/init.mp4")
+}
+
+pub(crate) fn media_template(rep: &str, timeline: Timeline) -> String {
+    match timeline {
+        Timeline::Number => format!("{rep}/seg-$Number$.m4s"),
+        Timeline::Time => format!("{rep}/seg-$Time$.m4s"),
+    }
+}
+
+/// A media segment's file name inside its Representation's folder.
+pub(crate) fn segment_file_name(timeline: Timeline, number: u32, time: u64) -> String {
+    match timeline {
+        Timeline::Number => format!("seg-{number}.m4s"),
+        Timeline::Time => format!("seg-{time}.m4s"),
+    }
+}
+
+pub(crate) fn media_path(rep: &str, timeline: Timeline, number: u32, time: u64) -> String {
+    format!("{rep}/{}", segment_file_name(timeline, number, time))
+}
+
+pub(crate) fn media_playlist_path(rep: &str) -> String {
+    format!("{rep}/{PLAYLIST}")
+}
+
+/// A subtitle file inside its Representation's folder, and the path from the MPD.
+pub(crate) const SUBTITLE_FILE: &str = SUBTITLES;
+
+pub(crate) fn subtitle_path(rep: &str) -> String {
+    format!("{rep}/{SUBTITLES}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_written_has_its_kind() {
+        let cases = [
+            ("stream.mpd".to_string(), "application/dash+xml"),
+            (MULTIVARIANT.to_string(), "application/vnd.apple.mpegurl"),
+            (
+                media_playlist_path("video-1"),
+                "application/vnd.apple.mpegurl",
+            ),
+            (
+                media_playlist_path("audio-1"),
+                "application/vnd.apple.mpegurl",
+            ),
+            (
+                media_playlist_path("text-1"),
+                "application/vnd.apple.mpegurl",
+            ),
+            (init_path("video-2"), "video/mp4"),
+            (init_path("audio-1"), "audio/mp4"),
+            (media_path("video-1", Timeline::Number, 3, 0), "video/mp4"),
+            (
+                media_path("audio-1", Timeline::Time, 1, 96_000),
+                "audio/mp4",
+            ),
+            (on_demand_path("audio-3"), "audio/mp4"),
+            (subtitle_path("text-1"), "text/vtt"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(content_type(&path, DEFAULT_MPD), want, "{path}");
+        }
+        assert_eq!(
+            content_type("other.mpd", "other.mpd"),
+            "application/dash+xml"
+        );
+        assert_eq!(
+            content_type("video-1/x/seg-1.m4s", DEFAULT_MPD),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            content_type("notes.txt", DEFAULT_MPD),
+            "application/octet-stream"
+        );
+    }
+}
