@@ -27,6 +27,7 @@ mod error;
 mod hls;
 mod lang;
 pub mod layout;
+mod limits;
 mod mp4;
 mod mpd;
 mod options;

@@ -5,8 +5,7 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
-/// A subtitle file larger than this is refused (it is held in memory).
-const MAX_BYTES: u64 = 64 << 20;
+use crate::limits::MAX_SUBTITLE_BYTES as MAX_BYTES;
 
 /// One WebVTT file and its language.
 #[derive(Debug, Clone, PartialEq, Eq)]

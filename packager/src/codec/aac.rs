@@ -1,6 +1,7 @@
 //! AAC and other MPEG-4 audio: the `esds` descriptors (ISO/IEC 14496-1 7.2.6) and the
 //! AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), giving `mp4a.OO[.A]` (RFC 6381 3.3).
 
+use crate::codec::bits::Bits;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, Reader};
 
@@ -95,34 +96,6 @@ pub(crate) fn parse_esds(esds: &Bx<'_>) -> Result<EsdsConfig, BoxError> {
     Ok(EsdsConfig { object_type, asc })
 }
 
-/// A big-endian bit reader over a byte slice; reads past the end give `None`.
-pub(crate) struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Bits<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
-        Bits { data, pos: 0 }
-    }
-
-    /// Skips to the next byte boundary.
-    pub fn align(&mut self) {
-        self.pos = self.pos.div_ceil(8) * 8;
-    }
-
-    pub fn read(&mut self, n: u32) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.pos / 8)?;
-            let bit = (byte >> (7 - (self.pos % 8))) & 1;
-            v = (v << 1) | u32::from(bit);
-            self.pos += 1;
-        }
-        Some(v)
-    }
-}
-
 fn object_type(b: &mut Bits<'_>) -> Option<u8> {
     let t = b.read(5)?;
     let t = if t == 31 { 32 + b.read(6)? } else { t };
@@ -155,7 +128,7 @@ pub(crate) fn object_type_in_dcd(data: &[u8]) -> Option<u8> {
 }
 
 pub(crate) fn parse_asc(data: &[u8]) -> Option<AudioSpecificConfig> {
-    let mut b = Bits { data, pos: 0 };
+    let mut b = Bits::new(data);
     let audio_object_type = object_type(&mut b)?;
     let mut rate = sample_rate(&mut b)?;
     let channels = b.read(4)? as u16;

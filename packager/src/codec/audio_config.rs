@@ -217,10 +217,10 @@ pub(crate) fn ac4(dac4: &Bx<'_>) -> Result<(String, u32), BoxError> {
     };
     let mut r = dac4.body();
     let data = r.bytes(r.remaining())?;
-    let mut b = crate::codec::aac::Bits::new(data);
+    let mut b = crate::codec::bits::Bits::new(data);
     let truncated = bad("dac4 (truncated)", data.len() as u64);
     let read =
-        |b: &mut crate::codec::aac::Bits<'_>, n: u32| b.read(n).ok_or_else(|| truncated.clone());
+        |b: &mut crate::codec::bits::Bits<'_>, n: u32| b.read(n).ok_or_else(|| truncated.clone());
     let _dsi_version = read(&mut b, 3)?;
     let bitstream_version = read(&mut b, 7)?;
     let fs_index = read(&mut b, 1)?;

@@ -6,9 +6,11 @@ pub(crate) mod aac;
 pub(crate) mod audio_config;
 pub(crate) mod av1;
 pub(crate) mod avc;
+pub(crate) mod bits;
 pub(crate) mod dolby_vision;
 pub(crate) mod framing;
 pub(crate) mod hevc;
+pub(crate) mod slice_header;
 pub(crate) mod vp9;
 pub(crate) mod vvc;
 

@@ -4,7 +4,6 @@
 
 pub(crate) mod cipher;
 pub(crate) mod decrypt;
-pub(crate) mod slice_header;
 pub(crate) mod subsample;
 
 use std::fmt;

@@ -4,8 +4,8 @@
 //! part, so the same layout serves `cenc` and `cbcs`); other NAL units stay clear.
 
 use super::cipher::Subsample;
-use super::slice_header::SliceHeaders;
 use crate::codec::Family;
+use crate::codec::slice_header::SliceHeaders;
 
 pub(crate) struct NalLayout {
     length_size: usize,

@@ -9,8 +9,7 @@ use crate::mp4::moov::{self, Edit, Movie, SkipWhy, Skipped, Track};
 use crate::source::Input;
 use crate::{Error, Result};
 
-/// A `moov` larger than this is refused rather than read into memory.
-const MAX_MOOV: u64 = 1 << 30;
+use crate::limits::MAX_MOOV;
 
 /// Facts about a track found while checking its tables in one pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,8 +6,7 @@ use crate::error::{BoxError, Malformed};
 
 pub(crate) type FourCC = [u8; 4];
 
-/// Deepest nesting we follow; real files stay under ten.
-pub(crate) const MAX_DEPTH: usize = 16;
+pub(crate) use crate::limits::MAX_DEPTH;
 
 pub(crate) fn fourcc_str(k: &FourCC) -> String {
     k.iter()

@@ -3,6 +3,7 @@
 //! SegmentBase byte ranges (5.3.9.2), built as a typed model and serialised with
 //! quick-xml.
 
+mod bandwidth;
 pub(crate) mod model;
 
 use model::{
@@ -16,6 +17,7 @@ use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
 use crate::layout::{init_path, media_template, on_demand_path};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
+pub(crate) use bandwidth::bandwidth;
 
 impl RepProtection<'_> {
     /// `mp4protection` with the default KID, then one element per DRM system.
@@ -80,70 +82,6 @@ pub(crate) struct Written {
     pub bandwidths: Vec<u64>,
     pub duration: f64,
     pub min_buffer_time: f64,
-}
-
-/// The DASH bandwidth (23009-1 5.3.5.2): the smallest rate such that, starting at any
-/// segment boundary with `min_buffer` seconds of data buffered, delivery at that rate
-/// never falls behind playback. Every byte of every segment counts.
-///
-/// That is the largest ratio bits(i..=j) / (min_buffer + t_j - t_i) over all segment
-/// pairs, rounded up. Instead of trying every pair (quadratic: minutes for a long input
-/// with short segments), binary-search the integer rate with a linear feasibility check.
-pub(crate) fn bandwidth(segments: &[BuiltSegment], timescale: u32, min_buffer: f64) -> u64 {
-    let Some(first) = segments.first() else {
-        return 0;
-    };
-    if min_buffer <= 0.0 {
-        return bandwidth_pairs(segments, timescale, min_buffer);
-    }
-    let ts = f64::from(timescale);
-    let t0 = first.time;
-    // Rate `b` is enough when, for every j, the bits due by segment j since the worst
-    // earlier start i stay within what `b` delivers: with C the bits before a segment,
-    // max_j (C_{j+1} - b t_j) - min_{i<=j} (C_i - b t_i) <= b * min_buffer.
-    let enough = |b: f64| {
-        let mut bits = 0.0f64;
-        let mut lowest = f64::INFINITY;
-        for s in segments {
-            let t = (s.time - t0.min(s.time)) as f64 / ts;
-            lowest = lowest.min(bits - b * t);
-            bits += s.bytes as f64 * 8.0;
-            if bits - b * t - lowest > b * min_buffer {
-                return false;
-            }
-        }
-        true
-    };
-    let total: f64 = segments.iter().map(|s| s.bytes as f64 * 8.0).sum();
-    // Every pair's denominator is at least min_buffer.
-    let (mut lo, mut hi) = (0u64, (total / min_buffer).ceil() as u64 + 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if enough(mid as f64) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    lo
-}
-
-/// The same bandwidth by trying every pair of segments; also the test oracle.
-fn bandwidth_pairs(segments: &[BuiltSegment], timescale: u32, min_buffer: f64) -> u64 {
-    let ts = f64::from(timescale);
-    let mut best = 0.0f64;
-    for i in 0..segments.len() {
-        let start = segments[i].time as f64 / ts;
-        let mut bits = 0.0;
-        for s in &segments[i..] {
-            bits += s.bytes as f64 * 8.0;
-            let due = min_buffer + (s.time as f64 / ts - start);
-            if due > 0.0 {
-                best = best.max(bits / due);
-            }
-        }
-    }
-    best.ceil() as u64
 }
 
 pub(crate) fn timeline(segments: &[BuiltSegment]) -> Vec<S> {
@@ -220,20 +158,7 @@ pub(crate) fn write(
         .map(|r| bandwidth(r.segments, r.timescale, min_buffer))
         .collect();
 
-    // One AdaptationSet per content type, sample entry type and (audio) language.
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, r) in reps.iter().enumerate() {
-        let same = |j: &usize| {
-            let o = &reps[*j];
-            o.kind == r.kind
-                && o.fourcc == r.fourcc
-                && (r.kind == Kind::Video || (o.language == r.language && o.slot == r.slot))
-        };
-        match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
-            Some(g) => g.push(i),
-            None => groups.push(vec![i]),
-        }
-    }
+    let groups = adaptation_groups(reps);
     let mut sets = Vec::new();
     for (set_id, group) in groups.iter().enumerate() {
         let members: Vec<&RepInput<'_>> = group.iter().map(|&i| &reps[i]).collect();
@@ -263,63 +188,8 @@ pub(crate) fn write(
             .iter()
             .map(|&i| {
                 let r = &reps[i];
-                Representation {
-                    content_protection: if shared {
-                        Vec::new()
-                    } else {
-                        r.protection
-                            .as_ref()
-                            .map(RepProtection::descriptors)
-                            .unwrap_or_default()
-                    },
-                    id: r.id.to_string(),
-                    codecs: r.codecs.to_string(),
-                    bandwidth: bandwidths[i],
-                    width: video.then_some(r.width),
-                    height: video.then_some(r.height),
-                    frame_rate: r.frame_rate.map(|(n, d)| ratio(n, d)),
-                    sar: video.then(|| {
-                        let (h, v) = r.sar.unwrap_or((1, 1));
-                        format!("{h}:{v}")
-                    }),
-                    audio_sampling_rate: (!video).then_some(r.sample_rate),
-                    supplemental_codecs: r.supplemental.map(|s| s.codecs.clone()),
-                    audio_channel_configuration: match (r.dolby_mask, r.channel_scheme) {
-                        _ if video => None,
-                        (Some(mask), _) => Some(Descriptor {
-                            scheme_id_uri: "tag:dolby.com,2014:dash:audio_channel_configuration:2011",
-                            value: format!("{mask:04X}"),
-                        }),
-                        (None, Some((scheme_id_uri, value))) => Some(Descriptor {
-                            scheme_id_uri,
-                            value: value.to_string(),
-                        }),
-                        (None, None) => (r.channels > 0).then(|| Descriptor {
-                            scheme_id_uri: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
-                            value: r.channels.to_string(),
-                        }),
-                    },
-                    base_url: r.on_demand.map(|_| on_demand_path(r.id)),
-                    segment_base: r.on_demand.map(|(init, (first, last))| SegmentBase {
-                        timescale: r.timescale,
-                        presentation_time_offset: (r.pto > 0).then_some(r.pto),
-                        index_range: format!("{first}-{last}"),
-                        index_range_exact: true,
-                        initialization: Initialization {
-                            range: format!("0-{}", init - 1),
-                        },
-                    }),
-                    segment_template: r.on_demand.is_none().then(|| SegmentTemplate {
-                        timescale: r.timescale,
-                        presentation_time_offset: (r.pto > 0).then_some(r.pto),
-                        initialization: init_path(r.id),
-                        media: media_template(r.id, timeline_kind),
-                        start_number: (timeline_kind == Timeline::Number).then_some(1),
-                        timeline: SegmentTimeline {
-                            s: timeline(r.segments),
-                        },
-                    }),
-                }
+                let protection = if shared { None } else { r.protection.as_ref() };
+                representation(r, bandwidths[i], protection, timeline_kind)
             })
             .collect();
         sets.push(AdaptationSet {
@@ -351,44 +221,7 @@ pub(crate) fn write(
     }
     for t in texts {
         let id = sets.len() as u32;
-        sets.push(AdaptationSet {
-            id,
-            content_type: "text",
-            mime_type: "text/vtt",
-            lang: Some(t.language.to_string()),
-            segment_alignment: None,
-            start_with_sap: None,
-            subsegment_alignment: None,
-            subsegment_starts_with_sap: None,
-            max_width: None,
-            max_height: None,
-            max_frame_rate: None,
-            content_protection: Vec::new(),
-            role: Some(Descriptor {
-                scheme_id_uri: "urn:mpeg:dash:role:2011",
-                value: "subtitle".into(),
-            }),
-            representations: vec![Representation {
-                id: t.id.to_string(),
-                codecs: String::new(),
-                supplemental_codecs: None,
-                bandwidth: if duration > 0.0 {
-                    (t.bytes as f64 * 8.0 / duration).ceil() as u64
-                } else {
-                    0
-                },
-                width: None,
-                height: None,
-                frame_rate: None,
-                sar: None,
-                audio_sampling_rate: None,
-                audio_channel_configuration: None,
-                content_protection: Vec::new(),
-                base_url: Some(t.file.to_string()),
-                segment_base: None,
-                segment_template: None,
-            }],
-        });
+        sets.push(text_set(id, t, duration));
     }
     let protected = reps.iter().any(|r| r.protection.is_some());
     let mpd = Mpd {
@@ -427,10 +260,135 @@ pub(crate) fn write(
     })
 }
 
+/// One AdaptationSet per content type, sample entry type and (audio) language: the
+/// indexes of its Representations, in order.
+fn adaptation_groups(reps: &[RepInput<'_>]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, r) in reps.iter().enumerate() {
+        let same = |j: &usize| {
+            let o = &reps[*j];
+            o.kind == r.kind
+                && o.fourcc == r.fourcc
+                && (r.kind == Kind::Video || (o.language == r.language && o.slot == r.slot))
+        };
+        match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
+/// One audio or video Representation; `protection` when it is signalled here rather
+/// than once for its AdaptationSet.
+fn representation(
+    r: &RepInput<'_>,
+    bandwidth: u64,
+    protection: Option<&RepProtection<'_>>,
+    timeline_kind: Timeline,
+) -> Representation {
+    let video = r.kind == Kind::Video;
+    Representation {
+        content_protection: protection
+            .map(RepProtection::descriptors)
+            .unwrap_or_default(),
+        id: r.id.to_string(),
+        codecs: r.codecs.to_string(),
+        bandwidth,
+        width: video.then_some(r.width),
+        height: video.then_some(r.height),
+        frame_rate: r.frame_rate.map(|(n, d)| ratio(n, d)),
+        sar: video.then(|| {
+            let (h, v) = r.sar.unwrap_or((1, 1));
+            format!("{h}:{v}")
+        }),
+        audio_sampling_rate: (!video).then_some(r.sample_rate),
+        supplemental_codecs: r.supplemental.map(|s| s.codecs.clone()),
+        audio_channel_configuration: match (r.dolby_mask, r.channel_scheme) {
+            _ if video => None,
+            (Some(mask), _) => Some(Descriptor {
+                scheme_id_uri: "tag:dolby.com,2014:dash:audio_channel_configuration:2011",
+                value: format!("{mask:04X}"),
+            }),
+            (None, Some((scheme_id_uri, value))) => Some(Descriptor {
+                scheme_id_uri,
+                value: value.to_string(),
+            }),
+            (None, None) => (r.channels > 0).then(|| Descriptor {
+                scheme_id_uri: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
+                value: r.channels.to_string(),
+            }),
+        },
+        base_url: r.on_demand.map(|_| on_demand_path(r.id)),
+        segment_base: r.on_demand.map(|(init, (first, last))| SegmentBase {
+            timescale: r.timescale,
+            presentation_time_offset: (r.pto > 0).then_some(r.pto),
+            index_range: format!("{first}-{last}"),
+            index_range_exact: true,
+            initialization: Initialization {
+                range: format!("0-{}", init - 1),
+            },
+        }),
+        segment_template: r.on_demand.is_none().then(|| SegmentTemplate {
+            timescale: r.timescale,
+            presentation_time_offset: (r.pto > 0).then_some(r.pto),
+            initialization: init_path(r.id),
+            media: media_template(r.id, timeline_kind),
+            start_number: (timeline_kind == Timeline::Number).then_some(1),
+            timeline: SegmentTimeline {
+                s: timeline(r.segments),
+            },
+        }),
+    }
+}
+
+/// A WebVTT sidecar's AdaptationSet; its bandwidth is its size over the presentation.
+fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
+    AdaptationSet {
+        id,
+        content_type: "text",
+        mime_type: "text/vtt",
+        lang: Some(t.language.to_string()),
+        segment_alignment: None,
+        start_with_sap: None,
+        subsegment_alignment: None,
+        subsegment_starts_with_sap: None,
+        max_width: None,
+        max_height: None,
+        max_frame_rate: None,
+        content_protection: Vec::new(),
+        role: Some(Descriptor {
+            scheme_id_uri: "urn:mpeg:dash:role:2011",
+            value: "subtitle".into(),
+        }),
+        representations: vec![Representation {
+            id: t.id.to_string(),
+            codecs: String::new(),
+            supplemental_codecs: None,
+            bandwidth: if duration > 0.0 {
+                (t.bytes as f64 * 8.0 / duration).ceil() as u64
+            } else {
+                0
+            },
+            width: None,
+            height: None,
+            frame_rate: None,
+            sar: None,
+            audio_sampling_rate: None,
+            audio_channel_configuration: None,
+            content_protection: Vec::new(),
+            base_url: Some(t.file.to_string()),
+            segment_base: None,
+            segment_template: None,
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypt::{Pssh, Scheme};
+    use bandwidth::bandwidth_pairs;
 
     fn seg(time: u64, duration: u64, bytes: u64) -> BuiltSegment {
         BuiltSegment {

@@ -5,9 +5,7 @@
 
 use serde::Deserialize;
 
-/// A presentation is refused beyond this many segments per Representation: a hostile
-/// `@r` or `@duration` must not make the report enumerate billions of files.
-pub(crate) const MAX_SEGMENTS: u64 = 100_000;
+use crate::limits::REPORT_MAX_SEGMENTS as MAX_SEGMENTS;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Mpd {

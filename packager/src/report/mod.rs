@@ -18,12 +18,10 @@ use crate::error::{Error, Result};
 use fragment::{InitFacts, SegmentFacts};
 use manifest::{AdaptationSet, SegmentTemplate};
 
-/// An MPD larger than this is not read: ours are a few kilobytes.
-const MAX_MPD_BYTES: u64 = 16 << 20;
-/// Init segments and `sidx` boxes are small; anything larger is not read whole.
-const MAX_HEADER_BYTES: u64 = 16 << 20;
-/// A media segment larger than this is reported, not read.
-const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+use crate::limits::{
+    REPORT_MAX_HEADER_BYTES as MAX_HEADER_BYTES, REPORT_MAX_MPD_BYTES as MAX_MPD_BYTES,
+    REPORT_MAX_SEGMENT_BYTES as MAX_SEGMENT_BYTES,
+};
 /// Segments whose durations differ from their Representation's median by more than
 /// this fraction (the last one excepted) are called uneven.
 const UNEVEN: f64 = 0.5;

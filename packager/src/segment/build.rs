@@ -25,8 +25,7 @@ use crate::sink::{Sink, SinkFile};
 use crate::source::Input;
 use crate::{Error, Result};
 
-/// A segment larger than this is refused: it would have to sit in memory whole.
-const MAX_SEGMENT_BYTES: u64 = 1 << 31;
+use crate::limits::MAX_SEGMENT_BYTES;
 
 pub(crate) struct TrackJob<'a> {
     pub input: &'a Input,

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use super::StorageError;
+use crate::config::StorageConfig;
+
 /// Longest single wait between tries.
 const CAP: Duration = Duration::from_secs(30);
 
@@ -22,6 +25,37 @@ pub fn transient_status(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
+}
+
+/// Tries of one operation: counts them and waits with backoff between them.
+pub(super) struct Retries<'a> {
+    pub cfg: &'a StorageConfig,
+    pub what: &'a str,
+    pub attempt: u32,
+}
+
+impl Retries<'_> {
+    /// Waits before the next try, or gives up with the last failure.
+    pub async fn again(&mut self, detail: String) -> Result<(), StorageError> {
+        self.attempt += 1;
+        if self.attempt >= self.cfg.attempts {
+            return Err(StorageError::Transient {
+                what: self.what.to_string(),
+                detail,
+                attempts: self.attempt,
+            });
+        }
+        let wait = backoff(self.cfg.backoff, self.attempt - 1);
+        tracing::warn!(
+            what = self.what,
+            %detail,
+            attempt = self.attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -5,94 +5,7 @@
 
 use std::collections::HashMap;
 
-/// Reads bits of the RBSP while counting bytes of the NAL unit as stored (emulation
-/// prevention bytes are skipped, not removed).
-struct Bits<'a> {
-    raw: &'a [u8],
-    next: usize,
-    zeros: usize,
-    cur: u8,
-    left: u8,
-}
-
-impl<'a> Bits<'a> {
-    fn new(raw: &'a [u8], skip: usize) -> Bits<'a> {
-        Bits {
-            raw,
-            next: skip.min(raw.len()),
-            zeros: 0,
-            cur: 0,
-            left: 0,
-        }
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        loop {
-            let b = *self.raw.get(self.next)?;
-            self.next += 1;
-            if self.zeros >= 2 && b == 3 {
-                self.zeros = 0;
-                continue;
-            }
-            self.zeros = if b == 0 { self.zeros + 1 } else { 0 };
-            return Some(b);
-        }
-    }
-
-    fn bit(&mut self) -> Option<u32> {
-        if self.left == 0 {
-            self.cur = self.byte()?;
-            self.left = 8;
-        }
-        self.left -= 1;
-        Some(u32::from((self.cur >> self.left) & 1))
-    }
-
-    fn flag(&mut self) -> Option<bool> {
-        self.bit().map(|b| b == 1)
-    }
-
-    fn bits(&mut self, n: u32) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            v = (v << 1) | self.bit()?;
-        }
-        Some(v)
-    }
-
-    fn skip(&mut self, n: u32) -> Option<()> {
-        for _ in 0..n {
-            self.bit()?;
-        }
-        Some(())
-    }
-
-    fn ue(&mut self) -> Option<u32> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        let rest = self.bits(zeros)?;
-        Some(((1u64 << zeros) - 1 + u64::from(rest)).min(u64::from(u32::MAX)) as u32)
-    }
-
-    fn se(&mut self) -> Option<i32> {
-        let k = self.ue()?;
-        Some(if k % 2 == 1 {
-            k.div_ceil(2) as i32
-        } else {
-            -((k / 2) as i32)
-        })
-    }
-
-    /// Bytes of the NAL unit up to and including the one holding the last bit read.
-    fn bytes_used(&self) -> usize {
-        self.next
-    }
-}
+use crate::codec::bits::Bits;
 
 /// Bounded `ue(v)`: a value above `max` is a malformed or unsupported stream.
 fn ue_max(b: &mut Bits<'_>, max: u32) -> Option<u32> {
@@ -235,7 +148,7 @@ impl Avc {
     }
 
     fn parse_sps(nal: &[u8]) -> Option<(u32, AvcSps)> {
-        let mut b = Bits::new(nal, 1);
+        let mut b = Bits::rbsp(nal, 1);
         let profile = b.bits(8)?;
         b.skip(16)?;
         let id = ue_max(&mut b, 31)?;
@@ -288,7 +201,7 @@ impl Avc {
     }
 
     fn parse_pps(nal: &[u8]) -> Option<(u32, AvcPps)> {
-        let mut b = Bits::new(nal, 1);
+        let mut b = Bits::rbsp(nal, 1);
         let id = ue_max(&mut b, 255)?;
         let sps_id = ue_max(&mut b, 31)?;
         let entropy_coding = b.flag()?;
@@ -327,7 +240,7 @@ impl Avc {
         let nal_type = header & 0x1f;
         let nal_ref_idc = (header >> 5) & 3;
         let idr = nal_type == 5;
-        let mut b = Bits::new(nal, 1);
+        let mut b = Bits::rbsp(nal, 1);
         b.ue()?; // first_mb_in_slice
         let slice_type = ue_max(&mut b, 9)? % 5;
         let (p, bslice, i, sp, si) = (
@@ -630,7 +543,7 @@ impl Hevc {
     }
 
     fn parse_sps(nal: &[u8]) -> Option<(u32, HevcSps)> {
-        let mut b = Bits::new(nal, 2);
+        let mut b = Bits::rbsp(nal, 2);
         b.skip(4)?;
         let max_sub_layers_minus1 = b.bits(3)?;
         b.skip(1)?;
@@ -715,7 +628,7 @@ impl Hevc {
     }
 
     fn parse_pps(nal: &[u8]) -> Option<(u32, HevcPps)> {
-        let mut b = Bits::new(nal, 2);
+        let mut b = Bits::rbsp(nal, 2);
         let id = ue_max(&mut b, 63)?;
         let mut pps = HevcPps {
             sps_id: ue_max(&mut b, 15)?,
@@ -788,7 +701,7 @@ impl Hevc {
 
     fn header_len(&self, nal: &[u8]) -> Option<usize> {
         let nal_type = (nal.first()? >> 1) & 0x3f;
-        let mut b = Bits::new(nal, 2);
+        let mut b = Bits::rbsp(nal, 2);
         let first_in_pic = b.flag()?;
         if (16..=23).contains(&nal_type) {
             b.skip(1)?;

@@ -1,0 +1,147 @@
+//! The one bit reader of the codec parsers: plain bits (AudioSpecificConfig and the
+//! other audio configs) or an H.264/HEVC RBSP read in place, where emulation prevention
+//! bytes (`00 00 03`) are skipped but still counted as bytes of the stored NAL unit.
+
+pub(crate) struct Bits<'a> {
+    raw: &'a [u8],
+    next: usize,
+    zeros: usize,
+    cur: u8,
+    left: u8,
+    rbsp: bool,
+}
+
+impl<'a> Bits<'a> {
+    /// Plain bits from the first byte.
+    pub fn new(data: &'a [u8]) -> Self {
+        Bits {
+            raw: data,
+            next: 0,
+            zeros: 0,
+            cur: 0,
+            left: 0,
+            rbsp: false,
+        }
+    }
+
+    /// The RBSP of a NAL unit as stored, from byte `skip` (after the NAL header).
+    pub fn rbsp(raw: &'a [u8], skip: usize) -> Self {
+        Bits {
+            next: skip.min(raw.len()),
+            rbsp: true,
+            ..Bits::new(raw)
+        }
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        loop {
+            let b = *self.raw.get(self.next)?;
+            self.next += 1;
+            if self.rbsp {
+                if self.zeros >= 2 && b == 3 {
+                    self.zeros = 0;
+                    continue;
+                }
+                self.zeros = if b == 0 { self.zeros + 1 } else { 0 };
+            }
+            return Some(b);
+        }
+    }
+
+    pub fn bit(&mut self) -> Option<u32> {
+        if self.left == 0 {
+            self.cur = self.byte()?;
+            self.left = 8;
+        }
+        self.left -= 1;
+        Some(u32::from((self.cur >> self.left) & 1))
+    }
+
+    pub fn flag(&mut self) -> Option<bool> {
+        self.bit().map(|b| b == 1)
+    }
+
+    /// `n` bits (at most 32), most significant first.
+    pub fn bits(&mut self, n: u32) -> Option<u32> {
+        if n > 32 {
+            return None;
+        }
+        let mut v = 0u64;
+        for _ in 0..n {
+            v = (v << 1) | u64::from(self.bit()?);
+        }
+        u32::try_from(v).ok()
+    }
+
+    /// The same as [`Bits::bits`], by the name the audio parsers use.
+    pub fn read(&mut self, n: u32) -> Option<u32> {
+        self.bits(n)
+    }
+
+    pub fn skip(&mut self, n: u32) -> Option<()> {
+        for _ in 0..n {
+            self.bit()?;
+        }
+        Some(())
+    }
+
+    /// Skips to the next byte boundary.
+    pub fn align(&mut self) {
+        self.left = 0;
+    }
+
+    /// Exp-Golomb `ue(v)`.
+    pub fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        let rest = self.bits(zeros)?;
+        Some(((1u64 << zeros) - 1 + u64::from(rest)).min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// Exp-Golomb `se(v)`.
+    pub fn se(&mut self) -> Option<i32> {
+        let k = self.ue()?;
+        Some(if k % 2 == 1 {
+            k.div_ceil(2) as i32
+        } else {
+            -((k / 2) as i32)
+        })
+    }
+
+    /// Bytes of the data up to and including the one holding the last bit read.
+    pub fn bytes_used(&self) -> usize {
+        self.next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_rbsp() {
+        let mut b = Bits::new(&[0b1010_0000, 0xff]);
+        assert_eq!(b.bits(3), Some(0b101));
+        b.align();
+        assert_eq!(b.bits(8), Some(0xff));
+        assert_eq!(b.bit(), None);
+        // ue(v): 1 -> 0, 010 -> 1, 011 -> 2, 00100 -> 3; se(v) of 3 is 2.
+        let mut b = Bits::new(&[0b1010_0110, 0b0100_0000]);
+        assert_eq!(
+            (b.ue(), b.ue(), b.ue(), b.se()),
+            (Some(0), Some(1), Some(2), Some(2))
+        );
+        // 00 00 03 01: the 03 is skipped in an RBSP and counted as a stored byte.
+        let mut b = Bits::rbsp(&[0x65, 0, 0, 3, 1], 1);
+        assert_eq!(b.bits(24), Some(1));
+        assert_eq!(b.bytes_used(), 5);
+        let mut b = Bits::new(&[0, 0, 3, 1]);
+        assert_eq!(b.bits(32), Some(0x301));
+        assert_eq!(Bits::new(&[0; 8]).bits(33), None);
+    }
+}

@@ -1,0 +1,22 @@
+//! Every resource limit in one place: the sizes and counts beyond which hostile or
+//! broken input is refused (`ErrorKind::Limit`) instead of read into memory or looped
+//! over. Each is far above what real files need.
+
+/// A `moov` larger than this is refused rather than read into memory.
+pub(crate) const MAX_MOOV: u64 = 1 << 30;
+/// Deepest box nesting followed; real files stay under ten.
+pub(crate) const MAX_DEPTH: usize = 16;
+/// A segment larger than this is refused: it would have to sit in memory whole.
+pub(crate) const MAX_SEGMENT_BYTES: u64 = 1 << 31;
+/// A subtitle file larger than this is refused (it is held in memory).
+pub(crate) const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
+
+/// The quality report: an MPD larger than this is not read (ours are kilobytes).
+pub(crate) const REPORT_MAX_MPD_BYTES: u64 = 16 << 20;
+/// The quality report: init segments and `sidx` boxes larger than this are not read.
+pub(crate) const REPORT_MAX_HEADER_BYTES: u64 = 16 << 20;
+/// The quality report: a media segment larger than this is reported, not read.
+pub(crate) const REPORT_MAX_SEGMENT_BYTES: u64 = 1 << 30;
+/// The quality report: segments enumerated per Representation at most, so a hostile
+/// `@r` or `@duration` cannot make it list billions of files.
+pub(crate) const REPORT_MAX_SEGMENTS: u64 = 100_000;

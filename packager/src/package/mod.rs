@@ -1,0 +1,302 @@
+//! The whole flow: open every input, put all tracks on one timeline, plan the cuts,
+//! build the tracks in parallel, then write the MPD last.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+mod prepare;
+mod protection;
+
+use prepare::*;
+use protection::*;
+
+use crate::described::{RepInput, RepProtection, TextInput};
+use crate::hls;
+use crate::layout;
+use crate::mp4::moov::Kind;
+use crate::mpd;
+use crate::options::{Control, Options};
+use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
+use crate::segment::build::{BuiltTrack, TrackJob, build_track};
+use crate::sink::{DirSink, Sink};
+use crate::source::Input;
+use crate::{Error, Result};
+
+fn rep_input<'a>(
+    p: &'a Prepared,
+    o: &'a OutTrack,
+    built: &'a BuiltTrack,
+    protection: Option<RepProtection<'a>>,
+) -> RepInput<'a> {
+    let c = p.checked(o);
+    let t = &c.track;
+    RepInput {
+        id: &o.rep_id,
+        kind: t.kind,
+        fourcc: t.codec.fourcc,
+        codecs: &t.codec.codecs,
+        language: &t.language,
+        width: u32::from(t.codec.width),
+        height: u32::from(t.codec.height),
+        frame_rate: frame_rate(c),
+        sar: t.codec.sar,
+        sample_rate: t.codec.sample_rate,
+        channels: t.codec.channels,
+        dolby_mask: t.codec.dolby_mask,
+        channel_scheme: t
+            .codec
+            .channel_scheme
+            .as_ref()
+            .map(|(scheme, value)| (*scheme, value.as_str())),
+        supplemental: t.codec.supplemental.as_ref(),
+        slot: if t.kind == Kind::Audio {
+            p.tracks
+                .iter()
+                .take_while(|x| !std::ptr::eq(*x, o))
+                .filter(|x| {
+                    let xt = &p.checked(x).track;
+                    x.input == o.input && xt.kind == Kind::Audio && xt.language == t.language
+                })
+                .count()
+        } else {
+            0
+        },
+        timescale: t.timescale,
+        pto: o.timing.pto,
+        segments: &built.segments,
+        sap: built.sap,
+        tolerance: half_frame(c),
+        protection,
+        on_demand: built.index_range.map(|r| (built.init_bytes, r)),
+    }
+}
+
+/// Package `inputs` into `sink`: init and media segments for every audio and video
+/// track, then the MPD, last.
+pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
+    let mut p = prepare(inputs, options, true)?;
+    let mut warnings = std::mem::take(&mut p.warnings);
+    let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
+    let ctl = Control::new(
+        options,
+        p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum(),
+    );
+    ctl.check_cancel()?;
+    // Each call gets its own threads, one per track: concurrent calls (threads of a
+    // Python program, jobs of the worker) then never wait on each other's tracks.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(p.tracks.len().clamp(1, 16))
+        .thread_name(|i| format!("dashpack-track-{i}"))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start packaging threads: {e}")))?;
+    let built: Vec<BuiltTrack> = pool.install(|| {
+        p.tracks
+            .par_iter()
+            .zip(&protections)
+            .map(|(o, protection)| {
+                let checked = p.checked(o);
+                let job = TrackJob {
+                    input: checked.transcoded.as_ref().unwrap_or(&inputs[o.input]),
+                    track: checked,
+                    timing: o.timing,
+                    plan: &o.plan,
+                    rep_id: &o.rep_id,
+                    protection: protection.as_ref(),
+                };
+                build_track(&job, options.timeline, options.profile, sink, &ctl)
+            })
+            .collect::<Result<_>>()
+    })?;
+    ctl.check_cancel()?;
+
+    let laurl = clearkey_laurl(options.encryption.as_ref(), &protections);
+    let reps: Vec<RepInput<'_>> = p
+        .tracks
+        .iter()
+        .zip(&built)
+        .zip(&protections)
+        .map(|((o, b), prot)| {
+            let prot = prot.as_ref().map(|t| rep_protection(t, &laurl));
+            rep_input(&p, o, b, prot)
+        })
+        .collect();
+    // Subtitles: each file in a folder of its own, published as it is.
+    let text_ids: Vec<String> = (1..=options.subtitles.len())
+        .map(|i| layout::representation_id("text", i))
+        .collect();
+    let text_files: Vec<String> = text_ids
+        .iter()
+        .map(|id| layout::subtitle_path(id))
+        .collect();
+    let mut files = 0u64;
+    let mut bytes = 0u64;
+    let mut put = |path: &str, data: &[u8]| -> Result<()> {
+        sink.put(path, data)
+            .map_err(|e| Error::io(format!("cannot write {path}"), e))?;
+        files += 1;
+        bytes += data.len() as u64;
+        Ok(())
+    };
+    for (sub, path) in options.subtitles.iter().zip(&text_files) {
+        put(path, sub.text.as_bytes())?;
+    }
+    let texts: Vec<TextInput<'_>> = options
+        .subtitles
+        .iter()
+        .zip(text_ids.iter().zip(&text_files))
+        .map(|(sub, (id, file))| TextInput {
+            id,
+            language: &sub.language,
+            file,
+            bytes: sub.text.len() as u64,
+        })
+        .collect();
+    let written = mpd::write(&reps, &texts, options.timeline)
+        .map_err(|e| Error::internal(format!("cannot serialise the MPD: {e}")))?;
+    if options.hls {
+        let renditions: Vec<hls::TextRendition<'_>> = texts
+            .iter()
+            .map(|t| hls::TextRendition {
+                id: t.id,
+                file: layout::SUBTITLE_FILE,
+                language: t.language,
+            })
+            .collect();
+        for (path, text) in hls::write(&reps, &renditions, written.duration, options.timeline) {
+            put(&path, text.as_bytes())?;
+        }
+    }
+    // The MPD last: a reader that finds it finds everything it names.
+    put(&options.mpd_name, written.xml.as_bytes())?;
+
+    let representations = p
+        .tracks
+        .iter()
+        .zip(&built)
+        .zip(reps.iter().zip(&written.bandwidths))
+        .map(|((o, b), (r, &bandwidth))| {
+            let c = p.checked(o);
+            let t = &c.track;
+            let index_bytes = b.index_range.map_or(0, |(first, last)| last - first + 1);
+            let rep_bytes =
+                b.init_bytes + index_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
+            files += if b.index_range.is_some() {
+                1
+            } else {
+                1 + b.segments.len() as u64
+            };
+            bytes += rep_bytes;
+            let video = t.kind == Kind::Video;
+            Representation {
+                id: o.rep_id.clone(),
+                input: inputs[o.input].name().to_string(),
+                track_id: t.id,
+                content_type: if video {
+                    ContentType::Video
+                } else {
+                    ContentType::Audio
+                },
+                codecs: t.codec.codecs.clone(),
+                bandwidth,
+                width: video.then_some(u32::from(t.codec.width)),
+                height: video.then_some(u32::from(t.codec.height)),
+                frame_rate: frame_rate_string(c),
+                sample_rate: (!video).then_some(t.codec.sample_rate),
+                channels: (!video).then_some(t.codec.channels),
+                language: t.language.clone(),
+                segments: b.segments.len() as u32,
+                bytes: rep_bytes,
+                max_segment_duration: r.max_segment_duration(),
+            }
+        })
+        .collect();
+    Ok(Presentation {
+        mpd: options.mpd_name.clone(),
+        duration: written.duration,
+        min_buffer_time: written.min_buffer_time,
+        representations,
+        files,
+        bytes,
+        warnings,
+    })
+}
+
+/// Package local files into the folder `out_dir`, which appears whole or not at all.
+pub fn package_files<P: AsRef<Path>>(
+    inputs: &[P],
+    out_dir: impl AsRef<Path>,
+    options: &Options,
+) -> Result<Presentation> {
+    let inputs: Vec<Input> = inputs.iter().map(Input::open).collect::<Result<_>>()?;
+    package_inputs(&inputs, out_dir, options)
+}
+
+/// Package opened inputs (for instance with [`Input::with_language`]) into the folder
+/// `out_dir`, which appears whole or not at all.
+pub fn package_inputs(
+    inputs: &[Input],
+    out_dir: impl AsRef<Path>,
+    options: &Options,
+) -> Result<Presentation> {
+    let sink = DirSink::create(out_dir.as_ref(), options.force)?;
+    let presentation = package(inputs, &sink, options)?;
+    sink.commit()?;
+    Ok(presentation)
+}
+
+/// Describe the tracks of one input and what [`package`] would make of them.
+pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
+    let p = prepare(std::slice::from_ref(input), options, false)?;
+    let mut duration = 0.0f64;
+    let tracks = p
+        .tracks
+        .iter()
+        .map(|o| {
+            let c = p.checked(o);
+            let t = &c.track;
+            let ts = f64::from(t.timescale);
+            let start = o.plan.segments.first().map_or(0, |s| s.ept.max(0)) as f64 / ts;
+            let end = o.plan.end as f64 / ts;
+            duration = duration.max(end);
+            let media_seconds = c.stats.end_dts as f64 / ts;
+            let video = t.kind == Kind::Video;
+            TrackInfo {
+                track_id: t.id,
+                content_type: if video {
+                    ContentType::Video
+                } else {
+                    ContentType::Audio
+                },
+                sample_entry: crate::mp4::header::fourcc_str(&t.codec.fourcc),
+                codecs: t.codec.codecs.clone(),
+                timescale: t.timescale,
+                duration: end - start,
+                samples: t.table.count,
+                sync_samples: c.stats.sync_count,
+                keyframe_interval: (video && c.stats.sync_count > 0)
+                    .then(|| media_seconds / f64::from(c.stats.sync_count)),
+                bitrate: if media_seconds > 0.0 {
+                    (c.stats.bytes as f64 * 8.0 / media_seconds).round() as u64
+                } else {
+                    0
+                },
+                width: video.then_some(u32::from(t.codec.width)),
+                height: video.then_some(u32::from(t.codec.height)),
+                frame_rate: frame_rate_string(c),
+                sample_rate: (!video).then_some(t.codec.sample_rate),
+                channels: (!video).then_some(t.codec.channels),
+                language: t.language.clone(),
+                start,
+                planned_segments: o.plan.segments.len() as u32,
+            }
+        })
+        .collect();
+    Ok(MediaInfo {
+        file: input.name().to_string(),
+        size: input.source().len(),
+        duration,
+        tracks,
+        warnings: p.warnings,
+    })
+}

@@ -1,0 +1,403 @@
+//! Preparing the timeline: the inputs opened and checked, tracks kept or skipped, one
+//! timeline for all of them, and each track's cuts planned.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::layout;
+use crate::mp4::file::{self, CheckedTrack, Media};
+use crate::mp4::moov::{Kind, SkipWhy, Skipped};
+use crate::options::{Options, TrackSelector};
+use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
+use crate::segment::timing::{Rational, Timing, start_delay, timing};
+use crate::source::Input;
+use crate::{Error, Result};
+
+/// One track on its way to becoming a Representation.
+pub(super) struct OutTrack {
+    pub(super) input: usize,
+    pub(super) track: usize,
+    pub(super) rep_id: String,
+    pub(super) timing: Timing,
+    pub(super) plan: TrackPlan,
+}
+
+pub(super) struct Prepared {
+    pub(super) media: Vec<Media>,
+    pub(super) tracks: Vec<OutTrack>,
+    pub(super) warnings: Vec<String>,
+}
+
+impl Prepared {
+    pub(super) fn checked(&self, o: &OutTrack) -> &CheckedTrack {
+        &self.media[o.input].tracks[o.track]
+    }
+}
+
+pub(super) fn target_duration(options: &Options) -> Result<Rational> {
+    let d = options.segment_duration;
+    if !d.is_finite() || !(0.1..=3600.0).contains(&d) {
+        return Err(Error::InvalidOption {
+            name: "segment_duration",
+            reason: format!("{d} is not between 0.1 and 3600 seconds"),
+        });
+    }
+    Ok(Rational::new((d * 1000.0).round() as i128, 1000))
+}
+
+pub(super) fn check_mpd_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidOption {
+            name: "mpd_name",
+            reason: format!("{name:?} is not a plain file name"),
+        })
+    }
+}
+
+/// Most common sample duration: the nominal frame duration even with a few odd frames.
+pub(super) fn nominal_delta(t: &CheckedTrack) -> Option<u32> {
+    let mut counts: HashMap<u32, u64> = HashMap::new();
+    for &(n, d) in &t.track.table.stts {
+        *counts.entry(d).or_default() += u64::from(n);
+    }
+    counts
+        .into_iter()
+        .filter(|&(d, _)| d > 0)
+        .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
+        .map(|(d, _)| d)
+}
+
+/// Half a nominal sample duration, in seconds: boundaries of two Representations
+/// closer than this are the same boundary.
+pub(super) fn half_frame(t: &CheckedTrack) -> f64 {
+    f64::from(nominal_delta(t).unwrap_or(1)) / f64::from(t.track.timescale) / 2.0
+}
+
+pub(super) fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+pub(super) fn frame_rate_string(t: &CheckedTrack) -> Option<String> {
+    frame_rate(t).map(|(n, d)| {
+        if d == 1 {
+            n.to_string()
+        } else {
+            format!("{n}/{d}")
+        }
+    })
+}
+
+/// `@frameRate`: the average frame rate over the Representation (ISO/IEC 23009-1
+/// 5.3.7.2), samples over their total duration. A constant rate with a few odd frames
+/// (within 0.1% of the most common frame duration's rate) is given as that exact ratio
+/// (`30000/1001`); a variable one as the average to a thousandth of a frame per second.
+pub(super) fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
+    if t.track.kind != Kind::Video {
+        return None;
+    }
+    let ts = u128::from(t.track.timescale);
+    let count = u128::from(t.track.table.count);
+    // Decode time after the last sample: the durations of the samples packaged (an
+    // end trim may leave some of `stts` out).
+    let ticks = u128::from(t.stats.end_dts);
+    if count == 0 || ticks == 0 || ts == 0 {
+        return None;
+    }
+    let reduce = |n: u128, d: u128| {
+        let g = gcd(n as u64, d as u64).max(1) as u128;
+        (u64::try_from(n / g).ok()?, u64::try_from(d / g).ok()?).into()
+    };
+    let average = count * ts * 1_000_000 / ticks; // micro-frames per second
+    if let Some(nominal) = nominal_delta(t).map(u128::from) {
+        let exact = ts * 1_000_000 / nominal;
+        if average.abs_diff(exact) * 1000 <= exact {
+            return reduce(ts, nominal);
+        }
+    }
+    reduce((count * ts * 1000 + ticks / 2) / ticks, 1000)
+}
+
+/// Gives each encrypted track of one input its key; a track without one becomes a
+/// skipped track (encrypted input that cannot be carried, unless skipped on purpose).
+pub(super) fn find_keys(name: &str, m: &mut Media, keys: &[crate::DecryptionKey]) -> Result<()> {
+    let mut i = 0;
+    while i < m.tracks.len() {
+        let t = &mut m.tracks[i].track;
+        let Some(p) = t.protection.as_mut() else {
+            i += 1;
+            continue;
+        };
+        match keys.iter().find(|k| k.kid == p.protection.kid) {
+            Some(k) => {
+                if t.aux.len() != t.table.count as usize {
+                    return Err(Error::Unsupported {
+                        file: name.to_string(),
+                        what: format!(
+                            "track {}: encrypted samples outside fragments (saiz/saio in the \
+                             sample table) are not decrypted; fragmented input with senc is",
+                            t.id
+                        ),
+                    });
+                }
+                p.key = Some(k.key);
+                i += 1;
+            }
+            None => {
+                let why = p.why.clone();
+                let c = m.tracks.remove(i);
+                let entry = if c.track.kind == Kind::Video {
+                    b"encv"
+                } else {
+                    b"enca"
+                };
+                m.skipped.push(Skipped {
+                    entry: Some(*entry),
+                    ..Skipped::of(&c.track, why)
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the skip list to one input. An audio or video track that cannot be carried
+/// and was not skipped on purpose fails the call when `strict` (packaging) and is a
+/// warning otherwise (inspecting); tracks without media to lose are warnings.
+pub(super) fn keep_tracks(
+    name: &str,
+    m: &mut Media,
+    skip: &[TrackSelector],
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let asked = |id: u32, handler: &[u8; 4]| skip.iter().any(|s| s.matches(id, handler));
+    for s in &mut m.skipped {
+        if s.loses_media() && asked(s.id, &s.handler) {
+            s.why = SkipWhy::Requested;
+        } else if s.loses_media() && strict {
+            return Err(Media::uncarried(name, s));
+        }
+    }
+    let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut m.tracks)
+        .into_iter()
+        .partition(|t| !asked(t.track.id, t.track.kind.handler()));
+    m.tracks = kept;
+    m.skipped.extend(
+        dropped
+            .into_iter()
+            .map(|t| Skipped::of(&t.track, SkipWhy::Requested)),
+    );
+    warnings.extend(m.warnings.iter().map(|w| format!("{name}: {w}")));
+    warnings.extend(m.skipped.iter().map(|s| format!("{name}: {}", s.warning())));
+    if m.tracks.is_empty() {
+        return Err(Error::NoTracks {
+            file: name.to_string(),
+            detail: " (every track was skipped)".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared> {
+    let target = target_duration(options)?;
+    check_mpd_name(&options.mpd_name)?;
+    if inputs.is_empty() {
+        return Err(Error::InvalidOption {
+            name: "inputs",
+            reason: "no input file given".into(),
+        });
+    }
+    let mut media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
+    let mut warnings = Vec::new();
+    for (input, m) in inputs.iter().zip(&mut media) {
+        if let Some(lang) = input.language() {
+            for t in &mut m.tracks {
+                t.track.language = lang.to_string();
+            }
+        }
+        find_keys(input.name(), m, &options.decryption_keys)?;
+        keep_tracks(input.name(), m, &options.skip, strict, &mut warnings)?;
+        for t in &mut m.tracks {
+            if t.track.codec.family != crate::codec::Family::Pcm {
+                continue;
+            }
+            let (id, kind) = (
+                t.track.id,
+                crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
+            );
+            if strict {
+                t.transcoded = Some(crate::transcode::to_opus(input, t)?);
+                warnings.push(format!(
+                    "{}: track {id}: PCM audio ('{kind}') transcoded to Opus",
+                    input.name()
+                ));
+            } else {
+                warnings.push(format!(
+                    "{}: track {id}: PCM audio ('{kind}'), transcoded to Opus when packaged",
+                    input.name()
+                ));
+            }
+        }
+    }
+    for (input, m) in inputs.iter().zip(&media) {
+        for t in &m.tracks {
+            let (name, id) = (input.name(), t.track.id);
+            let first_sync = t
+                .track
+                .table
+                .sync
+                .as_ref()
+                .is_none_or(|s| s.first() == Some(&1));
+            if t.track.kind == Kind::Video && !first_sync {
+                warnings.push(format!(
+                    "{name}: track {id}: the first video sample is not a sync sample; players may not \
+                     decode the start of the first segment"
+                ));
+            }
+        }
+    }
+
+    // The presentation starts where its earliest track starts.
+    let global_start = media
+        .iter()
+        .flat_map(|m| {
+            m.tracks
+                .iter()
+                .map(move |t| start_delay(t, m.movie_timescale))
+        })
+        .reduce(|a, b| if b.lt(a) { b } else { a })
+        .unwrap_or(Rational::new(0, 1));
+
+    let mut tracks = Vec::new();
+    let (mut videos, mut audios) = (0, 0);
+    for (i, m) in media.iter().enumerate() {
+        for (j, t) in m.tracks.iter().enumerate() {
+            let rep_id = match t.track.kind {
+                Kind::Video => {
+                    videos += 1;
+                    layout::representation_id("video", videos)
+                }
+                Kind::Audio => {
+                    audios += 1;
+                    layout::representation_id("audio", audios)
+                }
+            };
+            tracks.push(OutTrack {
+                input: i,
+                track: j,
+                rep_id,
+                timing: timing(t, m.movie_timescale, global_start),
+                plan: TrackPlan {
+                    segments: Vec::new(),
+                    end: 0,
+                },
+            });
+        }
+    }
+    let mut p = Prepared {
+        media,
+        tracks,
+        warnings,
+    };
+
+    // Video first: each video track is cut at its own sync samples on the same grid.
+    for k in 0..p.tracks.len() {
+        let (kind, plan) = {
+            let o = &p.tracks[k];
+            let c = p.checked(o);
+            let plan = (c.track.kind == Kind::Video)
+                .then(|| plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target));
+            (c.track.kind, plan)
+        };
+        if let (Kind::Video, Some(plan)) = (kind, plan) {
+            p.tracks[k].plan = plan;
+        }
+    }
+    check_video_alignment(&p, inputs)?;
+
+    // Everything else follows the first video track's boundaries.
+    let reference = p
+        .tracks
+        .iter()
+        .find(|o| p.checked(o).track.kind == Kind::Video);
+    let has_video = reference.is_some();
+    let cuts = reference.map_or_else(Vec::new, |o| o.plan.cut_times(p.checked(o).track.timescale));
+    for k in 0..p.tracks.len() {
+        let o = &p.tracks[k];
+        let c = p.checked(o);
+        if c.track.kind == Kind::Video {
+            continue;
+        }
+        let plan = if has_video {
+            plan_at(&c.track.table, c.track.timescale, &o.timing, &cuts)
+        } else {
+            // Audio only: a first pass finds the end, then cut on the regular grid.
+            let whole = plan_at(&c.track.table, c.track.timescale, &o.timing, &[]);
+            let grid = regular_cuts(
+                target,
+                whole.end,
+                c.track.timescale,
+                c.track.table.count as usize,
+            );
+            plan_at(&c.track.table, c.track.timescale, &o.timing, &grid)
+        };
+        p.tracks[k].plan = plan;
+    }
+    Ok(p)
+}
+
+/// Video tracks of one sample entry type share an AdaptationSet, so their segment
+/// boundaries must match; refuse rather than write a false `segmentAlignment`.
+pub(super) fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()> {
+    let videos: Vec<&OutTrack> = p
+        .tracks
+        .iter()
+        .filter(|o| p.checked(o).track.kind == Kind::Video)
+        .collect();
+    for (a_i, a) in videos.iter().enumerate() {
+        for b in videos.iter().skip(a_i + 1) {
+            let (ca, cb) = (p.checked(a), p.checked(b));
+            if ca.track.codec.fourcc != cb.track.codec.fourcc {
+                continue;
+            }
+            let tolerance = half_frame(ca).min(half_frame(cb));
+            let times = |o: &OutTrack, c: &CheckedTrack| -> Vec<f64> {
+                o.plan
+                    .segments
+                    .iter()
+                    .map(|s| s.ept as f64 / f64::from(c.track.timescale))
+                    .collect()
+            };
+            let (ta, tb) = (times(a, ca), times(b, cb));
+            let mismatch = ta
+                .iter()
+                .zip(&tb)
+                .position(|(x, y)| (x - y).abs() > tolerance)
+                .or((ta.len() != tb.len()).then_some(ta.len().min(tb.len())));
+            if let Some(i) = mismatch {
+                let at = |t: &[f64]| {
+                    t.get(i)
+                        .map_or("its end".to_string(), |x| format!("{x:.3} s"))
+                };
+                return Err(Error::Misaligned {
+                    detail: format!(
+                        "segment {} starts at {} in {} (track {}) but at {} in {} (track {}); \
+                         the inputs' keyframes are not aligned",
+                        i + 1,
+                        at(&ta),
+                        inputs[a.input].name(),
+                        ca.track.id,
+                        at(&tb),
+                        inputs[b.input].name(),
+                        cb.track.id,
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
