@@ -41,9 +41,11 @@ mod subtitles;
 mod transcode;
 
 pub use crypt::decrypt::DecryptionKey;
-pub use crypt::{ClearKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
+pub use crypt::{ClearKey, Encryption, EncryptionKey, EncryptionOptions, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
-pub use options::{Options, Profile, Progress, ProgressFn, Timeline, TrackSelector};
+pub use options::{
+    DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, Timeline, TrackSelector,
+};
 pub use package::{inspect, package, package_files, package_inputs};
 pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
 pub use sink::{DirSink, MemorySink, Sink, SinkFile};

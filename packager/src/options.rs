@@ -9,6 +9,10 @@ use crate::{Error, Result};
 use crate::crypt::Encryption;
 use crate::subtitles::Subtitles;
 
+/// The target segment duration, seconds, unless `Options::segment_duration` says
+/// otherwise: the one default every front end (CLI, Python, C, worker) uses.
+pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
+
 /// How media segments are named and addressed in the SegmentTemplate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Timeline {
@@ -17,6 +21,15 @@ pub enum Timeline {
     Number,
     /// `seg-$Time$.m4s`, named by the segment's start on the media timeline.
     Time,
+}
+
+impl fmt::Display for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Timeline::Number => "number",
+            Timeline::Time => "time",
+        })
+    }
 }
 
 impl std::str::FromStr for Timeline {
@@ -48,6 +61,15 @@ pub enum Profile {
     /// `isoff-on-demand`: one file per Representation (init, `sidx`, then every
     /// segment), addressed by byte ranges with SegmentBase.
     OnDemand,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Live => "live",
+            Profile::OnDemand => "on-demand",
+        })
+    }
 }
 
 impl std::str::FromStr for Profile {
@@ -172,7 +194,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            segment_duration: 4.0,
+            segment_duration: DEFAULT_SEGMENT_DURATION,
             mpd_name: crate::layout::DEFAULT_MPD.to_string(),
             timeline: Timeline::Number,
             profile: Profile::Live,

@@ -137,6 +137,18 @@ impl Input {
 
     /// Give every track of this input the language `tag` (BCP-47 or ISO 639-2, written
     /// in its shortest form), whatever the file says.
+    /// A path, or `[+language=fr]path` (mp4dash's selector form) to give every track of
+    /// the input that language.
+    pub fn open_spec(spec: &str) -> crate::Result<Self> {
+        match spec
+            .strip_prefix("[+language=")
+            .and_then(|r| r.split_once(']'))
+        {
+            Some((lang, path)) => Ok(Input::open(path)?.with_language(lang)),
+            None => Input::open(spec),
+        }
+    }
+
     pub fn with_language(mut self, tag: &str) -> Self {
         self.language = Some(crate::lang::shortest(tag));
         self

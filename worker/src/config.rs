@@ -169,7 +169,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     };
     let workers = v.number("CONCURRENCY_WORKERS", 2, 1, 256)?;
     let segment_duration = match v.get("DASHPACK_SEGMENT_DURATION") {
-        None => 4.0,
+        None => dashpack::DEFAULT_SEGMENT_DURATION,
         Some(s) => match s.parse::<f64>() {
             Ok(d) if d.is_finite() && (0.5..=60.0).contains(&d) => d,
             _ => {

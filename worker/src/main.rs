@@ -39,17 +39,17 @@ enum Command {
         #[arg(short = 'o', long = "output-dir")]
         output: PathBuf,
         /// Target segment duration in seconds.
-        #[arg(long, default_value_t = 4.0)]
+        #[arg(long, default_value_t = dashpack::DEFAULT_SEGMENT_DURATION)]
         segment_duration: f64,
         /// File name of the MPD.
-        #[arg(long, default_value = "stream.mpd")]
+        #[arg(long, default_value = dashpack::layout::DEFAULT_MPD)]
         mpd_name: String,
         /// Segment addressing: `number` ($Number$) or `time` ($Time$).
-        #[arg(long, default_value = "number")]
+        #[arg(long, default_value_t = Timeline::default())]
         timeline: Timeline,
         /// `live` (a file per segment, SegmentTemplate) or `on-demand` (one file per
         /// Representation with a sidx, SegmentBase byte ranges).
-        #[arg(long, default_value = "live")]
+        #[arg(long, default_value_t = dashpack::Profile::default())]
         profile: dashpack::Profile,
         /// Replace the contents of a non-empty output folder.
         #[arg(short = 'f', long)]
@@ -80,7 +80,7 @@ enum Command {
     Inspect {
         input: PathBuf,
         /// Target segment duration used for the plan, in seconds.
-        #[arg(long, default_value_t = 4.0)]
+        #[arg(long, default_value_t = dashpack::DEFAULT_SEGMENT_DURATION)]
         segment_duration: f64,
         /// Print as JSON.
         #[arg(long)]
@@ -134,13 +134,9 @@ struct EncryptionArgs {
     /// prefix wins.
     #[arg(long = "encryption-key", value_name = "KEY_SPEC")]
     keys: Vec<String>,
-    /// `cenc` (AES-CTR) or `cbcs` (AES-CBC, 1:9 pattern for video).
-    #[arg(
-        long = "encryption-scheme",
-        default_value = "cenc",
-        value_name = "SCHEME"
-    )]
-    scheme: String,
+    /// `cenc` (AES-CTR, the default) or `cbcs` (AES-CBC, 1:9 pattern for video).
+    #[arg(long = "encryption-scheme", value_name = "SCHEME")]
+    scheme: Option<String>,
     /// Seconds at the start left clear (whole segments).
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
     clear_lead: f64,
@@ -172,15 +168,14 @@ impl EncryptionArgs {
                 None => dashpack::Pssh::from_base64(p).map_err(|e| format!("--pssh: {e}")),
             })
             .collect::<Result<_, String>>()?;
-        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        Ok(dashpack::Encryption::from_options(
-            &keys,
-            &self.scheme,
-            self.clear_lead,
-            self.clearkey_license_url.as_deref(),
-            self.clearkey_inline,
-            pssh,
-        )?)
+        let mut o = dashpack::EncryptionOptions::default();
+        o.keys = self.keys;
+        o.scheme = self.scheme;
+        o.clear_lead = self.clear_lead;
+        o.clearkey_license_url = self.clearkey_license_url;
+        o.clearkey_inline = self.clearkey_inline;
+        o.pssh = pssh;
+        Ok(dashpack::Encryption::from_options(&o)?)
     }
 }
 
@@ -204,13 +199,8 @@ fn main() -> ExitCode {
         } => encryption.parse().and_then(|encryption| {
             let subtitles = subtitles
                 .iter()
-                .map(|spec| {
-                    let (file, lang) = spec
-                        .rsplit_once(':')
-                        .ok_or_else(|| format!("--subtitles {spec}: expected FILE:LANG"))?;
-                    Ok(dashpack::Subtitles::open(file, lang)?)
-                })
-                .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
+                .map(|spec| dashpack::Subtitles::open_spec(spec))
+                .collect::<Result<Vec<_>, _>>()?;
             let options = Options {
                 segment_duration,
                 mpd_name,
@@ -300,22 +290,6 @@ async fn enqueue(resource_id: String, file_path: String) -> CliResult {
     Ok(())
 }
 
-/// `[+language=fr]path` (mp4dash's input selector form) or a plain path.
-fn open_input(spec: &str) -> Result<dashpack::Input, Box<dyn std::error::Error>> {
-    let (language, path) = match spec
-        .strip_prefix("[+language=")
-        .and_then(|r| r.split_once(']'))
-    {
-        Some((lang, path)) => (Some(lang), path),
-        None => (None, spec),
-    };
-    let input = dashpack::Input::open(path)?;
-    Ok(match language {
-        Some(lang) => input.with_language(lang),
-        None => input,
-    })
-}
-
 fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: bool) -> CliResult {
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
@@ -337,7 +311,7 @@ fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: 
     }
     let inputs = inputs
         .iter()
-        .map(|s| open_input(s))
+        .map(|s| dashpack::Input::open_spec(s))
         .collect::<Result<Vec<_>, _>>()?;
     let result = dashpack::package_inputs(&inputs, output, &options);
     if let Some(bar) = &bar {

@@ -206,15 +206,14 @@ unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i
         .transpose()
         .map_err(invalid)?
         .unwrap_or_default();
-    core::Encryption::from_options(
-        &keys.into_iter().collect::<Vec<_>>(),
-        scheme.unwrap_or("cenc"),
-        o.clear_lead,
-        url,
-        o.clearkey_inline != 0,
-        pssh,
-    )
-    .map_err(invalid)
+    let mut e = core::EncryptionOptions::default();
+    e.keys = keys.into_iter().map(str::to_string).collect();
+    e.scheme = scheme.map(str::to_string);
+    e.clear_lead = o.clear_lead;
+    e.clearkey_license_url = url.map(str::to_string);
+    e.clearkey_inline = o.clearkey_inline != 0;
+    e.pssh = pssh;
+    core::Encryption::from_options(&e).map_err(invalid)
 }
 
 /// Fill `options` with the defaults.
@@ -229,7 +228,7 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
     // SAFETY: checked non-NULL; the caller owns the struct.
     unsafe {
         options.write(DashpackOptions {
-            segment_duration: 4.0,
+            segment_duration: core::DEFAULT_SEGMENT_DURATION,
             mpd_name: std::ptr::null(),
             timeline: DASHPACK_TIMELINE_NUMBER,
             force: 0,
@@ -315,14 +314,8 @@ pub unsafe extern "C" fn dashpack_package(
             // SAFETY: NULL or NUL-terminated by contract.
             if let Some(list) = unsafe { optional(o.subtitles, "subtitles") }? {
                 for spec in list.split('|').filter(|s| !s.trim().is_empty()) {
-                    let (file, lang) = spec.rsplit_once(':').ok_or_else(|| {
-                        (
-                            DASHPACK_ERR_INVALID_ARGUMENT,
-                            format!("subtitles entry {spec:?}: expected FILE:LANG"),
-                        )
-                    })?;
                     opts.subtitles.push(
-                        core::Subtitles::open(file, lang)
+                        core::Subtitles::open_spec(spec)
                             .map_err(|e| (status(&e), e.to_string()))?,
                     );
                 }

@@ -237,20 +237,28 @@ impl MediaInfo {
     }
 }
 
+/// The library's options with what the caller gave; `None` keeps the library's
+/// default, so Python never restates one.
 fn options(
-    segment_duration: f64,
-    mpd_name: String,
-    timeline: &str,
+    segment_duration: Option<f64>,
+    mpd_name: Option<String>,
+    timeline: Option<&str>,
     force: bool,
 ) -> PyResult<dashpack::Options> {
-    let timeline = timeline.parse::<dashpack::Timeline>().map_err(to_py)?;
-    Ok(dashpack::Options {
-        segment_duration,
-        mpd_name,
-        timeline,
+    let mut o = dashpack::Options {
         force,
         ..dashpack::Options::default()
-    })
+    };
+    if let Some(d) = segment_duration {
+        o.segment_duration = d;
+    }
+    if let Some(name) = mpd_name {
+        o.mpd_name = name;
+    }
+    if let Some(t) = timeline {
+        o.timeline = t.parse().map_err(to_py)?;
+    }
+    Ok(o)
 }
 
 /// One path, or a list of paths (str or os.PathLike).
@@ -264,11 +272,11 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
         .collect()
 }
 
-/// package(input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd",
-///         timeline="number", force=False, progress=None, encryption_key=None,
-///         encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None,
+/// package(input, output_dir, *, segment_duration=None, mpd_name=None,
+///         timeline=None, force=False, progress=None, encryption_key=None,
+///         encryption_scheme=None, clear_lead=0.0, clearkey_license_url=None,
 ///         clearkey_inline=False, pssh=None, hls=False, subtitles=None,
-///         languages=None, profile="live", skip=None, decryption_key=None)
+///         languages=None, profile=None, skip=None, decryption_key=None)
 /// --
 ///
 /// Package one MP4 file, or a list of them forming one presentation, into an
@@ -276,15 +284,16 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 ///
 /// input: a path (str or os.PathLike) or a list of paths.
 /// output_dir: the folder to create; it appears complete or not at all.
-/// segment_duration: target segment length in seconds; video is cut at the first
-///     keyframe at or after each multiple of it.
-/// mpd_name: file name of the MPD.
-/// timeline: "number" ($Number$ segment names) or "time" ($Time$).
+/// segment_duration: target segment length in seconds (None: 4.0); video is cut at
+///     the first keyframe at or after each multiple of it.
+/// mpd_name: file name of the MPD (None: "stream.mpd").
+/// timeline: "number" ($Number$ segment names, the default) or "time" ($Time$).
 /// force: replace the contents of a non-empty output_dir.
 /// progress: called as progress(bytes_done, bytes_total) while segments are written.
 /// encryption_key: Common Encryption key(s), "[video:|audio:|REP_ID:]KID:KEY[:IV]" in
 ///     hex (as mp4dash takes them), a str (comma-separated) or a list; None: clear.
-/// encryption_scheme: "cenc" (AES-CTR) or "cbcs" (AES-CBC, 1:9 pattern for video).
+/// encryption_scheme: "cenc" (AES-CTR, the default) or "cbcs" (AES-CBC, 1:9 pattern
+///     for video).
 /// clear_lead: seconds at the start left unencrypted (whole segments).
 /// clearkey_license_url: signal W3C ClearKey with this license server in the MPD.
 /// clearkey_inline: signal ClearKey with the keys inline in the MPD (testing only).
@@ -292,7 +301,7 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// hls: also write HLS playlists (master.m3u8 and one per Representation).
 /// subtitles: WebVTT files to publish, as (path, language) pairs.
 /// languages: one language per input (None keeps the file's), overriding the tracks'.
-/// profile: "live" (a file per segment) or "on-demand" (one file per Representation,
+/// profile: "live" (a file per segment, the default) or "on-demand" (one file per Representation,
 ///     sidx and byte ranges).
 /// skip: tracks of every input to leave out on purpose: track IDs (int) or "video" /
 ///     "audio". Without it, an audio or video track that cannot be carried raises
@@ -303,19 +312,19 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=4.0, mpd_name="stream.mpd".to_string(), timeline="number", force=false, progress=None, encryption_key=None, encryption_scheme="cenc", clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile="live", skip=None, decryption_key=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=None, mpd_name=None, timeline=None, force=false, progress=None, encryption_key=None, encryption_scheme=None, clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile=None, skip=None, decryption_key=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
     input: &Bound<'_, PyAny>,
     output_dir: PathBuf,
-    segment_duration: f64,
-    mpd_name: String,
-    timeline: &str,
+    segment_duration: Option<f64>,
+    mpd_name: Option<String>,
+    timeline: Option<&str>,
     force: bool,
     progress: Option<Py<PyAny>>,
     encryption_key: Option<&Bound<'_, PyAny>>,
-    encryption_scheme: &str,
+    encryption_scheme: Option<String>,
     clear_lead: f64,
     clearkey_license_url: Option<String>,
     clearkey_inline: bool,
@@ -323,7 +332,7 @@ fn package(
     hls: bool,
     subtitles: Option<Vec<(PathBuf, String)>>,
     languages: Option<Vec<Option<String>>>,
-    profile: &str,
+    profile: Option<&str>,
     skip: Option<Vec<Bound<'_, PyAny>>>,
     decryption_key: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Presentation> {
@@ -356,18 +365,18 @@ fn package(
             parsed.map_err(to_py)
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    opts.encryption = dashpack::Encryption::from_options(
-        &keys,
-        encryption_scheme,
-        clear_lead,
-        clearkey_license_url.as_deref(),
-        clearkey_inline,
-        pssh,
-    )
-    .map_err(to_py)?;
+    let mut enc = dashpack::EncryptionOptions::default();
+    enc.keys = keys;
+    enc.scheme = encryption_scheme;
+    enc.clear_lead = clear_lead;
+    enc.clearkey_license_url = clearkey_license_url;
+    enc.clearkey_inline = clearkey_inline;
+    enc.pssh = pssh;
+    opts.encryption = dashpack::Encryption::from_options(&enc).map_err(to_py)?;
     opts.hls = hls;
-    opts.profile = profile.parse().map_err(to_py)?;
+    if let Some(p) = profile {
+        opts.profile = p.parse().map_err(to_py)?;
+    }
     let decryption: Vec<String> = match decryption_key {
         None => Vec::new(),
         Some(k) => match k.extract::<String>() {
@@ -481,16 +490,16 @@ fn package(
     })
 }
 
-/// inspect(path, *, segment_duration=4.0)
+/// inspect(path, *, segment_duration=None)
 /// --
 ///
 /// Describe an MP4 file's audio and video tracks (codecs, duration, samples,
 /// keyframe interval, bitrate, language) and how many segments package() would
 /// write for each with the given segment_duration. Returns a MediaInfo.
 #[pyfunction]
-#[pyo3(signature = (path, *, segment_duration=4.0))]
-fn inspect(py: Python<'_>, path: PathBuf, segment_duration: f64) -> PyResult<MediaInfo> {
-    let opts = options(segment_duration, "stream.mpd".into(), "number", false)?;
+#[pyo3(signature = (path, *, segment_duration=None))]
+fn inspect(py: Python<'_>, path: PathBuf, segment_duration: Option<f64>) -> PyResult<MediaInfo> {
+    let opts = options(segment_duration, None, None, false)?;
     let info = py
         .detach(|| dashpack::Input::open(&path).and_then(|i| dashpack::inspect(&i, &opts)))
         .map_err(to_py)?;

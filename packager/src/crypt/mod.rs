@@ -305,26 +305,51 @@ pub struct Encryption {
     pub pssh: Vec<Pssh>,
 }
 
+/// Encryption as the command line, Python and C take it, in text: one parser for all
+/// three. Build it from `default()` and set what is given.
+#[derive(Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EncryptionOptions {
+    /// Key specifications, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex; each
+    /// may hold a comma-separated list.
+    pub keys: Vec<String>,
+    /// `cenc` or `cbcs`; `None` for the default (`cenc`).
+    pub scheme: Option<String>,
+    /// Seconds at the start left clear (whole segments).
+    pub clear_lead: f64,
+    /// Signal ClearKey with this license server URL.
+    pub clearkey_license_url: Option<String>,
+    /// Signal ClearKey with the keys inline in the MPD (testing only).
+    pub clearkey_inline: bool,
+    /// DRM systems' `pssh` boxes for the init segments and the MPD.
+    pub pssh: Vec<Pssh>,
+}
+
+impl fmt::Debug for EncryptionOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptionOptions")
+            .field("keys", &format_args!("<{} redacted>", self.keys.len()))
+            .field("scheme", &self.scheme)
+            .field("clear_lead", &self.clear_lead)
+            .field("clearkey_license_url", &self.clearkey_license_url)
+            .field("clearkey_inline", &self.clearkey_inline)
+            .field("pssh", &self.pssh)
+            .finish()
+    }
+}
+
 impl Encryption {
-    /// The encryption the textual options describe, as the command line, Python and C
-    /// take them: key specifications (each may hold a comma-separated list), the scheme
-    /// name, the clear lead, ClearKey signalling and `pssh` boxes. `None` without keys.
-    /// Errors never repeat key material.
-    pub fn from_options(
-        keys: &[&str],
-        scheme: &str,
-        clear_lead: f64,
-        clearkey_license_url: Option<&str>,
-        clearkey_inline: bool,
-        pssh: Vec<Pssh>,
-    ) -> Result<Option<Encryption>, crate::Error> {
+    /// The encryption the textual options describe; `None` without keys. Errors (kind
+    /// `Option`) never repeat key material.
+    pub fn from_options(o: &EncryptionOptions) -> Result<Option<Encryption>, crate::Error> {
+        let keys: Vec<&str> = o.keys.iter().map(String::as_str).collect();
         Self::from_options_str(
-            keys,
-            scheme,
-            clear_lead,
-            clearkey_license_url,
-            clearkey_inline,
-            pssh,
+            &keys,
+            o.scheme.as_deref().unwrap_or("cenc"),
+            o.clear_lead,
+            o.clearkey_license_url.as_deref(),
+            o.clearkey_inline,
+            o.pssh.clone(),
         )
         .map_err(|e| crate::Error::option("encryption", e))
     }

@@ -1,10 +1,28 @@
 import os
 import pathlib
-from typing import Tuple, Callable, Literal, Optional, Sequence, Union
+from typing import Tuple, Callable, Literal, Optional, Sequence, Union, final
 
 _Path = Union[str, "os.PathLike[str]"]
 
 __version__: str
+__all__ = [
+    "DashpackError",
+    "DashpackIOError",
+    "InternalError",
+    "InvalidInputError",
+    "InvalidOptionError",
+    "LimitError",
+    "MediaInfo",
+    "OutputExistsError",
+    "Presentation",
+    "Representation",
+    "TrackInfo",
+    "UnsupportedError",
+    "__version__",
+    "_error_for_kinds",
+    "inspect",
+    "package",
+]
 
 class DashpackError(Exception): ...
 class InvalidInputError(DashpackError): ...
@@ -17,6 +35,7 @@ class InternalError(DashpackError): ...
 
 def _error_for_kinds() -> list[Tuple[str, type]]: ...
 
+@final
 class Representation:
     id: str
     input: str
@@ -34,6 +53,7 @@ class Representation:
     bytes: int
     max_segment_duration: float
 
+@final
 class Presentation:
     mpd_path: pathlib.Path
     duration: float
@@ -43,6 +63,7 @@ class Presentation:
     bytes: int
     warnings: list[str]
 
+@final
 class TrackInfo:
     track_id: int
     content_type: Literal["video", "audio"]
@@ -63,6 +84,7 @@ class TrackInfo:
     start: float
     planned_segments: int
 
+@final
 class MediaInfo:
     file: str
     size: int
@@ -74,13 +96,13 @@ def package(
     input: Union[_Path, Sequence[_Path]],
     output_dir: _Path,
     *,
-    segment_duration: float = 4.0,
-    mpd_name: str = "stream.mpd",
-    timeline: Literal["number", "time"] = "number",
+    segment_duration: Optional[float] = None,
+    mpd_name: Optional[str] = None,
+    timeline: Optional[Literal["number", "time"]] = None,
     force: bool = False,
     progress: Optional[Callable[[int, int], object]] = None,
     encryption_key: Union[str, Sequence[str], None] = None,
-    encryption_scheme: Literal["cenc", "cbcs"] = "cenc",
+    encryption_scheme: Optional[Literal["cenc", "cbcs"]] = None,
     clear_lead: float = 0.0,
     clearkey_license_url: Optional[str] = None,
     clearkey_inline: bool = False,
@@ -88,11 +110,11 @@ def package(
     hls: bool = False,
     subtitles: Optional[Sequence[Tuple[_Path, str]]] = None,
     languages: Optional[Sequence[Optional[str]]] = None,
-    profile: Literal["live", "on-demand"] = "live",
+    profile: Optional[Literal["live", "on-demand"]] = None,
     skip: Optional[Sequence[Union[int, str]]] = None,
     decryption_key: Union[str, Sequence[str], None] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 
-def inspect(path: _Path, *, segment_duration: float = 4.0) -> MediaInfo:
+def inspect(path: _Path, *, segment_duration: Optional[float] = None) -> MediaInfo:
     """Describe an MP4 file's tracks and what package() would make of them."""
