@@ -15,6 +15,7 @@ pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
 
 /// How media segments are named and addressed in the SegmentTemplate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
 pub enum Timeline {
     /// `seg-$Number$.m4s`, numbered from 1.
     #[default]
@@ -54,6 +55,7 @@ impl Timeline {
 
 /// The DASH profile: how media is split into files and addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
 pub enum Profile {
     /// `isoff-live`: an init segment and one file per media segment, SegmentTemplate.
     #[default]
@@ -149,6 +151,7 @@ impl fmt::Display for TrackSelector {
 
 /// Progress of a running [`crate::package`] call, in bytes of media data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     pub bytes_done: u64,
     pub bytes_total: u64,

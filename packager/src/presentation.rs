@@ -4,13 +4,17 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ContentType {
     Video,
     Audio,
+    /// A WebVTT sidecar file.
+    Text,
 }
 
 /// One Representation written to the MPD.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Representation {
     pub id: String,
     /// The input it came from and its track ID there.
@@ -35,6 +39,7 @@ pub struct Representation {
 
 /// The result of a successful [`crate::package`] call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Presentation {
     /// The MPD's path relative to the output folder.
     pub mpd: String,
@@ -52,6 +57,7 @@ pub struct Presentation {
 
 /// One track of an input, as [`crate::inspect`] sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct TrackInfo {
     pub track_id: u32,
     pub content_type: ContentType,
@@ -81,6 +87,7 @@ pub struct TrackInfo {
 
 /// The result of [`crate::inspect`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct MediaInfo {
     pub file: String,
     pub size: u64,

@@ -338,6 +338,9 @@ fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: 
             (_, _, Some(rate)) => {
                 format!("{rate} Hz, {} ch, {}", r.channels.unwrap_or(0), r.language)
             }
+            _ if r.content_type == dashpack::ContentType::Text => {
+                format!("WebVTT, {}", r.language)
+            }
             _ => String::new(),
         };
         println!(

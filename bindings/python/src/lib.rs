@@ -130,6 +130,7 @@ fn content_type(c: dashpack::ContentType) -> String {
     match c {
         dashpack::ContentType::Video => "video",
         dashpack::ContentType::Audio => "audio",
+        _ => "text",
     }
     .to_string()
 }

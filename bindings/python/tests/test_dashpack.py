@@ -257,7 +257,9 @@ def test_hls_subtitles_and_languages(tmp_path):
         [FIXTURES / "h264_aac.mp4", FIXTURES / "audio_only.m4a"], tmp_path / "o",
         hls=True, subtitles=[(vtt, "fra")], languages=[None, "de"],
     )
-    assert [r.language for r in p.representations] == ["und", "und", "de"]
+    assert [r.language for r in p.representations] == ["und", "und", "de", "fr"]
+    text = p.representations[-1]
+    assert (text.id, text.content_type, text.bytes) == ("text-1", "text", vtt.stat().st_size)
     assert (tmp_path / "o" / "master.m3u8").read_text().startswith("#EXTM3U")
     assert (tmp_path / "o" / "video-1" / "playlist.m3u8").exists()
     assert (tmp_path / "o" / "text-1" / "subtitles.vtt").read_text() == vtt.read_text()

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 
 /// Which Common Encryption scheme protects the samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// AES-CTR, 8-byte per-sample IVs, every byte after the clear headers encrypted.
     #[default]
@@ -60,6 +61,7 @@ impl Scheme {
 
 /// The tracks a key applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KeyScope {
     /// Every track without a more specific key.
     All,
@@ -169,6 +171,7 @@ impl EncryptionKey {
 
 /// How players find the ClearKey keys (W3C Encrypted Media Extensions "org.w3.clearkey").
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClearKey {
     /// The license server's URL, written as `dashif:Laurl`.
     LicenseUrl(String),

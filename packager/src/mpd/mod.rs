@@ -342,6 +342,15 @@ fn representation(
     }
 }
 
+/// A sidecar file's bandwidth: its bits over the presentation.
+pub(crate) fn text_bandwidth(bytes: u64, duration: f64) -> u64 {
+    if duration > 0.0 {
+        (bytes as f64 * 8.0 / duration).ceil() as u64
+    } else {
+        0
+    }
+}
+
 /// A WebVTT sidecar's AdaptationSet; its bandwidth is its size over the presentation.
 fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
     AdaptationSet {
@@ -365,11 +374,7 @@ fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
             id: t.id.to_string(),
             codecs: String::new(),
             supplemental_codecs: None,
-            bandwidth: if duration > 0.0 {
-                (t.bytes as f64 * 8.0 / duration).ceil() as u64
-            } else {
-                0
-            },
+            bandwidth: text_bandwidth(t.bytes, duration),
             width: None,
             height: None,
             frame_rate: None,

@@ -210,7 +210,27 @@ pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<P
                 max_segment_duration: r.max_segment_duration(),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut representations = representations;
+    for (t, sub) in texts.iter().zip(&options.subtitles) {
+        representations.push(Representation {
+            id: t.id.to_string(),
+            input: sub.name.clone(),
+            track_id: 0,
+            content_type: ContentType::Text,
+            codecs: String::new(),
+            bandwidth: mpd::text_bandwidth(t.bytes, written.duration),
+            width: None,
+            height: None,
+            frame_rate: None,
+            sample_rate: None,
+            channels: None,
+            language: t.language.to_string(),
+            segments: 0,
+            bytes: t.bytes,
+            max_segment_duration: 0.0,
+        });
+    }
     Ok(Presentation {
         mpd: options.mpd_name.clone(),
         duration: written.duration,

@@ -40,7 +40,7 @@ class Representation:
     id: str
     input: str
     track_id: int
-    content_type: Literal["video", "audio"]
+    content_type: Literal["video", "audio", "text"]
     codecs: str
     bandwidth: int
     width: Optional[int]
