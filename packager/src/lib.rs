@@ -44,9 +44,12 @@ pub use crypt::decrypt::DecryptionKey;
 pub use crypt::{ClearKey, Encryption, EncryptionKey, EncryptionOptions, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
 pub use options::{
-    DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, Timeline, TrackSelector,
+    DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, RunControl, Timeline,
+    TrackSelector,
 };
-pub use package::{inspect, package, package_files, package_inputs};
+pub use package::{
+    inspect, package, package_files, package_inputs, package_inputs_with, package_with,
+};
 pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
 pub use sink::{DirSink, MemorySink, Sink, SinkFile};
 pub use source::{BytesSource, FileSource, Input, Source};

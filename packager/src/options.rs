@@ -160,8 +160,9 @@ pub struct Progress {
 /// Called from the packaging threads whenever a segment is finished.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// Everything that changes what [`crate::package`] writes or how it runs.
-#[derive(Clone)]
+/// Everything that changes what [`crate::package`] writes: plain configuration,
+/// comparable and printable. How a call runs (progress, cancel) is a [`RunControl`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// Target segment duration in seconds (default 4). Video is cut at the first sync
     /// sample at or after each multiple of it, so segments can be longer.
@@ -174,10 +175,6 @@ pub struct Options {
     pub profile: Profile,
     /// Replace the contents of a non-empty output folder (default false: refuse).
     pub force: bool,
-    pub progress: Option<ProgressFn>,
-    /// Set to true from any thread to stop; the call then returns [`crate::Error::Cancelled`]
-    /// and leaves no output behind.
-    pub cancel: Option<Arc<AtomicBool>>,
     /// Common Encryption of every track (default none: clear output).
     pub encryption: Option<Encryption>,
     /// Also write HLS playlists (`master.m3u8` and one per Representation) over the
@@ -202,8 +199,6 @@ impl Default for Options {
             timeline: Timeline::Number,
             profile: Profile::Live,
             force: false,
-            progress: None,
-            cancel: None,
             encryption: None,
             hls: false,
             subtitles: Vec::new(),
@@ -213,43 +208,108 @@ impl Default for Options {
     }
 }
 
-impl fmt::Debug for Options {
+impl Options {
+    pub fn with_segment_duration(mut self, seconds: f64) -> Self {
+        self.segment_duration = seconds;
+        self
+    }
+
+    pub fn with_mpd_name(mut self, name: impl Into<String>) -> Self {
+        self.mpd_name = name.into();
+        self
+    }
+
+    pub fn with_timeline(mut self, timeline: Timeline) -> Self {
+        self.timeline = timeline;
+        self
+    }
+
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    pub fn with_encryption(mut self, encryption: Option<Encryption>) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    pub fn with_hls(mut self, hls: bool) -> Self {
+        self.hls = hls;
+        self
+    }
+
+    pub fn with_subtitles(mut self, subtitles: Vec<Subtitles>) -> Self {
+        self.subtitles = subtitles;
+        self
+    }
+
+    pub fn with_skip(mut self, skip: Vec<TrackSelector>) -> Self {
+        self.skip = skip;
+        self
+    }
+
+    pub fn with_decryption_keys(mut self, keys: Vec<crate::DecryptionKey>) -> Self {
+        self.decryption_keys = keys;
+        self
+    }
+}
+
+/// How one call runs, apart from what it writes: progress reports and a flag to stop.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct RunControl {
+    /// Called from the packaging threads whenever a segment is finished.
+    pub progress: Option<ProgressFn>,
+    /// Set to true from any thread to stop; the call then returns
+    /// [`crate::Error::Cancelled`] and leaves no output behind.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl RunControl {
+    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+}
+
+impl fmt::Debug for RunControl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("segment_duration", &self.segment_duration)
-            .field("mpd_name", &self.mpd_name)
-            .field("timeline", &self.timeline)
-            .field("profile", &self.profile)
-            .field("force", &self.force)
+        f.debug_struct("RunControl")
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel.is_some())
-            .field("encryption", &self.encryption)
-            .field("hls", &self.hls)
-            .field("subtitles", &self.subtitles)
-            .field("skip", &self.skip)
-            .field("decryption_keys", &self.decryption_keys)
             .finish()
     }
 }
 
 /// Cancellation and progress, shared by the packaging threads.
 pub(crate) struct Control<'a> {
-    options: &'a Options,
+    run: &'a RunControl,
     done: AtomicU64,
     total: u64,
 }
 
 impl<'a> Control<'a> {
-    pub fn new(options: &'a Options, total: u64) -> Self {
+    pub fn new(run: &'a RunControl, total: u64) -> Self {
         Control {
-            options,
+            run,
             done: AtomicU64::new(0),
             total,
         }
     }
 
     pub fn check_cancel(&self) -> Result<()> {
-        match &self.options.cancel {
+        match &self.run.cancel {
             Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
             _ => Ok(()),
         }
@@ -257,11 +317,42 @@ impl<'a> Control<'a> {
 
     pub fn advance(&self, bytes: u64) {
         let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if let Some(cb) = &self.options.progress {
+        if let Some(cb) = &self.run.progress {
             cb(Progress {
                 bytes_done: done,
                 bytes_total: self.total,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_plain_values() {
+        let key: crate::DecryptionKey =
+            "00112233445566778899aabbccddeeff:ffeeddccbbaa99887766554433221100"
+                .parse()
+                .unwrap();
+        let a = Options::default()
+            .with_segment_duration(2.0)
+            .with_timeline(Timeline::Time)
+            .with_decryption_keys(vec![key]);
+        let b = a.clone();
+        assert_eq!(a, b);
+        assert_ne!(a, Options::default());
+        let shown = format!("{a:?}");
+        assert!(shown.contains("segment_duration: 2.0"), "{shown}");
+        assert!(
+            !shown.contains("ffeeddcc"),
+            "the key must not be printed: {shown}"
+        );
+        let run = RunControl::default().with_cancel(Arc::new(AtomicBool::new(false)));
+        assert_eq!(
+            format!("{run:?}"),
+            "RunControl { progress: false, cancel: true }"
+        );
     }
 }

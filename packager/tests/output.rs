@@ -133,13 +133,12 @@ fn cancel_stops_and_leaves_nothing() {
     let d = dir("cancel");
     let flag = Arc::new(AtomicBool::new(false));
     let seen = flag.clone();
-    let opts = Options {
-        cancel: Some(flag.clone()),
-        // Cancel as soon as the first segment is done.
-        progress: Some(Arc::new(move |_| seen.store(true, Ordering::Relaxed))),
-        ..Options::default()
-    };
-    let err = dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap_err();
+    // Cancel as soon as the first segment is done.
+    let run = dashpack::RunControl::default()
+        .with_cancel(flag.clone())
+        .with_progress(Arc::new(move |_| seen.store(true, Ordering::Relaxed)));
+    let input = Input::open(fixture("h264_aac.mp4")).unwrap();
+    let err = dashpack::package_inputs_with(&[input], &d, &Options::default(), &run).unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
     assert!(!d.exists());
     parent_is_clean(&d);
@@ -149,13 +148,11 @@ fn cancel_stops_and_leaves_nothing() {
 fn progress_reaches_the_total() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink_events = events.clone();
-    let opts = Options {
-        progress: Some(Arc::new(move |p| sink_events.lock().unwrap().push(p))),
-        ..Options::default()
-    };
+    let run = dashpack::RunControl::default()
+        .with_progress(Arc::new(move |p| sink_events.lock().unwrap().push(p)));
     let sink = dashpack::MemorySink::new();
     let input = Input::open(fixture("hevc_aac.mp4")).unwrap();
-    dashpack::package(&[input], &sink, &opts).unwrap();
+    dashpack::package_with(&[input], &sink, &Options::default(), &run).unwrap();
     let events = events.lock().unwrap();
     let last = events.iter().max_by_key(|p| p.bytes_done).unwrap();
     assert_eq!(last.bytes_done, last.bytes_total);

@@ -212,7 +212,6 @@ fn main() -> ExitCode {
                 subtitles,
                 skip,
                 decryption_keys: decryption_key,
-                ..Options::default()
             };
             run_package(&inputs, &output, options, json)
         }),
@@ -290,7 +289,7 @@ async fn enqueue(resource_id: String, file_path: String) -> CliResult {
     Ok(())
 }
 
-fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: bool) -> CliResult {
+fn run_package(inputs: &[String], output: &PathBuf, options: Options, json: bool) -> CliResult {
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
         let bar = ProgressBar::new(0);
@@ -302,9 +301,10 @@ fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: 
     } else {
         None
     };
+    let mut run = dashpack::RunControl::default();
     if let Some(bar) = &bar {
         let bar = bar.clone();
-        options.progress = Some(Arc::new(move |p: dashpack::Progress| {
+        run = run.with_progress(Arc::new(move |p: dashpack::Progress| {
             bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_done);
         }));
@@ -313,7 +313,7 @@ fn run_package(inputs: &[String], output: &PathBuf, mut options: Options, json: 
         .iter()
         .map(|s| dashpack::Input::open_spec(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let result = dashpack::package_inputs(&inputs, output, &options);
+    let result = dashpack::package_inputs_with(&inputs, output, &options, &run);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

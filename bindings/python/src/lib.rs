@@ -420,12 +420,12 @@ fn package(
         .collect::<Result<Vec<_>, dashpack::Error>>()
         .map_err(to_py)?;
     let cancel = Arc::new(AtomicBool::new(false));
-    opts.cancel = Some(cancel.clone());
+    let mut run = dashpack::RunControl::default().with_cancel(cancel.clone());
     // An exception raised by the progress callback stops packaging and is re-raised.
     let callback_error: Arc<Mutex<Option<PyErr>>> = Arc::new(Mutex::new(None));
     if let Some(cb) = progress {
         let (cancel, slot) = (cancel.clone(), callback_error.clone());
-        opts.progress = Some(Arc::new(move |p: dashpack::Progress| {
+        run = run.with_progress(Arc::new(move |p: dashpack::Progress| {
             Python::attach(|py| {
                 if let Err(e) = cb.call1(py, (p.bytes_done, p.bytes_total)) {
                     cancel.store(true, Ordering::Relaxed);
@@ -439,7 +439,7 @@ fn package(
     let out = output_dir.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let _ = tx.send(dashpack::package_inputs(&inputs, &out, &opts));
+        let _ = tx.send(dashpack::package_inputs_with(&inputs, &out, &opts, &run));
     });
     // Wait without the GIL, waking up to let Python deliver signals (Ctrl-C). The
     // Mutex only makes the receiver shareable with the GIL-free closure.

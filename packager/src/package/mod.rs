@@ -16,7 +16,7 @@ use crate::hls;
 use crate::layout;
 use crate::mp4::moov::Kind;
 use crate::mpd;
-use crate::options::{Control, Options};
+use crate::options::{Control, Options, RunControl};
 use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
 use crate::segment::build::{BuiltTrack, TrackJob, build_track};
 use crate::sink::{DirSink, Sink};
@@ -75,13 +75,20 @@ fn rep_input<'a>(
 /// Package `inputs` into `sink`: init and media segments for every audio and video
 /// track, then the MPD, last.
 pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
+    package_with(inputs, sink, options, &RunControl::default())
+}
+
+/// [`package`] with progress reports and a way to stop it.
+pub fn package_with(
+    inputs: &[Input],
+    sink: &dyn Sink,
+    options: &Options,
+    run: &RunControl,
+) -> Result<Presentation> {
     let mut p = prepare(inputs, options, true)?;
     let mut warnings = std::mem::take(&mut p.warnings);
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
-    let ctl = Control::new(
-        options,
-        p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum(),
-    );
+    let ctl = Control::new(run, p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum());
     ctl.check_cancel()?;
     // Each call gets its own threads, one per track: concurrent calls (threads of a
     // Python program, jobs of the worker) then never wait on each other's tracks.
@@ -259,8 +266,18 @@ pub fn package_inputs(
     out_dir: impl AsRef<Path>,
     options: &Options,
 ) -> Result<Presentation> {
+    package_inputs_with(inputs, out_dir, options, &RunControl::default())
+}
+
+/// [`package_inputs`] with progress reports and a way to stop it.
+pub fn package_inputs_with(
+    inputs: &[Input],
+    out_dir: impl AsRef<Path>,
+    options: &Options,
+    run: &RunControl,
+) -> Result<Presentation> {
     let sink = DirSink::create(out_dir.as_ref(), options.force)?;
-    let presentation = package(inputs, &sink, options)?;
+    let presentation = package_with(inputs, &sink, options, run)?;
     sink.commit()?;
     Ok(presentation)
 }

@@ -319,19 +319,17 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     // The packager reads and checks the input, then writes segments: the first
     // segment finished marks the change from FRAGMENTING to ENCODING.
     let first_segment: Arc<OnceLock<Instant>> = Arc::default();
-    let options = dashpack::Options {
-        segment_duration: ctx.cfg.segment_duration,
-        cancel: Some(cancel.clone()),
-        progress: Some({
+    let options = dashpack::Options::default().with_segment_duration(ctx.cfg.segment_duration);
+    let run = dashpack::RunControl::default()
+        .with_cancel(cancel.clone())
+        .with_progress({
             let first_segment = first_segment.clone();
             Arc::new(move |_| {
                 if first_segment.set(Instant::now()).is_ok() {
                     state(&ids, "ENCODING", started);
                 }
             })
-        }),
-        ..dashpack::Options::default()
-    };
+        });
     let prefix = ids.video_id.to_string();
     let (tx, rx) = mpsc::channel(ctx.cfg.uploads);
     // The report is drawn from the written files: with it on, they are also kept in the
@@ -343,7 +341,7 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         tokio::task::spawn_blocking(move || {
             state(&ids, "FRAGMENTING", started);
             let stage = Instant::now();
-            let result = dashpack::package(&[source], sink.as_ref(), &options);
+            let result = dashpack::package_with(&[source], sink.as_ref(), &options, &run);
             sink.close();
             (result, stage)
         })
