@@ -86,9 +86,17 @@
 typedef struct DashpackMediaInfo DashpackMediaInfo;
 
 /*
- Options for `dashpack_package`. Fill with `dashpack_options_default` first.
+ Options for `dashpack_package`. Fill with `dashpack_options_default` first: it sets
+ `struct_size`, by which a library checks the struct was laid out by its own header
+ (fields are only ever added at the end). Lists are arrays of strings with a count;
+ a NULL array with count 0 is an empty list.
  */
 typedef struct DashpackOptions {
+  /*
+   `sizeof(DashpackOptions)` as the caller's header had it; set by
+   `dashpack_options_default`.
+   */
+  size_t struct_size;
   /*
    Target segment duration in seconds (default 4).
    */
@@ -106,10 +114,11 @@ typedef struct DashpackOptions {
    */
   int32_t force;
   /*
-   Common Encryption keys, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex,
-   comma-separated; NULL for clear output.
+   Common Encryption keys, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex;
+   none for clear output.
    */
-  const char *encryption_keys;
+  const char *const *encryption_keys;
+  size_t encryption_keys_count;
   /*
    "cenc" or "cbcs"; NULL for "cenc".
    */
@@ -127,36 +136,40 @@ typedef struct DashpackOptions {
    */
   int32_t clearkey_inline;
   /*
-   `pssh` boxes of other DRM systems in base64, comma-separated, or NULL.
+   `pssh` boxes of other DRM systems in base64.
    */
-  const char *pssh;
+  const char *const *pssh;
+  size_t pssh_count;
   /*
    Non-zero: also write HLS playlists (master.m3u8 and one per Representation).
    */
   int32_t hls;
   /*
-   WebVTT files to publish, `FILE:LANG` entries separated by `|`, or NULL.
+   WebVTT files to publish, `FILE:LANG` each (the language after the last colon).
    */
-  const char *subtitles;
+  const char *const *subtitles;
+  size_t subtitles_count;
   /*
-   One language per input separated by commas (an empty entry keeps the file's),
-   or NULL.
+   None, or one language per input (NULL or "" keeps the file's).
    */
-  const char *input_languages;
+  const char *const *input_languages;
+  size_t input_languages_count;
   /*
    `DASHPACK_PROFILE_LIVE` (default) or `DASHPACK_PROFILE_ON_DEMAND`.
    */
   int32_t profile;
   /*
-   Tracks of every input to leave out on purpose: track IDs, `video` or `audio`,
-   comma-separated, or NULL. Without it an audio or video track that cannot be
-   carried fails the call with `DASHPACK_ERR_UNSUPPORTED`.
+   Tracks of every input to leave out on purpose: track IDs, `video` or `audio`.
+   Without it an audio or video track that cannot be carried fails the call with
+   `DASHPACK_ERR_UNSUPPORTED`.
    */
-  const char *skip_tracks;
+  const char *const *skip_tracks;
+  size_t skip_tracks_count;
   /*
-   Keys for encrypted input, `KID:KEY` in hex, comma-separated, or NULL.
+   Keys for encrypted input, `KID:KEY` in hex.
    */
-  const char *decryption_keys;
+  const char *const *decryption_keys;
+  size_t decryption_keys_count;
 } DashpackOptions;
 
 #ifdef __cplusplus

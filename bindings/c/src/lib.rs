@@ -39,9 +39,15 @@ pub const DASHPACK_PROFILE_LIVE: i32 = 0;
 /// `profile`: one file per Representation with a `sidx`, SegmentBase byte ranges.
 pub const DASHPACK_PROFILE_ON_DEMAND: i32 = 1;
 
-/// Options for `dashpack_package`. Fill with `dashpack_options_default` first.
+/// Options for `dashpack_package`. Fill with `dashpack_options_default` first: it sets
+/// `struct_size`, by which a library checks the struct was laid out by its own header
+/// (fields are only ever added at the end). Lists are arrays of strings with a count;
+/// a NULL array with count 0 is an empty list.
 #[repr(C)]
 pub struct DashpackOptions {
+    /// `sizeof(DashpackOptions)` as the caller's header had it; set by
+    /// `dashpack_options_default`.
+    pub struct_size: usize,
     /// Target segment duration in seconds (default 4).
     pub segment_duration: f64,
     /// File name of the MPD, or NULL for "stream.mpd".
@@ -50,9 +56,10 @@ pub struct DashpackOptions {
     pub timeline: i32,
     /// Non-zero: replace the contents of a non-empty output folder.
     pub force: i32,
-    /// Common Encryption keys, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex,
-    /// comma-separated; NULL for clear output.
-    pub encryption_keys: *const c_char,
+    /// Common Encryption keys, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex;
+    /// none for clear output.
+    pub encryption_keys: *const *const c_char,
+    pub encryption_keys_count: usize,
     /// "cenc" or "cbcs"; NULL for "cenc".
     pub encryption_scheme: *const c_char,
     /// Seconds at the start left clear (whole segments).
@@ -61,23 +68,27 @@ pub struct DashpackOptions {
     pub clearkey_license_url: *const c_char,
     /// Non-zero: signal ClearKey with the keys inline in the MPD (testing only).
     pub clearkey_inline: i32,
-    /// `pssh` boxes of other DRM systems in base64, comma-separated, or NULL.
-    pub pssh: *const c_char,
+    /// `pssh` boxes of other DRM systems in base64.
+    pub pssh: *const *const c_char,
+    pub pssh_count: usize,
     /// Non-zero: also write HLS playlists (master.m3u8 and one per Representation).
     pub hls: i32,
-    /// WebVTT files to publish, `FILE:LANG` entries separated by `|`, or NULL.
-    pub subtitles: *const c_char,
-    /// One language per input separated by commas (an empty entry keeps the file's),
-    /// or NULL.
-    pub input_languages: *const c_char,
+    /// WebVTT files to publish, `FILE:LANG` each (the language after the last colon).
+    pub subtitles: *const *const c_char,
+    pub subtitles_count: usize,
+    /// None, or one language per input (NULL or "" keeps the file's).
+    pub input_languages: *const *const c_char,
+    pub input_languages_count: usize,
     /// `DASHPACK_PROFILE_LIVE` (default) or `DASHPACK_PROFILE_ON_DEMAND`.
     pub profile: i32,
-    /// Tracks of every input to leave out on purpose: track IDs, `video` or `audio`,
-    /// comma-separated, or NULL. Without it an audio or video track that cannot be
-    /// carried fails the call with `DASHPACK_ERR_UNSUPPORTED`.
-    pub skip_tracks: *const c_char,
-    /// Keys for encrypted input, `KID:KEY` in hex, comma-separated, or NULL.
-    pub decryption_keys: *const c_char,
+    /// Tracks of every input to leave out on purpose: track IDs, `video` or `audio`.
+    /// Without it an audio or video track that cannot be carried fails the call with
+    /// `DASHPACK_ERR_UNSUPPORTED`.
+    pub skip_tracks: *const *const c_char,
+    pub skip_tracks_count: usize,
+    /// Keys for encrypted input, `KID:KEY` in hex.
+    pub decryption_keys: *const *const c_char,
+    pub decryption_keys_count: usize,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -168,20 +179,47 @@ unsafe fn optional<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, 
     }
 }
 
-/// A comma-separated list of values (empty entries ignored); NULL is an empty list.
+/// An array of `n` strings; NULL with `n == 0` is an empty list. A NULL entry is
+/// `None` (for `input_languages`).
 ///
 /// # Safety
-/// `p` must be NULL or NUL-terminated.
-unsafe fn parsed_list<T: std::str::FromStr<Err = core::Error>>(
-    p: *const c_char,
+/// `p` must be NULL (with `n == 0`) or point to `n` pointers, each NULL or
+/// NUL-terminated.
+unsafe fn strings<'a>(
+    p: *const *const c_char,
+    n: usize,
+    what: &str,
+) -> Result<Vec<Option<&'a str>>, (i32, String)> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return Err((
+            DASHPACK_ERR_INVALID_ARGUMENT,
+            format!("{what} is NULL with a count of {n}"),
+        ));
+    }
+    // SAFETY: `n` valid pointers by contract.
+    let raw = unsafe { std::slice::from_raw_parts(p, n) };
+    raw.iter()
+        .enumerate()
+        // SAFETY: each NULL or NUL-terminated by contract.
+        .map(|(i, &s)| unsafe { optional(s, &format!("{what}[{i}]")) })
+        .collect()
+}
+
+/// An array of strings, each parsed; NULL entries are refused.
+///
+/// # Safety
+/// As [`strings`].
+unsafe fn parsed<T: std::str::FromStr<Err = core::Error>>(
+    p: *const *const c_char,
+    n: usize,
     what: &str,
 ) -> Result<Vec<T>, (i32, String)> {
     // SAFETY: as this function's contract.
-    let Some(list) = (unsafe { optional(p, what) })? else {
-        return Ok(Vec::new());
-    };
-    list.split(',')
-        .filter(|v| !v.trim().is_empty())
+    unsafe { required(p, n, what) }?
+        .into_iter()
         .map(|v| {
             v.parse()
                 .map_err(|e: core::Error| (status(&e), e.to_string()))
@@ -189,23 +227,49 @@ unsafe fn parsed_list<T: std::str::FromStr<Err = core::Error>>(
         .collect()
 }
 
-/// SAFETY: the string fields of `o` must be NULL or NUL-terminated.
+/// An array of strings none of which may be NULL.
+///
+/// # Safety
+/// As [`strings`].
+unsafe fn required<'a>(
+    p: *const *const c_char,
+    n: usize,
+    what: &str,
+) -> Result<Vec<&'a str>, (i32, String)> {
+    // SAFETY: as this function's contract.
+    unsafe { strings(p, n, what) }?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.ok_or_else(|| {
+                (
+                    DASHPACK_ERR_INVALID_ARGUMENT,
+                    format!("{what}[{i}] is NULL"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// SAFETY: the string fields of `o` must be NULL or NUL-terminated, its arrays as
+/// their counts say.
 unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i32, String)> {
     let invalid = |e: core::Error| (status(&e), e.to_string());
     // SAFETY (all four): NULL or NUL-terminated by contract.
-    let keys = unsafe { optional(o.encryption_keys, "encryption_keys") }?;
+    let keys = unsafe {
+        required(
+            o.encryption_keys,
+            o.encryption_keys_count,
+            "encryption_keys",
+        )
+    }?;
     let scheme = unsafe { optional(o.encryption_scheme, "encryption_scheme") }?;
     let url = unsafe { optional(o.clearkey_license_url, "clearkey_license_url") }?;
-    let pssh = unsafe { optional(o.pssh, "pssh") }?
-        .map(|list| {
-            list.split(',')
-                .filter(|p| !p.trim().is_empty())
-                .map(core::Pssh::from_base64)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(invalid)?
-        .unwrap_or_default();
+    let pssh = unsafe { required(o.pssh, o.pssh_count, "pssh") }?
+        .into_iter()
+        .map(core::Pssh::from_base64)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
     let mut e = core::EncryptionOptions::default();
     e.keys = keys.into_iter().map(str::to_string).collect();
     e.scheme = scheme.map(str::to_string);
@@ -228,21 +292,28 @@ pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions)
     // SAFETY: checked non-NULL; the caller owns the struct.
     unsafe {
         options.write(DashpackOptions {
+            struct_size: std::mem::size_of::<DashpackOptions>(),
             segment_duration: core::DEFAULT_SEGMENT_DURATION,
             mpd_name: std::ptr::null(),
             timeline: DASHPACK_TIMELINE_NUMBER,
             force: 0,
             encryption_keys: std::ptr::null(),
+            encryption_keys_count: 0,
             encryption_scheme: std::ptr::null(),
             clear_lead: 0.0,
             clearkey_license_url: std::ptr::null(),
             clearkey_inline: 0,
             pssh: std::ptr::null(),
+            pssh_count: 0,
             hls: 0,
             subtitles: std::ptr::null(),
+            subtitles_count: 0,
             input_languages: std::ptr::null(),
+            input_languages_count: 0,
             skip_tracks: std::ptr::null(),
+            skip_tracks_count: 0,
             decryption_keys: std::ptr::null(),
+            decryption_keys_count: 0,
             profile: DASHPACK_PROFILE_LIVE,
         })
     };
@@ -282,6 +353,17 @@ pub unsafe extern "C" fn dashpack_package(
         if !options.is_null() {
             // SAFETY: non-NULL and valid by contract.
             let o = unsafe { &*options };
+            if o.struct_size != std::mem::size_of::<DashpackOptions>() {
+                return Err((
+                    DASHPACK_ERR_INVALID_ARGUMENT,
+                    format!(
+                        "options.struct_size is {}, this library's DashpackOptions has {} bytes: \
+                         fill it with dashpack_options_default from the matching dashpack.h",
+                        o.struct_size,
+                        std::mem::size_of::<DashpackOptions>()
+                    ),
+                ));
+            }
             opts.segment_duration = o.segment_duration;
             if !o.mpd_name.is_null() {
                 // SAFETY: non-NULL, NUL-terminated by contract.
@@ -311,21 +393,32 @@ pub unsafe extern "C" fn dashpack_package(
                     ));
                 }
             };
-            // SAFETY: NULL or NUL-terminated by contract.
-            if let Some(list) = unsafe { optional(o.subtitles, "subtitles") }? {
-                for spec in list.split('|').filter(|s| !s.trim().is_empty()) {
-                    opts.subtitles.push(
-                        core::Subtitles::open_spec(spec)
-                            .map_err(|e| (status(&e), e.to_string()))?,
-                    );
-                }
+            // SAFETY (all four): arrays as their counts say, by contract.
+            for spec in unsafe { required(o.subtitles, o.subtitles_count, "subtitles") }? {
+                opts.subtitles.push(
+                    core::Subtitles::open_spec(spec).map_err(|e| (status(&e), e.to_string()))?,
+                );
             }
-            // SAFETY (both): NULL or NUL-terminated by contract.
-            opts.decryption_keys = unsafe { parsed_list(o.decryption_keys, "decryption_keys") }?;
-            opts.skip = unsafe { parsed_list(o.skip_tracks, "skip_tracks") }?;
-            // SAFETY: NULL or NUL-terminated by contract.
-            if let Some(list) = unsafe { optional(o.input_languages, "input_languages") }? {
-                languages = list.split(',').map(|l| l.trim().to_string()).collect();
+            opts.decryption_keys = unsafe {
+                parsed(
+                    o.decryption_keys,
+                    o.decryption_keys_count,
+                    "decryption_keys",
+                )
+            }?;
+            opts.skip = unsafe { parsed(o.skip_tracks, o.skip_tracks_count, "skip_tracks") }?;
+            let given = unsafe {
+                strings(
+                    o.input_languages,
+                    o.input_languages_count,
+                    "input_languages",
+                )
+            }?;
+            if !given.is_empty() {
+                languages = given
+                    .into_iter()
+                    .map(|l| l.unwrap_or("").trim().to_string())
+                    .collect();
                 if languages.len() != paths.len() {
                     return Err((
                         DASHPACK_ERR_INVALID_ARGUMENT,

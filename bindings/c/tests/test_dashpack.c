@@ -85,9 +85,14 @@ int main(int argc, char **argv) {
   snprintf(enc_out, sizeof enc_out, "%s/c-enc", argv[2]);
   snprintf(enc_mpd, sizeof enc_mpd, "%s/c-enc/stream.mpd", argv[2]);
   dashpack_options_default(&opts);
-  CHECK(opts.encryption_keys == NULL && opts.encryption_scheme == NULL && opts.clear_lead == 0.0);
+  CHECK(opts.encryption_keys == NULL && opts.encryption_keys_count == 0);
+  CHECK(opts.encryption_scheme == NULL && opts.clear_lead == 0.0);
+  CHECK(opts.struct_size == sizeof(DashpackOptions));
   opts.force = 1;
-  opts.encryption_keys = "0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff";
+  const char *good_key[] = {"0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff"};
+  const char *bad_key[] = {"0123456789abcdef0123456789abcdef:0011223344556677"};
+  opts.encryption_keys = good_key;
+  opts.encryption_keys_count = 1;
   opts.encryption_scheme = "cbcs";
   opts.clearkey_license_url = "https://license.example/clearkey";
   inputs[0] = input;
@@ -97,13 +102,14 @@ int main(int argc, char **argv) {
   CHECK(file_contains(enc_mpd, "https://license.example/clearkey"));
   CHECK(!file_contains(enc_mpd, "00112233445566778899aabbccddeeff"));
   /* A malformed key is refused, and the message does not repeat it. */
-  opts.encryption_keys = "0123456789abcdef0123456789abcdef:0011223344556677";
+  opts.encryption_keys = bad_key;
   rc = dashpack_package(inputs, 1, enc_out, &opts, &error);
   CHECK(rc == DASHPACK_ERR_INVALID_ARGUMENT);
   CHECK(error != NULL && strstr(error, "32 hex digits") != NULL && strstr(error, "0011223344556677") == NULL);
   dashpack_string_free(error);
   error = NULL;
   opts.encryption_keys = NULL;
+  opts.encryption_keys_count = 0;
   opts.encryption_scheme = "ctr";
   CHECK(dashpack_package(inputs, 1, enc_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
   dashpack_options_default(&opts);
@@ -129,8 +135,12 @@ int main(int argc, char **argv) {
   opts.force = 1;
   opts.profile = DASHPACK_PROFILE_ON_DEMAND;
   opts.hls = 1;
-  opts.subtitles = subs;
-  opts.input_languages = "fra";
+  const char *sub_list[] = {subs};
+  const char *langs[] = {"fra"};
+  opts.subtitles = sub_list;
+  opts.subtitles_count = 1;
+  opts.input_languages = langs;
+  opts.input_languages_count = 1;
   rc = dashpack_package(inputs, 1, od_out, &opts, &error);
   CHECK(rc == DASHPACK_OK);
   CHECK(file_contains(od_mpd, "isoff-on-demand") && file_contains(od_mpd, "indexRange="));
@@ -142,14 +152,26 @@ int main(int argc, char **argv) {
   /* Tracks left out on purpose; an audio or video track that cannot be carried fails. */
   dashpack_options_default(&opts);
   opts.force = 1;
-  opts.skip_tracks = "audio";
+  const char *skip_audio[] = {"audio"};
+  const char *skip_bad[] = {"sound"};
+  opts.skip_tracks = skip_audio;
+  opts.skip_tracks_count = 1;
   CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_OK);
   CHECK(!file_contains(od_mpd, "contentType=\"audio\""));
-  opts.skip_tracks = "sound";
+  opts.skip_tracks = skip_bad;
   CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  /* A count with a NULL array, and a struct from another header, are refused. */
+  opts.skip_tracks = NULL;
+  CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  opts.skip_tracks_count = 0;
+  opts.struct_size = sizeof(DashpackOptions) - 8;
+  rc = dashpack_package(inputs, 1, od_out, &opts, &error);
+  CHECK(rc == DASHPACK_ERR_INVALID_ARGUMENT && error != NULL && strstr(error, "struct_size") != NULL);
+  dashpack_string_free(error);
+  error = NULL;
+  opts.struct_size = sizeof(DashpackOptions);
   snprintf(unknown, sizeof unknown, "%s/malformed/unknown-codecs.mp4", argv[1]);
   inputs[0] = unknown;
-  opts.skip_tracks = NULL;
   rc = dashpack_package(inputs, 1, od_out, &opts, &error);
   CHECK(rc == DASHPACK_ERR_UNSUPPORTED && error != NULL && strstr(error, "cannot be carried"));
   dashpack_string_free(error);
