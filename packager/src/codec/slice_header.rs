@@ -868,3 +868,177 @@ impl Hevc {
         Some(b.bytes_used())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes the syntax elements of H.264 7.3 as an RBSP, then stores it as a NAL
+    /// unit with emulation prevention bytes.
+    #[derive(Default)]
+    struct Writer {
+        bits: Vec<bool>,
+    }
+
+    impl Writer {
+        fn u(&mut self, n: u32, v: u32) -> &mut Self {
+            for i in (0..n).rev() {
+                self.bits.push((v >> i) & 1 == 1);
+            }
+            self
+        }
+
+        fn ue(&mut self, v: u32) -> &mut Self {
+            let n = 32 - (v + 1).leading_zeros();
+            self.u(n - 1, 0).u(n, v + 1)
+        }
+
+        fn se(&mut self, v: i32) -> &mut Self {
+            self.ue(if v > 0 {
+                2 * v as u32 - 1
+            } else {
+                2 * (-v) as u32
+            })
+        }
+
+        fn len(&self) -> usize {
+            self.bits.len()
+        }
+
+        /// The NAL unit: header byte, RBSP with emulation prevention, and the stored
+        /// length up to the byte holding RBSP bit `end` (exclusive).
+        fn nal(&self, header: u8, end: usize) -> (Vec<u8>, usize) {
+            let mut rbsp: Vec<u8> = self
+                .bits
+                .chunks(8)
+                .map(|c| {
+                    c.iter()
+                        .enumerate()
+                        .fold(0u8, |a, (i, &b)| a | (u8::from(b) << (7 - i)))
+                })
+                .collect();
+            rbsp.push(0x80); // rbsp_stop_one_bit after the (fake) slice data
+            let last = end.div_ceil(8) - 1;
+            let (mut out, mut zeros, mut stored_end) = (vec![header], 0, 0);
+            for (i, &byte) in rbsp.iter().enumerate() {
+                if zeros >= 2 && byte <= 3 {
+                    out.push(3);
+                    zeros = 0;
+                }
+                out.push(byte);
+                zeros = if byte == 0 { zeros + 1 } else { 0 };
+                if i == last {
+                    stored_end = out.len();
+                }
+            }
+            (out, stored_end)
+        }
+    }
+
+    /// Main profile, frame_num and POC LSB in 4 bits each, frames only; a CABAC PPS
+    /// with deblocking control and 1 reference in each list by default.
+    fn avc_with_sets() -> SliceHeaders {
+        let mut h = SliceHeaders::avc();
+        let mut sps = Writer::default();
+        sps.u(8, 77)
+            .u(16, 0)
+            .ue(0)
+            .ue(0)
+            .ue(0)
+            .ue(0)
+            .ue(4)
+            .u(1, 0)
+            .ue(19)
+            .ue(14)
+            .u(1, 1);
+        h.observe(&sps.nal(0x67, sps.len()).0);
+        let mut pps = Writer::default();
+        pps.ue(0)
+            .ue(0)
+            .u(1, 1)
+            .u(1, 0)
+            .ue(0)
+            .ue(0)
+            .ue(0)
+            .u(1, 0)
+            .u(2, 0);
+        pps.se(0).se(0).se(0).u(1, 1).u(1, 0).u(1, 0);
+        h.observe(&pps.nal(0x68, pps.len()).0);
+        h
+    }
+
+    fn check(h: &SliceHeaders, what: &str, header: u8, slice: &Writer) -> Vec<u8> {
+        let end = slice.len();
+        let mut with_data = Writer {
+            bits: slice.bits.clone(),
+        };
+        with_data.u(16, 0xA5A5); // slice data after the header
+        let (nal, want) = with_data.nal(header, end);
+        assert_eq!(h.header_len(&nal), Some(want), "{what}: {nal:02x?}");
+        nal
+    }
+
+    #[test]
+    fn avc_header_length_per_slice_type() {
+        let h = avc_with_sets();
+        // IDR I slice: idr_pic_id, dec_ref_pic_marking's two flags, deblocking with
+        // alpha and beta offsets.
+        let mut i = Writer::default();
+        i.ue(0)
+            .ue(7)
+            .ue(0)
+            .u(4, 0)
+            .ue(0)
+            .u(4, 0)
+            .u(2, 0)
+            .se(-3)
+            .ue(0)
+            .se(1)
+            .se(-1);
+        check(&h, "I (IDR)", 0x65, &i);
+        // P slice, a reference: override off, no list modification, no adaptive
+        // marking, cabac_init_idc, deblocking off.
+        let mut p = Writer::default();
+        p.ue(0)
+            .ue(5)
+            .ue(0)
+            .u(4, 1)
+            .u(4, 2)
+            .u(1, 0)
+            .u(1, 0)
+            .u(1, 0)
+            .ue(1)
+            .se(2)
+            .ue(1);
+        check(&h, "P", 0x41, &p);
+        // B slice, not a reference: direct_spatial_mv_pred, an override of both list
+        // sizes, two modification flags, no marking.
+        let mut b = Writer::default();
+        b.ue(0)
+            .ue(6)
+            .ue(0)
+            .u(4, 2)
+            .u(4, 4)
+            .u(1, 1)
+            .u(1, 1)
+            .ue(1)
+            .ue(0)
+            .u(1, 0)
+            .u(1, 0);
+        b.ue(2).se(-2).ue(0).se(0).se(0);
+        check(&h, "B", 0x01, &b);
+        // A P slice whose first_mb_in_slice (2^22 - 1) starts with 22 zero bits: the
+        // stored NAL unit gets an emulation prevention byte inside the header, and the
+        // length counts it.
+        let mut z = Writer::default();
+        z.ue((1 << 22) - 1).ue(5).ue(0).u(4, 1).u(4, 2);
+        z.u(1, 0).u(1, 0).u(1, 0).ue(0).se(0).ue(1);
+        let nal = check(&h, "P with emulation prevention", 0x41, &z);
+        assert_eq!(&nal[1..5], &[0, 0, 3, 2], "the header must need the 03");
+        // An unknown PPS id, or a slice cut short, has no length.
+        let mut unknown = Writer::default();
+        unknown.ue(0).ue(7).ue(9);
+        assert_eq!(h.header_len(&unknown.nal(0x65, unknown.len()).0), None);
+        assert_eq!(h.header_len(&[0x65, 0x88]), None);
+    }
+}
