@@ -135,3 +135,47 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
 pub fn report_parsers(data: &[u8]) -> usize {
     crate::report::fuzz_parsers(data)
 }
+
+/// The slice header length (bytes of the NAL unit, its header included) of every slice
+/// NAL unit of the first video track, in decode order, as subsample encryption uses
+/// it; `None` where it does not parse. For tests against an outside parser.
+pub fn slice_header_lengths(input: &Input) -> Result<Vec<Option<usize>>> {
+    use crate::codec::slice_header::SliceHeaders;
+    let media = crate::mp4::file::open(input)?;
+    let Some(t) = media.tracks.iter().find(|t| t.track.kind == Kind::Video) else {
+        return Ok(Vec::new());
+    };
+    let codec = &t.track.codec;
+    let mut headers = match codec.family {
+        crate::codec::Family::Hevc => SliceHeaders::hevc(),
+        _ => SliceHeaders::avc(),
+    };
+    for ps in &codec.parameter_sets {
+        headers.observe(ps);
+    }
+    let ls = usize::from(codec.nal_length_size);
+    let mut out = Vec::new();
+    for s in t.track.table.cursor() {
+        let mut buf = vec![0u8; s.size as usize];
+        input
+            .source()
+            .read_exact_at(&mut buf, s.offset)
+            .map_err(|e| crate::Error::io(format!("{}: sample {}", input.name(), s.index), e))?;
+        let mut pos = 0;
+        while pos + ls <= buf.len() {
+            let len = buf[pos..pos + ls]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            let Some(nal) = buf.get(pos + ls..pos + ls + len) else {
+                break;
+            };
+            if headers.is_vcl(nal) {
+                out.push(headers.header_len(nal));
+            } else {
+                headers.observe(nal);
+            }
+            pos += ls + len;
+        }
+    }
+    Ok(out)
+}
