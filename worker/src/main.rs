@@ -3,6 +3,7 @@
 
 mod config;
 mod job;
+mod limits;
 mod metrics;
 mod preview;
 mod queue;

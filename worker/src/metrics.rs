@@ -19,12 +19,10 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// Most metrics connections open at once.
-const MAX_CONNECTIONS: usize = 32;
-/// Time a client has to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest a metrics connection stays open, keep-alive included.
-const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+use crate::limits::{
+    METRICS_CONNECTION_LIFETIME as CONNECTION_LIFETIME, METRICS_HEADER_TIMEOUT as HEADER_TIMEOUT,
+    METRICS_MAX_CONNECTIONS as MAX_CONNECTIONS,
+};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {

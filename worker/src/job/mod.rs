@@ -152,10 +152,7 @@ pub struct JobFailure {
     pub message_bytes: Option<usize>,
 }
 
-/// Most JSON bytes of the original body a failure report carries.
-pub const REPORT_BODY_LIMIT: usize = 4096;
-/// Most JSON bytes of error text a failure report carries.
-pub const REPORT_ERROR_LIMIT: usize = 2048;
+pub use crate::limits::{REPORT_BODY_LIMIT, REPORT_ERROR_LIMIT};
 
 impl JobFailure {
     pub fn new(body: &[u8], error: &str) -> JobFailure {

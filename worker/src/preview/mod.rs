@@ -24,9 +24,9 @@ use tokio::sync::Semaphore;
 use crate::CliResult;
 pub use serve::content_type;
 
-/// Connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 64;
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::limits::{
+    PREVIEW_HEADER_TIMEOUT as HEADER_TIMEOUT, PREVIEW_MAX_CONNECTIONS as MAX_CONNECTIONS,
+};
 /// File bodies are sent in chunks of this size, never read whole.
 const CHUNK: usize = 256 << 10;
 
