@@ -22,6 +22,11 @@ if (!bin || !fs.existsSync(bin)) {
   process.exit(2);
 }
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dashpack-preview-'));
+// A browser that stops answering must fail the run, not hang it.
+setTimeout(() => {
+  console.error('preview test: still running after 10 minutes, giving up');
+  process.exit(1);
+}, 600000).unref();
 fs.mkdirSync(artifacts, { recursive: true });
 
 let passed = 0;
@@ -124,7 +129,8 @@ try {
     const ended = await page.evaluate(async () => {
       const v = document.getElementById('video');
       v.playbackRate = 4;
-      await v.play();
+      // Not awaited: a play() promise can stay pending; the wait below is bounded.
+      v.play().catch(() => {});
       return new Promise((resolve) => {
         const t = setTimeout(() => resolve(`stuck at ${v.currentTime.toFixed(2)}/${v.duration.toFixed(2)}`), 60000);
         v.addEventListener('ended', () => { clearTimeout(t); resolve(null); }, { once: true });
@@ -137,12 +143,15 @@ try {
     const videoReps = [...new Map(options.filter((o) => o.video).map((o) => [o.video, o])).values()];
     const widths = new Set();
     for (const o of videoReps) {
+      // Paused: the picture after the seek is decoded from the forced Representation
+      // whether or not playback resumes.
+      await page.evaluate(() => document.getElementById('video').pause());
       await page.selectOption('#rep', o.value);
       await page.fill('#seek-to', '1');
       await page.click('#seek');
       const got = await page.evaluate(async (want) => {
         const v = document.getElementById('video');
-        await v.play().catch(() => {});
+        v.play().catch(() => {});
         const player = window.dashpackPlayer;
         const t0 = Date.now();
         while (Date.now() - t0 < 20000) {
