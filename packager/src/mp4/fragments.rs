@@ -27,7 +27,7 @@ const SAMPLE_FLAGS: u32 = 0x400;
 const SAMPLE_CTO: u32 = 0x800;
 
 /// `sample_is_non_sync_sample` in sample flags.
-const NON_SYNC: u32 = 0x0001_0000;
+pub(crate) const NON_SYNC: u32 = 0x0001_0000;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Defaults {
@@ -114,33 +114,18 @@ impl Appender {
                 }
             }
             let tfhd = tfhd.ok_or_else(|| traf.err(Malformed::Missing("tfhd")))?;
-            let mut r = tfhd.body();
-            let (_, flags) = r.version_flags()?;
-            let id = r.u32()?;
+            let header = Tfhd::read(&tfhd)?;
+            let id = header.track_id;
             let Some(k) = tracks.iter().position(|t| t.id == id) else {
                 // A track dashpack skips (subtitles, data): its fragments are ignored.
                 continue;
             };
-            let mut d = trex.get(&id).copied().unwrap_or_default();
-            let base = if flags & BASE_DATA_OFFSET != 0 {
-                r.u64()?
-            } else if flags & DEFAULT_BASE_IS_MOOF != 0 {
-                moof.start
-            } else {
-                implicit_base
+            let d = header.over(trex.get(&id).copied().unwrap_or_default());
+            let base = match header.base {
+                Some(b) => b,
+                None if header.flags & DEFAULT_BASE_IS_MOOF != 0 => moof.start,
+                None => implicit_base,
             };
-            if flags & SAMPLE_DESCRIPTION_INDEX != 0 {
-                d.description = r.u32()?;
-            }
-            if flags & DEFAULT_DURATION != 0 {
-                d.duration = r.u32()?;
-            }
-            if flags & DEFAULT_SIZE != 0 {
-                d.size = r.u32()?;
-            }
-            if flags & DEFAULT_FLAGS != 0 {
-                d.flags = r.u32()?;
-            }
             let track = &mut tracks[k];
             if d.description > track.usable_entries {
                 return Err(tfhd.err(Malformed::InvalidField {
@@ -252,30 +237,17 @@ fn append_trun(
     next: u64,
     file_len: u64,
 ) -> Result<(u64, u64), BoxError> {
-    let mut r = trun.body();
-    let (version, flags) = r.version_flags()?;
-    let count = r.u32()?;
-    let mut offset = if flags & DATA_OFFSET != 0 {
-        base.checked_add_signed(i64::from(r.i32()?))
-            .ok_or_else(|| {
-                trun.err(Malformed::InvalidField {
-                    field: "trun data_offset",
-                    value: 0,
-                })
-            })?
-    } else {
-        next
+    let mut entries = TrunEntries::new(trun, d)?;
+    let count = entries.count;
+    let mut offset = match entries.data_offset {
+        Some(delta) => base.checked_add_signed(i64::from(delta)).ok_or_else(|| {
+            trun.err(Malformed::InvalidField {
+                field: "trun data_offset",
+                value: 0,
+            })
+        })?,
+        None => next,
     };
-    let first_flags = if flags & FIRST_SAMPLE_FLAGS != 0 {
-        Some(r.u32()?)
-    } else {
-        None
-    };
-    let per_sample = [SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS, SAMPLE_CTO]
-        .iter()
-        .filter(|&&f| flags & f != 0)
-        .count() as u64;
-    r.check_table(u64::from(count), per_sample * 4, "trun samples")?;
     let t = &mut track.table;
     let total = u64::from(t.count) + u64::from(count);
     if total > file_len {
@@ -306,37 +278,13 @@ fn append_trun(
         });
     }
     let mut ticks = 0u64;
-    for i in 0..count {
-        let duration = if flags & SAMPLE_DURATION != 0 {
-            r.u32()?
-        } else {
-            d.duration
-        };
-        let size = if flags & SAMPLE_SIZE != 0 {
-            r.u32()?
-        } else {
-            d.size
-        };
-        let mut sample_flags = if flags & SAMPLE_FLAGS != 0 {
-            r.u32()?
-        } else {
-            d.flags
-        };
-        if i == 0
-            && let Some(f) = first_flags
-        {
-            sample_flags = f;
-        }
-        let cto = if flags & SAMPLE_CTO != 0 {
-            let raw = r.u32()?;
-            if version == 0 {
-                i64::from(raw)
-            } else {
-                i64::from(raw as i32)
-            }
-        } else {
-            0
-        };
+    while let Some(TrunEntry {
+        duration,
+        size,
+        flags: sample_flags,
+        cto,
+    }) = entries.next_entry()?
+    {
         ticks += u64::from(duration);
         match t.stts.last_mut() {
             Some((n, delta)) if *delta == duration => *n += 1,
@@ -366,4 +314,153 @@ fn append_trun(
         offset = offset.saturating_add(u64::from(size));
     }
     Ok((offset, ticks))
+}
+
+/// One `trun` sample with the track fragment's defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TrunEntry {
+    pub duration: u32,
+    pub size: u32,
+    pub flags: u32,
+    pub cto: i64,
+}
+
+/// The samples of one `trun` (14496-12 8.8.8), read in order: the one reader of the
+/// box for fragmented input and for the quality report.
+pub(crate) struct TrunEntries<'a> {
+    r: crate::mp4::header::Reader<'a>,
+    version: u8,
+    flags: u32,
+    first_flags: Option<u32>,
+    defaults: Defaults,
+    read: u32,
+    /// Samples the box declares; the table was checked to hold them.
+    pub count: u32,
+    /// `data_offset`, when present.
+    pub data_offset: Option<i32>,
+}
+
+impl<'a> TrunEntries<'a> {
+    pub fn new(trun: &Bx<'a>, d: &Defaults) -> Result<Self, BoxError> {
+        let mut r = trun.body();
+        let (version, flags) = r.version_flags()?;
+        let count = r.u32()?;
+        let data_offset = if flags & DATA_OFFSET != 0 {
+            Some(r.i32()?)
+        } else {
+            None
+        };
+        let first_flags = if flags & FIRST_SAMPLE_FLAGS != 0 {
+            Some(r.u32()?)
+        } else {
+            None
+        };
+        let per_sample = [SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS, SAMPLE_CTO]
+            .iter()
+            .filter(|&&f| flags & f != 0)
+            .count() as u64;
+        r.check_table(u64::from(count), per_sample * 4, "trun samples")?;
+        Ok(TrunEntries {
+            r,
+            version,
+            flags,
+            first_flags,
+            defaults: *d,
+            read: 0,
+            count,
+            data_offset,
+        })
+    }
+
+    pub fn next_entry(&mut self) -> Result<Option<TrunEntry>, BoxError> {
+        if self.read == self.count {
+            return Ok(None);
+        }
+        let (f, d) = (self.flags, self.defaults);
+        let duration = if f & SAMPLE_DURATION != 0 {
+            self.r.u32()?
+        } else {
+            d.duration
+        };
+        let size = if f & SAMPLE_SIZE != 0 {
+            self.r.u32()?
+        } else {
+            d.size
+        };
+        let mut flags = if f & SAMPLE_FLAGS != 0 {
+            self.r.u32()?
+        } else {
+            d.flags
+        };
+        if self.read == 0
+            && let Some(first) = self.first_flags
+        {
+            flags = first;
+        }
+        let cto = if f & SAMPLE_CTO == 0 {
+            0
+        } else if self.version == 0 {
+            i64::from(self.r.u32()?)
+        } else {
+            i64::from(self.r.i32()?)
+        };
+        self.read += 1;
+        Ok(Some(TrunEntry {
+            duration,
+            size,
+            flags,
+            cto,
+        }))
+    }
+}
+
+/// A `tfhd` (14496-12 8.8.7): the track, an explicit base offset, and defaults that
+/// override the `trex` ones.
+pub(crate) struct Tfhd {
+    pub flags: u32,
+    pub track_id: u32,
+    pub base: Option<u64>,
+    description: Option<u32>,
+    duration: Option<u32>,
+    size: Option<u32>,
+    sample_flags: Option<u32>,
+}
+
+impl Tfhd {
+    pub fn read(tfhd: &Bx<'_>) -> Result<Self, BoxError> {
+        let mut r = tfhd.body();
+        let (_, flags) = r.version_flags()?;
+        let track_id = r.u32()?;
+        let base = if flags & BASE_DATA_OFFSET != 0 {
+            Some(r.u64()?)
+        } else {
+            None
+        };
+        let mut opt = |bit: u32| -> Result<Option<u32>, BoxError> {
+            Ok(if flags & bit != 0 {
+                Some(r.u32()?)
+            } else {
+                None
+            })
+        };
+        Ok(Tfhd {
+            flags,
+            track_id,
+            base,
+            description: opt(SAMPLE_DESCRIPTION_INDEX)?,
+            duration: opt(DEFAULT_DURATION)?,
+            size: opt(DEFAULT_SIZE)?,
+            sample_flags: opt(DEFAULT_FLAGS)?,
+        })
+    }
+
+    /// `d` (the track's `trex` defaults) with this box's overrides.
+    pub fn over(&self, d: Defaults) -> Defaults {
+        Defaults {
+            description: self.description.unwrap_or(d.description),
+            duration: self.duration.unwrap_or(d.duration),
+            size: self.size.unwrap_or(d.size),
+            flags: self.sample_flags.unwrap_or(d.flags),
+        }
+    }
 }

@@ -5,22 +5,8 @@
 //! (8.16.3).
 
 use crate::error::{BoxError, Malformed};
-use crate::mp4::fragments::{Defaults, parse_trex};
+use crate::mp4::fragments::{Defaults, NON_SYNC, Tfhd, TrunEntries, TrunEntry, parse_trex};
 use crate::mp4::header::{Bx, Children, fourcc_str};
-
-const BASE_DATA_OFFSET: u32 = 0x01;
-const SAMPLE_DESCRIPTION_INDEX: u32 = 0x02;
-const DEFAULT_DURATION: u32 = 0x08;
-const DEFAULT_SIZE: u32 = 0x10;
-const DEFAULT_FLAGS: u32 = 0x20;
-
-const DATA_OFFSET: u32 = 0x01;
-const FIRST_SAMPLE_FLAGS: u32 = 0x04;
-const SAMPLE_DURATION: u32 = 0x100;
-const SAMPLE_SIZE: u32 = 0x200;
-const SAMPLE_FLAGS: u32 = 0x400;
-const SAMPLE_CTO: u32 = 0x800;
-const NON_SYNC: u32 = 0x0001_0000;
 
 /// The track an init segment describes.
 #[derive(Debug, Clone, Default)]
@@ -206,29 +192,14 @@ fn read_moof(moof: &Bx<'_>, init: &InitFacts, facts: &mut SegmentFacts) -> Resul
             let c = c?;
             match &c.kind {
                 b"tfhd" => {
-                    let mut r = c.body();
-                    let (_, flags) = r.version_flags()?;
-                    if r.u32()? != init.track_id {
+                    let header = Tfhd::read(&c)?;
+                    if header.track_id != init.track_id {
                         return Err(c.err(Malformed::InvalidField {
                             field: "tfhd track_ID (not the init segment's track)",
                             value: 0,
                         }));
                     }
-                    if flags & BASE_DATA_OFFSET != 0 {
-                        r.u64()?;
-                    }
-                    if flags & SAMPLE_DESCRIPTION_INDEX != 0 {
-                        r.u32()?;
-                    }
-                    if flags & DEFAULT_DURATION != 0 {
-                        d.duration = r.u32()?;
-                    }
-                    if flags & DEFAULT_SIZE != 0 {
-                        d.size = r.u32()?;
-                    }
-                    if flags & DEFAULT_FLAGS != 0 {
-                        d.flags = r.u32()?;
-                    }
+                    d = header.over(d);
                 }
                 b"tfdt" => {
                     let mut r = c.body();
@@ -262,53 +233,17 @@ fn read_trun(
     mut t: u64,
     facts: &mut SegmentFacts,
 ) -> Result<u64, BoxError> {
-    let mut r = trun.body();
-    let (version, flags) = r.version_flags()?;
-    let count = r.u32()?;
-    if flags & DATA_OFFSET != 0 {
-        r.i32()?;
-    }
-    let first_flags = if flags & FIRST_SAMPLE_FLAGS != 0 {
-        Some(r.u32()?)
-    } else {
-        None
-    };
-    let per_sample = [SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS, SAMPLE_CTO]
-        .iter()
-        .filter(|&&f| flags & f != 0)
-        .count() as u64;
-    r.check_table(u64::from(count), per_sample * 4, "trun samples")?;
-    for i in 0..count {
-        let duration = if flags & SAMPLE_DURATION != 0 {
-            r.u32()?
-        } else {
-            d.duration
-        };
-        let size = if flags & SAMPLE_SIZE != 0 {
-            r.u32()?
-        } else {
-            d.size
-        };
-        let mut sample_flags = if flags & SAMPLE_FLAGS != 0 {
-            r.u32()?
-        } else {
-            d.flags
-        };
-        if i == 0
-            && let Some(f) = first_flags
-        {
-            sample_flags = f;
-        }
-        let cto = if flags & SAMPLE_CTO == 0 {
-            0
-        } else if version == 0 {
-            i64::from(r.u32()?)
-        } else {
-            i64::from(r.i32()?)
-        };
+    let mut entries = TrunEntries::new(trun, d)?;
+    while let Some(TrunEntry {
+        duration,
+        size,
+        flags,
+        cto,
+    }) = entries.next_entry()?
+    {
         let presented = t as i64 + cto;
         if facts.samples == 0 {
-            facts.starts_with_sync = sample_flags & NON_SYNC == 0;
+            facts.starts_with_sync = flags & NON_SYNC == 0;
             facts.first_is_earliest = true;
         } else if facts.earliest_presentation.is_some_and(|e| presented < e) {
             facts.first_is_earliest = false;
