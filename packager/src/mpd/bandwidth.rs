@@ -18,21 +18,11 @@ pub(crate) fn bandwidth(segments: &[BuiltSegment], timescale: u32, min_buffer: f
     }
     let ts = f64::from(timescale);
     let t0 = first.time;
-    // Rate `b` is enough when, for every j, the bits due by segment j since the worst
-    // earlier start i stay within what `b` delivers: with C the bits before a segment,
-    // max_j (C_{j+1} - b t_j) - min_{i<=j} (C_i - b t_i) <= b * min_buffer.
     let enough = |b: f64| {
-        let mut bits = 0.0f64;
-        let mut lowest = f64::INFINITY;
-        for s in segments {
-            let t = (s.time - t0.min(s.time)) as f64 / ts;
-            lowest = lowest.min(bits - b * t);
-            bits += s.bytes as f64 * 8.0;
-            if bits - b * t - lowest > b * min_buffer {
-                return false;
-            }
-        }
-        true
+        let timed = segments
+            .iter()
+            .map(|s| ((s.time - t0.min(s.time)) as f64 / ts, s.bytes as f64 * 8.0));
+        buffer_model_holds(timed, b, min_buffer, 0.0)
     };
     let total: f64 = segments.iter().map(|s| s.bytes as f64 * 8.0).sum();
     // Every pair's denominator is at least min_buffer.
@@ -46,6 +36,30 @@ pub(crate) fn bandwidth(segments: &[BuiltSegment], timescale: u32, min_buffer: f
         }
     }
     lo
+}
+
+/// Whether `rate` satisfies the buffer model for `min_buffer` seconds: starting at any
+/// segment with that much buffered, every later segment has arrived when it is due.
+/// `segments` are (start in seconds, bits); `slack` bits of rounding are forgiven.
+///
+/// With C the bits before a segment and t its start, for every j:
+/// max_j (C_{j+1} - rate t_j) - min_{i<=j} (C_i - rate t_i) <= rate * min_buffer.
+pub(crate) fn buffer_model_holds(
+    segments: impl IntoIterator<Item = (f64, f64)>,
+    rate: f64,
+    min_buffer: f64,
+    slack: f64,
+) -> bool {
+    let mut bits = 0.0f64;
+    let mut lowest = f64::INFINITY;
+    for (t, segment_bits) in segments {
+        lowest = lowest.min(bits - rate * t);
+        bits += segment_bits;
+        if bits - rate * t - lowest > rate * min_buffer + slack {
+            return false;
+        }
+    }
+    true
 }
 
 /// The same bandwidth by trying every pair of segments; also the test oracle.

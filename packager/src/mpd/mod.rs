@@ -17,7 +17,7 @@ use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
 use crate::layout::{init_path, media_template, on_demand_path};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
-pub(crate) use bandwidth::bandwidth;
+pub(crate) use bandwidth::{bandwidth, buffer_model_holds};
 
 impl RepProtection<'_> {
     /// `mp4protection` with the default KID, then one element per DRM system.

@@ -571,12 +571,7 @@ fn from_segment_base(
         .as_ref()
         .and_then(|i| i.range.as_deref())
         .and_then(manifest::byte_range);
-    let init = read_init_file(
-        report,
-        &id,
-        name,
-        init_range.or(Some((0, 0))).filter(|_| init_range.is_some()),
-    )?;
+    let init = read_init_file(report, &id, name, init_range)?;
     let Some(index) = base.index_range.as_deref().and_then(manifest::byte_range) else {
         report.warn(Some(&id), "SegmentBase has no readable @indexRange".into());
         return Some(init);
@@ -637,13 +632,9 @@ fn from_segment_base(
                         mpd_timescale,
                         pto,
                     );
-                    if seg.problem.is_some() {
-                        let p = seg.problem.take().unwrap_or_default();
-                        seg.problem = Some(format!(
-                            "the sidx's size {} does not match the boxes: {p}",
-                            r.size
-                        ));
-                    }
+                    seg.problem = seg.problem.take().map(|p| {
+                        format!("the sidx's size {} does not match the boxes: {p}", r.size)
+                    });
                 }
                 Err(e) => seg.problem = Some(e.to_string()),
             }
@@ -782,23 +773,17 @@ pub(crate) fn fuzz_parsers(data: &[u8]) -> usize {
     n
 }
 
-/// 23009-1 5.3.5.2: starting at any segment with `min_buffer` seconds of data
-/// buffered at `bandwidth`, every later segment arrives before it is due.
+/// 23009-1 5.3.5.2 with the packager's own model (`mpd::buffer_model_holds`), over
+/// the segments as the files have them; a millionth of a second's worth of bits is
+/// forgiven for the rounding of durations read back from the MPD.
 fn buffer_model_holds(segments: &[SegmentReport], bandwidth: f64, min_buffer: f64) -> bool {
-    // With B_k the bits and D_k the seconds of segments before k, segment j started
-    // from i arrives at (B_{j+1} - B_i) / bandwidth and is due at min_buffer + D_j - D_i:
-    // B_{j+1} - bandwidth * (D_j + min_buffer) <= min over i <= j of B_i - bandwidth * D_i.
-    let mut least = f64::INFINITY;
-    let (mut bits, mut dur) = (0.0, 0.0);
-    for s in segments {
-        least = least.min(bits - bandwidth * dur);
-        bits += s.bytes as f64 * 8.0;
-        if bits - bandwidth * (dur + min_buffer) > least + 1e-6 * bandwidth {
-            return false;
-        }
-        dur += s.duration;
-    }
-    true
+    let mut start = 0.0;
+    let timed = segments.iter().map(|s| {
+        let t = start;
+        start += s.duration;
+        (t, s.bytes as f64 * 8.0)
+    });
+    crate::mpd::buffer_model_holds(timed, bandwidth, min_buffer, 1e-6 * bandwidth)
 }
 
 /// Durations: uneven segments, and segments longer than `@maxSegmentDuration`.
