@@ -20,6 +20,8 @@ pub(crate) struct SampleAux {
     pub iv: Vec<u8>,
     /// Empty for whole-sample encryption.
     pub subsamples: Vec<Subsample>,
+    /// Input only: a sample of a protected track left clear (a clear lead).
+    pub clear: bool,
 }
 
 impl SampleAux {
@@ -89,6 +91,7 @@ impl TrackCipher {
                 let next = u64::from_be_bytes(iv[..8].try_into().unwrap_or([0; 8])).wrapping_add(1);
                 self.iv[..8].copy_from_slice(&next.to_be_bytes());
                 SampleAux {
+                    clear: false,
                     iv: iv[..8].to_vec(),
                     subsamples,
                 }
@@ -100,6 +103,7 @@ impl TrackCipher {
                     cbc_pattern(&key, &iv, pattern, range)
                 });
                 SampleAux {
+                    clear: false,
                     iv: Vec::new(),
                     subsamples,
                 }

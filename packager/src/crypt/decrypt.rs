@@ -15,7 +15,8 @@ use super::cipher::{SampleAux, Subsample};
 use super::{Scheme, hex, unhex};
 use crate::codec::{AUDIO_FIELDS, VISUAL_FIELDS};
 use crate::error::{BoxError, Malformed};
-use crate::mp4::header::{Bx, FourCC};
+use crate::mp4::header::{Bx, FourCC, Reader};
+use crate::mp4::sample_table::SampleTable;
 
 /// PIFF 1.1's sample encryption box, a `uuid` box.
 pub(crate) const PIFF_SENC: [u8; 16] = [
@@ -252,13 +253,151 @@ pub(crate) fn parse_senc(
                 subsamples.push((r.u16()?, r.u32()?));
             }
         }
-        out.push(SampleAux { iv, subsamples });
+        out.push(SampleAux {
+            iv,
+            subsamples,
+            clear: false,
+        });
     }
     Ok(out)
 }
 
+/// Where a progressive file keeps its samples' auxiliary information when no `senc`
+/// holds it: the sizes (`saiz`) and the file offsets (`saio`, one for all samples or
+/// one per chunk) of each sample's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuxAt {
+    /// `(file offset, byte count, sample count)` of each contiguous run of records.
+    pub runs: Vec<(u64, u64, u32)>,
+    pub sizes: Vec<u8>,
+    /// The `saio` box, for messages.
+    pub path: String,
+    pub at: u64,
+}
+
+impl AuxAt {
+    /// Reads `saiz` and `saio` against the track's sample table.
+    pub fn parse(saiz: &Bx<'_>, saio: &Bx<'_>, table: &SampleTable) -> Result<AuxAt, BoxError> {
+        let mut r = saiz.body();
+        let (_, flags) = r.version_flags()?;
+        if flags & 1 != 0 {
+            r.skip(8)?; // aux_info_type and its parameter
+        }
+        let default = r.u8()?;
+        let count = r.u32()?;
+        if count != table.count {
+            return Err(saiz.err(Malformed::CountMismatch {
+                table: "saiz",
+                expected: u64::from(table.count),
+                found: u64::from(count),
+            }));
+        }
+        let sizes = if default == 0 {
+            r.check_table(u64::from(count), 1, "saiz sizes")?;
+            r.bytes(count as usize)?.to_vec()
+        } else {
+            vec![default; count as usize]
+        };
+        let mut r = saio.body();
+        let (version, flags) = r.version_flags()?;
+        if flags & 1 != 0 {
+            r.skip(8)?;
+        }
+        let entries = r.u32()?;
+        let wide = version == 1;
+        r.check_table(u64::from(entries), if wide { 8 } else { 4 }, "saio offsets")?;
+        let mut offsets = Vec::with_capacity(entries as usize);
+        for _ in 0..entries {
+            offsets.push(if wide { r.u64()? } else { u64::from(r.u32()?) });
+        }
+        // One run for all samples, or one per chunk (14496-12 8.7.9).
+        let per_run: Vec<u32> = if entries == 1 {
+            vec![count]
+        } else if entries as usize == table.chunk_offsets.len() {
+            chunk_sample_counts(table)
+        } else {
+            return Err(saio.err(Malformed::InvalidField {
+                field: "saio entry_count (neither 1 nor the number of chunks)",
+                value: i64::from(entries),
+            }));
+        };
+        let mut runs = Vec::with_capacity(offsets.len());
+        let mut first = 0usize;
+        for (offset, n) in offsets.into_iter().zip(per_run) {
+            let end = (first + n as usize).min(sizes.len());
+            let bytes = sizes[first..end].iter().map(|&b| u64::from(b)).sum();
+            runs.push((offset, bytes, (end - first) as u32));
+            first = end;
+        }
+        Ok(AuxAt {
+            runs,
+            sizes,
+            path: saio.path.clone(),
+            at: saio.start,
+        })
+    }
+
+    /// Each sample's IV and subsamples from the bytes of each run (read from the file).
+    pub fn records(&self, iv_size: u8, data: &[Vec<u8>]) -> Result<Vec<SampleAux>, BoxError> {
+        let mut out = Vec::with_capacity(self.sizes.len());
+        let mut sizes = self.sizes.iter();
+        for (&(offset, _, n), data) in self.runs.iter().zip(data) {
+            let path = format!("{} (auxiliary information)", self.path);
+            let mut r = Reader::at(data, offset, path);
+            for _ in 0..n {
+                let size = usize::from(sizes.next().copied().unwrap_or(0));
+                let start = r.offset();
+                let iv = r.bytes(usize::from(iv_size).min(size))?.to_vec();
+                let mut subsamples = Vec::new();
+                if size > usize::from(iv_size) {
+                    let count = r.u16()?;
+                    if 2 + 6 * usize::from(count) != size - usize::from(iv_size) {
+                        return Err(BoxError::new(
+                            self.path.clone(),
+                            start,
+                            Malformed::InvalidField {
+                                field: "saiz sample_info_size (disagrees with its subsample count)",
+                                value: size as i64,
+                            },
+                        ));
+                    }
+                    for _ in 0..count {
+                        subsamples.push((r.u16()?, r.u32()?));
+                    }
+                }
+                out.push(SampleAux {
+                    iv,
+                    subsamples,
+                    clear: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How many samples each chunk holds, from `stsc`.
+fn chunk_sample_counts(table: &SampleTable) -> Vec<u32> {
+    let chunks = table.chunk_offsets.len() as u32;
+    let mut out = Vec::with_capacity(chunks as usize);
+    for (i, e) in table.stsc.iter().enumerate() {
+        let next = table
+            .stsc
+            .get(i + 1)
+            .map_or(chunks + 1, |n| n.first_chunk)
+            .min(chunks + 1);
+        for _ in e.first_chunk..next {
+            out.push(e.samples_per_chunk);
+        }
+    }
+    out
+}
+
 /// Decrypts one sample in place.
 pub(crate) fn decrypt(p: &InputProtection, key: &[u8; 16], aux: &SampleAux, data: &mut [u8]) {
+    if aux.clear {
+        return;
+    }
     let mut iv = [0u8; 16];
     match p.constant_iv {
         Some(c) if aux.iv.is_empty() => iv = c,

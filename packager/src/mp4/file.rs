@@ -2,6 +2,7 @@
 //! the media data), parse it, and check every track's sample table against the file
 //! before anything is written.
 
+use crate::crypt::decrypt::AuxAt;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::fragments;
 use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
@@ -136,6 +137,16 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         mut skipped,
         ..
     } = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
+    for t in &mut tracks {
+        if let Some(at) = t.aux_at.take() {
+            let iv_size = t.protection.as_ref().map_or(0, |p| p.protection.iv_size);
+            let mut runs = Vec::with_capacity(at.runs.len());
+            for &(offset, bytes, _) in &at.runs {
+                runs.push(read_aux(input, &at, offset, bytes)?);
+            }
+            t.aux = at.records(iv_size, &runs).map_err(|e| e.in_file(name))?;
+        }
+    }
     if !moofs.is_empty() {
         let trex = fragments::parse_trex(&root).map_err(|e| e.in_file(name))?;
         let mut appender = fragments::Appender::new(tracks.len());
@@ -243,6 +254,29 @@ fn read_box(input: &Input, path: &str, pos: u64, size: u64) -> Result<Vec<u8>> {
         .source()
         .read_exact_at(&mut buf, pos)
         .map_err(|e| Error::io(format!("{name}: read {path} at byte {pos}"), e))?;
+    Ok(buf)
+}
+
+/// One run of a progressive file's sample auxiliary information (`saio`), which must
+/// lie in the file; its size is bounded by the sample count (at most 255 bytes each).
+fn read_aux(input: &Input, at: &AuxAt, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+    let name = input.name();
+    if offset.saturating_add(bytes) > input.source().len() {
+        return Err(BoxError::new(
+            at.path.clone(),
+            at.at,
+            Malformed::InvalidField {
+                field: "saio offset (auxiliary information past the end of the file)",
+                value: offset as i64,
+            },
+        )
+        .in_file(name));
+    }
+    let mut buf = vec![0u8; bytes as usize];
+    input
+        .source()
+        .read_exact_at(&mut buf, offset)
+        .map_err(|e| Error::io(format!("{name}: read saio data at byte {offset}"), e))?;
     Ok(buf)
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::crypt::cipher::SampleAux;
 use crate::crypt::decrypt::{PIFF_SENC, parse_senc};
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::Bx;
@@ -102,9 +103,11 @@ impl Appender {
             let mut tfdt = None;
             let mut truns = Vec::new();
             let mut senc = None;
+            let mut saiz = false;
             for c in traf.children() {
                 let c = c?;
                 match &c.kind {
+                    b"saiz" => saiz = true,
                     b"tfhd" => tfhd = Some(c),
                     b"tfdt" => tfdt = Some(c),
                     b"trun" => truns.push(c),
@@ -178,7 +181,17 @@ impl Appender {
             // Encrypted input: each sample's IV and subsamples, in sample order.
             if let Some(p) = &track.protection {
                 let added = u64::from(track.table.count - before);
+                // A clear lead: fragments that name the entry in the clear, or that carry
+                // no sample auxiliary information at all (as Shaka Packager writes them).
+                let clear = Some(d.description) == p.clear_description || (senc.is_none() && !saiz);
                 let aux = match &senc {
+                    _ if clear => vec![
+                        SampleAux {
+                            clear: true,
+                            ..SampleAux::default()
+                        };
+                        added as usize
+                    ],
                     Some((b, piff)) => parse_senc(b, *piff, p.protection.iv_size, added)?,
                     None => Vec::new(),
                 };

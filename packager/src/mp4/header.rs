@@ -216,6 +216,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader over bytes read from the file at `base` (outside any box read whole).
+    pub fn at(data: &'a [u8], base: u64, path: String) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            base,
+            path,
+        }
+    }
+
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }

@@ -133,16 +133,21 @@ pub(super) fn find_keys(name: &str, m: &mut Media, keys: &[crate::DecryptionKey]
         };
         match keys.iter().find(|k| k.kid == p.protection.kid) {
             Some(k) => {
-                if t.aux.len() != t.table.count as usize {
+                // An edit that ends before the media leaves samples (and their records)
+                // out; fewer records than samples leaves samples undecryptable.
+                if t.aux.len() < t.table.count as usize {
                     return Err(Error::Unsupported {
                         file: name.to_string(),
                         what: format!(
-                            "track {}: encrypted samples outside fragments (saiz/saio in the \
-                             sample table) are not decrypted; fragmented input with senc is",
-                            t.id
+                            "track {}: {} encrypted samples but sample encryption data \
+                             (senc, or saiz/saio) for {}",
+                            t.id,
+                            t.table.count,
+                            t.aux.len()
                         ),
                     });
                 }
+                t.aux.truncate(t.table.count as usize);
                 p.key = Some(k.key);
                 i += 1;
             }

@@ -16,10 +16,11 @@
 //! edit (its media time) by the same amount, so the first decoded sample presented is
 //! the first input sample, at the time the input's edit list gives it.
 
+pub(crate) mod channels;
 pub(crate) mod pcm;
 pub(crate) mod resample;
 
-use opus::{Application, Bitrate, Channels, Encoder};
+use opus::{Application, Bitrate, Channels, Encoder, MSEncoder};
 
 use crate::Result;
 use crate::codec::{CodecInfo, Family};
@@ -54,26 +55,24 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     let Some(format) = c.track.codec.pcm else {
         return Err(refuse(input, c, "not PCM".into()));
     };
-    let channels = match format.channels {
-        1 => Channels::Mono,
-        2 => Channels::Stereo,
-        n => {
-            return Err(refuse(
-                input,
-                c,
-                format!("PCM with {n} channels: only mono and stereo are transcoded to Opus"),
-            ));
+    // Mono and stereo as one Opus stream; 3 to 8 channels as channel mapping family 1,
+    // in the Vorbis order (`order[i]` is the input channel of output channel i).
+    let n = format.channels;
+    let order = match n {
+        1 | 2 => None,
+        _ => {
+            Some(channels::to_vorbis_order(n, format.layout).map_err(|why| refuse(input, c, why))?)
         }
     };
     // Opus takes 8, 12, 16, 24 and 48 kHz; other rates are resampled to 48 kHz first.
     let native = matches!(format.rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000);
     let encoder_rate = if native { format.rate } else { OPUS_RATE };
-    let mut resampler = (!native)
-        .then(|| resample::Resampler::new(format.rate, OPUS_RATE, usize::from(format.channels)));
+    let mut resampler =
+        (!native).then(|| resample::Resampler::new(format.rate, OPUS_RATE, usize::from(n)));
     let opus_err = |e: opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
-    let mut encoder = Encoder::new(encoder_rate, channels, Application::Audio).map_err(opus_err)?;
+    let mut encoder = OpusEncoder::new(encoder_rate, n).map_err(opus_err)?;
     encoder
-        .set_bitrate(Bitrate::Bits(BITS_PER_CHANNEL * i32::from(format.channels)))
+        .set_bitrate(Bitrate::Bits(BITS_PER_CHANNEL * i32::from(n)))
         .map_err(opus_err)?;
     let lookahead = u32::try_from(encoder.get_lookahead().map_err(opus_err)?).unwrap_or(0);
     let pre_skip = lookahead * (OPUS_RATE / encoder_rate);
@@ -84,7 +83,8 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     let mut pcm: Vec<f32> = Vec::with_capacity(frame_values * 2);
     let mut data: Vec<u8> = Vec::new();
     let mut sizes: Vec<u32> = Vec::new();
-    let mut packet = vec![0u8; 4000];
+    // At most 1275 bytes per stream (RFC 6716 3.2.1), at most 8 streams.
+    let mut packet = vec![0u8; 1275 * 8];
     let mut frames_in = 0u64;
     let mut encode = |pcm: &mut Vec<f32>, last: bool| -> Result<()> {
         let mut at = 0;
@@ -115,6 +115,9 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
                     .read_exact_at(&mut block, offset)
                     .map_err(|e| Error::io(format!("{name}: read PCM at byte {offset}"), e))?;
                 format.decode(&block, &mut decoded);
+                if let Some(order) = &order {
+                    reorder(&mut decoded, order);
+                }
             }
             match resampler.as_mut() {
                 Some(r) => r.push(&decoded, last, pcm),
@@ -189,13 +192,82 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     ))
 }
 
+/// One Opus stream (mono, stereo) or several (mapping family 1).
+enum OpusEncoder {
+    One(Encoder),
+    Multi(MSEncoder),
+}
+
+impl OpusEncoder {
+    /// `channels` is 1 to 8 (more are refused before).
+    fn new(rate: u32, channels: u16) -> std::result::Result<Self, opus::Error> {
+        if let Some((streams, coupled, mapping)) = channels::family1(channels) {
+            let e = MSEncoder::new(rate, streams, coupled, mapping, Application::Audio)?;
+            return Ok(OpusEncoder::Multi(e));
+        }
+        let layout = if channels == 1 {
+            Channels::Mono
+        } else {
+            Channels::Stereo
+        };
+        Ok(OpusEncoder::One(Encoder::new(
+            rate,
+            layout,
+            Application::Audio,
+        )?))
+    }
+
+    fn set_bitrate(&mut self, b: Bitrate) -> std::result::Result<(), opus::Error> {
+        match self {
+            OpusEncoder::One(e) => e.set_bitrate(b),
+            OpusEncoder::Multi(e) => e.set_bitrate(b),
+        }
+    }
+
+    fn get_lookahead(&mut self) -> std::result::Result<i32, opus::Error> {
+        match self {
+            OpusEncoder::One(e) => e.get_lookahead(),
+            OpusEncoder::Multi(e) => e.get_lookahead(),
+        }
+    }
+
+    fn encode_float(
+        &mut self,
+        pcm: &[f32],
+        out: &mut [u8],
+    ) -> std::result::Result<usize, opus::Error> {
+        match self {
+            OpusEncoder::One(e) => e.encode_float(pcm, out),
+            OpusEncoder::Multi(e) => e.encode_float(pcm, out),
+        }
+    }
+}
+
+/// Puts each interleaved frame's channels in the order `order` gives.
+fn reorder(frames: &mut [f32], order: &[usize]) {
+    let mut tmp = vec![0f32; order.len()];
+    for frame in frames.chunks_exact_mut(order.len()) {
+        for (t, &from) in tmp.iter_mut().zip(order) {
+            *t = frame[from];
+        }
+        frame.copy_from_slice(&tmp);
+    }
+}
+
 /// `stsd` with one `Opus` AudioSampleEntry and its `dOps` (Opus in ISOBMFF 4.3).
 fn opus_stsd(format: PcmFormat, pre_skip: u16) -> Vec<u8> {
     let mut dops = vec![0u8, format.channels as u8];
     dops.extend_from_slice(&pre_skip.to_be_bytes());
     dops.extend_from_slice(&format.rate.to_be_bytes()); // InputSampleRate
     dops.extend_from_slice(&0i16.to_be_bytes()); // OutputGain
-    dops.push(0); // ChannelMappingFamily: mono or stereo
+    match channels::family1(format.channels) {
+        // ChannelMappingFamily 1: streams, coupled streams, the channel mapping.
+        Some((streams, coupled, mapping)) => {
+            dops.extend_from_slice(&[1, streams, coupled]);
+            dops.extend_from_slice(mapping);
+        }
+        None => dops.push(0), // ChannelMappingFamily 0: mono or stereo
+    }
     let mut entry = vec![0u8; 6];
     entry.extend_from_slice(&1u16.to_be_bytes()); // data_reference_index
     entry.extend_from_slice(&[0; 8]);

@@ -3,6 +3,7 @@
 //! versions 0-2, `enda` in `wave` for byte order) and ISO/IEC 23003-5's `ipcm` and
 //! `fpcm` (`pcmC`), decoded to interleaved `f32` frames.
 
+use super::channels::Layout;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, FourCC};
 
@@ -17,6 +18,8 @@ pub(crate) struct PcmFormat {
     pub big_endian: bool,
     /// 8-bit `raw `: unsigned, centred on 128.
     pub unsigned: bool,
+    /// Which loudspeaker each channel feeds (`chan`, `chnl`).
+    pub layout: Layout,
 }
 
 /// Whether `kind` is an uncompressed audio sample entry.
@@ -69,6 +72,7 @@ impl PcmFormat {
             big_endian = flags & 2 != 0;
         }
         let skip = sound.children_at;
+        let mut layout = Layout::Default;
         for child in entry.children_after(skip) {
             let child = child?;
             match &child.kind {
@@ -78,6 +82,27 @@ impl PcmFormat {
                     c.version_flags()?;
                     big_endian = c.u8()? & 1 == 0;
                     bits = c.u8()?;
+                }
+                // QuickTime's AudioChannelLayout: a tag, and a bitmap for tag 1<<16.
+                b"chan" => {
+                    let mut c = child.body();
+                    c.version_flags()?;
+                    let tag = c.u32()?;
+                    let bitmap = c.u32()?;
+                    layout = Layout::QuickTime { tag, bitmap };
+                }
+                // ISO/IEC 14496-12 12.2.4: a CICP layout, or explicit positions.
+                b"chnl" => {
+                    let mut c = child.body();
+                    c.version_flags()?;
+                    let structure = c.u8()?;
+                    layout = Layout::Explicit;
+                    if structure & 1 != 0 {
+                        let defined = c.u8()?;
+                        if defined != 0 && c.u64()? == 0 {
+                            layout = Layout::Cicp(defined);
+                        }
+                    }
                 }
                 b"wave" => {
                     for w in child.children() {
@@ -97,6 +122,7 @@ impl PcmFormat {
             float,
             big_endian,
             unsigned: &kind == b"raw " || (bits == 8 && &kind != b"twos" && !float),
+            layout,
         };
         let valid_bits = if float {
             matches!(bits, 32 | 64)
@@ -168,6 +194,7 @@ mod tests {
             float,
             big_endian,
             unsigned,
+            layout: Layout::Default,
         }
     }
 

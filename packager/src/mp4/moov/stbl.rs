@@ -15,6 +15,11 @@ pub(crate) struct Parsed<'a> {
     /// The whole `stsd` box, copied into the init segment byte for byte.
     pub stsd_raw: &'a [u8],
     pub table: SampleTable,
+    /// Encrypted samples' auxiliary information in a progressive file: `senc` and the
+    /// `saiz`/`saio` that locate it (ISO/IEC 23001-7 7.2; 14496-12 8.7.8, 8.7.9).
+    pub senc: Option<Bx<'a>>,
+    pub saiz: Option<Bx<'a>>,
+    pub saio: Option<Bx<'a>>,
 }
 
 macro_rules! once {
@@ -29,6 +34,7 @@ macro_rules! once {
 pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
     let (mut stsd, mut stts, mut ctts, mut stss, mut stsc, mut stsz, mut stco) =
         (None, None, None, None, None, None, None);
+    let (mut senc, mut saiz, mut saio) = (None, None, None);
     for child in stbl.children() {
         let child = child?;
         match &child.kind {
@@ -39,6 +45,11 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
             b"stsc" => once!(stsc, child, "stsc"),
             b"stsz" | b"stz2" => once!(stsz, child, "stsz"),
             b"stco" | b"co64" => once!(stco, child, "stco"),
+            // Only read for encrypted tracks; the first of each (a file may describe
+            // other auxiliary information too).
+            b"senc" if senc.is_none() => senc = Some(child),
+            b"saiz" if saiz.is_none() => saiz = Some(child),
+            b"saio" if saio.is_none() => saio = Some(child),
             _ => {}
         }
     }
@@ -68,6 +79,9 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
         usable_entries,
         stsd_raw: stsd.raw,
         table,
+        senc,
+        saiz,
+        saio,
     })
 }
 

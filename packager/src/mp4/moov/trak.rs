@@ -3,7 +3,7 @@
 
 use crate::codec::{self, CodecInfo};
 use crate::crypt::cipher::SampleAux;
-use crate::crypt::decrypt::{self, InputProtection};
+use crate::crypt::decrypt::{self, AuxAt, InputProtection};
 use crate::error::{BoxError, Malformed};
 use crate::lang;
 use crate::mp4::header::{Bx, FourCC, fourcc_str};
@@ -145,8 +145,11 @@ pub(crate) struct Track {
     pub edit: Edit,
     /// Encrypted input: what the sample entry declares, and the key once one is given.
     pub protection: Option<Protected>,
-    /// Encrypted input: each sample's IV and subsamples, from the fragments' `senc`.
+    /// Encrypted input: each sample's IV and subsamples, from `senc` (the fragments',
+    /// or a progressive file's), or read from where `saio` says (see `aux_at`).
     pub aux: Vec<SampleAux>,
+    /// A progressive file's auxiliary information outside the movie box, to be read.
+    pub aux_at: Option<AuxAt>,
     /// Sample description indexes samples may name (see `stbl::Parsed`).
     pub usable_entries: u32,
     /// Raw boxes copied into the init segment.
@@ -168,6 +171,9 @@ pub(crate) struct Protected {
     pub protection: InputProtection,
     pub key: Option<[u8; 16]>,
     pub why: SkipWhy,
+    /// The sample description index of the same entry in the clear, when the `stsd`
+    /// has one (a clear lead, as DASH-IF advises): fragments that name it are clear.
+    pub clear_description: Option<u32>,
 }
 
 /// A well-formed track that is not packaged, and why.
@@ -279,10 +285,13 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
     let mut tkhd = None;
     let mut elst = Vec::new();
     let mut mdia = None;
+    // Some writers put a progressive file's `senc` in the `trak`, others in the `stbl`.
+    let mut trak_senc = None;
     for child in trak.children() {
         let child = child?;
         match &child.kind {
             b"tkhd" => tkhd = Some(child),
+            b"senc" => trak_senc = Some(child),
             b"edts" => {
                 for e in child.children() {
                     let e = e?;
@@ -348,6 +357,8 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
     let mut stsd = parsed.stsd_raw.to_vec();
     let mut protection = None;
     let clear_entry;
+    let mut usable_entries = parsed.usable_entries;
+    let mut clear_description = None;
     let mut entry = parsed.entry.clone();
     if let Some(sinf) = decrypt::sinf(&parsed.entry)? {
         let why = SkipWhy::Encrypted {
@@ -369,11 +380,32 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
             path: parsed.entry.path.clone(),
             depth: parsed.entry.depth,
         };
+        // Entries after the first that are the same, or the same in the clear.
+        for (k, e) in stsd_entries(parsed.stsd_raw).enumerate().skip(1) {
+            if e == clear_entry.as_slice() {
+                clear_description = Some(k as u32 + 1);
+            } else if e != parsed.entry.raw {
+                break;
+            }
+            usable_entries = k as u32 + 1;
+        }
         protection = Some(Protected {
             protection: prot,
             key: None,
             why,
+            clear_description,
         });
+    }
+    let (mut aux, mut aux_at) = (Vec::new(), None);
+    if let Some(p) = &protection
+        && parsed.table.count > 0
+    {
+        if let Some(senc) = parsed.senc.as_ref().or(trak_senc.as_ref()) {
+            let count = u64::from(parsed.table.count);
+            aux = decrypt::parse_senc(senc, false, p.protection.iv_size, count)?;
+        } else if let (Some(saiz), Some(saio)) = (&parsed.saiz, &parsed.saio) {
+            aux_at = Some(AuxAt::parse(saiz, saio, &parsed.table)?);
+        }
     }
     let Some(codec) = codec::parse_sample_entry(&entry)? else {
         let still =
@@ -402,8 +434,9 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         elst,
         edit: Edit::default(),
         protection,
-        aux: Vec::new(),
-        usable_entries: parsed.usable_entries,
+        aux,
+        aux_at,
+        usable_entries,
         tkhd: tkhd.raw.to_vec(),
         hdlr: hdlr.raw.to_vec(),
         media_header,
@@ -413,6 +446,18 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         path: trak.path.clone(),
         offset: trak.start,
     }))
+}
+
+/// The raw sample entries of an `stsd` box (already checked by the box reader).
+fn stsd_entries(stsd: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 16usize;
+    std::iter::from_fn(move || {
+        let size = stsd.get(at..at + 4)?;
+        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+        let e = stsd.get(at..at.checked_add(size)?).filter(|_| size >= 8)?;
+        at += size;
+        Some(e)
+    })
 }
 
 fn parse_tkhd_id(b: &Bx<'_>) -> Result<u32, BoxError> {
