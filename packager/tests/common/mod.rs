@@ -60,6 +60,7 @@ pub const PASSTHROUGH: &[&str] = &[
 /// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).
 pub const TRANSCODED: &[&str] = &[
     "camera_pcm.mov",
+    "camera_pcm_51.mov",
     "audio_pcm_twos.mov",
     "audio_pcm_in24.mov",
     "audio_pcm_in32.mov",
