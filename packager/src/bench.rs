@@ -121,6 +121,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             protection: None,
             on_demand: None,
             segments: segs,
+            until: None,
             sap: 1,
             tolerance: 0.02,
         })

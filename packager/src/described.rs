@@ -40,6 +40,9 @@ pub(crate) struct RepInput<'a> {
     pub timescale: u32,
     pub pto: u64,
     pub segments: &'a [BuiltSegment],
+    /// Where the input's edit list ends the track, on the media timeline, when that is
+    /// inside the last sample: the presentation ends there, not with the sample.
+    pub until: Option<u64>,
     pub sap: u8,
     /// Boundaries of two Representations closer than this (seconds) count as aligned.
     pub tolerance: f64,

@@ -1,8 +1,9 @@
 //! Edit-list shapes of ISO/IEC 14496-12 8.6.6 on the H.264 + AAC clip
 //! (`fixtures/make_edits.py`): an end trim publishes only what is presented and the MPD
 //! lasts exactly as long as the edits; contiguous media edits are one timeline, the same
-//! presentation as the clip; a dwell and edits that skip media are refused, naming the
-//! track and the entry; a zero last-sample duration is repaired and said so.
+//! presentation as the clip; media edits that skip media are joined, each sample at the
+//! time its edit gives it; a dwell and a skip into the middle of a GOP are refused, naming
+//! the track and the entry; a zero last-sample duration is repaired and said so.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -76,8 +77,8 @@ fn unrepresentable_edit_lists_are_refused() {
             "track 1: edit list entry 1 plays at rate 0 (a dwell)",
         ),
         (
-            "edit_skip.mp4",
-            "track 1: edit list entry 2 starts at media time",
+            "edit_skip_mid_gop.mp4",
+            "track 1: media edit 2 starts at media time",
         ),
     ] {
         let sink = MemorySink::new();
@@ -90,6 +91,82 @@ fn unrepresentable_edit_lists_are_refused() {
         assert!(matches!(err, Error::Unsupported { .. }), "{name}: {err}");
         assert!(err.to_string().contains(what), "{name}: {err}");
         assert!(sink.into_files().is_empty(), "{name}: nothing written");
+    }
+}
+
+/// Two media edits 4 s long, the second from 6 s of media: every sample each edit
+/// presents is published once, in decode order, at the time the edits give it
+/// (presentation time offset included), and nothing else is, except what decoding needs
+/// before the first edit (the AAC priming frame). Video cuts on closed-GOP keyframes
+/// keep every frame; audio joints fall inside AAC frames, whose straddling frames are
+/// left out (the edit list presents only part of them).
+#[test]
+fn media_edits_that_skip_media_are_joined() {
+    for (name, ids) in [
+        ("edit_skip.mp4", &[1u32][..]),
+        ("edit_skip_av.mp4", &[1, 2][..]),
+    ] {
+        let path = edits(name);
+        let (p, files) = package(&path);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("are joined")),
+            "{name}: {:?}",
+            p.warnings
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let input = common::read_input(&bytes);
+        let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+        for &id in ids {
+            let t = input.iter().find(|t| t.id == id).unwrap();
+            let rep = if t.video { "video-1" } else { "audio-1" };
+            let ts = i64::from(t.timescale);
+            let m = t.media_time;
+            // (media start, media end, presentation start) of each edit.
+            let spans = [(m, m + 4 * ts, 0), (m + 6 * ts, m + 10 * ts, 4 * ts)];
+            let mut want: Vec<(Vec<u8>, i64)> = Vec::new();
+            for (k, &(start, end, at)) in spans.iter().enumerate() {
+                for s in &t.samples {
+                    let inside = if t.video {
+                        s.cts >= start && s.cts < end
+                    } else {
+                        // Whole frames at the joint; the priming frame before the first
+                        // edit (decoded, not presented); the last edit ends as one edit.
+                        let ends_inside = if k == 1 {
+                            s.cts < end
+                        } else {
+                            s.cts + i64::from(s.duration) <= end
+                        };
+                        (k == 0 || s.cts >= start) && ends_inside
+                    };
+                    if inside {
+                        let data = bytes[s.offset as usize..][..s.size as usize].to_vec();
+                        want.push((data, at + s.cts - start));
+                    }
+                }
+            }
+            let got = samples(&files, rep);
+            assert_eq!(got.len(), want.len(), "{name} {rep}: samples");
+            let pto = mpd
+                .periods
+                .iter()
+                .flat_map(|p| &p.adaptations)
+                .flat_map(|a| &a.representations)
+                .find(|r| r.id.as_deref() == Some(rep))
+                .and_then(|r| r.SegmentTemplate.as_ref())
+                .and_then(|t| t.presentationTimeOffset)
+                .unwrap_or(0) as i64;
+            for (k, (o, (data, pt))) in got.iter().zip(&want).enumerate() {
+                assert!(&o.data == data, "{name} {rep}: sample {k} bytes");
+                assert_eq!(o.pt() - pto, *pt, "{name} {rep}: sample {k} presented at");
+            }
+        }
+        // The presentation lasts as the edits do: 8 s.
+        let duration = mpd.mediaPresentationDuration.unwrap().as_secs_f64();
+        let want = if ids.len() == 2 { 8.0 } else { 12.0 };
+        assert!(
+            (duration - want).abs() < 0.001,
+            "{name}: MPD duration {duration}"
+        );
     }
 }
 

@@ -4,9 +4,9 @@
 
 use crate::crypt::decrypt::AuxAt;
 use crate::error::{BoxError, Malformed};
-use crate::mp4::fragments;
 use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
 use crate::mp4::moov::{self, Edit, Movie, SkipWhy, Skipped, Track};
+use crate::mp4::{concat, fragments};
 use crate::source::Input;
 use crate::{Error, Result};
 
@@ -177,6 +177,17 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         }
         // Every table must agree, also on a track that turns out to be empty.
         let mut stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        if !track.edit.joins.is_empty() {
+            concat::join_edits(&mut track).map_err(|why| Error::Unsupported {
+                file: name.to_string(),
+                what: format!("track {}: {why}", track.id),
+            })?;
+            warnings.push(format!(
+                "track {}: its media edits skip media; the parts they present are joined",
+                track.id
+            ));
+            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+        }
         let start = track.start_dts as i64;
         // Only when a sample may start at or after the edit's end (the usual edit ends
         // with the media: no second walk of the table).

@@ -1,5 +1,6 @@
 //! ISO BMFF (ISO/IEC 14496-12): reading progressive MP4 files and writing fragmented ones.
 
+pub(crate) mod concat;
 pub(crate) mod file;
 pub(crate) mod fragments;
 pub(crate) mod header;

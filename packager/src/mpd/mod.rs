@@ -61,11 +61,17 @@ impl RepInput<'_> {
         (media_time as f64 - self.pto as f64) / f64::from(self.timescale)
     }
 
-    /// End of the last segment in period time, seconds.
+    /// End of the last segment in period time, seconds, or earlier where the edit list
+    /// ends the track inside the last segment.
     pub fn end(&self) -> f64 {
-        self.segments
-            .last()
-            .map_or(0.0, |s| self.seconds(s.time + s.duration))
+        self.segments.last().map_or(0.0, |s| {
+            let end = s.time + s.duration;
+            let end = match self.until {
+                Some(u) if u > s.time => end.min(u),
+                _ => end,
+            };
+            self.seconds(end)
+        })
     }
 
     pub fn max_segment_duration(&self) -> f64 {

@@ -65,6 +65,10 @@ fn rep_input<'a>(
         timescale: t.timescale,
         pto: o.timing.pto,
         segments: &built.segments,
+        until: t.edit.end.and_then(|end| {
+            let written = end - t.start_dts as i64 + o.timing.shift + o.timing.pto as i64;
+            u64::try_from(written).ok()
+        }),
         sap: built.sap,
         tolerance: half_frame(c),
         protection,

@@ -39,7 +39,8 @@ pub(crate) struct ElstEntry {
 
 /// What the edit list says, reduced to the form a DASH timeline can carry: an empty
 /// lead-in, then one span of the media from `media_time`, to `end` when it ends before
-/// the media does. Contiguous media edits are one span.
+/// the media does. Contiguous media edits are one span; media edits that skip media
+/// are further spans (`joins`), which `mp4::concat` makes one span of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Edit {
     /// Sum of leading empty edits, in the movie timescale.
@@ -48,6 +49,17 @@ pub(crate) struct Edit {
     pub media_time: i64,
     /// Media time where presentation ends (exclusive); `None`: at the end of the media.
     pub end: Option<i64>,
+    /// The spans after the first, in presentation order.
+    pub joins: Vec<Join>,
+}
+
+/// A later media edit: the media from `media_time` to `end`, presented `at` media
+/// ticks after the first span starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Join {
+    pub media_time: i64,
+    pub end: Option<i64>,
+    pub at: i64,
 }
 
 impl Edit {
@@ -69,11 +81,14 @@ impl Edit {
             |d: u64| (u128::from(d) * u128::from(media_ts) / u128::from(movie_ts.max(1))) as i64;
         // One movie-timescale tick in media units, the rounding of `elst` durations.
         let slack = i64::from(media_ts.div_ceil(movie_ts.max(1)));
-        let mut span: Option<(i64, Option<i64>)> = None;
+        // (media start, media end, presentation start in media ticks) of each span.
+        let mut spans: Vec<Join> = Vec::new();
+        // Movie time since the first media edit began.
+        let mut played = 0u64;
         for (i, e) in entries[..=last_media].iter().enumerate() {
             let n = i + 1;
             if e.media_time == -1 {
-                if span.is_some() {
+                if !spans.is_empty() {
                     return Err(format!(
                         "edit list entry {n} is an empty edit between media edits (a gap \
                          in the middle of the track)"
@@ -104,26 +119,42 @@ impl Edit {
             // (fragmented files, whose length is not known when the edit is written).
             let end = (e.duration > 0 || i < last_media)
                 .then(|| e.media_time.saturating_add(to_media(e.duration)));
-            span = Some(match span {
-                None => (e.media_time, end),
-                Some((start, Some(prev_end))) if (e.media_time - prev_end).abs() <= slack => {
-                    (start, end)
+            let at = to_media(played);
+            played = played.saturating_add(e.duration);
+            match spans.last_mut() {
+                Some(last) if last.end.is_some_and(|p| (e.media_time - p).abs() <= slack) => {
+                    last.end = end;
                 }
-                Some((start, prev_end)) => {
+                // Media after what the span before played: a join, which `mp4::concat`
+                // makes one span of (or says why it cannot exactly).
+                Some(last) if last.end.is_some_and(|p| e.media_time > p) => spans.push(Join {
+                    media_time: e.media_time,
+                    end,
+                    at,
+                }),
+                Some(last) => {
                     return Err(format!(
                         "edit list entry {n} starts at media time {} but the media before it \
-                         ends at {}: edits that skip or repeat media (from {start}) are not \
-                         concatenated here",
+                         ends at {}: edits that repeat media (from {}) are not concatenated \
+                         here",
                         e.media_time,
-                        prev_end.map_or("the end".into(), |t| t.to_string())
+                        last.end.map_or("the end".into(), |t| t.to_string()),
+                        last.media_time
                     ));
                 }
-            });
+                None => spans.push(Join {
+                    media_time: e.media_time,
+                    end,
+                    at,
+                }),
+            }
         }
-        if let Some((start, end)) = span {
-            edit.media_time = start;
-            edit.end = end;
+        let mut spans = spans.into_iter();
+        if let Some(first) = spans.next() {
+            edit.media_time = first.media_time;
+            edit.end = first.end;
         }
+        edit.joins = spans.collect();
         Ok(edit)
     }
 }
@@ -547,11 +578,22 @@ mod tests {
         // Trailing empty edits change nothing; only empty edits are no delay.
         assert_eq!(r(&[e(1000, 0), e(500, -1)]).unwrap().end, Some(48_000));
         assert_eq!(r(&[e(0, -1)]).unwrap(), Edit::default());
-        // Not representable: a skip, a gap, a dwell, a speed change.
+        // A skip: two spans, the second presented 1 s in.
+        let skip = r(&[e(1000, 0), e(1000, 96_000)]).unwrap();
+        assert_eq!((skip.media_time, skip.end), (0, Some(48_000)));
+        assert_eq!(
+            skip.joins,
+            [Join {
+                media_time: 96_000,
+                end: Some(144_000),
+                at: 48_000
+            }]
+        );
+        // Not representable: a repeat, a gap, a dwell, a speed change.
         assert!(
-            r(&[e(1000, 0), e(1000, 96_000)])
+            r(&[e(1000, 48_000), e(1000, 0)])
                 .unwrap_err()
-                .contains("skip or repeat")
+                .contains("repeat")
         );
         assert!(
             r(&[e(1000, 0), e(300, -1), e(1000, 48_000)])

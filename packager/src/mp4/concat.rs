@@ -1,0 +1,206 @@
+//! Media edits that skip media (ISO/IEC 14496-12 8.6.6: the edits are played one after
+//! the other), made one span: the samples each edit presents, moved in decode time so
+//! each edit's media starts when the edit does, as one table. The result is an ordinary
+//! track with one media edit, so timing, segmenting and the MPD need nothing else.
+//!
+//! Exact only where the media allows it without re-encoding; otherwise the track is
+//! refused, saying which edit and why:
+//! - Video (and any track with composition offsets): a later edit must start on a sync
+//!   sample whose group of pictures is closed (nothing decoded from it on is presented
+//!   before it), and the samples each edit presents must follow each other in decode
+//!   order, none of them presented outside the edit.
+//! - Audio: every sample is a sync sample, so each edit keeps the whole samples inside
+//!   it. A frame that straddles a joint (at most one on each side) is left out: what it
+//!   held of the edit is not played (a gap of less than a frame), and nothing the edit
+//!   list cut away is.
+
+use crate::mp4::moov::{Kind, Track};
+use crate::mp4::sample_table::{Sample, SampleTable, Sizes, StscEntry};
+
+/// Makes one span of `track`'s edit and its joins, rewriting the sample table (and the
+/// decryption records). Does nothing without joins.
+pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
+    if track.edit.joins.is_empty() {
+        return Ok(());
+    }
+    let samples: Vec<Sample> = track.table.cursor().collect();
+    let start = track.start_dts as i64;
+    let cts = |s: &Sample| start + s.dts as i64 + s.cto;
+    let whole_frames = track.kind == Kind::Audio && !track.table.has_composition_offsets();
+    let first = track.edit.media_time;
+
+    // Each span: (first index, last index + 1, decode-time shift).
+    let mut spans: Vec<(usize, usize, i64)> = Vec::new();
+    let mut edges = vec![(first, track.edit.end, 0i64)];
+    edges.extend(track.edit.joins.iter().map(|j| (j.media_time, j.end, j.at)));
+    let last_span = edges.len() - 1;
+    for (k, &(media_time, end, at)) in edges.iter().enumerate() {
+        let n = k + 1;
+        let shift = at - (media_time - first);
+        let inside_end = |s: &Sample| match end {
+            None => true,
+            Some(e) if k == last_span => cts(s) < e,
+            Some(e) if whole_frames => cts(s) + i64::from(s.duration) <= e,
+            Some(e) => cts(s) < e,
+        };
+        let begin = if k == 0 {
+            // The first span keeps what comes before its start (hidden by the
+            // presentation time offset, as for one edit).
+            0
+        } else if whole_frames {
+            match samples.iter().position(|s| cts(s) >= media_time) {
+                Some(i) => i,
+                None => return Err(format!("media edit {n} starts after the last sample")),
+            }
+        } else {
+            let Some(i) = samples.iter().position(|s| cts(s) >= media_time) else {
+                return Err(format!("media edit {n} starts after the last sample"));
+            };
+            let s = &samples[i];
+            if !s.sync {
+                return Err(format!(
+                    "media edit {n} starts at media time {media_time}, on sample {} which is \
+                     not a sync sample (only re-encoding could join it)",
+                    s.index + 1
+                ));
+            }
+            if let Some(b) = samples[..i].iter().find(|s| cts(s) >= media_time) {
+                return Err(format!(
+                    "media edit {n}: sample {} is presented inside it but decoded before \
+                     its sync sample {}",
+                    b.index + 1,
+                    s.index + 1
+                ));
+            }
+            i
+        };
+        let mut stop = begin;
+        while stop < samples.len() && inside_end(&samples[stop]) {
+            stop += 1;
+        }
+        if !whole_frames && k != last_span {
+            // Open GOPs: a sample decoded in the span must be presented in it.
+            if let Some(s) = samples[begin..stop]
+                .iter()
+                .find(|s| k > 0 && cts(s) < media_time)
+            {
+                return Err(format!(
+                    "media edit {n}: sample {} is decoded after the edit's sync sample but \
+                     presented before the edit starts (an open group of pictures)",
+                    s.index + 1
+                ));
+            }
+            if let Some(s) = samples[stop..]
+                .iter()
+                .take_while(|s| !s.sync)
+                .find(|s| end.is_some_and(|e| cts(s) < e))
+            {
+                return Err(format!(
+                    "media edit {n}: sample {} is presented inside it but decoded after a \
+                     sample presented after it",
+                    s.index + 1
+                ));
+            }
+        }
+        if stop == begin {
+            return Err(format!("media edit {n} presents no whole sample"));
+        }
+        if let Some(&(_, prev_stop, _)) = spans.last()
+            && begin < prev_stop
+        {
+            return Err(format!(
+                "media edit {n} overlaps the edit before it in decode order"
+            ));
+        }
+        spans.push((begin, stop, shift));
+    }
+
+    // Decode times after the move; each span's last sample lasts until the next begins.
+    let mut kept: Vec<(Sample, i64)> = Vec::new();
+    for &(begin, stop, shift) in &spans {
+        kept.extend(
+            samples[begin..stop]
+                .iter()
+                .map(|s| (*s, s.dts as i64 + shift)),
+        );
+    }
+    let mut table = SampleTable {
+        count: kept.len() as u32,
+        stts: Vec::new(),
+        ctts: Vec::new(),
+        sizes: Sizes::PerSample(kept.iter().map(|(s, _)| s.size).collect()),
+        stsc: Vec::new(),
+        chunk_offsets: Vec::new(),
+        sync: track.table.sync.as_ref().map(|_| {
+            kept.iter()
+                .enumerate()
+                .filter(|(_, (s, _))| s.sync)
+                .map(|(i, _)| i as u32 + 1)
+                .collect()
+        }),
+    };
+    let with_ctts = track.table.has_composition_offsets();
+    // A new chunk wherever the data does not follow on.
+    let mut chunk_sizes: Vec<u32> = Vec::new();
+    let mut chunk_end = None;
+    for (i, (s, dts)) in kept.iter().enumerate() {
+        let duration = match kept.get(i + 1) {
+            Some((_, next)) => {
+                let d = next - dts;
+                if d <= 0 {
+                    return Err(format!(
+                        "the joined edits would decode sample {} at or after the next one",
+                        s.index + 1
+                    ));
+                }
+                u32::try_from(d).map_err(|_| "a joint leaves a gap too long".to_string())?
+            }
+            None => s.duration,
+        };
+        run_push(&mut table.stts, duration);
+        if with_ctts {
+            run_push(&mut table.ctts, s.cto);
+        }
+        if chunk_end == Some(s.offset)
+            && let Some(n) = chunk_sizes.last_mut()
+        {
+            *n += 1;
+        } else {
+            table.chunk_offsets.push(s.offset);
+            chunk_sizes.push(1);
+        }
+        chunk_end = Some(s.offset + u64::from(s.size));
+    }
+    for (i, &n) in chunk_sizes.iter().enumerate() {
+        if table.stsc.last().is_none_or(|e| e.samples_per_chunk != n) {
+            table.stsc.push(StscEntry {
+                first_chunk: i as u32 + 1,
+                samples_per_chunk: n,
+                sample_description_index: 1,
+            });
+        }
+    }
+    if !track.aux.is_empty() {
+        let mut aux = Vec::with_capacity(kept.len());
+        for (s, _) in &kept {
+            match track.aux.get(s.index as usize) {
+                Some(a) => aux.push(a.clone()),
+                None => break,
+            }
+        }
+        track.aux = aux;
+    }
+    // Decode times stay from the first sample's, which is the first span's first.
+    let total_end = edges[last_span].1.map(|e| e + spans[last_span].2);
+    track.table = table;
+    track.edit.end = total_end;
+    track.edit.joins.clear();
+    Ok(())
+}
+
+fn run_push<T: PartialEq + Copy>(runs: &mut Vec<(u32, T)>, v: T) {
+    match runs.last_mut() {
+        Some((n, last)) if *last == v => *n += 1,
+        _ => runs.push((1, v)),
+    }
+}
