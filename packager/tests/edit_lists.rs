@@ -146,15 +146,7 @@ fn media_edits_that_skip_media_are_joined() {
             }
             let got = samples(&files, rep);
             assert_eq!(got.len(), want.len(), "{name} {rep}: samples");
-            let pto = mpd
-                .periods
-                .iter()
-                .flat_map(|p| &p.adaptations)
-                .flat_map(|a| &a.representations)
-                .find(|r| r.id.as_deref() == Some(rep))
-                .and_then(|r| r.SegmentTemplate.as_ref())
-                .and_then(|t| t.presentationTimeOffset)
-                .unwrap_or(0) as i64;
+            let pto = pto(&mpd, rep);
             for (k, (o, (data, pt))) in got.iter().zip(&want).enumerate() {
                 assert!(&o.data == data, "{name} {rep}: sample {k} bytes");
                 assert_eq!(o.pt() - pto, *pt, "{name} {rep}: sample {k} presented at");
@@ -168,6 +160,67 @@ fn media_edits_that_skip_media_are_joined() {
             "{name}: MPD duration {duration}"
         );
     }
+}
+
+/// Presentation time offset of a Representation.
+fn pto(mpd: &dash_mpd::MPD, rep: &str) -> i64 {
+    mpd.periods
+        .iter()
+        .flat_map(|p| &p.adaptations)
+        .flat_map(|a| &a.representations)
+        .find(|r| r.id.as_deref() == Some(rep))
+        .and_then(|r| r.SegmentTemplate.as_ref())
+        .and_then(|t| t.presentationTimeOffset)
+        .unwrap_or(0) as i64
+}
+
+/// Both tracks' edits start 1 s into the media, inside the first GOP. The 25 video frames
+/// from the keyframe to the edit start are decoded but not shown: they are published one
+/// tick each in the 25 ticks before the first presented frame, in their order, so none
+/// is before the Period start (where MSE players would drop them, and every frame after
+/// them up to the next keyframe). The audio starts those 25 ticks later too: every
+/// sample of both tracks is where the edit lists put it, plus one shared offset.
+#[test]
+fn an_edit_inside_a_gop_keeps_the_frames_it_needs_at_the_start() {
+    let path = edits("edit_start_mid_gop.mp4");
+    let (p, files) = package(&path);
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let input = common::read_input(&std::fs::read(&path).unwrap());
+    let mut offsets = Vec::new();
+    for t in &input {
+        let rep = if t.video { "video-1" } else { "audio-1" };
+        let got = samples(&files, rep);
+        assert_eq!(got.len(), t.samples.len(), "{rep}: every sample");
+        let pto = pto(&mpd, rep);
+        let ts = i64::from(t.timescale);
+        // Where the edit start is on the Period timeline, from each presented sample.
+        let mut at = std::collections::BTreeSet::new();
+        let mut shown_early = Vec::new();
+        for (o, i) in got.iter().zip(&t.samples) {
+            let period = o.pt() - pto;
+            if i.cts >= t.media_time {
+                at.insert(period - (i.cts - t.media_time));
+            } else if t.video {
+                shown_early.push(period);
+            }
+        }
+        assert_eq!(at.len(), 1, "{rep}: one offset for every presented sample");
+        let at = *at.first().unwrap();
+        if t.video {
+            shown_early.sort_unstable();
+            assert_eq!(
+                shown_early,
+                (0..25).collect::<Vec<_>>(),
+                "{rep}: a tick each"
+            );
+            assert_eq!(at, 25, "{rep}: first shown frame after them");
+        }
+        offsets.push(at as f64 / ts as f64);
+    }
+    assert!(
+        (offsets[0] - offsets[1]).abs() < 0.001,
+        "audio and video start together: {offsets:?}"
+    );
 }
 
 #[test]

@@ -121,7 +121,7 @@ for (const [name, opts] of [['h264_aac-cenc-one-key-hls', {}], ['h264_aac-cbcs-o
   }
 }
 // Edit lists (fixtures/edits): what they present plays, to its end, and no more.
-for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp4', 'last_zero_duration.mp4']) {
+for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp4', 'edit_start_mid_gop.mp4', 'last_zero_duration.mp4']) {
   const input = path.join('edits', file);
   const name = path.parse(file).name;
   cases.push({ name, dir: packageInto(name, [input], ['--hls']), frames: presentedFrames(input), hls: true });

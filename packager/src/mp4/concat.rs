@@ -1,3 +1,6 @@
+//! Edit lists a DASH timeline cannot carry as they are, made into ones it can without
+//! re-encoding: joined media edits, and a first edit that starts inside a GOP.
+//!
 //! Media edits that skip media (ISO/IEC 14496-12 8.6.6: the edits are played one after
 //! the other), made one span: the samples each edit presents, moved in decode time so
 //! each edit's media starts when the edit does, as one table. The result is an ordinary
@@ -116,36 +119,104 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
     }
 
     // Decode times after the move; each span's last sample lasts until the next begins.
-    let mut kept: Vec<(Sample, i64)> = Vec::new();
+    let mut kept: Vec<(Sample, i64, i64)> = Vec::new();
     for &(begin, stop, shift) in &spans {
         kept.extend(
             samples[begin..stop]
                 .iter()
-                .map(|s| (*s, s.dts as i64 + shift)),
+                .map(|s| (*s, s.dts as i64 + shift, s.cto)),
         );
     }
+    rebuild(track, &kept)?;
+    // Decode times stay from the first sample's, which is the first span's first.
+    track.edit.end = edges[last_span].1.map(|e| e + spans[last_span].2);
+    track.edit.joins.clear();
+    Ok(())
+}
+
+/// A video track whose edit starts after a sync sample, inside its group of pictures:
+/// the frames from that sync sample to the edit start must be decoded but not shown.
+/// Hidden before the Period start (`presentationTimeOffset`), they make MSE players drop
+/// them and every frame after them up to the next keyframe: a black first GOP. So they
+/// are presented one tick each, in their order, in the ticks just before the edit start,
+/// and the whole presentation starts that many ticks later (see `Track::preroll`), so no
+/// track moves against another. Earlier groups of pictures stay hidden as before: MSE
+/// drops them and starts again at the sync sample. Returns the ticks the frames take.
+pub(crate) fn squeeze_preroll(track: &mut Track) -> u64 {
+    if track.kind != Kind::Video {
+        return 0;
+    }
+    let start = track.start_dts as i64;
+    let media_time = track.edit.media_time;
+    let cts = |s: &Sample| start + s.dts as i64 + s.cto;
+    // The last sync sample presented at or before the edit start (decode order). On it
+    // exactly, nothing is decoded without being shown but an open GOP's leading frames,
+    // which players drop as they should.
+    let Some(from) = track
+        .table
+        .cursor()
+        .filter(|s| s.sync && cts(s) <= media_time)
+        .last()
+        .filter(|s| cts(s) < media_time)
+        .map(|s| s.index)
+    else {
+        return 0;
+    };
+    let mut hidden: Vec<(i64, u32)> = track
+        .table
+        .cursor()
+        .skip(from as usize)
+        .filter(|s| cts(s) < media_time)
+        .map(|s| (cts(&s), s.index))
+        .collect();
+    if hidden.is_empty() {
+        return 0;
+    }
+    // In presentation order, one tick each, ending just before the edit start.
+    hidden.sort_unstable();
+    let ticks = hidden.len() as i64;
+    let mut new_cts: std::collections::HashMap<u32, i64> = hidden
+        .iter()
+        .enumerate()
+        .map(|(rank, &(_, i))| (i, media_time - ticks + rank as i64))
+        .collect();
+    let mut ctts: Vec<(u32, i64)> = Vec::new();
+    for s in track.table.cursor() {
+        let cto = match new_cts.remove(&s.index) {
+            Some(c) => c - start - s.dts as i64,
+            None => s.cto,
+        };
+        run_push(&mut ctts, cto);
+    }
+    track.table.ctts = ctts;
+    ticks as u64
+}
+
+/// Replaces the sample table with `kept`: each sample with its new decode time (from the
+/// track's start) and composition offset. A sample lasts until the next one decodes.
+fn rebuild(track: &mut Track, kept: &[(Sample, i64, i64)]) -> Result<(), String> {
     let mut table = SampleTable {
         count: kept.len() as u32,
         stts: Vec::new(),
         ctts: Vec::new(),
-        sizes: Sizes::PerSample(kept.iter().map(|(s, _)| s.size).collect()),
+        sizes: Sizes::PerSample(kept.iter().map(|(s, _, _)| s.size).collect()),
         stsc: Vec::new(),
         chunk_offsets: Vec::new(),
         sync: track.table.sync.as_ref().map(|_| {
             kept.iter()
                 .enumerate()
-                .filter(|(_, (s, _))| s.sync)
+                .filter(|(_, (s, _, _))| s.sync)
                 .map(|(i, _)| i as u32 + 1)
                 .collect()
         }),
     };
-    let with_ctts = track.table.has_composition_offsets();
+    let with_ctts = kept.iter().any(|k| k.2 != 0);
     // A new chunk wherever the data does not follow on.
     let mut chunk_sizes: Vec<u32> = Vec::new();
     let mut chunk_end = None;
-    for (i, (s, dts)) in kept.iter().enumerate() {
+    for (i, (s, dts, cto)) in kept.iter().enumerate() {
         let duration = match kept.get(i + 1) {
-            Some((_, next)) => {
+            Some((_, next, _)) => {
                 let d = next - dts;
                 if d <= 0 {
                     return Err(format!(
@@ -159,7 +230,7 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
         };
         run_push(&mut table.stts, duration);
         if with_ctts {
-            run_push(&mut table.ctts, s.cto);
+            run_push(&mut table.ctts, *cto);
         }
         if chunk_end == Some(s.offset)
             && let Some(n) = chunk_sizes.last_mut()
@@ -182,7 +253,7 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
     }
     if !track.aux.is_empty() {
         let mut aux = Vec::with_capacity(kept.len());
-        for (s, _) in &kept {
+        for (s, _, _) in kept {
             match track.aux.get(s.index as usize) {
                 Some(a) => aux.push(a.clone()),
                 None => break,
@@ -190,11 +261,7 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
         }
         track.aux = aux;
     }
-    // Decode times stay from the first sample's, which is the first span's first.
-    let total_end = edges[last_span].1.map(|e| e + spans[last_span].2);
     track.table = table;
-    track.edit.end = total_end;
-    track.edit.joins.clear();
     Ok(())
 }
 

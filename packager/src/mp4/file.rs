@@ -217,6 +217,10 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
             skipped.push(Skipped::of(&track, SkipWhy::NoSamples));
             continue;
         }
+        track.preroll = concat::squeeze_preroll(&mut track);
+        if track.preroll > 0 {
+            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+        }
         checked.push(CheckedTrack {
             track,
             stats,

@@ -276,6 +276,20 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
         })
         .reduce(|a, b| if b.lt(a) { b } else { a })
         .unwrap_or(Rational::new(0, 1));
+    // Frames decoded but not shown before a video edit's start are presented in the
+    // ticks just before it (`concat::squeeze_preroll`): the whole presentation starts the
+    // longest such run later, so they fall at or after 0 and no track moves against
+    // another.
+    let preroll = media
+        .iter()
+        .flat_map(|m| m.tracks.iter())
+        .map(|t| Rational::new(i128::from(t.track.preroll), i128::from(t.track.timescale)))
+        .reduce(|a, b| if a.lt(b) { b } else { a })
+        .unwrap_or(Rational::new(0, 1));
+    let global_start = Rational::new(
+        global_start.num * preroll.den - preroll.num * global_start.den,
+        global_start.den * preroll.den,
+    );
 
     let mut tracks = Vec::new();
     let (mut videos, mut audios) = (0, 0);

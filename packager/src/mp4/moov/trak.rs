@@ -174,6 +174,9 @@ pub(crate) struct Track {
     /// timescale by the movie reader).
     pub elst: Vec<ElstEntry>,
     pub edit: Edit,
+    /// Ticks before the edit start that the frames decoded but not shown take (see
+    /// `concat::squeeze_preroll`); the whole presentation starts that much later.
+    pub preroll: u64,
     /// Encrypted input: what the sample entry declares, and the key once one is given.
     pub protection: Option<Protected>,
     /// Encrypted input: each sample's IV and subsamples, from `senc` (the fragments',
@@ -464,6 +467,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         start_dts: 0,
         elst,
         edit: Edit::default(),
+        preroll: 0,
         protection,
         aux,
         aux_at,
