@@ -220,6 +220,13 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         track.preroll = concat::squeeze_preroll(&mut track);
         if track.preroll > 0 {
             stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+            warnings.push(format!(
+                "track {}: its edit starts inside a group of pictures; the {} frames decoded \
+                 before it are presented a tick each, and the presentation starts {:.3} ms later",
+                track.id,
+                track.preroll,
+                track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
+            ));
         }
         checked.push(CheckedTrack {
             track,
