@@ -128,6 +128,35 @@ fn a_key_for_another_id_does_not_apply() {
     assert!(err.to_string().contains(KID), "{err}");
 }
 
+/// `file` is refused without the key (as an uncarried track) and, with it, publishes
+/// exactly the clear fixture's packets in each Representation.
+fn decrypts_to_clear(file: &Path, label: &str) -> dashpack::Presentation {
+    let out = file.with_extension("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let err = dashpack::package_files(&[file], &out, &Options::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::UncarriedTrack { .. }),
+        "{label}: {err}"
+    );
+    let options = Options {
+        force: true,
+        decryption_keys: vec![format!("{KID}:{KEY}").parse().unwrap()],
+        ..Options::default()
+    };
+    let p = dashpack::package_files(&[file], &out, &options).unwrap();
+    for r in &p.representations {
+        let got = common::ffmpeg_packets(&common::exact::joined(&out, r).unwrap(), "0", None);
+        let kind = if r.id.starts_with("video") {
+            "0:v"
+        } else {
+            "0:a"
+        };
+        let clear = common::ffmpeg_packets(&common::fixture("h264_aac.mp4"), kind, None);
+        assert_eq!(got, clear, "{label} {}: the clear input's packets", r.id);
+    }
+    p
+}
+
 /// FFmpeg's own encryption of a progressive file (`senc`, `saio` and `saiz` in each
 /// `stbl`), and the same file with each `senc` turned into `free`, so that only `saio`
 /// and `saiz` locate the records (as some writers leave them).
@@ -158,33 +187,9 @@ fn a_progressive_encrypted_file_is_decrypted_from_senc_or_saio() {
     let saio_only = dir.join("saio.mp4");
     std::fs::write(&saio_only, &bytes).unwrap();
 
-    let key: DecryptionKey = format!("{KID}:{KEY}").parse().unwrap();
     for file in [&with_senc, &saio_only] {
-        let label = file.display().to_string();
-        let out = file.with_extension("out");
-        let _ = std::fs::remove_dir_all(&out);
-        let err = dashpack::package_files(&[file], &out, &Options::default()).unwrap_err();
-        assert!(
-            matches!(err, Error::UncarriedTrack { .. }),
-            "{label}: {err}"
-        );
-        let options = Options {
-            force: true,
-            decryption_keys: vec![key.clone()],
-            ..Options::default()
-        };
-        let p = dashpack::package_files(&[file], &out, &options).unwrap();
-        assert_eq!(p.representations.len(), 2, "{label}");
-        for r in &p.representations {
-            let got = common::ffmpeg_packets(&common::exact::joined(&out, r).unwrap(), "0", None);
-            let kind = if r.id.starts_with("video") {
-                "0:v"
-            } else {
-                "0:a"
-            };
-            let clear = common::ffmpeg_packets(&common::fixture("h264_aac.mp4"), kind, None);
-            assert_eq!(got, clear, "{label} {}: the clear input's packets", r.id);
-        }
+        let p = decrypts_to_clear(file, &file.display().to_string());
+        assert_eq!(p.representations.len(), 2);
     }
 }
 
@@ -193,7 +198,6 @@ fn a_progressive_encrypted_file_is_decrypted_from_senc_or_saio() {
 /// they are and the rest decrypted, so every packet is the clear input's.
 #[test]
 fn a_clear_lead_is_kept_and_the_rest_decrypted() {
-    let key: DecryptionKey = format!("{KID}:{KEY}").parse().unwrap();
     for scheme in [Scheme::Cenc, Scheme::Cbcs] {
         for (rep, file) in encrypted_with_lead("h264_aac.mp4", scheme, "lead", 4.0) {
             let label = format!("{scheme:?} {rep}");
@@ -221,34 +225,7 @@ fn a_clear_lead_is_kept_and_the_rest_decrypted() {
             assert!(patched > 0, "{label}: the clear fragments name entry 2");
             std::fs::write(&shaka, &bytes).unwrap();
             for file in [&file, &shaka] {
-                let out = file.with_extension("out");
-                let _ = std::fs::remove_dir_all(&out);
-                let err = dashpack::package_files(&[file], &out, &Options::default()).unwrap_err();
-                assert!(
-                    matches!(err, Error::UncarriedTrack { .. }),
-                    "{label}: {err}"
-                );
-                let options = Options {
-                    force: true,
-                    decryption_keys: vec![key.clone()],
-                    ..Options::default()
-                };
-                let p = dashpack::package_files(&[file], &out, &options).unwrap();
-                let r = &p.representations[0];
-                let got =
-                    common::ffmpeg_packets(&common::exact::joined(&out, r).unwrap(), "0", None);
-                let kind = if rep.starts_with("video") {
-                    "0:v"
-                } else {
-                    "0:a"
-                };
-                let clear = common::ffmpeg_packets(&common::fixture("h264_aac.mp4"), kind, None);
-                assert_eq!(
-                    got,
-                    clear,
-                    "{label} {}: the clear input's packets",
-                    file.display()
-                );
+                decrypts_to_clear(file, &format!("{label} {}", file.display()));
             }
         }
     }

@@ -267,7 +267,7 @@ fn a_zero_duration_in_the_middle_is_refused() {
 }
 
 #[test]
-fn identical_sample_entries_are_carried_and_different_ones_refused() {
+fn identical_sample_entries_are_carried_as_they_are() {
     // The video entry twice, the second half of the chunks naming the second one.
     let path = edits("two_entries.mp4");
     let (out, p) = common::package_into(&path, "two-entries");
@@ -280,15 +280,94 @@ fn identical_sample_entries_are_carried_and_different_ones_refused() {
             "{name}: the same segments as the clip"
         );
     }
-    // Entries that differ (another level) would need a sample entry per segment: refused.
-    let err = dashpack::package(
-        &[Input::open(edits("two_different_entries.mp4")).unwrap()],
-        &MemorySink::new(),
-        &Options::default(),
-    )
-    .unwrap_err();
+}
+
+/// The picture size of each frame FFmpeg decodes from `file`'s first video stream.
+fn frame_sizes(file: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["frame=width,height", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
     assert!(
-        err.to_string().contains("several different sample entries"),
-        "{err}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(',').to_string())
+        .filter(|l| l.split(',').count() == 2)
+        .collect()
+}
+
+/// Different H.264 sample entries (another level; another SPS and PPS with another
+/// picture size from 6 s) are published as one `avc3` entry: each keyframe carries its
+/// entry's parameter sets in band, every other sample is as it was, and FFmpeg decodes
+/// every frame at the input's picture size, the change included.
+#[test]
+fn different_sample_entries_are_carried_with_parameter_sets_in_band() {
+    for (name, sizes) in [
+        ("two_different_entries.mp4", 1),
+        ("resolution_change.mp4", 2),
+    ] {
+        let path = edits(name);
+        let (out, p) = common::package_into(&path, &format!("inband-{name}"));
+        let r = p
+            .representations
+            .iter()
+            .find(|r| r.id == "video-1")
+            .unwrap();
+        assert!(r.codecs.starts_with("avc3."), "{name}: {}", r.codecs);
+        assert_eq!(
+            (r.width, r.height),
+            (Some(320), Some(180)),
+            "{name}: the largest"
+        );
+        let init = std::fs::read(out.join("video-1/init.mp4")).unwrap();
+        assert!(
+            common::find(&init, b"avc3") && !common::find(&init, b"avc1"),
+            "{name}"
+        );
+
+        let bytes = std::fs::read(&path).unwrap();
+        let input = common::read_input(&bytes);
+        let t = input.iter().find(|t| t.video).unwrap();
+        let got: Vec<common::OutSample> = (1..=r.segments)
+            .flat_map(|n| {
+                let seg = std::fs::read(out.join(format!("video-1/seg-{n}.m4s"))).unwrap();
+                common::read_segment(&seg, 1).samples
+            })
+            .collect();
+        assert_eq!(got.len(), t.samples.len(), "{name}");
+        for (k, (o, i)) in got.iter().zip(&t.samples).enumerate() {
+            let data = &bytes[i.offset as usize..][..i.size as usize];
+            if i.sync {
+                let prefix = &o.data[..o.data.len() - data.len()];
+                assert!(
+                    o.data.ends_with(data),
+                    "{name}: keyframe {k} keeps its bytes"
+                );
+                // The SPS first: a 4-byte length, then NAL unit type 7.
+                assert_eq!(
+                    prefix.get(4).map(|b| b & 0x1f),
+                    Some(7),
+                    "{name}: sample {k}"
+                );
+            } else {
+                assert!(o.data == data, "{name}: sample {k} as it was");
+            }
+        }
+        let want = frame_sizes(&path);
+        let joined = common::exact::joined(&out, r).unwrap();
+        assert_eq!(
+            frame_sizes(&joined),
+            want,
+            "{name}: FFmpeg decodes each frame"
+        );
+        let mut distinct = want.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), sizes, "{name}: {distinct:?}");
+    }
 }

@@ -244,22 +244,32 @@ pub(crate) fn parse_senc(
     r.check_table(u64::from(count), iv_size as u64, "senc samples")?;
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let iv = r.bytes(iv_size)?.to_vec();
-        let mut subsamples = Vec::new();
-        if flags & 2 != 0 {
-            let n = r.u16()?;
-            r.check_table(u64::from(n), 6, "senc subsamples")?;
-            for _ in 0..n {
-                subsamples.push((r.u16()?, r.u32()?));
-            }
-        }
-        out.push(SampleAux {
-            iv,
-            subsamples,
-            clear: false,
-        });
+        out.push(read_record(&mut r, iv_size, flags & 2 != 0)?);
     }
     Ok(out)
+}
+
+/// One sample's record (ISO/IEC 23001-7 7.2.2): its IV, then, when the scheme uses them,
+/// the subsample count and each subsample's clear and protected byte counts.
+fn read_record(
+    r: &mut Reader<'_>,
+    iv_size: usize,
+    subsamples: bool,
+) -> Result<SampleAux, BoxError> {
+    let iv = r.bytes(iv_size)?.to_vec();
+    let mut list = Vec::new();
+    if subsamples {
+        let n = r.u16()?;
+        r.check_table(u64::from(n), 6, "subsamples")?;
+        for _ in 0..n {
+            list.push((r.u16()?, r.u32()?));
+        }
+    }
+    Ok(SampleAux {
+        iv,
+        subsamples: list,
+        clear: false,
+    })
 }
 
 /// Where a progressive file keeps its samples' auxiliary information when no `senc`
@@ -347,29 +357,19 @@ impl AuxAt {
             for _ in 0..n {
                 let size = usize::from(sizes.next().copied().unwrap_or(0));
                 let start = r.offset();
-                let iv = r.bytes(usize::from(iv_size).min(size))?.to_vec();
-                let mut subsamples = Vec::new();
-                if size > usize::from(iv_size) {
-                    let count = r.u16()?;
-                    if 2 + 6 * usize::from(count) != size - usize::from(iv_size) {
-                        return Err(BoxError::new(
-                            self.path.clone(),
-                            start,
-                            Malformed::InvalidField {
-                                field: "saiz sample_info_size (disagrees with its subsample count)",
-                                value: size as i64,
-                            },
-                        ));
-                    }
-                    for _ in 0..count {
-                        subsamples.push((r.u16()?, r.u32()?));
-                    }
+                let iv_len = usize::from(iv_size).min(size);
+                let record = read_record(&mut r, iv_len, size > iv_len)?;
+                if r.offset() - start != size as u64 {
+                    return Err(BoxError::new(
+                        self.path.clone(),
+                        start,
+                        Malformed::InvalidField {
+                            field: "saiz sample_info_size (disagrees with its subsample count)",
+                            value: size as i64,
+                        },
+                    ));
                 }
-                out.push(SampleAux {
-                    iv,
-                    subsamples,
-                    clear: false,
-                });
+                out.push(record);
             }
         }
         Ok(out)

@@ -28,7 +28,8 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
     }
     let samples: Vec<Sample> = track.table.cursor().collect();
     let start = track.start_dts as i64;
-    let cts = |s: &Sample| start + s.dts as i64 + s.cto;
+    // Saturating: the times come from the file, which may be crafted.
+    let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
     let whole_frames = track.kind == Kind::Audio && !track.table.has_composition_offsets();
     let first = track.edit.media_time;
 
@@ -39,11 +40,11 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
     let last_span = edges.len() - 1;
     for (k, &(media_time, end, at)) in edges.iter().enumerate() {
         let n = k + 1;
-        let shift = at - (media_time - first);
+        let shift = at.saturating_sub(media_time.saturating_sub(first));
         let inside_end = |s: &Sample| match end {
             None => true,
             Some(e) if k == last_span => cts(s) < e,
-            Some(e) if whole_frames => cts(s) + i64::from(s.duration) <= e,
+            Some(e) if whole_frames => cts(s).saturating_add(i64::from(s.duration)) <= e,
             Some(e) => cts(s) < e,
         };
         let begin = if k == 0 {
@@ -124,12 +125,14 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
         kept.extend(
             samples[begin..stop]
                 .iter()
-                .map(|s| (*s, s.dts as i64 + shift, s.cto)),
+                .map(|s| (*s, (s.dts as i64).saturating_add(shift), s.cto)),
         );
     }
     rebuild(track, &kept)?;
     // Decode times stay from the first sample's, which is the first span's first.
-    track.edit.end = edges[last_span].1.map(|e| e + spans[last_span].2);
+    track.edit.end = edges[last_span]
+        .1
+        .map(|e| e.saturating_add(spans[last_span].2));
     track.edit.joins.clear();
     Ok(())
 }
@@ -148,7 +151,7 @@ pub(crate) fn squeeze_preroll(track: &mut Track) -> u64 {
     }
     let start = track.start_dts as i64;
     let media_time = track.edit.media_time;
-    let cts = |s: &Sample| start + s.dts as i64 + s.cto;
+    let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
     // The last sync sample presented at or before the edit start (decode order). On it
     // exactly, nothing is decoded without being shown but an open GOP's leading frames,
     // which players drop as they should.
@@ -183,7 +186,7 @@ pub(crate) fn squeeze_preroll(track: &mut Track) -> u64 {
     let mut ctts: Vec<(u32, i64)> = Vec::new();
     for s in track.table.cursor() {
         let cto = match new_cts.remove(&s.index) {
-            Some(c) => c - start - s.dts as i64,
+            Some(c) => c.saturating_sub(start).saturating_sub(s.dts as i64),
             None => s.cto,
         };
         run_push(&mut ctts, cto);
@@ -217,7 +220,7 @@ fn rebuild(track: &mut Track, kept: &[(Sample, i64, i64)]) -> Result<(), String>
     for (i, (s, dts, cto)) in kept.iter().enumerate() {
         let duration = match kept.get(i + 1) {
             Some((_, next, _)) => {
-                let d = next - dts;
+                let d = next.saturating_sub(*dts);
                 if d <= 0 {
                     return Err(format!(
                         "the joined edits would decode sample {} at or after the next one",
@@ -240,7 +243,7 @@ fn rebuild(track: &mut Track, kept: &[(Sample, i64, i64)]) -> Result<(), String>
             table.chunk_offsets.push(s.offset);
             chunk_sizes.push(1);
         }
-        chunk_end = Some(s.offset + u64::from(s.size));
+        chunk_end = Some(s.offset.saturating_add(u64::from(s.size)));
     }
     for (i, &n) in chunk_sizes.iter().enumerate() {
         if table.stsc.last().is_none_or(|e| e.samples_per_chunk != n) {

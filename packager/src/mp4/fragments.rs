@@ -283,11 +283,13 @@ fn append_trun(
     // Each trun is one chunk: its samples are contiguous.
     t.chunk_offsets.push(offset);
     let chunk = t.chunk_offsets.len() as u32;
-    if t.stsc.last().is_none_or(|e| e.samples_per_chunk != count) {
+    if t.stsc.last().is_none_or(|e| {
+        e.samples_per_chunk != count || e.sample_description_index != d.description.max(1)
+    }) {
         t.stsc.push(StscEntry {
             first_chunk: chunk,
             samples_per_chunk: count,
-            sample_description_index: 1,
+            sample_description_index: d.description.max(1),
         });
     }
     let mut ticks = 0u64;

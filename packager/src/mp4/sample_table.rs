@@ -19,6 +19,8 @@ pub(crate) struct Sample {
     /// Composition offset (CTS - DTS).
     pub cto: i64,
     pub sync: bool,
+    /// The sample description index (`stsc`, or the fragment's `tfhd`), from 1.
+    pub description: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +173,11 @@ impl Iterator for Cursor<'_> {
             duration,
             cto,
             sync,
+            description: self
+                .t
+                .stsc
+                .get(self.stsc_i)
+                .map_or(1, |e| e.sample_description_index),
         };
         self.pos = self.pos.saturating_add(u64::from(size));
         self.chunk_left -= 1;

@@ -64,6 +64,16 @@ pub(super) fn protections(
                 ),
             });
         }
+        if !c.track.inband.is_empty() {
+            return Err(Error::Unsupported {
+                file: inputs[o.input].name().to_string(),
+                what: format!(
+                    "encrypting {}: its sample entries differ, so its parameter sets go in \
+                     band, which is not encrypted here",
+                    o.rep_id
+                ),
+            });
+        }
         let key = enc.key_for(&o.rep_id, video).ok_or_else(|| {
             invalid(
                 "encryption_key",

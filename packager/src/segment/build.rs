@@ -134,6 +134,10 @@ pub(crate) fn build_track(
     let mut built = Vec::with_capacity(job.plan.segments.len());
     let mut sap = 1u8;
     let with_cto = t.table.has_composition_offsets();
+    // Different sample entries published as one: each sample's in-band parameter sets.
+    let mut prefixes: Vec<Option<&[u8]>> = Vec::new();
+    let mut last_description = 0u32;
+    let mut inband_buf: Vec<u8> = Vec::new();
     for (i, seg) in job.plan.segments.iter().enumerate() {
         ctl.check_cancel()?;
         samples.clear();
@@ -151,8 +155,19 @@ pub(crate) fn build_track(
             });
         }
         trun.clear();
+        prefixes.clear();
         let mut payload = 0u64;
         for s in &samples {
+            // Before each sync sample (where a player may start) and wherever the entry
+            // changes.
+            let prefix = (!t.inband.is_empty() && (s.sync || s.description != last_description))
+                .then(|| t.inband.get(s.description.max(1) as usize - 1))
+                .flatten()
+                .map(Vec::as_slice)
+                .filter(|p| !p.is_empty());
+            last_description = s.description;
+            prefixes.push(prefix);
+            let extra = prefix.map_or(0, |p| p.len() as u32);
             let cto = s.cto - job.timing.cto_shift;
             let cto = i32::try_from(cto).map_err(|_| {
                 BoxError::new(
@@ -168,11 +183,11 @@ pub(crate) fn build_track(
             let sync = s.sync || t.kind == Kind::Audio;
             trun.push(TrunSample {
                 duration: s.duration,
-                size: s.size,
+                size: s.size.saturating_add(extra),
                 flags: if sync { FLAGS_SYNC } else { FLAGS_NON_SYNC },
                 cto,
             });
-            payload += u64::from(s.size);
+            payload += u64::from(s.size) + u64::from(extra);
         }
         if payload > MAX_SEGMENT_BYTES {
             return Err(BoxError::new(
@@ -197,6 +212,24 @@ pub(crate) fn build_track(
         buf.clear();
         let mut seg_sap = 1u8;
         match encrypting.as_mut() {
+            None if prefixes.iter().any(Option::is_some) => {
+                // The samples as they are first (checks, SAP type), then each after its
+                // parameter sets.
+                let raw = &mut inband_buf;
+                raw.clear();
+                raw.resize(samples.iter().map(|s| s.size as usize).sum(), 0);
+                read_samples(job.input, &samples, raw)?;
+                check_samples(job, seg.first, &samples, raw)?;
+                seg_sap = sap_type(job, seg.ept, &samples, raw);
+                buf.reserve(payload as usize + 64 + trun.len() * 16);
+                write_segment_header(&mut buf, &fragment, payload, None);
+                let mut at = 0usize;
+                for (s, prefix) in samples.iter().zip(&prefixes) {
+                    buf.extend_from_slice(prefix.unwrap_or_default());
+                    buf.extend_from_slice(&raw[at..at + s.size as usize]);
+                    at += s.size as usize;
+                }
+            }
             None => {
                 buf.reserve(payload as usize + 64 + trun.len() * 16);
                 write_segment_header(&mut buf, &fragment, payload, None);

@@ -10,8 +10,14 @@ pub(crate) struct Parsed<'a> {
     /// The first sample entry (such as `avc1` or `mp4a`).
     pub entry: Bx<'a>,
     /// Sample description indexes the samples may use: 1, or every entry when they are
-    /// all the same bytes (files joined from clips write one entry per clip).
+    /// all the same bytes (files joined from clips write one entry per clip), or when
+    /// they differ but are all H.264 or all HEVC (`inband`).
     pub usable_entries: u32,
+    /// Every sample entry, in order.
+    pub entries: Vec<Bx<'a>>,
+    /// The entries differ but are all H.264 (`avc1`, `avc3`) or all HEVC (`hvc1`,
+    /// `hev1`): published as one entry with the parameter sets in band.
+    pub inband: bool,
     /// The whole `stsd` box, copied into the init segment byte for byte.
     pub stsd_raw: &'a [u8],
     pub table: SampleTable,
@@ -56,7 +62,8 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
     let missing = |name| stbl.err(Malformed::Missing(name));
     let stsd = stsd.ok_or_else(|| missing("stsd"))?;
     let entry = first_entry(&stsd)?;
-    let usable_entries = identical_entries(&stsd)?;
+    let entries = stsd.children_after(8).collect::<Result<Vec<_>, _>>()?;
+    let (usable_entries, inband) = usable_entries(&entries);
     let stsz = stsz.ok_or_else(|| missing("stsz"))?;
     let (count, sizes) = parse_sizes(&stsz)?;
     let table = SampleTable {
@@ -77,6 +84,8 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
     Ok(Parsed {
         entry,
         usable_entries,
+        entries,
+        inband,
         stsd_raw: stsd.raw,
         table,
         senc,
@@ -86,21 +95,23 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
 }
 
 /// How many entries the samples may refer to: all of them when every entry is the same
-/// bytes as the first (then which one a sample names changes nothing), else 1.
-fn identical_entries(stsd: &Bx<'_>) -> Result<u32, BoxError> {
-    let mut first: Option<&[u8]> = None;
-    let mut n = 0u32;
-    for e in stsd.children_after(8) {
-        let e = e?;
-        let body = &e.raw[4..];
-        match first {
-            None => first = Some(body),
-            Some(f) if f == body => {}
-            Some(_) => return Ok(1),
-        }
-        n += 1;
+/// bytes as the first (then which one a sample names changes nothing) or when they are
+/// all H.264 or all HEVC (their parameter sets can go in band), else 1.
+fn usable_entries(entries: &[Bx<'_>]) -> (u32, bool) {
+    let n = entries.len().max(1) as u32;
+    let Some(first) = entries.first() else {
+        return (1, false);
+    };
+    if entries.iter().all(|e| e.raw[4..] == first.raw[4..]) {
+        return (n, false);
     }
-    Ok(n.max(1))
+    let avc = |e: &Bx<'_>| matches!(&e.kind, b"avc1" | b"avc3");
+    let hevc = |e: &Bx<'_>| matches!(&e.kind, b"hvc1" | b"hev1");
+    if entries.iter().all(avc) || entries.iter().all(hevc) {
+        (n, true)
+    } else {
+        (1, false)
+    }
 }
 
 fn first_entry<'a>(stsd: &Bx<'a>) -> Result<Bx<'a>, BoxError> {

@@ -177,6 +177,11 @@ pub(crate) struct Track {
     /// Ticks before the edit start that the frames decoded but not shown take (see
     /// `concat::squeeze_preroll`); the whole presentation starts that much later.
     pub preroll: u64,
+    /// Several different H.264 or HEVC sample entries: per entry (by sample description
+    /// index - 1), its parameter sets as length-prefixed NAL units, put before each sync
+    /// sample (and each sample whose entry changes) of the one published `avc3`/`hev1`
+    /// entry. Empty otherwise.
+    pub inband: Vec<Vec<u8>>,
     /// Encrypted input: what the sample entry declares, and the key once one is given.
     pub protection: Option<Protected>,
     /// Encrypted input: each sample's IV and subsamples, from `senc` (the fragments',
@@ -451,6 +456,12 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         };
         return Ok(Err(skipped(Some(entry_kind), why)));
     };
+    let mut codec = codec;
+    let mut inband = Vec::new();
+    if parsed.inband {
+        let one = inband_entries(&parsed.entries, codec)?;
+        (codec, inband, stsd) = (one.codec, one.prefixes, one.stsd);
+    }
     let language = match &elng {
         Some(e) => parse_elng(e).unwrap_or_else(|| "und".into()),
         None => lang::from_mdhd(mdhd_language)
@@ -468,6 +479,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         elst,
         edit: Edit::default(),
         preroll: 0,
+        inband,
         protection,
         aux,
         aux_at,
@@ -481,6 +493,66 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         path: trak.path.clone(),
         offset: trak.start,
     }))
+}
+
+/// Different H.264 (or HEVC) sample entries published as one: what the MPD declares
+/// (the entry with the largest picture, under the in-band type), each entry's parameter
+/// sets as length-prefixed NAL units, and the `stsd` (the first entry as `avc3`/`hev1`,
+/// whose parameter sets may come with the samples).
+struct Inband {
+    codec: CodecInfo,
+    prefixes: Vec<Vec<u8>>,
+    stsd: Vec<u8>,
+}
+
+fn inband_entries(entries: &[Bx<'_>], first: CodecInfo) -> Result<Inband, BoxError> {
+    let mut best = first.clone();
+    let mut prefixes = Vec::with_capacity(entries.len());
+    for e in entries {
+        let c = match codec::parse_sample_entry(e)? {
+            Some(c) if c.family == first.family && c.nal_length_size == first.nal_length_size => c,
+            _ => {
+                return Err(e.err(Malformed::InvalidField {
+                    field: "sample entry (differs from the first in codec or NAL length size; \
+                            different entries are carried as H.264 or HEVC of one length size)",
+                    value: i64::from(e.kind[0]),
+                }));
+            }
+        };
+        let mut prefix = Vec::new();
+        for ps in &c.parameter_sets {
+            let len = (ps.len() as u32).to_be_bytes();
+            prefix.extend_from_slice(&len[4 - usize::from(c.nal_length_size.clamp(1, 4))..]);
+            prefix.extend_from_slice(ps);
+        }
+        prefixes.push(prefix);
+        if u32::from(c.width) * u32::from(c.height) > u32::from(best.width) * u32::from(best.height)
+        {
+            best = c;
+        }
+    }
+    let kind: FourCC = if first.family == codec::Family::Avc {
+        *b"avc3"
+    } else {
+        *b"hev1"
+    };
+    best.fourcc = kind;
+    best.codecs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&kind),
+        best.codecs.get(4..).unwrap_or_default()
+    );
+    let mut entry = entries[0].raw.to_vec();
+    entry[4..8].copy_from_slice(&kind);
+    let mut stsd = ((entry.len() + 16) as u32).to_be_bytes().to_vec();
+    stsd.extend_from_slice(b"stsd");
+    stsd.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+    stsd.extend_from_slice(&entry);
+    Ok(Inband {
+        codec: best,
+        prefixes,
+        stsd,
+    })
 }
 
 /// The raw sample entries of an `stsd` box (already checked by the box reader).
