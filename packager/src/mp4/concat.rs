@@ -214,8 +214,9 @@ fn rebuild(track: &mut Track, kept: &[(Sample, i64, i64)]) -> Result<(), String>
         }),
     };
     let with_ctts = kept.iter().any(|k| k.2 != 0);
-    // A new chunk wherever the data does not follow on.
-    let mut chunk_sizes: Vec<u32> = Vec::new();
+    // A new chunk wherever the data does not follow on or the sample entry changes:
+    // (samples, sample description index) of each.
+    let mut chunk_sizes: Vec<(u32, u32)> = Vec::new();
     let mut chunk_end = None;
     for (i, (s, dts, cto)) in kept.iter().enumerate() {
         let duration = match kept.get(i + 1) {
@@ -236,21 +237,26 @@ fn rebuild(track: &mut Track, kept: &[(Sample, i64, i64)]) -> Result<(), String>
             run_push(&mut table.ctts, *cto);
         }
         if chunk_end == Some(s.offset)
-            && let Some(n) = chunk_sizes.last_mut()
+            && let Some((n, d)) = chunk_sizes.last_mut()
+            && *d == s.description
         {
             *n += 1;
         } else {
             table.chunk_offsets.push(s.offset);
-            chunk_sizes.push(1);
+            chunk_sizes.push((1, s.description));
         }
         chunk_end = Some(s.offset.saturating_add(u64::from(s.size)));
     }
-    for (i, &n) in chunk_sizes.iter().enumerate() {
-        if table.stsc.last().is_none_or(|e| e.samples_per_chunk != n) {
+    for (i, &(n, d)) in chunk_sizes.iter().enumerate() {
+        if table
+            .stsc
+            .last()
+            .is_none_or(|e| e.samples_per_chunk != n || e.sample_description_index != d)
+        {
             table.stsc.push(StscEntry {
                 first_chunk: i as u32 + 1,
                 samples_per_chunk: n,
-                sample_description_index: 1,
+                sample_description_index: d,
             });
         }
     }
