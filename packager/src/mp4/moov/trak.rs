@@ -65,9 +65,9 @@ pub(crate) struct Join {
 impl Edit {
     /// Reduces `entries` (ISO/IEC 14496-12 8.6.6) to an [`Edit`], or says why the list
     /// cannot be played as a DASH Representation without re-encoding: a dwell or a rate
-    /// other than 1, an empty edit between media edits, or media edits that skip or
-    /// repeat media (several media edits are concatenated: only contiguous ones form one
-    /// timeline).
+    /// other than 1, an empty edit between media edits, or media edits that repeat
+    /// media. Contiguous media edits are one span; media edits that skip media become
+    /// `joins`.
     pub fn reduce(entries: &[ElstEntry], movie_ts: u32, media_ts: u32) -> Result<Edit, String> {
         let mut edit = Edit::default();
         // Trailing empty edits present nothing after the media: no effect here.
