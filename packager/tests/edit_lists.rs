@@ -284,18 +284,11 @@ fn identical_sample_entries_are_carried_as_they_are() {
 
 /// The picture size of each frame FFmpeg decodes from `file`'s first video stream.
 fn frame_sizes(file: &std::path::Path) -> Vec<String> {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+    let mut cmd = std::process::Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
         .args(["frame=width,height", "-of", "csv=p=0"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+        .arg(file);
+    String::from_utf8_lossy(&common::run(&mut cmd))
         .lines()
         .map(|l| l.trim_end_matches(',').to_string())
         .filter(|l| l.split(',').count() == 2)

@@ -13,25 +13,24 @@ use std::process::Command;
 
 use dashpack::{Error, Options};
 
-/// Mono 16-bit samples FFmpeg decodes from `file` (an MP4 or an MPD) at 48 kHz.
-fn decoded(file: &Path) -> Vec<i16> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
+/// 16-bit samples FFmpeg decodes from `file` (an MP4 or an MPD) at 48 kHz, interleaved,
+/// with `args` before the output (such as a downmix).
+fn decoded_s16(file: &Path, args: &[&str]) -> Vec<i16> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
-        .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
-        ])
-        .output()
-        .expect("ffmpeg must be installed (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+        .args(["-map", "0:a:0", "-ar", "48000"])
+        .args(args)
+        .args(["-f", "s16le", "-"]);
+    common::run(&mut cmd)
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
+}
+
+/// Mono 16-bit samples FFmpeg decodes from `file` at 48 kHz.
+fn decoded(file: &Path) -> Vec<i16> {
+    decoded_s16(file, &["-ac", "1"])
 }
 
 /// The lag (output sample index minus input sample index) where the signals correlate
@@ -144,22 +143,7 @@ fn other_rates_are_resampled_to_48k_in_time() {
 
 /// Each channel FFmpeg decodes from `file`, at 48 kHz, in FFmpeg's order for its layout.
 fn decoded_channels(file: &Path, n: usize) -> Vec<Vec<i16>> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args(["-map", "0:a:0", "-ar", "48000", "-f", "s16le", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all: Vec<i16> = out
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let all = decoded_s16(file, &[]);
     (0..n)
         .map(|c| all.iter().skip(c).step_by(n).copied().collect())
         .collect()

@@ -17,6 +17,7 @@
 //!   held of the edit is not played (a gap of less than a frame), and nothing the edit
 //!   list cut away is.
 
+use crate::mp4::file::Stats;
 use crate::mp4::moov::{Kind, Track};
 use crate::mp4::sample_table::{Sample, SampleTable, Sizes, StscEntry};
 
@@ -145,12 +146,14 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
 /// and the whole presentation starts that many ticks later (see `Track::preroll`), so no
 /// track moves against another. Earlier groups of pictures stay hidden as before: MSE
 /// drops them and starts again at the sync sample. Returns the ticks the frames take.
-pub(crate) fn squeeze_preroll(track: &mut Track) -> u64 {
-    if track.kind != Kind::Video {
-        return 0;
-    }
+pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     let start = track.start_dts as i64;
     let media_time = track.edit.media_time;
+    // Nothing presented before the edit start (the usual case: the edit takes out the
+    // B-frame delay only): no walk of the table.
+    if track.kind != Kind::Video || start.saturating_add(stats.min_cts) >= media_time {
+        return 0;
+    }
     let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
     // The last sync sample presented at or before the edit start (decode order). On it
     // exactly, nothing is decoded without being shown but an open GOP's leading frames,

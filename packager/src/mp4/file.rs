@@ -217,7 +217,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
             skipped.push(Skipped::of(&track, SkipWhy::NoSamples));
             continue;
         }
-        track.preroll = concat::squeeze_preroll(&mut track);
+        track.preroll = concat::squeeze_preroll(&mut track, &stats);
         if track.preroll > 0 {
             stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
             warnings.push(format!(
@@ -271,11 +271,16 @@ fn read_box(input: &Input, path: &str, pos: u64, size: u64) -> Result<Vec<u8>> {
         )
         .in_file(name));
     }
-    let mut buf = vec![0u8; size as usize];
+    read_bytes(input, path, pos, size)
+}
+
+/// `len` bytes at `pos`, for a part of the file read whole (`what` names it).
+fn read_bytes(input: &Input, what: &str, pos: u64, len: u64) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
     input
         .source()
         .read_exact_at(&mut buf, pos)
-        .map_err(|e| Error::io(format!("{name}: read {path} at byte {pos}"), e))?;
+        .map_err(|e| Error::io(format!("{}: read {what} at byte {pos}", input.name()), e))?;
     Ok(buf)
 }
 
@@ -294,12 +299,7 @@ fn read_aux(input: &Input, at: &AuxAt, offset: u64, bytes: u64) -> Result<Vec<u8
         )
         .in_file(name));
     }
-    let mut buf = vec![0u8; bytes as usize];
-    input
-        .source()
-        .read_exact_at(&mut buf, offset)
-        .map_err(|e| Error::io(format!("{name}: read saio data at byte {offset}"), e))?;
-    Ok(buf)
+    read_bytes(input, "saio data", offset, bytes)
 }
 
 /// A top-level box held in memory, as the root of its box tree.

@@ -66,8 +66,8 @@ fn rep_input<'a>(
         pto: o.timing.pto,
         segments: &built.segments,
         until: t.edit.end.and_then(|end| {
-            let written = end - t.start_dts as i64 + o.timing.shift + o.timing.pto as i64;
-            u64::try_from(written).ok()
+            let period = o.timing.period_time(0, end - t.start_dts as i64);
+            u64::try_from(period + o.timing.pto as i64).ok()
         }),
         sap: built.sap,
         tolerance: half_frame(c),

@@ -286,10 +286,7 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
         .map(|t| Rational::new(i128::from(t.track.preroll), i128::from(t.track.timescale)))
         .reduce(|a, b| if a.lt(b) { b } else { a })
         .unwrap_or(Rational::new(0, 1));
-    let global_start = Rational::new(
-        global_start.num * preroll.den - preroll.num * global_start.den,
-        global_start.den * preroll.den,
-    );
+    let global_start = global_start.sub(preroll);
 
     let mut tracks = Vec::new();
     let (mut videos, mut audios) = (0, 0);

@@ -2,7 +2,7 @@
 //! the input in as few positional reads as the chunk layout allows and handed to the
 //! sink one at a time, so memory is one segment per track in flight.
 
-use super::plan::TrackPlan;
+use super::plan::{SegmentPlan, TrackPlan};
 use super::timing::Timing;
 use crate::codec::{self, Family};
 use crate::crypt::cipher::{SampleAux, TrackCipher};
@@ -210,17 +210,14 @@ pub(crate) fn build_track(
             with_styp: !on_demand,
         };
         buf.clear();
-        let mut seg_sap = 1u8;
-        match encrypting.as_mut() {
+        let seg_sap = match encrypting.as_mut() {
             None if prefixes.iter().any(Option::is_some) => {
                 // The samples as they are first (checks, SAP type), then each after its
                 // parameter sets.
                 let raw = &mut inband_buf;
                 raw.clear();
                 raw.resize(samples.iter().map(|s| s.size as usize).sum(), 0);
-                read_samples(job.input, &samples, raw)?;
-                check_samples(job, seg.first, &samples, raw)?;
-                seg_sap = sap_type(job, seg.ept, &samples, raw);
+                let seg_sap = read_checked(job, seg, &samples, raw)?;
                 buf.reserve(payload as usize + 64 + trun.len() * 16);
                 write_segment_header(&mut buf, &fragment, payload, None);
                 let mut at = 0usize;
@@ -229,30 +226,21 @@ pub(crate) fn build_track(
                     buf.extend_from_slice(&raw[at..at + s.size as usize]);
                     at += s.size as usize;
                 }
+                seg_sap
             }
             None => {
                 buf.reserve(payload as usize + 64 + trun.len() * 16);
                 write_segment_header(&mut buf, &fragment, payload, None);
                 let data_start = buf.len();
                 buf.resize(data_start + payload as usize, 0);
-                read_samples(job.input, &samples, &mut buf[data_start..])?;
-                decrypt_samples(job, seg.first, &samples, &mut buf[data_start..]);
-                check_samples(job, seg.first, &samples, &buf[data_start..])?;
-                if video {
-                    seg_sap = sap_type(job, seg.ept, &samples, &buf[data_start..]);
-                }
+                read_checked(job, seg, &samples, &mut buf[data_start..])?
             }
             Some(e) => {
                 // The samples are read and encrypted first: the `moof` carries the
                 // subsample layout found while encrypting.
                 e.payload.clear();
                 e.payload.resize(payload as usize, 0);
-                read_samples(job.input, &samples, &mut e.payload)?;
-                decrypt_samples(job, seg.first, &samples, &mut e.payload);
-                check_samples(job, seg.first, &samples, &e.payload)?;
-                if video {
-                    seg_sap = sap_type(job, seg.ept, &samples, &e.payload);
-                }
+                let seg_sap = read_checked(job, seg, &samples, &mut e.payload)?;
                 let clear = i < e.clear_segments;
                 if !clear {
                     encrypt_samples(job, seg.first, &samples, e)?;
@@ -264,8 +252,9 @@ pub(crate) fn build_track(
                 buf.reserve(payload as usize + 128 + trun.len() * 32);
                 write_segment_header(&mut buf, &fragment, payload, Some(&protection));
                 buf.extend_from_slice(&e.payload);
+                seg_sap
             }
-        }
+        };
         sap = sap.max(seg_sap);
         let time = (seg.ept + job.timing.pto as i64).max(0) as u64;
         let number = i as u32 + 1;
@@ -408,6 +397,24 @@ fn encrypt_samples(
         at += s.size as usize;
     }
     Ok(())
+}
+
+/// A segment's samples read into `data`, decrypted when the input is, and checked
+/// against their codec's framing; returns the segment's SAP type (1 for audio).
+fn read_checked(
+    job: &TrackJob<'_>,
+    seg: &SegmentPlan,
+    samples: &[Sample],
+    data: &mut [u8],
+) -> Result<u8> {
+    read_samples(job.input, samples, data)?;
+    decrypt_samples(job, seg.first, samples, data);
+    check_samples(job, seg.first, samples, data)?;
+    Ok(if job.track.track.kind == Kind::Video {
+        sap_type(job, seg.ept, samples, data)
+    } else {
+        1
+    })
 }
 
 /// Read the samples' bytes into `out`, merging samples that sit next to each other in

@@ -32,6 +32,13 @@ impl Rational {
     pub fn lt(self, other: Rational) -> bool {
         self.num * other.den < other.num * self.den
     }
+
+    pub fn sub(self, other: Rational) -> Rational {
+        Rational::new(
+            self.num * other.den - other.num * self.den,
+            self.den * other.den,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

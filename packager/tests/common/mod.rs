@@ -604,19 +604,24 @@ pub fn ffmpeg_packets(file: &std::path::Path, stream: &str, key: Option<&str>) -
     if let Some(key) = key {
         cmd.args(["-decryption_key", key]);
     }
-    let out = cmd
-        .arg("-i")
+    cmd.arg("-i")
         .arg(file)
-        .args(["-map", stream, "-c", "copy", "-f", "framemd5", "-"])
+        .args(["-map", stream, "-c", "copy", "-f", "framemd5", "-"]);
+    framemd5_sizes_and_hashes(&run(&mut cmd))
+}
+
+/// Runs FFmpeg or ffprobe and returns what it wrote to standard output; a failure fails
+/// the test with its standard error.
+pub fn run(cmd: &mut std::process::Command) -> Vec<u8> {
+    let out = cmd
         .output()
         .expect("ffmpeg must be installed (scripts/test installs it)");
     assert!(
         out.status.success(),
-        "ffmpeg on {}: {}",
-        file.display(),
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    framemd5_sizes_and_hashes(&out.stdout)
+    out.stdout
 }
 
 /// Packages one input into a folder under the target's temporary folder (replaced if

@@ -420,7 +420,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
             depth: parsed.entry.depth,
         };
         // Entries after the first that are the same, or the same in the clear.
-        for (k, e) in stsd_entries(parsed.stsd_raw).enumerate().skip(1) {
+        for (k, e) in parsed.entries.iter().map(|e| e.raw).enumerate().skip(1) {
             if e == clear_entry.as_slice() {
                 clear_description = Some(k as u32 + 1);
             } else if e != parsed.entry.raw {
@@ -552,18 +552,6 @@ fn inband_entries(entries: &[Bx<'_>], first: CodecInfo) -> Result<Inband, BoxErr
         codec: best,
         prefixes,
         stsd,
-    })
-}
-
-/// The raw sample entries of an `stsd` box (already checked by the box reader).
-fn stsd_entries(stsd: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut at = 16usize;
-    std::iter::from_fn(move || {
-        let size = stsd.get(at..at + 4)?;
-        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
-        let e = stsd.get(at..at.checked_add(size)?).filter(|_| size >= 8)?;
-        at += size;
-        Some(e)
     })
 }
 
