@@ -94,17 +94,20 @@ fn unrepresentable_edit_lists_are_refused() {
     }
 }
 
-/// Two media edits 4 s long, the second from 6 s of media: every sample each edit
-/// presents is published once, in decode order, at the time the edits give it
-/// (presentation time offset included), and nothing else is, except what decoding needs
-/// before the first edit (the AAC priming frame). Video cuts on closed-GOP keyframes
-/// keep every frame; audio joints fall inside AAC frames, whose straddling frames are
-/// left out (the edit list presents only part of them).
+/// Two media edits 4 s long, the second from 6 s of media (`edit_skip*`) or from the
+/// start again (`edit_repeat`): every sample each edit presents is published (once per
+/// edit), in decode order, at the time the edits give it (presentation time offset
+/// included), and nothing else is, except what decoding needs before the first edit (the
+/// AAC priming frame). Video cuts on closed-GOP keyframes keep every frame; audio joints
+/// fall inside AAC frames, whose straddling frames are left out (the edit list presents
+/// only part of them).
 #[test]
-fn media_edits_that_skip_media_are_joined() {
-    for (name, ids) in [
-        ("edit_skip.mp4", &[1u32][..]),
-        ("edit_skip_av.mp4", &[1, 2][..]),
+fn media_edits_that_skip_or_repeat_media_are_joined() {
+    // (file, tracks edited, second edit's media start in seconds, MPD duration)
+    for (name, ids, second, length) in [
+        ("edit_skip.mp4", &[1u32][..], 6, 12.0),
+        ("edit_skip_av.mp4", &[1, 2][..], 6, 8.0),
+        ("edit_repeat.mp4", &[1, 2][..], 0, 8.0),
     ] {
         let path = edits(name);
         let (p, files) = package(&path);
@@ -122,7 +125,8 @@ fn media_edits_that_skip_media_are_joined() {
             let ts = i64::from(t.timescale);
             let m = t.media_time;
             // (media start, media end, presentation start) of each edit.
-            let spans = [(m, m + 4 * ts, 0), (m + 6 * ts, m + 10 * ts, 4 * ts)];
+            let from = m + second * ts;
+            let spans = [(m, m + 4 * ts, 0), (from, from + 4 * ts, 4 * ts)];
             let mut want: Vec<(Vec<u8>, i64)> = Vec::new();
             for (k, &(start, end, at)) in spans.iter().enumerate() {
                 for s in &t.samples {
@@ -152,11 +156,10 @@ fn media_edits_that_skip_media_are_joined() {
                 assert_eq!(o.pt() - pto, *pt, "{name} {rep}: sample {k} presented at");
             }
         }
-        // The presentation lasts as the edits do: 8 s.
+        // The presentation lasts as the edits do.
         let duration = mpd.mediaPresentationDuration.unwrap().as_secs_f64();
-        let want = if ids.len() == 2 { 8.0 } else { 12.0 };
         assert!(
-            (duration - want).abs() < 0.001,
+            (duration - length).abs() < 0.001,
             "{name}: MPD duration {duration}"
         );
     }

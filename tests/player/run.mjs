@@ -122,7 +122,7 @@ for (const [name, opts] of [['h264_aac-cenc-one-key-hls', {}], ['h264_aac-cbcs-o
 }
 // Edit lists (fixtures/edits): what they present plays, to its end, and no more; and a
 // track whose sample entries change the picture size (avc3, parameter sets in band).
-for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp4', 'edit_start_mid_gop.mp4',
+for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp4', 'edit_repeat.mp4', 'edit_start_mid_gop.mp4',
   'last_zero_duration.mp4', 'resolution_change.mp4']) {
   const input = path.join('edits', file);
   const name = path.parse(file).name;

@@ -1,8 +1,8 @@
 //! Edit lists a DASH timeline cannot carry as they are, made into ones it can without
 //! re-encoding: joined media edits, and a first edit that starts inside a GOP.
 //!
-//! Media edits that skip media (ISO/IEC 14496-12 8.6.6: the edits are played one after
-//! the other), made one span: the samples each edit presents, moved in decode time so
+//! Media edits that skip or repeat media (ISO/IEC 14496-12 8.6.6: the edits are played
+//! one after the other), made one span: the samples each edit presents, moved in decode time so
 //! each edit's media starts when the edit does, as one table. The result is an ordinary
 //! track with one media edit, so timing, segmenting and the MPD need nothing else.
 //!
@@ -109,13 +109,6 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
         }
         if stop == begin {
             return Err(format!("media edit {n} presents no whole sample"));
-        }
-        if let Some(&(_, prev_stop, _)) = spans.last()
-            && begin < prev_stop
-        {
-            return Err(format!(
-                "media edit {n} overlaps the edit before it in decode order"
-            ));
         }
         spans.push((begin, stop, shift));
     }

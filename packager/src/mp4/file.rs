@@ -183,7 +183,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
                 what: format!("track {}: {why}", track.id),
             })?;
             warnings.push(format!(
-                "track {}: its media edits skip media; the parts they present are joined",
+                "track {}: its media edits skip or repeat media; the parts they present are joined",
                 track.id
             ));
             stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;

@@ -65,9 +65,8 @@ pub(crate) struct Join {
 impl Edit {
     /// Reduces `entries` (ISO/IEC 14496-12 8.6.6) to an [`Edit`], or says why the list
     /// cannot be played as a DASH Representation without re-encoding: a dwell or a rate
-    /// other than 1, an empty edit between media edits, or media edits that repeat
-    /// media. Contiguous media edits are one span; media edits that skip media become
-    /// `joins`.
+    /// other than 1, or an empty edit between media edits. Contiguous media edits are
+    /// one span; media edits that skip or repeat media become `joins`.
     pub fn reduce(entries: &[ElstEntry], movie_ts: u32, media_ts: u32) -> Result<Edit, String> {
         let mut edit = Edit::default();
         // Trailing empty edits present nothing after the media: no effect here.
@@ -125,23 +124,13 @@ impl Edit {
                 Some(last) if last.end.is_some_and(|p| (e.media_time - p).abs() <= slack) => {
                     last.end = end;
                 }
-                // Media after what the span before played: a join, which `mp4::concat`
-                // makes one span of (or says why it cannot exactly).
-                Some(last) if last.end.is_some_and(|p| e.media_time > p) => spans.push(Join {
+                // Media after, or again before, what the span before played: a join,
+                // which `mp4::concat` makes one span of (or says why it cannot exactly).
+                Some(_) => spans.push(Join {
                     media_time: e.media_time,
                     end,
                     at,
                 }),
-                Some(last) => {
-                    return Err(format!(
-                        "edit list entry {n} starts at media time {} but the media before it \
-                         ends at {}: edits that repeat media (from {}) are not concatenated \
-                         here",
-                        e.media_time,
-                        last.end.map_or("the end".into(), |t| t.to_string()),
-                        last.media_time
-                    ));
-                }
                 None => spans.push(Join {
                     media_time: e.media_time,
                     end,
@@ -653,12 +642,17 @@ mod tests {
                 at: 48_000
             }]
         );
-        // Not representable: a repeat, a gap, a dwell, a speed change.
-        assert!(
-            r(&[e(1000, 48_000), e(1000, 0)])
-                .unwrap_err()
-                .contains("repeat")
+        // A repeat: the second span plays the first second again.
+        let repeat = r(&[e(1000, 0), e(1000, 0)]).unwrap();
+        assert_eq!(
+            repeat.joins,
+            [Join {
+                media_time: 0,
+                end: Some(48_000),
+                at: 48_000
+            }]
         );
+        // Not representable: a gap, a dwell, a speed change.
         assert!(
             r(&[e(1000, 0), e(300, -1), e(1000, 48_000)])
                 .unwrap_err()
