@@ -1,13 +1,20 @@
 //! The `dashpack` command: `package` and `inspect` local MP4 files, `worker` to serve a
 //! RabbitMQ queue with inputs and outputs in Cloud Storage, `enqueue` to submit a job.
 
+#[cfg(feature = "worker")]
 mod config;
+mod healthcheck;
+#[cfg(feature = "worker")]
 mod job;
 mod limits;
+#[cfg(feature = "worker")]
 mod metrics;
 mod preview;
+#[cfg(feature = "worker")]
 mod queue;
+#[cfg(feature = "worker")]
 mod service;
+#[cfg(feature = "worker")]
 mod storage;
 
 use std::path::PathBuf;
@@ -116,14 +123,27 @@ enum Command {
     /// Serve the job queue: download from Cloud Storage, package, upload, report.
     ///
     /// Settings come from the environment and an optional `.env` file (see the README).
+    #[cfg(feature = "worker")]
     Worker,
     /// Publish a job message for the worker (settings as for `worker`).
+    #[cfg(feature = "worker")]
     Enqueue {
         /// The client's id for the video.
         #[arg(long)]
         resource_id: String,
         /// Object name of the input in the input bucket.
         file_path: String,
+    },
+    /// Ask a running worker's `/healthz`; exit 0 when it answers 200. For container
+    /// health checks, where no shell tools exist.
+    Healthcheck {
+        /// HOST:PORT of the worker's metrics listener (an unspecified host means this
+        /// machine).
+        #[arg(long, env = "DASHPACK_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+        addr: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
     },
 }
 
@@ -229,11 +249,14 @@ fn main() -> ExitCode {
             open,
         } => preview::run(&path, host, port, &keys, open),
         Command::Report { path, output } => preview::write_report(&path, &output),
+        Command::Healthcheck { addr, timeout } => healthcheck::run(&addr, timeout),
+        #[cfg(feature = "worker")]
         Command::Worker => run_async(async {
             let cfg = config::from_env()?;
             tracing::info!(config = ?cfg, "starting");
             service::run(cfg).await
         }),
+        #[cfg(feature = "worker")]
         Command::Enqueue {
             resource_id,
             file_path,
@@ -251,6 +274,7 @@ fn main() -> ExitCode {
 pub(crate) type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Runs a networked command on a Tokio runtime with JSON logs.
+#[cfg(feature = "worker")]
 fn run_async(fut: impl Future<Output = CliResult>) -> CliResult {
     // One crypto provider for every TLS client (reqwest, lapin, yup-oauth2), installed
     // before any of them is built.
@@ -269,6 +293,7 @@ fn run_async(fut: impl Future<Output = CliResult>) -> CliResult {
         .block_on(fut)
 }
 
+#[cfg(feature = "worker")]
 async fn enqueue(resource_id: String, file_path: String) -> CliResult {
     let b = config::broker_from_env()?;
     let msg = job::JobMessage {

@@ -20,7 +20,7 @@ pub(crate) mod channels;
 pub(crate) mod pcm;
 pub(crate) mod resample;
 
-use opus::{Application, Bitrate, Channels, Encoder, MSEncoder};
+use dashpack_opus::Encoder;
 
 use crate::Result;
 use crate::codec::{CodecInfo, Family};
@@ -69,12 +69,13 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     let encoder_rate = if native { format.rate } else { OPUS_RATE };
     let mut resampler =
         (!native).then(|| resample::Resampler::new(format.rate, OPUS_RATE, usize::from(n)));
-    let opus_err = |e: opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
-    let mut encoder = OpusEncoder::new(encoder_rate, n).map_err(opus_err)?;
+    let opus_err =
+        |e: dashpack_opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
+    let mut encoder = opus_encoder(encoder_rate, n).map_err(opus_err)?;
     encoder
-        .set_bitrate(Bitrate::Bits(BITS_PER_CHANNEL * i32::from(n)))
+        .set_bitrate(BITS_PER_CHANNEL * i32::from(n))
         .map_err(opus_err)?;
-    let lookahead = u32::try_from(encoder.get_lookahead().map_err(opus_err)?).unwrap_or(0);
+    let lookahead = u32::try_from(encoder.lookahead().map_err(opus_err)?).unwrap_or(0);
     let pre_skip = lookahead * (OPUS_RATE / encoder_rate);
 
     let frame_values = (encoder_rate / 50) as usize * usize::from(format.channels);
@@ -192,54 +193,12 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     ))
 }
 
-/// One Opus stream (mono, stereo) or several (mapping family 1).
-enum OpusEncoder {
-    One(Encoder),
-    Multi(MSEncoder),
-}
-
-impl OpusEncoder {
-    /// `channels` is 1 to 8 (more are refused before).
-    fn new(rate: u32, channels: u16) -> std::result::Result<Self, opus::Error> {
-        if let Some((streams, coupled, mapping)) = channels::family1(channels) {
-            let e = MSEncoder::new(rate, streams, coupled, mapping, Application::Audio)?;
-            return Ok(OpusEncoder::Multi(e));
-        }
-        let layout = if channels == 1 {
-            Channels::Mono
-        } else {
-            Channels::Stereo
-        };
-        Ok(OpusEncoder::One(Encoder::new(
-            rate,
-            layout,
-            Application::Audio,
-        )?))
-    }
-
-    fn set_bitrate(&mut self, b: Bitrate) -> std::result::Result<(), opus::Error> {
-        match self {
-            OpusEncoder::One(e) => e.set_bitrate(b),
-            OpusEncoder::Multi(e) => e.set_bitrate(b),
-        }
-    }
-
-    fn get_lookahead(&mut self) -> std::result::Result<i32, opus::Error> {
-        match self {
-            OpusEncoder::One(e) => e.get_lookahead(),
-            OpusEncoder::Multi(e) => e.get_lookahead(),
-        }
-    }
-
-    fn encode_float(
-        &mut self,
-        pcm: &[f32],
-        out: &mut [u8],
-    ) -> std::result::Result<usize, opus::Error> {
-        match self {
-            OpusEncoder::One(e) => e.encode_float(pcm, out),
-            OpusEncoder::Multi(e) => e.encode_float(pcm, out),
-        }
+/// One Opus stream (mono, stereo) or several (mapping family 1); `channels` is 1 to 8
+/// (more are refused before).
+fn opus_encoder(rate: u32, channels: u16) -> std::result::Result<Encoder, dashpack_opus::Error> {
+    match channels::family1(channels) {
+        Some((streams, coupled, mapping)) => Encoder::multistream(rate, streams, coupled, mapping),
+        None => Encoder::new(rate, channels),
     }
 }
 
