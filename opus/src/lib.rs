@@ -6,7 +6,7 @@
 
 #![allow(unsafe_code)] // the FFI; every call below checks its lengths first
 
-use std::ffi::{CStr, c_char, c_int, c_uchar};
+use std::ffi::{CStr, c_char, c_int};
 use std::fmt;
 use std::ptr::NonNull;
 
@@ -166,7 +166,7 @@ impl Encoder {
                 channels as c_int,
                 c_int::from(streams),
                 c_int::from(coupled),
-                mapping.as_ptr() as *const c_uchar,
+                mapping.as_ptr(),
                 ffi::OPUS_APPLICATION_AUDIO,
                 &mut err,
             )
