@@ -227,7 +227,7 @@ impl Encoder {
     /// Encodes one frame of interleaved samples (`pcm.len()` a multiple of the channel
     /// count, a legal Opus frame size per channel) into `out`; returns the packet length.
     pub fn encode_float(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, Error> {
-        if pcm.len() % self.channels != 0 {
+        if !pcm.len().is_multiple_of(self.channels) {
             return Err(Error { code: BAD_ARG });
         }
         let frame =
