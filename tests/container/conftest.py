@@ -32,8 +32,16 @@ def podman(*args, check=True, timeout=120):
     return r
 
 
+VIDEO = (ROOT / "fixtures" / "h264_aac.mp4").read_bytes()
+
+
+def hard_nofile():
+    """The hard limit on open files: containers may not ask for more."""
+    return subprocess.run(["bash", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout.strip()
+
+
 def ulimits():
-    hard = subprocess.run(["bash", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout.strip()
+    hard = hard_nofile()
     return ["--ulimit", f"nofile={hard}:{hard}", "--ulimit", "nproc=4096:4096"]
 
 

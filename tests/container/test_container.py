@@ -2,9 +2,7 @@
 against the local RabbitMQ and a Cloud Storage emulator: a real job, a bad one, the
 health check, and SIGTERM drains with a job in flight."""
 
-from conftest import ROOT, SlowProxy, Worker, podman, ulimits
-
-VIDEO = (ROOT / "fixtures" / "h264_aac.mp4").read_bytes()
+from conftest import VIDEO, SlowProxy, Worker, podman, ulimits
 
 
 def test_the_image_is_small_runs_as_non_root_and_has_no_shell():

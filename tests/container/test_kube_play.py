@@ -9,13 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ROOT, podman
-
-VIDEO = (ROOT / "fixtures" / "h264_aac.mp4").read_bytes()
+from conftest import ROOT, VIDEO, hard_nofile, podman
 
 
 def containers_conf(folder):
-    hard = subprocess.run(["bash", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout.strip()
+    hard = hard_nofile()
     conf = Path(folder) / "containers.conf"
     conf.write_text(f'[containers]\ndefault_ulimits = ["nofile={hard}:{hard}", "nproc=4096:4096"]\n'
                     '[engine]\nruntime = "runc"\n')
@@ -24,7 +22,7 @@ def containers_conf(folder):
 
 def local_manifests(gcs, broker):
     docs = {}
-    for name in ("configmap", "secret", "deployment"):
+    for name in ("configmap", "deployment"):
         for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / f"{name}.yaml").read_text()):
             docs[d["kind"]] = d
     cm = docs["ConfigMap"]["data"]

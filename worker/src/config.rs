@@ -160,7 +160,10 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
                 .into(),
         });
     }
-    let metrics_addr = match v.get("DASHPACK_METRICS_ADDR").unwrap_or("127.0.0.1:9464") {
+    let metrics_addr = match v
+        .get("DASHPACK_METRICS_ADDR")
+        .unwrap_or(crate::DEFAULT_METRICS_ADDR)
+    {
         "off" | "" => None,
         s => Some(s.parse().map_err(|_| ConfigError {
             name: "DASHPACK_METRICS_ADDR",

@@ -26,6 +26,9 @@ use clap::{Parser, Subcommand};
 use dashpack::{Options, Timeline};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Where the worker serves `/metrics` and `/healthz` unless DASHPACK_METRICS_ADDR says.
+pub(crate) const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
+
 #[derive(Parser)]
 #[command(name = "dashpack", version, about = "Package MP4 files as MPEG-DASH")]
 struct Cli {
@@ -139,7 +142,7 @@ enum Command {
     Healthcheck {
         /// HOST:PORT of the worker's metrics listener (an unspecified host means this
         /// machine).
-        #[arg(long, env = "DASHPACK_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+        #[arg(long, env = "DASHPACK_METRICS_ADDR", default_value = DEFAULT_METRICS_ADDR)]
         addr: String,
         /// Seconds to wait for the answer.
         #[arg(long, default_value_t = 3.0)]
