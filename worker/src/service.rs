@@ -24,6 +24,10 @@ use crate::storage::Gcs;
 /// How often a session checks that it can still consume, publish and ack.
 const HEALTH_CHECK: Duration = Duration::from_secs(1);
 
+/// Longest wait for the broker while connecting, cancelling or closing: a broker that
+/// accepts the connection and then stops answering must not hold the worker.
+const BROKER_ANSWER: Duration = Duration::from_secs(30);
+
 /// Runs until a signal asks it to stop and in-flight jobs are done (or the shutdown
 /// timeout passes). Errors only for what retrying cannot fix (bad topology, credentials).
 pub async fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
@@ -103,15 +107,17 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// One broker connection: declare, consume, dispatch, and watch that the consumer
-/// and publisher channels stay usable. `Ok` means stopped on request.
-async fn session(
-    ctx: &Arc<Context>,
-    stop: &mut watch::Receiver<bool>,
-    permits: &Arc<Semaphore>,
-    jobs: &mut JoinSet<()>,
-    consumed: &mut bool,
-) -> Result<(), QueueError> {
+/// The parts of one broker connection a session works with.
+struct Link {
+    conn: Arc<lapin::Connection>,
+    publisher: Arc<Publisher>,
+    ch: lapin::Channel,
+    consumer: lapin::Consumer,
+    tag: String,
+}
+
+/// Connects, declares, and starts consuming.
+async fn open(ctx: &Context) -> Result<Link, QueueError> {
     let b = &ctx.cfg.broker;
     let conn = Arc::new(queue::connect(b, &b.consumer_name).await?);
     queue::declare(&conn, b).await?;
@@ -125,7 +131,7 @@ async fn session(
         .await
         .map_err(queue::broker_err("set the prefetch count"))?;
     let tag = format!("{}-{}", b.consumer_name, std::process::id());
-    let mut consumer = ch
+    let consumer = ch
         .basic_consume(
             b.queue.as_str().into(),
             tag.as_str().into(),
@@ -137,16 +143,65 @@ async fn session(
             "consume from queue {:?}",
             b.queue
         )))?;
+    tracing::info!(queue = %b.queue, prefetch, "consuming");
+    Ok(Link {
+        conn,
+        publisher,
+        ch,
+        consumer,
+        tag,
+    })
+}
+
+impl Link {
+    /// Stops consuming, lets the jobs in flight finish, and closes the connection.
+    /// A broker that stopped answering cannot hold the worker: each step is bounded.
+    async fn stop(&self, ctx: &Context, jobs: &mut JoinSet<()>) {
+        let cancel = self
+            .ch
+            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default());
+        let _ = tokio::time::timeout(BROKER_ANSWER, cancel).await;
+        drain(ctx, jobs).await;
+        self.close(200, "worker stopping").await;
+    }
+
+    async fn close(&self, code: u16, why: &str) {
+        let _ = tokio::time::timeout(BROKER_ANSWER, self.conn.close(code, why.into())).await;
+    }
+}
+
+/// One broker connection: declare, consume, dispatch, and watch that the consumer
+/// and publisher channels stay usable. `Ok` means stopped on request.
+///
+/// A stop request is heard at every wait: while connecting, while all job slots are
+/// taken, and while consuming.
+async fn session(
+    ctx: &Arc<Context>,
+    stop: &mut watch::Receiver<bool>,
+    permits: &Arc<Semaphore>,
+    jobs: &mut JoinSet<()>,
+    consumed: &mut bool,
+) -> Result<(), QueueError> {
+    let opened = tokio::select! {
+        r = tokio::time::timeout(BROKER_ANSWER, open(ctx)) => r,
+        _ = stop.changed() => {
+            drain(ctx, jobs).await;
+            return Ok(());
+        }
+    };
+    let mut link = opened.map_err(|_| {
+        QueueError::Lost(format!(
+            "the broker did not answer within {} s while connecting",
+            BROKER_ANSWER.as_secs()
+        ))
+    })??;
     ctx.metrics.set_consuming(true);
     *consumed = true;
-    tracing::info!(queue = %b.queue, prefetch, "consuming");
     let mut health = tokio::time::interval(HEALTH_CHECK);
     loop {
         tokio::select! {
             _ = stop.changed() => {
-                let _ = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                drain(ctx, jobs).await;
-                let _ = conn.close(200, "worker stopping".into()).await;
+                link.stop(ctx, jobs).await;
                 return Ok(());
             }
             Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
@@ -154,9 +209,9 @@ async fn session(
                 // A channel the broker closed does not end the consumer stream by
                 // itself; a publisher that cannot reopen leaves results unsent. Either
                 // way: a new connection, and deliveries in flight come back.
-                let broken = if !conn.status().connected() {
+                let broken = if !link.conn.status().connected() {
                     Some("the connection is closed")
-                } else if !ch.status().connected() {
+                } else if !link.ch.status().connected() {
                     Some("the broker closed the consumer channel")
                 } else if !ctx.metrics.publishing().load(Ordering::Relaxed) {
                     Some("no publisher channel can be opened")
@@ -164,21 +219,29 @@ async fn session(
                     None
                 };
                 if let Some(why) = broken {
-                    let _ = conn.close(320, "reconnecting".into()).await;
+                    link.close(320, "reconnecting").await;
                     return Err(QueueError::Lost(why.into()));
                 }
             }
-            next = consumer.next() => match next {
+            next = link.consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                    // Unacked, a delivery dropped here returns to the queue on close.
+                    let permit = tokio::select! {
+                        p = permits.clone().acquire_owned() => p,
+                        _ = stop.changed() => {
+                            link.stop(ctx, jobs).await;
+                            return Ok(());
+                        }
+                    };
+                    let Ok(permit) = permit else {
                         return Ok(());
                     };
-                    jobs.spawn(handle(ctx.clone(), publisher.clone(), delivery, permit));
+                    jobs.spawn(handle(ctx.clone(), link.publisher.clone(), delivery, permit));
                 }
                 Some(Err(e)) => return Err(QueueError::Broker { what: "consumer".into(), source: e }),
                 None => return Err(QueueError::Lost(format!(
                     "consumer ended (connection {:?})",
-                    conn.status()
+                    link.conn.status()
                 ))),
             },
         }

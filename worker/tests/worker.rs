@@ -670,3 +670,26 @@ async fn the_report_is_uploaded_last_beside_the_presentation() {
     assert!(left.is_empty(), "left in the work folder: {left:?}");
     s.broker.cleanup().await;
 }
+
+/// A broker that accepts the connection and then says nothing (a half-open link, a
+/// proxy whose backend hangs) must not hold the worker past a stop request.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_the_broker_is_silent_exits_promptly() {
+    let s = Setup::new("silent", None).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts, keeps every connection open, never writes a byte.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
+    let mut w = Worker::start(&s.dir, &s.env(&[("AMQP_URL", &url)]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.running(), "log:\n{}", w.log_text());
+    w.signal("TERM");
+    let status = w.wait(Duration::from_secs(10)).await;
+    assert!(status.success(), "exit {status:?}; log:\n{}", w.log_text());
+}

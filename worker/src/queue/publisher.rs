@@ -64,7 +64,15 @@ impl Publisher {
     ) -> Result<(), PublishError> {
         let mut last = String::new();
         for _ in 0..2 {
-            let ch = self.channel().await?;
+            // Opening a channel is a broker round trip too: bounded like the confirm.
+            let ch = tokio::time::timeout(CONFIRM_TIMEOUT, self.channel())
+                .await
+                .map_err(|_| {
+                    PublishError::Lost(format!(
+                        "no channel opened within {} s",
+                        CONFIRM_TIMEOUT.as_secs()
+                    ))
+                })??;
             let sent = tokio::time::timeout(
                 CONFIRM_TIMEOUT,
                 publish(&ch, exchange, key, body, props.clone()),

@@ -62,8 +62,9 @@ impl Worker {
             }
             assert!(
                 start.elapsed() < timeout,
-                "worker did not exit; log:\n{}",
-                self.log_text()
+                "worker {} did not exit within {timeout:?}; the end of its log:\n{}",
+                self.pid(),
+                self.log_tail(40)
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -82,6 +83,13 @@ impl Worker {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
+    }
+
+    /// The last `n` lines of the log: what the worker did just before a hang.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     pub fn log_text(&self) -> String {
