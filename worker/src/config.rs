@@ -39,6 +39,22 @@ pub struct BrokerConfig {
     pub notification_exchange: String,
     pub routing_key: String,
     pub dlx: String,
+    /// `quorum` declares the worker's queues as quorum queues (replicated, with a
+    /// broker-side delivery count); `classic` is what the old service declared.
+    pub queue_type: QueueType,
+    /// `x-delivery-limit` on a quorum job queue: the broker dead-letters a message
+    /// returned this many times, whatever the worker does.
+    pub delivery_limit: Option<u32>,
+    /// The broker's delivery acknowledgement timeout (RabbitMQ's `consumer_timeout`),
+    /// also sent as this consumer's `x-consumer-timeout`. A job that runs longer is
+    /// moved to a hold queue before the broker would close the channel on it.
+    pub consumer_timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueType {
+    Classic,
+    Quorum,
 }
 
 /// How the worker reaches Cloud Storage.
@@ -118,7 +134,7 @@ fn env_vars() -> Result<HashMap<String, String>, ConfigError> {
 
 fn broker_from_vars(v: &Vars) -> Result<BrokerConfig, ConfigError> {
     let queue = v.name("RABBITMQ_CONSUMER_QUEUE_NAME", "videos")?;
-    Ok(BrokerConfig {
+    let b = BrokerConfig {
         amqp_url: amqp_url(v)?,
         consumer_name: v.name("RABBITMQ_CONSUMER_NAME", "dashpack")?,
         failed_queue: v.name("RABBITMQ_FAILED_QUEUE_NAME", &format!("{queue}-failed"))?,
@@ -127,7 +143,35 @@ fn broker_from_vars(v: &Vars) -> Result<BrokerConfig, ConfigError> {
         notification_exchange: v.name("RABBITMQ_NOTIFICATION_EX", "amq.direct")?,
         routing_key: v.name("RABBITMQ_NOTIFICATION_ROUTING_KEY", "jobs")?,
         dlx: v.name("RABBITMQ_DLX", "dlx")?,
-    })
+        queue_type: match v.get("DASHPACK_QUEUE_TYPE").unwrap_or("classic") {
+            "classic" => QueueType::Classic,
+            "quorum" => QueueType::Quorum,
+            s => {
+                return Err(ConfigError {
+                    name: "DASHPACK_QUEUE_TYPE",
+                    problem: format!("expected classic or quorum, got {s:?}"),
+                });
+            }
+        },
+        delivery_limit: match v.number("DASHPACK_DELIVERY_LIMIT", 0u32, 0, 1_000_000)? {
+            0 => None,
+            n => Some(n),
+        },
+        // RabbitMQ's default is 30 minutes; 0 when the broker has no timeout.
+        consumer_timeout: match v.number("DASHPACK_CONSUMER_TIMEOUT", 1800u64, 0, 7 * 86_400)? {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        },
+    };
+    if b.delivery_limit.is_some() && b.queue_type != QueueType::Quorum {
+        return Err(ConfigError {
+            name: "DASHPACK_DELIVERY_LIMIT",
+            problem: "needs DASHPACK_QUEUE_TYPE=quorum (classic queues keep no delivery count; \
+                      DASHPACK_MAX_DELIVERIES is the worker's own limit)"
+                .into(),
+        });
+    }
+    Ok(b)
 }
 
 /// Builds the configuration from a set of variables (the environment, or a test's map).

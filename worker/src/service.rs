@@ -11,7 +11,7 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
     BasicRejectOptions,
 };
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -131,12 +131,19 @@ async fn open(ctx: &Context) -> Result<Link, QueueError> {
         .await
         .map_err(queue::broker_err("set the prefetch count"))?;
     let tag = format!("{}-{}", b.consumer_name, std::process::id());
+    let mut args = FieldTable::default();
+    if let Some(t) = b.consumer_timeout {
+        // RabbitMQ 3.12 and later take the timeout per consumer, so the broker's clock
+        // and the worker's hold agree; older brokers ignore the argument.
+        let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX);
+        args.insert("x-consumer-timeout".into(), AMQPValue::LongLongInt(ms));
+    }
     let consumer = ch
         .basic_consume(
             b.queue.as_str().into(),
             tag.as_str().into(),
             BasicConsumeOptions::default(),
-            FieldTable::default(),
+            args,
         )
         .await
         .map_err(queue::broker_err(format!(
@@ -268,6 +275,74 @@ async fn drain(ctx: &Context, jobs: &mut JoinSet<()>) {
     }
 }
 
+/// What settles a message: its delivery, or the hold queue it was moved to.
+enum Ticket {
+    Delivery(Delivery),
+    Held(queue::Hold),
+}
+
+impl Ticket {
+    fn body(&self) -> &[u8] {
+        match self {
+            Ticket::Delivery(d) => &d.data,
+            Ticket::Held(h) => h.body(),
+        }
+    }
+
+    fn properties(&self) -> lapin::BasicProperties {
+        match self {
+            Ticket::Delivery(d) => queue::unheld(&d.properties),
+            Ticket::Held(h) => h.properties(),
+        }
+    }
+
+    /// Done with it: ack the delivery, or delete the hold queue.
+    async fn settle(&self) -> Result<(), String> {
+        match self {
+            Ticket::Delivery(d) => d
+                .ack(BasicAckOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Ticket::Held(h) => h.release().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// To the dead-letter exchange (the failed queue).
+    async fn reject(&self, publisher: &Publisher) {
+        match self {
+            Ticket::Delivery(d) => {
+                let _ = d.reject(BasicRejectOptions { requeue: false }).await;
+            }
+            Ticket::Held(h) => {
+                if let Err(e) = h.dead_letter(publisher).await {
+                    tracing::error!(error = %e, "could not dead-letter a held message; it returns to the queue when its lease ends");
+                }
+            }
+        }
+    }
+
+    /// Back to the queue, to be taken again. On a lost connection this fails too, and
+    /// the broker returns the delivery (or the hold queue its copy) on its own.
+    async fn give_back(&self, publisher: &Publisher) {
+        match self {
+            Ticket::Delivery(d) => {
+                let _ = d
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..BasicNackOptions::default()
+                    })
+                    .await;
+            }
+            Ticket::Held(h) => {
+                if let Err(e) = h.give_back(publisher).await {
+                    tracing::warn!(error = %e, "a held message returns to the queue when its lease ends");
+                }
+            }
+        }
+    }
+}
+
 /// One delivery, from its body to its ack (or reject).
 async fn handle(
     ctx: Arc<Context>,
@@ -275,28 +350,44 @@ async fn handle(
     d: Delivery,
     _permit: OwnedSemaphorePermit,
 ) {
+    let received = std::time::Instant::now();
     let _in_flight = ctx.metrics.in_flight();
     let publisher = publisher.as_ref();
     let seen = queue::deliveries(&d.properties);
-    if d.redelivered {
+    let returned = queue::is_held(&d.properties);
+    if d.redelivered || returned {
         // The worker that had it died or lost its connection: count it, or give up.
         let text = format!(
             "given up after {seen} deliveries: the worker stopped (crash, kill or lost \
              connection) while processing this message each time"
         );
         if seen >= ctx.cfg.max_deliveries {
-            return fail(&ctx, publisher, &d, &text).await;
+            return fail(&ctx, publisher, &Ticket::Delivery(d), &text).await;
         }
-        return requeue(&ctx, publisher, &d, seen + 1, "redelivered").await;
+        // A held copy was counted when it was held; a redelivery is counted now.
+        if d.redelivered {
+            return requeue(
+                &ctx,
+                publisher,
+                &Ticket::Delivery(d),
+                seen + 1,
+                "redelivered",
+            )
+            .await;
+        }
     }
     let msg = match JobMessage::parse(&d.data) {
         Ok(m) => m,
-        Err(text) => return fail(&ctx, publisher, &d, &text).await,
+        Err(text) => return fail(&ctx, publisher, &Ticket::Delivery(d), &text).await,
     };
     let ids = msg.ids();
-    let _same_job = ctx.lock_job(ids.job_id).await;
     let started = std::time::Instant::now();
-    match job::run(&ctx, &msg, ids).await {
+    let work = async {
+        let _same_job = ctx.lock_job(ids.job_id).await;
+        job::run(&ctx, &msg, ids).await
+    };
+    let (outcome, ticket) = hold_while(&ctx, publisher, d, seen, received, work).await;
+    match outcome {
         Ok(result) => {
             job::state(&ids, "FINISHING", started);
             let body = serde_json::to_vec(&result).unwrap_or_default();
@@ -309,15 +400,15 @@ async fn handle(
                          was refused by the broker: {e}",
                         result.output_bucket_path, result.video.encoded_video_folder
                     );
-                    return fail(&ctx, publisher, &d, &text).await;
+                    return fail(&ctx, publisher, &ticket, &text).await;
                 }
                 Err(e @ PublishError::Lost(_)) => {
                     tracing::error!(job_id = %ids.job_id, error = %e, "could not publish the result");
-                    return give_back(&d).await;
+                    return ticket.give_back(publisher).await;
                 }
             }
-            match d.ack(BasicAckOptions::default()).await {
-                Ok(_) => {
+            match ticket.settle().await {
+                Ok(()) => {
                     ctx.metrics.job_done("completed");
                     tracing::info!(job_id = %ids.job_id, video_id = %ids.video_id, status = "COMPLETED", "job state");
                 }
@@ -329,10 +420,10 @@ async fn handle(
                 ),
             }
         }
-        Err(JobError::Permanent(text)) => fail(&ctx, publisher, &d, &text).await,
+        Err(JobError::Permanent(text)) => fail(&ctx, publisher, &ticket, &text).await,
         Err(JobError::Transient(text)) if seen >= ctx.cfg.max_deliveries => {
             let text = format!("given up after {seen} tries: {text}");
-            fail(&ctx, publisher, &d, &text).await
+            fail(&ctx, publisher, &ticket, &text).await
         }
         Err(JobError::Transient(text)) => {
             // Out of disk, descriptors or memory, or a service down: wait before the
@@ -349,9 +440,72 @@ async fn handle(
             // A failure may have left a folder it could not remove (EMFILE, ENOSPC).
             workdir::sweep(&ctx.cfg.work_dir);
             tokio::time::sleep(wait).await;
-            requeue(&ctx, publisher, &d, seen + 1, "transient failure").await
+            requeue(&ctx, publisher, &ticket, seen + 1, "transient failure").await
         }
-        Err(JobError::Interrupted) => give_back(&d).await,
+        Err(JobError::Interrupted) => ticket.give_back(publisher).await,
+    }
+}
+
+/// Runs `work`; when the broker's ack timeout would pass first, moves the message to a
+/// hold queue (a quarter of the timeout to spare) and renews its lease until the work
+/// ends. Returns what settles the message then.
+async fn hold_while<T>(
+    ctx: &Context,
+    publisher: &Publisher,
+    d: Delivery,
+    seen: u32,
+    received: std::time::Instant,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Ticket) {
+    tokio::pin!(work);
+    let Some(timeout) = ctx.cfg.broker.consumer_timeout else {
+        return (work.await, Ticket::Delivery(d));
+    };
+    let hold_at = received + (timeout - timeout / 4);
+    tokio::select! {
+        out = &mut work => return (out, Ticket::Delivery(d)),
+        _ = tokio::time::sleep_until(hold_at.into()) => {}
+    }
+    let key = JobMessage::parse(&d.data).map_or_else(
+        |_| format!("{}", d.delivery_tag),
+        |m| m.ids().job_id.to_string(),
+    );
+    let held = queue::Hold::take(
+        publisher,
+        &ctx.cfg.broker,
+        &key,
+        &d.data,
+        &d.properties,
+        seen + 1,
+        timeout,
+    )
+    .await;
+    let hold = match held {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(job_id = %key, error = %e, "could not hold the message; the broker may close the channel on it and redeliver it");
+            return (work.await, Ticket::Delivery(d));
+        }
+    };
+    if let Err(e) = d.ack(BasicAckOptions::default()).await {
+        // The copy is held all the same; the delivery comes back as a redelivery and is
+        // counted, while this worker goes on.
+        tracing::warn!(job_id = %key, error = %e, "held, but the ack of the delivery failed");
+    }
+    tracing::info!(job_id = %key, lease_s = timeout.as_secs_f64(), "job outlasts the broker's ack timeout: message held");
+    let mut renew = tokio::time::interval_at(
+        (std::time::Instant::now() + timeout / 2).into(),
+        timeout / 2,
+    );
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, Ticket::Held(hold)),
+            _ = renew.tick() => {
+                if let Err(e) = hold.renew(publisher).await {
+                    tracing::warn!(job_id = %key, error = %e, "could not renew the hold; if the lease ends first, another worker takes the job again");
+                }
+            }
+        }
     }
 }
 
@@ -362,17 +516,6 @@ fn retry_wait(base: Duration, seen: u32) -> Duration {
         .saturating_mul(1u32 << seen.saturating_sub(1).min(16))
         .min(Duration::from_secs(30));
     ceiling / 2 + crate::storage::backoff(ceiling / 2, 0)
-}
-
-/// Returns the delivery to the queue (it comes back marked redelivered, and counted).
-/// On a lost connection this fails too, and the broker returns it on its own.
-async fn give_back(d: &Delivery) {
-    let _ = d
-        .nack(BasicNackOptions {
-            requeue: true,
-            ..BasicNackOptions::default()
-        })
-        .await;
 }
 
 /// Publishes a result or failure report where the old service did.
@@ -393,10 +536,10 @@ async fn report(ctx: &Context, publisher: &Publisher, body: &[u8]) -> Result<(),
 /// A report the broker refuses does not hold the message back: it is dead-lettered all
 /// the same (its body is kept in the failed queue) and the refusal logged. Only a lost
 /// connection returns it, to be reported after the reconnect.
-async fn fail(ctx: &Context, publisher: &Publisher, d: &Delivery, text: &str) {
-    let body = JobFailure::new(&d.data, text).to_json();
+async fn fail(ctx: &Context, publisher: &Publisher, t: &Ticket, text: &str) {
+    let body = JobFailure::new(t.body(), text).to_json();
     let published = report(ctx, publisher, &body).await;
-    let job_id = JobMessage::parse(&d.data)
+    let job_id = JobMessage::parse(t.body())
         .ok()
         .map(|m| m.ids().job_id.to_string());
     match published {
@@ -408,10 +551,10 @@ async fn fail(ctx: &Context, publisher: &Publisher, d: &Delivery, text: &str) {
         ),
         Err(e @ PublishError::Lost(_)) => {
             tracing::error!(error = %e, "could not publish a failure; the message goes back to the queue");
-            return give_back(d).await;
+            return t.give_back(publisher).await;
         }
     }
-    let _ = d.reject(BasicRejectOptions { requeue: false }).await;
+    t.reject(publisher).await;
     ctx.metrics.job_done("failed");
     tracing::warn!(
         job_id = job_id.as_deref().unwrap_or("-"),
@@ -425,24 +568,24 @@ async fn fail(ctx: &Context, publisher: &Publisher, d: &Delivery, text: &str) {
 /// original. A crash in between leaves two copies; the output converges either way.
 /// A copy the broker refuses (a body that no longer fits with the count header) is
 /// dead-lettered instead: requeueing it as it is would loop.
-async fn requeue(ctx: &Context, publisher: &Publisher, d: &Delivery, next: u32, why: &str) {
-    let props = queue::with_deliveries(&d.properties, next);
+async fn requeue(ctx: &Context, publisher: &Publisher, t: &Ticket, next: u32, why: &str) {
+    let props = queue::with_deliveries(&t.properties(), next);
     match publisher
-        .send("", &ctx.cfg.broker.queue, &d.data, props)
+        .send("", &ctx.cfg.broker.queue, t.body(), props)
         .await
     {
         Ok(()) => {
-            let _ = d.ack(BasicAckOptions::default()).await;
+            let _ = t.settle().await;
             ctx.metrics.job_done("retried");
             tracing::info!(why, delivery = next, "message queued again");
         }
         Err(PublishError::Refused(e)) => {
             let text = format!("{why}, but the broker refused a copy for another try: {e}");
-            fail(ctx, publisher, d, &text).await
+            fail(ctx, publisher, t, &text).await
         }
         Err(e @ PublishError::Lost(_)) => {
             tracing::error!(error = %e, "could not queue a copy; returning the message");
-            give_back(d).await
+            t.give_back(publisher).await
         }
     }
 }

@@ -164,3 +164,134 @@ async fn messages_and_results_over_the_size_limit_never_jam_the_worker() {
         "a refused publish is logged, not looped: {errors}"
     );
 }
+
+/// Faults that make one job of `video_low.mp4` (5 uploads, one at a time) take about
+/// 7 s: longer than the 3 s ack timeout these tests give the broker.
+fn slow_uploads() -> Faults {
+    Faults {
+        upload_delay: Duration::from_millis(1400),
+        ..Faults::default()
+    }
+}
+
+const ACK_TIMEOUT_MS: u64 = 3000;
+
+/// Hold queues left on the node (`<queue>.hold.<job id>`).
+fn hold_queues(rabbit: &PrivateRabbit) -> Vec<String> {
+    rabbit
+        .ctl_output(&["list_queues", "name", "-q"])
+        .lines()
+        .filter(|l| l.contains(".hold."))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_longer_than_the_ack_timeout_is_held_and_completes_once() {
+    let rabbit = PrivateRabbit::start("acktimeout", 128 << 20).await;
+    rabbit.set_consumer_timeout(ACK_TIMEOUT_MS);
+
+    // The control: a worker told the broker has no timeout loses its channel mid-job,
+    // so the broker here really enforces it.
+    let s = Setup::on(&rabbit.url, "ack-control", Some(slow_uploads())).await;
+    s.gcs.put(IN, "long.mp4", fixture("video_low.mp4")).await;
+    let mut w = s
+        .worker(&[
+            ("DASHPACK_CONSUMER_TIMEOUT", "0"),
+            ("CONCURRENCY_UPLOAD", "1"),
+        ])
+        .await;
+    s.publish_job("control", "long.mp4").await;
+    let start = Instant::now();
+    while !w
+        .log_text()
+        .contains("the broker closed the consumer channel")
+    {
+        assert!(
+            start.elapsed() < WAIT,
+            "the broker never timed the delivery out; log:\n{}",
+            w.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    w.signal("KILL");
+    w.wait(WAIT).await;
+
+    // The worker that knows the timeout holds the message and completes the job once,
+    // on one channel, and leaves no hold queue behind.
+    let s = Setup::on(&rabbit.url, "ack-timeout", Some(slow_uploads())).await;
+    s.gcs.put(IN, "long.mp4", fixture("video_low.mp4")).await;
+    let timeout = (ACK_TIMEOUT_MS / 1000).to_string();
+    let w = s
+        .worker(&[
+            ("DASHPACK_CONSUMER_TIMEOUT", &timeout),
+            ("CONCURRENCY_UPLOAD", "1"),
+        ])
+        .await;
+    s.publish_job("long", "long.mp4").await;
+    s.assert_converged_once(&w, "long", "long.mp4", "video_low.mp4")
+        .await;
+    let log = w.log_text();
+    assert!(log.contains("message held"), "{log}");
+    assert!(!log.contains("broker connection lost"), "{log}");
+    assert_eq!(hold_queues(&rabbit), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_job_whose_worker_dies_returns_when_its_lease_ends() {
+    let rabbit = PrivateRabbit::start("lease", 128 << 20).await;
+    rabbit.set_consumer_timeout(ACK_TIMEOUT_MS);
+    let s = Setup::on(&rabbit.url, "lease", Some(slow_uploads())).await;
+    s.gcs.put(IN, "long.mp4", fixture("video_low.mp4")).await;
+    let timeout = (ACK_TIMEOUT_MS / 1000).to_string();
+    let env = [
+        ("DASHPACK_CONSUMER_TIMEOUT", timeout.as_str()),
+        ("CONCURRENCY_UPLOAD", "1"),
+    ];
+    let mut first = s.worker(&env).await;
+    s.publish_job("lease", "long.mp4").await;
+    let start = Instant::now();
+    while !first.log_text().contains("message held") {
+        assert!(start.elapsed() < WAIT, "log:\n{}", first.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Acked and held: nothing is left for the broker to redeliver but the held copy.
+    first.signal("KILL");
+    first.wait(WAIT).await;
+    assert_eq!(s.broker.depth(&s.broker.queue).await, 0);
+    let second = s.worker(&env).await;
+    s.assert_converged_once(&second, "lease", "long.mp4", "video_low.mp4")
+        .await;
+    // The second worker held it too (the job outlasts the timeout again) and released it.
+    assert!(second.log_text().contains("message held"));
+    assert_eq!(hold_queues(&rabbit), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quorum_queues_with_a_delivery_limit_are_declared_on_request() {
+    let rabbit = PrivateRabbit::start("quorum", 128 << 20).await;
+    let s = Setup::on(&rabbit.url, "quorum", None).await;
+    s.gcs.put(IN, "q.mp4", fixture("video_low.mp4")).await;
+    let w = s
+        .worker(&[
+            ("DASHPACK_QUEUE_TYPE", "quorum"),
+            ("DASHPACK_DELIVERY_LIMIT", "3"),
+        ])
+        .await;
+    let listed = rabbit.ctl_output(&["list_queues", "name", "type", "arguments", "-q"]);
+    for q in [&s.broker.queue, &s.broker.failed, &s.broker.result] {
+        let line = listed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(q.as_str()))
+            .unwrap_or_else(|| panic!("queue {q} not declared:\n{listed}"));
+        assert!(line.contains("quorum"), "{line}");
+        assert_eq!(
+            line.contains("x-delivery-limit"),
+            *q == s.broker.queue,
+            "{line}"
+        );
+    }
+    s.publish_job("quorum", "q.mp4").await;
+    s.assert_converged_once(&w, "quorum", "q.mp4", "video_low.mp4")
+        .await;
+}

@@ -1,6 +1,7 @@
 //! RabbitMQ: the connection, the topology the worker declares for itself, and
 //! publishing with `mandatory` and publisher confirms.
 
+mod hold;
 mod publisher;
 mod topology;
 
@@ -9,6 +10,7 @@ use lapin::types::{AMQPValue, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 use crate::config::{BrokerConfig, redact_url};
+pub use hold::{Hold, is_held, unheld};
 pub use publisher::{PublishError, Publisher};
 
 /// Declares the topology. A declaration that fails because the connection went away

@@ -48,6 +48,10 @@ impl Publisher {
         })
     }
 
+    pub fn connection(&self) -> &Arc<Connection> {
+        &self.conn
+    }
+
     pub fn connection_up(&self) -> bool {
         self.conn.status().connected()
     }

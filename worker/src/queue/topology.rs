@@ -6,24 +6,30 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Connection, ExchangeKind};
 
 use super::QueueError;
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, QueueType};
 
 /// Declares (or checks) everything. Each step runs on a fresh channel, because the
 /// broker closes a channel on the first refused declaration.
 pub async fn declare(conn: &Connection, cfg: &BrokerConfig) -> Result<(), QueueError> {
     exchange(conn, &cfg.dlx, ExchangeKind::Fanout).await?;
-    queue(conn, &cfg.failed_queue, FieldTable::default()).await?;
+    queue(conn, &cfg.failed_queue, typed(cfg)).await?;
     bind(conn, &cfg.failed_queue, &cfg.dlx, "").await?;
 
-    let mut args = FieldTable::default();
+    let mut args = typed(cfg);
     args.insert(
         ShortString::from("x-dead-letter-exchange"),
         AMQPValue::LongString(LongString::from(cfg.dlx.as_str())),
     );
+    if let Some(limit) = cfg.delivery_limit {
+        args.insert(
+            ShortString::from("x-delivery-limit"),
+            AMQPValue::LongLongInt(i64::from(limit)),
+        );
+    }
     queue(conn, &cfg.queue, args).await?;
 
     exchange(conn, &cfg.notification_exchange, ExchangeKind::Direct).await?;
-    queue(conn, &cfg.result_queue, FieldTable::default()).await?;
+    queue(conn, &cfg.result_queue, typed(cfg)).await?;
     bind(
         conn,
         &cfg.result_queue,
@@ -31,6 +37,19 @@ pub async fn declare(conn: &Connection, cfg: &BrokerConfig) -> Result<(), QueueE
         &cfg.routing_key,
     )
     .await
+}
+
+/// Arguments naming the queue type: none for classic queues, so that queues the old
+/// service declared keep matching.
+fn typed(cfg: &BrokerConfig) -> FieldTable {
+    let mut args = FieldTable::default();
+    if cfg.queue_type == QueueType::Quorum {
+        args.insert(
+            ShortString::from("x-queue-type"),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+    }
+    args
 }
 
 async fn channel(conn: &Connection) -> Result<lapin::Channel, QueueError> {
@@ -61,7 +80,11 @@ async fn exchange(conn: &Connection, name: &str, kind: ExchangeKind) -> Result<(
     Ok(())
 }
 
-async fn queue(conn: &Connection, name: &str, args: FieldTable) -> Result<(), QueueError> {
+pub(super) async fn queue(
+    conn: &Connection,
+    name: &str,
+    args: FieldTable,
+) -> Result<(), QueueError> {
     let ch = channel(conn).await?;
     ch.queue_declare(name.into(), QueueDeclareOptions::durable(), args)
         .await
@@ -69,7 +92,8 @@ async fn queue(conn: &Connection, name: &str, args: FieldTable) -> Result<(), Qu
             what: format!("queue {name:?}"),
             detail: format!(
                 "exists with other settings, or cannot be declared: {e}. Delete it or \
-                 make it durable with the dead-letter exchange this worker expects"
+                 make it durable with the dead-letter exchange, queue type and delivery \
+                 limit this worker is configured for"
             ),
         })?;
     let _ = ch.close(200, "declared".into()).await;

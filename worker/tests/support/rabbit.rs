@@ -136,6 +136,27 @@ impl PrivateRabbit {
             .is_ok_and(|s| s.success())
     }
 
+    /// `rabbitmqctl ARGS`' standard output (empty when it failed).
+    pub fn ctl_output(&self, args: &[&str]) -> String {
+        self.command(CTL)
+            .args(["-n", &self.node])
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The delivery acknowledgement timeout (`consumer_timeout`) for channels opened
+    /// from now on, checked five times a second instead of once a minute.
+    pub fn set_consumer_timeout(&self, ms: u64) {
+        let expr = format!(
+            "application:set_env(rabbit, consumer_timeout, {ms}), \
+             application:set_env(rabbit, channel_tick_interval, 200)."
+        );
+        assert!(self.ctl(&["eval", &expr]), "rabbitmqctl eval");
+    }
+
     /// Changes the limit for channels opened from now on (open ones keep theirs).
     pub fn set_max_message_size(&self, bytes: u64) {
         let expr = format!("application:set_env(rabbit, max_message_size, {bytes}).");
