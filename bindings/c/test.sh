@@ -23,3 +23,26 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude tests/test_dashpack.c \
 c++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only tests/cpp_header.cpp
 valgrind --quiet --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no \
   "$work/test_dashpack" "$PWD/../../fixtures" "$work"
+
+# The install a C pipeline uses: `cargo cinstall` into a prefix, then the same test
+# program built with pkg-config alone, against the shared and the static library.
+command -v cargo-cinstall >/dev/null || { echo "cargo-c missing: scripts/test installs it" >&2; exit 1; }
+cargo cinstall --locked --debug --prefix "$work/prefix" >/dev/null
+# The library directory is the platform's (lib/x86_64-linux-gnu on Debian).
+pc=$(find "$work/prefix" -name dashpack.pc)
+export PKG_CONFIG_PATH=${pc%/dashpack.pc}
+libdir=$(pkg-config --variable=libdir dashpack)
+test -f "$work/prefix/include/dashpack.h" && test -f "$libdir/libdashpack.so" && test -f "$libdir/libdashpack.a"
+test "$(pkg-config --modversion dashpack)" = "$(cargo pkgid -p dashpack-c | sed 's/.*[#@]//')"
+# shellcheck disable=SC2046 # pkg-config's output is a list of flags
+cc -std=c99 -Wall -Wextra -Werror -pedantic tests/test_dashpack.c \
+  $(pkg-config --cflags --libs dashpack) -o "$work/test_shared"
+# shellcheck disable=SC2046
+cc -std=c99 -Wall -Wextra -Werror -pedantic tests/test_dashpack.c \
+  $(pkg-config --cflags dashpack) "$libdir/libdashpack.a" \
+  $(pkg-config --static --libs-only-l dashpack | sed 's/-ldashpack//') -o "$work/test_static"
+LD_LIBRARY_PATH=$libdir ldd "$work/test_shared" | grep -q "$libdir/libdashpack.so" ||
+  { echo "the shared test program does not load the installed libdashpack.so" >&2; exit 1; }
+LD_LIBRARY_PATH=$libdir "$work/test_shared" "$PWD/../../fixtures" "$work"
+"$work/test_static" "$PWD/../../fixtures" "$work"
+echo "cargo cinstall + pkg-config: shared and static programs pass"
