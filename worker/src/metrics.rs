@@ -60,7 +60,9 @@ impl Metrics {
         let jobs = Family::<Outcome, Counter>::default();
         registry.register(
             "jobs",
-            "Jobs finished, by outcome (completed, failed, retried, requeued)",
+            "Messages settled, by outcome: completed; failed (refused for what it is) or \
+             given_up (delivery limit reached), both dead-lettered; retried (a transient \
+             failure, back to the queue) or redelivered (its worker stopped, back to the queue)",
             jobs.clone(),
         );
         let stages = Family::<Stage, Histogram>::new_with_constructor(|| {

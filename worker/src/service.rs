@@ -275,6 +275,11 @@ async fn drain(ctx: &Context, jobs: &mut JoinSet<()>) {
     }
 }
 
+/// `dashpack_jobs_total` outcomes of a message that ends in the failed queue: refused
+/// for what it is, or given up after `DASHPACK_MAX_DELIVERIES` tries.
+const FAILED: &str = "failed";
+const GIVEN_UP: &str = "given_up";
+
 /// What settles a message: its delivery, or the hold queue it was moved to.
 enum Ticket {
     Delivery(Delivery),
@@ -362,7 +367,7 @@ async fn handle(
              connection) while processing this message each time"
         );
         if seen >= ctx.cfg.max_deliveries {
-            return fail(&ctx, publisher, &Ticket::Delivery(d), &text).await;
+            return fail(&ctx, publisher, &Ticket::Delivery(d), &text, GIVEN_UP).await;
         }
         // A held copy was counted when it was held; a redelivery is counted now.
         if d.redelivered {
@@ -378,7 +383,7 @@ async fn handle(
     }
     let msg = match JobMessage::parse(&d.data) {
         Ok(m) => m,
-        Err(text) => return fail(&ctx, publisher, &Ticket::Delivery(d), &text).await,
+        Err(text) => return fail(&ctx, publisher, &Ticket::Delivery(d), &text, FAILED).await,
     };
     let ids = msg.ids();
     let started = std::time::Instant::now();
@@ -400,7 +405,7 @@ async fn handle(
                          was refused by the broker: {e}",
                         result.output_bucket_path, result.video.encoded_video_folder
                     );
-                    return fail(&ctx, publisher, &ticket, &text).await;
+                    return fail(&ctx, publisher, &ticket, &text, FAILED).await;
                 }
                 Err(e @ PublishError::Lost(_)) => {
                     tracing::error!(job_id = %ids.job_id, error = %e, "could not publish the result");
@@ -420,10 +425,10 @@ async fn handle(
                 ),
             }
         }
-        Err(JobError::Permanent(text)) => fail(&ctx, publisher, &ticket, &text).await,
+        Err(JobError::Permanent(text)) => fail(&ctx, publisher, &ticket, &text, FAILED).await,
         Err(JobError::Transient(text)) if seen >= ctx.cfg.max_deliveries => {
             let text = format!("given up after {seen} tries: {text}");
-            fail(&ctx, publisher, &ticket, &text).await
+            fail(&ctx, publisher, &ticket, &text, GIVEN_UP).await
         }
         Err(JobError::Transient(text)) => {
             // Out of disk, descriptors or memory, or a service down: wait before the
@@ -536,7 +541,7 @@ async fn report(ctx: &Context, publisher: &Publisher, body: &[u8]) -> Result<(),
 /// A report the broker refuses does not hold the message back: it is dead-lettered all
 /// the same (its body is kept in the failed queue) and the refusal logged. Only a lost
 /// connection returns it, to be reported after the reconnect.
-async fn fail(ctx: &Context, publisher: &Publisher, t: &Ticket, text: &str) {
+async fn fail(ctx: &Context, publisher: &Publisher, t: &Ticket, text: &str, outcome: &str) {
     let body = JobFailure::new(t.body(), text).to_json();
     let published = report(ctx, publisher, &body).await;
     let job_id = JobMessage::parse(t.body())
@@ -555,7 +560,7 @@ async fn fail(ctx: &Context, publisher: &Publisher, t: &Ticket, text: &str) {
         }
     }
     t.reject(publisher).await;
-    ctx.metrics.job_done("failed");
+    ctx.metrics.job_done(outcome);
     tracing::warn!(
         job_id = job_id.as_deref().unwrap_or("-"),
         status = "FAILED",
@@ -576,12 +581,16 @@ async fn requeue(ctx: &Context, publisher: &Publisher, t: &Ticket, next: u32, wh
     {
         Ok(()) => {
             let _ = t.settle().await;
-            ctx.metrics.job_done("retried");
+            ctx.metrics.job_done(if why == "redelivered" {
+                "redelivered"
+            } else {
+                "retried"
+            });
             tracing::info!(why, delivery = next, "message queued again");
         }
         Err(PublishError::Refused(e)) => {
             let text = format!("{why}, but the broker refused a copy for another try: {e}");
-            fail(ctx, publisher, t, &text).await
+            fail(ctx, publisher, t, &text, FAILED).await
         }
         Err(e @ PublishError::Lost(_)) => {
             tracing::error!(error = %e, "could not queue a copy; returning the message");

@@ -4,8 +4,10 @@
 //! the documented window between publishing it and acking the message (a kill or a
 //! broker stop there), and the test counts those repeats against that bound.
 //!
-//! CI runs a short version. The full one:
+//! CI runs a short version; `scripts/soak` runs a long one and the same jobs without
+//! faults, and prints both. By hand:
 //! `CHAOS_JOBS=1000 CHAOS_KILL_EVERY_S=20 cargo test -p dashpack-worker --test chaos -- --nocapture`
+//! (`CHAOS_FAULTS=0`: no faults, kills or restarts, for the wall time to compare with).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -28,12 +30,19 @@ fn env_number(name: &str, default: u64) -> u64 {
 async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
     let jobs = env_number("CHAOS_JOBS", 150) as usize;
     let kill_every = Duration::from_secs(env_number("CHAOS_KILL_EVERY_S", 4));
-    let restarts = env_number("CHAOS_RESTARTS", 2) as usize;
+    let chaos = env_number("CHAOS_FAULTS", 1) != 0;
+    let restarts = if chaos {
+        env_number("CHAOS_RESTARTS", 2) as usize
+    } else {
+        0
+    };
     const CONCURRENCY: usize = 2;
 
     let mut rabbit = PrivateRabbit::start("chaos", 128 << 20).await;
     let faults = Faults {
-        fail_every: 20, // 5% of storage requests answer 503
+        fail_every: if chaos { 20 } else { 0 }, // 5% of storage requests answer 503
+        // 10% of the others have their answer cut mid-body.
+        cut_answer_every: if chaos { 10 } else { 0 },
         // Uploads take a little while, as they do over a network, so jobs overlap
         // the kills and restarts.
         upload_delay: Duration::from_millis(40),
@@ -101,7 +110,7 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
             rabbit.restart().await;
             restarted += 1;
         }
-        if last_kill.elapsed() >= kill_every {
+        if chaos && last_kill.elapsed() >= kill_every {
             let victim = kills % workers.len();
             workers[victim].signal("KILL");
             workers[victim].wait(WAIT).await;
@@ -140,15 +149,18 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
     let bound = kills * CONCURRENCY + restarted * workers.len() * CONCURRENCY;
     eprintln!(
         "chaos: {jobs} jobs ({} poison) through 3 workers in {:.1} s ({:.0} jobs/min); \
-         {restarted} broker restarts, {kills} SIGKILLs, {} storage requests failed by the \
+         {} good completed, 0 lost, 0 good dead-lettered; \
+         {restarted} broker restarts, {kills} SIGKILLs, {} storage faults injected by the \
          proxy; repeated results {repeats} (bound {bound}), repeated dead letters \
          {dead_repeats}; peak RSS of any worker {} KiB",
         poison.len(),
         elapsed.as_secs_f64(),
         jobs as f64 / elapsed.as_secs_f64() * 60.0,
+        good.len(),
         s.proxy.as_ref().unwrap().injected(),
         peak_rss_kib
     );
+    eprintln!("chaos: retries by kind: {}", retries_by_kind(&s.dir));
     assert!(
         repeats + dead_repeats <= bound,
         "repeats {repeats}+{dead_repeats} over {bound}"
@@ -174,6 +186,45 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
         .filter(|n| n.to_string_lossy().starts_with("dashpack-job-"))
         .collect();
     assert!(stray.is_empty(), "work folders left: {stray:?}");
+}
+
+/// What the workers' logs (killed ones included) say they retried, by kind.
+fn retries_by_kind(dir: &std::path::Path) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("worker-") && name.ends_with(".log")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let f = &v["fields"];
+            let detail = f["detail"].as_str().unwrap_or("");
+            let kind = match f["message"].as_str().unwrap_or("") {
+                "retrying" if detail.starts_with("HTTP ") => "storage request answered 5xx/429",
+                "retrying" if detail.contains("answer lost") || detail.contains("unreadable") => {
+                    "storage answer cut"
+                }
+                "retrying" => "storage connection failed",
+                m if m.starts_with("upload answer lost") => "upload answer cut, object matched",
+                "job failed, will retry" => "job requeued after a transient failure",
+                "message queued again" if f["why"] == "redelivered" => {
+                    "redelivered (a kill or a lost connection)"
+                }
+                "broker connection lost" => "broker reconnect attempts",
+                _ => continue,
+            };
+            *counts.entry(kind).or_default() += 1;
+        }
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Results and dead letters seen so far, counted per job.

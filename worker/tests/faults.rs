@@ -40,6 +40,74 @@ async fn broker_connection_cut_while_a_job_uploads() {
     s.broker.cleanup().await;
 }
 
+/// Answers cut mid-body (the request done, the answer unreadable): metadata and
+/// downloads are asked again, and an upload is settled by asking for the object, never
+/// failed as "unexpected answer".
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_cut_mid_body_are_settled_not_failed() {
+    let s = Setup::new(
+        "cut-answers",
+        Some(Faults {
+            cut_answer_every: 3,
+            ..Faults::default()
+        }),
+    )
+    .await;
+    let input = fixture("h264_aac.mp4");
+    s.gcs.put(IN, "a.mp4", input).await;
+    let w = s.worker(&[("DASHPACK_HTTP_ATTEMPTS", "20")]).await;
+    s.publish_job("cut-answers", "a.mp4").await;
+    s.assert_converged_once(&w, "cut-answers", "a.mp4", "h264_aac.mp4")
+        .await;
+    let log = w.log_text();
+    assert!(
+        log.contains("the stored object matches what was sent"),
+        "no upload answer was cut and settled; log:\n{log}"
+    );
+    assert!(!log.contains("\"FAILED\""), "{log}");
+    assert!(s.proxy.as_ref().unwrap().injected() > 0);
+    s.broker.cleanup().await;
+}
+
+/// A bucket that answers every upload with 503: the job goes back to the queue after
+/// each try (never to the failed queue early) and is dead-lettered, with the last
+/// reason, once the delivery limit is reached.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_failing_forever_reach_the_failed_queue_at_the_delivery_limit() {
+    let s = Setup::new(
+        "uploads-fail",
+        Some(Faults {
+            fail_uploads: true,
+            ..Faults::default()
+        }),
+    )
+    .await;
+    s.gcs.put(IN, "f.mp4", fixture("video_low.mp4")).await;
+    let w = s
+        .worker(&[
+            ("DASHPACK_MAX_DELIVERIES", "3"),
+            ("DASHPACK_HTTP_ATTEMPTS", "2"),
+        ])
+        .await;
+    s.publish_job("uploads-fail", "f.mp4").await;
+    let dead = s.broker.take(&s.broker.failed, 1, WAIT).await;
+    assert_eq!(dead.len(), 1, "log:\n{}", w.log_text());
+    let reports = s.broker.results(1, WAIT).await;
+    let error = reports[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("given up after 3 tries") && error.contains("503"),
+        "{error}"
+    );
+    let log = w.log_text();
+    assert_eq!(
+        log.matches("\"job failed, will retry\"").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(s.broker.depth(&s.broker.queue).await, 0);
+    s.broker.cleanup().await;
+}
+
 /// Mounts a tmpfs of `size` at `dir` (as root, or through passwordless sudo).
 fn small_disk(dir: &std::path::Path, size: &str) -> Mount {
     std::fs::create_dir_all(dir).unwrap();

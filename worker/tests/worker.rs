@@ -289,10 +289,26 @@ async fn a_killed_worker_leaves_the_job_to_the_next_one() {
     let mut first = s.worker(&slow).await;
     s.publish_job("killed", "k.mp4").await;
     s.proxy.as_ref().unwrap().first_upload().await;
+    // The second worker already runs when the first dies (its start-up sweep cannot
+    // take the first's folder, still locked): the sweep before its next job must.
+    let second = Worker::start(&s.dir, &s.env(&slow));
+    let start = std::time::Instant::now();
+    while !second.log_text().contains("\"consuming\"") {
+        assert!(start.elapsed() < WAIT, "log:\n{}", second.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = format!("-{}-", first.pid());
+    let of_first = || {
+        std::fs::read_dir(s.dir.join("work"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(&pid))
+            .count()
+    };
+    assert!(of_first() > 0, "the first worker has no job folder");
     first.signal("KILL");
     first.wait(WAIT).await;
 
-    let second = s.worker(&slow).await;
     // Nothing repeated, nothing dead-lettered, nothing left behind.
     s.assert_converged_once(&second, "killed", "k.mp4", "h264_aac.mp4")
         .await;

@@ -275,6 +275,12 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     let started = Instant::now();
     let created_at = now_rfc3339();
     state(&ids, "STARTING", started);
+    // Folders of a worker killed beside this one (same work folder, another process)
+    // go now, not at this process's next start.
+    let swept = workdir::sweep(&ctx.cfg.work_dir);
+    if swept > 0 {
+        tracing::info!(removed_work_folders = swept, "dead jobs' folders removed");
+    }
     let work = WorkDir::create(&ctx.cfg.work_dir, ids.job_id, &ctx.live_dirs)
         .map_err(|e| JobError::Transient(format!("work folder: {e}")))?;
 

@@ -37,11 +37,8 @@ impl Gcs {
         match check(found(resp, bucket, object)?, what).await? {
             Try::Done(resp) => match resp.json::<ObjectMeta>().await {
                 Ok(m) => Ok(Try::Done(m)),
-                Err(e) if e.is_decode() => Err(StorageError::Permanent {
-                    what: what.to_string(),
-                    detail: format!("unexpected metadata: {e}"),
-                }),
-                Err(e) => Ok(Try::Retry(describe(&e))),
+                // A cut answer reads as undecodable too: ask again, within the tries.
+                Err(e) => Ok(Try::Retry(format!("unreadable metadata: {}", describe(&e)))),
             },
             Try::Retry(d) => Ok(Try::Retry(d)),
         }

@@ -3,6 +3,7 @@
 //! timeout on every request and bounded retries with jittered backoff.
 
 mod auth;
+mod crc32c;
 mod download;
 mod retry;
 mod upload;
@@ -65,6 +66,9 @@ pub struct ObjectMeta {
     /// The JSON API sends sizes as decimal strings.
     #[serde(deserialize_with = "de_u64_string")]
     pub size: u64,
+    /// Base64 of the big-endian CRC32C of the content.
+    #[serde(default)]
+    pub crc32c: Option<String>,
 }
 
 fn de_u64_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use reqwest::{Method, Response, header};
 
-use super::{Gcs, ObjectMeta, StorageError, Try, Upload, check, describe};
+use super::{Gcs, ObjectMeta, StorageError, Try, Upload, check, crc32c, describe};
 use crate::config::encode;
 
 impl Gcs {
@@ -47,7 +47,6 @@ impl Gcs {
         body.extend_from_slice(&up.data);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let body = Bytes::from(body);
-        let expected = up.data.len() as u64;
         let mut tries = self.retries(&what);
         loop {
             let resp = self
@@ -62,7 +61,7 @@ impl Gcs {
                 .await;
             let outcome = match resp {
                 Ok(resp) => match check(resp, &what).await? {
-                    Try::Done(resp) => finished(resp, expected, &what).await?,
+                    Try::Done(resp) => self.finished(resp, bucket, up).await,
                     Try::Retry(d) => Try::Retry(d),
                 },
                 Err(e) => Try::Retry(describe(&e)),
@@ -90,7 +89,7 @@ impl Gcs {
         loop {
             let sent = offset;
             match self
-                .resumable_once(&start_url, &what, up, &mut session, &mut offset)
+                .resumable_once(bucket, &start_url, &what, up, &mut session, &mut offset)
                 .await?
             {
                 Try::Done(()) => return Ok(()),
@@ -103,8 +102,10 @@ impl Gcs {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn resumable_once(
         &self,
+        bucket: &str,
         start_url: &str,
         what: &str,
         up: &Upload<'_>,
@@ -169,7 +170,7 @@ impl Gcs {
                             continue;
                         }
                         Ok(resp) if resp.status().is_success() => {
-                            return match finished(resp, total, what).await? {
+                            return match self.finished(resp, bucket, up).await {
                                 Try::Retry(d) => {
                                     *session = None;
                                     Ok(Try::Retry(d))
@@ -189,7 +190,7 @@ impl Gcs {
                     };
                     // Ask the session how much it kept, then carry on from there.
                     return self
-                        .query_session(&uri, total, what, session, offset, failure)
+                        .query_session(bucket, &uri, up, session, offset, failure)
                         .await;
                 }
                 Ok(Try::Retry(
@@ -201,13 +202,14 @@ impl Gcs {
 
     async fn query_session(
         &self,
+        bucket: &str,
         uri: &str,
-        total: u64,
-        what: &str,
+        up: &Upload<'_>,
         session: &mut Option<String>,
         offset: &mut u64,
         failure: String,
     ) -> Result<Try<()>, StorageError> {
+        let total = up.data.len() as u64;
         let resp = self
             .request(Method::PUT, uri)
             .await?
@@ -221,7 +223,7 @@ impl Gcs {
             }
             Ok(resp) if resp.status().is_success() => {
                 // Finished: right if every byte arrived, else start again.
-                if let Try::Done(()) = finished(resp, total, what).await? {
+                if let Try::Done(()) = self.finished(resp, bucket, up).await {
                     return Ok(Try::Done(()));
                 }
                 *session = None;
@@ -244,19 +246,41 @@ fn committed(resp: &Response) -> u64 {
         .map_or(0, |n| n + 1)
 }
 
-/// Reads a finished upload's object resource and checks its size.
-async fn finished(resp: Response, expected: u64, what: &str) -> Result<Try<()>, StorageError> {
-    match resp.json::<ObjectMeta>().await {
-        Ok(m) if m.size == expected => Ok(Try::Done(())),
-        Ok(m) => Ok(Try::Retry(format!(
-            "stored {} bytes instead of {expected}",
-            m.size
-        ))),
-        Err(e) if e.is_decode() => Err(StorageError::Permanent {
-            what: what.to_string(),
-            detail: format!("unexpected answer to an upload: {e}"),
-        }),
-        Err(e) => Ok(Try::Retry(describe(&e))),
+impl Gcs {
+    /// Reads a finished upload's object resource and checks its size. An answer that
+    /// cannot be read (cut mid-body, truncated, garbled) leaves open whether the object
+    /// was stored: the object is asked for instead.
+    async fn finished(&self, resp: Response, bucket: &str, up: &Upload<'_>) -> Try<()> {
+        let expected = up.data.len() as u64;
+        match resp.json::<ObjectMeta>().await {
+            Ok(m) if m.size == expected => Try::Done(()),
+            Ok(m) => Try::Retry(format!("stored {} bytes instead of {expected}", m.size)),
+            Err(e) => self.settle(bucket, up, &describe(&e)).await,
+        }
+    }
+
+    /// Done when the stored object is the one sent (byte count and CRC32C); otherwise
+    /// the upload is sent again (the same name and bytes, so a second copy is harmless).
+    async fn settle(&self, bucket: &str, up: &Upload<'_>, lost: &str) -> Try<()> {
+        let again = |why: &str| Try::Retry(format!("answer lost ({lost}); {why}"));
+        let url = self.object_url(bucket, up.name);
+        let resp = match self.request(Method::GET, &url).await {
+            Ok(rb) => rb.send().await,
+            Err(e) => return again(&e.to_string()),
+        };
+        let meta = match resp {
+            Ok(r) if r.status().is_success() => r.json::<ObjectMeta>().await.ok(),
+            _ => None,
+        };
+        let sent = crc32c::to_base64(crc32c::crc32c(&up.data));
+        match meta {
+            Some(m) if m.size == up.data.len() as u64 && m.crc32c.as_deref() == Some(&sent) => {
+                tracing::info!(what = %format!("gs://{bucket}/{}", up.name), lost, "upload answer lost; the stored object matches what was sent");
+                Try::Done(())
+            }
+            Some(_) => again("the stored object differs"),
+            None => again("the object is not there"),
+        }
     }
 }
 

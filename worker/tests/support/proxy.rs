@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper::{Request, Response};
@@ -31,6 +31,12 @@ pub struct Faults {
     pub download_delay_per_64k: Duration,
     /// Hold the MPD's upload this long before forwarding it.
     pub mpd_delay: Duration,
+    /// Of the requests forwarded, cut every Nth answer after half its body (0: never):
+    /// the emulator has done the request (an upload is stored), the worker cannot
+    /// read the answer.
+    pub cut_answer_every: u64,
+    /// Answer every upload with 503 (a bucket that never takes an object).
+    pub fail_uploads: bool,
 }
 
 /// An HTTP proxy in front of the emulator that injects faults and records what the
@@ -44,6 +50,7 @@ struct ProxyState {
     target: Mutex<String>,
     faults: Faults,
     requests: AtomicU64,
+    forwarded: AtomicU64,
     injected: AtomicU64,
     uploads: AtomicU64,
     upload_seen: Notify,
@@ -66,6 +73,7 @@ impl Proxy {
             target: Mutex::new(String::new()),
             faults,
             requests: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
             injected: AtomicU64::new(0),
             uploads: AtomicU64::new(0),
             upload_seen: Notify::new(),
@@ -169,7 +177,9 @@ impl ProxyState {
             self.upload_seen.notify_waiters();
             tokio::time::sleep(self.faults.upload_delay).await;
         }
-        if self.faults.fail_every > 0 && n.is_multiple_of(self.faults.fail_every) {
+        if (self.faults.fail_every > 0 && n.is_multiple_of(self.faults.fail_every))
+            || (is_upload && self.faults.fail_uploads)
+        {
             self.injected.fetch_add(1, Ordering::Relaxed);
             let mut r = Response::new(full("injected fault"));
             *r.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
@@ -219,7 +229,20 @@ impl ProxyState {
         let status = resp.status();
         let resp_headers = resp.headers().clone();
         let data = resp.bytes().await.map_err(io::Error::other)?;
-        let body = if is_media
+        let every = self.faults.cut_answer_every;
+        let forwarded = self.forwarded.fetch_add(1, Ordering::Relaxed) + 1;
+        let body = if every > 0 && forwarded.is_multiple_of(every) && data.len() > 2 {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            // The status line, headers and half the body reach the worker before the
+            // cut (an error at once would close the connection before any of it).
+            let half = data.slice(..data.len() / 2);
+            let frames =
+                stream::once(async move { Ok(Frame::data(half)) }).chain(stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(io::Error::other("injected: answer cut mid-body"))
+                }));
+            BodyExt::boxed(StreamBody::new(frames))
+        } else if is_media
             && data.len() > 2
             && self.faults.cut_download_once.swap(false, Ordering::Relaxed)
         {
