@@ -73,10 +73,22 @@ fn check(name: &str, options: &Options) -> Checked {
         assert_eq!(trak.mdia.mdhd.timescale, track.timescale);
         let stbl = &trak.mdia.minf.stbl;
         assert!(stbl.stts.entries.is_empty() && stbl.stsc.entries.is_empty());
-        assert!(
-            find(&input, raw_box(init_bytes, b"stsd")),
-            "{name}: stsd copied byte for byte"
-        );
+        let stsd = raw_box(init_bytes, b"stsd");
+        if !find(&input, stsd) {
+            // Only AAC entries in QuickTime form or naming MPEG-2 AAC are rewritten: to
+            // a version 0 ISO AudioSampleEntry whose esds says MPEG-4 audio, as the MPD.
+            let mp4_atom::Codec::Mp4a(m) = &stbl.stsd.codecs[0] else {
+                panic!("{name}: stsd changed for a track that is not AAC");
+            };
+            assert_eq!(m.esds.es_desc.dec_config.object_type_indication, 0x40);
+            assert_eq!(&stsd[32..34], [0, 0], "{name}: sound description version 0");
+            assert!(!find(stsd, b"wave"), "{name}: no QuickTime wave box");
+            assert_eq!(
+                expected_codecs(&stbl.stsd.codecs[0]),
+                rep.codecs,
+                "{name}: init = MPD"
+            );
+        }
         assert!(
             trak.edts.is_none(),
             "timing is in the segments, not an edit list"

@@ -134,7 +134,11 @@ pub(crate) fn is_still_image(kind: &FourCC) -> bool {
     )
 }
 
-fn find_child<'a>(entry: &Bx<'a>, skip: usize, kind: &FourCC) -> Result<Option<Bx<'a>>, BoxError> {
+pub(crate) fn find_child<'a>(
+    entry: &Bx<'a>,
+    skip: usize,
+    kind: &FourCC,
+) -> Result<Option<Bx<'a>>, BoxError> {
     for child in entry.children_after(skip) {
         let child = child?;
         if &child.kind == kind {
@@ -460,7 +464,7 @@ fn pass_through(
 }
 
 /// QuickTime files may put `esds` inside a `wave` box.
-fn find_wave_esds<'a>(entry: &Bx<'a>, skip: usize) -> Result<Option<Bx<'a>>, BoxError> {
+pub(crate) fn find_wave_esds<'a>(entry: &Bx<'a>, skip: usize) -> Result<Option<Bx<'a>>, BoxError> {
     match find_child(entry, skip, b"wave")? {
         Some(wave) => find_child(&wave, 0, b"esds"),
         None => Ok(None),

@@ -41,6 +41,8 @@ macro_rules! for_each_fixture {
             fragmented => "fragmented.mp4",
             phone => "phone.mov",
             languages => "languages.mp4",
+            h264_aac_qt => "h264_aac_qt.mov",
+            h264_mpeg2_aac => "h264_mpeg2_aac.mp4",
         }
     };
 }
@@ -88,6 +90,8 @@ pub const FIXTURES: &[&str] = &[
     "fragmented.mp4",
     "phone.mov",
     "languages.mp4",
+    "h264_aac_qt.mov",
+    "h264_mpeg2_aac.mp4",
 ];
 
 #[derive(Debug, Clone)]
@@ -141,7 +145,7 @@ pub fn top_level(bytes: &[u8]) -> Vec<([u8; 4], usize, usize)> {
     out
 }
 
-fn expected_codecs(codec: &Codec) -> String {
+pub fn expected_codecs(codec: &Codec) -> String {
     match codec {
         Codec::Avc1(a) => format!(
             "avc1.{:02X}{:02X}{:02X}",
@@ -168,9 +172,14 @@ fn expected_codecs(codec: &Codec) -> String {
         }
         Codec::Mp4a(m) => {
             let dc = &m.esds.es_desc.dec_config;
+            // MPEG-2 AAC (0x66-0x68) is declared as the MPEG-4 AAC object type DASH
+            // players know (Main 1, LC 2, SSR 3).
+            let oti = match dc.object_type_indication {
+                0x66..=0x68 => 0x40,
+                oti => oti,
+            };
             format!(
-                "mp4a.{:02X}.{}",
-                dc.object_type_indication,
+                "mp4a.{oti:02X}.{}",
                 dc.dec_specific.as_ref().unwrap().profile
             )
         }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection};
 use serde_json::Value;
 
 use super::*;
@@ -27,11 +27,9 @@ impl Broker {
 
     /// Names private to `test` on the broker at `url`.
     pub async fn on(url: &str, test: &str) -> Broker {
-        let conn = Connection::connect(url, ConnectionProperties::default())
-            .await
-            .unwrap_or_else(|e| {
-                panic!("RabbitMQ at {url} (scripts/dev-services starts the shared one): {e}")
-            });
+        let conn = super::rabbit::connect(url).await.unwrap_or_else(|| {
+            panic!("RabbitMQ at {url}: no connection (scripts/dev-services starts the shared one)")
+        });
         let id = format!("t-{test}-{}", std::process::id());
         let b = Broker {
             url: url.to_string(),
@@ -50,12 +48,12 @@ impl Broker {
     pub async fn reconnect(&mut self) {
         let start = Instant::now();
         loop {
-            match Connection::connect(&self.url, ConnectionProperties::default()).await {
-                Ok(c) => {
+            match super::rabbit::connect(&self.url).await {
+                Some(c) => {
                     self.conn = c;
                     return;
                 }
-                Err(e) => assert!(start.elapsed() < WAIT, "reconnect to {}: {e}", self.url),
+                None => assert!(start.elapsed() < WAIT, "reconnect to {}", self.url),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

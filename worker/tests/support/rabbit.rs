@@ -14,6 +14,16 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use super::{free_port, scratch};
 
 const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+/// A connection, or None. lapin's connect can wait forever on a broker that is
+/// starting or stopping, so it is bounded (the worker bounds its own the same way).
+pub async fn connect(url: &str) -> Option<Connection> {
+    let c = Connection::connect(url, ConnectionProperties::default());
+    tokio::time::timeout(Duration::from_secs(10), c)
+        .await
+        .ok()?
+        .ok()
+}
 const CTL: &str = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 
 pub struct PrivateRabbit {
@@ -89,10 +99,7 @@ impl PrivateRabbit {
         self.child = Some(child);
         let start = Instant::now();
         loop {
-            if Connection::connect(&self.url, ConnectionProperties::default())
-                .await
-                .is_ok()
-            {
+            if connect(&self.url).await.is_some() {
                 return;
             }
             assert!(
@@ -172,15 +179,15 @@ impl PrivateRabbit {
     }
 
     pub async fn connect(&self) -> Connection {
-        Connection::connect(&self.url, ConnectionProperties::default())
+        connect(&self.url)
             .await
-            .unwrap()
+            .expect("connect to the private broker")
     }
 
     /// Publishes a persistent message to a queue by the default exchange; false when
     /// the broker refused it or is unreachable.
     pub async fn publish(&self, queue: &str, body: &[u8]) -> bool {
-        let Ok(conn) = Connection::connect(&self.url, ConnectionProperties::default()).await else {
+        let Some(conn) = connect(&self.url).await else {
             return false;
         };
         let Ok(ch) = conn.create_channel().await else {
@@ -213,9 +220,7 @@ impl PrivateRabbit {
 
     /// Messages waiting in `queue`, or None when it does not exist (or the broker is down).
     pub async fn depth(&self, queue: &str) -> Option<u32> {
-        let conn = Connection::connect(&self.url, ConnectionProperties::default())
-            .await
-            .ok()?;
+        let conn = connect(&self.url).await?;
         let ch = conn.create_channel().await.ok()?;
         let passive = QueueDeclareOptions {
             passive: true,
@@ -252,17 +257,21 @@ impl Drop for PrivateRabbit {
 /// Takes every message now in `queue` on the broker at `url` (none while it is down).
 pub async fn drain(url: &str, queue: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let Ok(conn) = Connection::connect(url, ConnectionProperties::default()).await else {
-        return out;
-    };
-    if let Ok(ch) = conn.create_channel().await {
-        while let Ok(Some(m)) = ch
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-        {
-            out.push(m.delivery.data.clone());
+    // Bounded as a whole (a broker going down mid-way); what was taken is kept.
+    let take = async {
+        let Some(conn) = connect(url).await else {
+            return;
+        };
+        if let Ok(ch) = conn.create_channel().await {
+            while let Ok(Some(m)) = ch
+                .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+                .await
+            {
+                out.push(m.delivery.data.clone());
+            }
         }
-    }
-    let _ = conn.close(200, "done".into()).await;
+        let _ = conn.close(200, "done".into()).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(20), take).await;
     out
 }

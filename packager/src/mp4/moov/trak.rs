@@ -446,6 +446,13 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         return Ok(Err(skipped(Some(entry_kind), why)));
     };
     let mut codec = codec;
+    if kind == Kind::Audio
+        && protection.is_none()
+        && let Some(standard) =
+            crate::mp4::write::audio_entry::standard_audio_stsd(&stsd, &entry, &codec)?
+    {
+        stsd = standard;
+    }
     let mut inband = Vec::new();
     if parsed.inband {
         let one = inband_entries(&parsed.entries, codec)?;

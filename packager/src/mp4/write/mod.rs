@@ -1,6 +1,7 @@
 //! Box writers: pure functions that append boxes to a byte buffer. Sizes are
 //! back-filled once a box's body is written (ISO/IEC 14496-12 4.2).
 
+pub(crate) mod audio_entry;
 pub(crate) mod cenc;
 pub(crate) mod init;
 pub(crate) mod moof;

@@ -1,0 +1,181 @@
+//! ISO audio sample entries for two forms that FFmpeg reads but Chromium's MSE parser
+//! refuses: a QuickTime sound description (version 1 or 2, its `esds` inside a `wave`
+//! box) becomes an ISO `AudioSampleEntry` (ISO/IEC 14496-12 12.2.3, version 0) with the
+//! `esds` as a direct child; and an `esds` naming MPEG-2 AAC (object types 0x66-0x68)
+//! is written as MPEG-4 audio (0x40) with an AudioSpecificConfig, as the MPD's
+//! `mp4a.40.N` says (ISO/IEC 14496-3 1.6.2.1; the decoders are the same).
+
+use super::{put_u16, put_u32, write_box, write_full_box};
+use crate::codec::{self, CodecInfo, Family};
+use crate::error::BoxError;
+use crate::mp4::header::Bx;
+
+/// Children an ISO AudioSampleEntry for AAC may keep; QuickTime's `wave` and `chan`
+/// (and anything unknown) are left out.
+const KEPT: [&[u8; 4]; 2] = [b"btrt", b"chnl"];
+
+/// The `stsd` (whose first entry is `entry`) with that entry made standard, or `None`
+/// when it already is. Only AAC is rewritten: the other audio codecs dashpack carries
+/// have no QuickTime form in the wild.
+pub(crate) fn standard_audio_stsd(
+    stsd: &[u8],
+    entry: &Bx<'_>,
+    codec: &CodecInfo,
+) -> Result<Option<Vec<u8>>, BoxError> {
+    if codec.family != Family::Aac || entry.kind != *b"mp4a" {
+        return Ok(None);
+    }
+    let sound = codec::sound_description(entry)?;
+    let mut r = entry.body();
+    r.skip(6)?;
+    let data_reference_index = r.u16()?;
+    let version = r.u16()?;
+    let direct = codec::find_child(entry, sound.children_at, b"esds")?;
+    let Some(esds) = direct
+        .clone()
+        .or(codec::find_wave_esds(entry, sound.children_at)?)
+    else {
+        return Ok(None); // the codec parser has refused this entry already
+    };
+    let mpeg4 = mpeg4_esds(&esds, codec);
+    if version == 0 && direct.is_some() && mpeg4.is_none() {
+        return Ok(None);
+    }
+    let channels = if codec.channels > 0 {
+        codec.channels
+    } else {
+        sound.channels
+    };
+    let mut out_entry = Vec::with_capacity(entry.raw.len());
+    let mut children = Vec::new();
+    for child in entry.children_after(sound.children_at) {
+        let child = child?;
+        if KEPT.contains(&&child.kind) {
+            children.extend_from_slice(child.raw);
+        }
+    }
+    write_box(&mut out_entry, b"mp4a", |b| {
+        b.extend_from_slice(&[0; 6]);
+        put_u16(b, data_reference_index);
+        b.extend_from_slice(&[0; 8]); // reserved (QuickTime's version, revision, vendor)
+        put_u16(b, channels);
+        put_u16(b, 16);
+        put_u32(b, 0); // pre_defined, reserved
+        // 16.16 fixed point; rates above 65535 Hz are given by the esds alone.
+        let rate = codec.sample_rate;
+        put_u32(b, if rate <= 0xffff { rate << 16 } else { 0 });
+        match &mpeg4 {
+            Some(e) => b.extend_from_slice(e),
+            None => b.extend_from_slice(esds.raw),
+        }
+        b.extend_from_slice(&children);
+    });
+    // The stsd keeps its other entries (they may be referenced) after the new first.
+    let first_end = 16 + entry.raw.len();
+    if stsd.get(16..first_end) != Some(entry.raw) {
+        return Ok(None); // not the plain layout (a 64-bit size): left as it is
+    }
+    let rest = &stsd[first_end..];
+    let count = stsd
+        .get(12..16)
+        .map_or(1, |c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+    let mut out = Vec::with_capacity(stsd.len());
+    write_full_box(&mut out, b"stsd", 0, 0, |b| {
+        put_u32(b, count);
+        b.extend_from_slice(&out_entry);
+        b.extend_from_slice(rest);
+    });
+    Ok(Some(out))
+}
+
+/// A new `esds` when this one names MPEG-2 AAC: object type 0x40, the same stream
+/// type, buffer size and bit rates, and an AudioSpecificConfig (the one given, or one
+/// made from the profile, rate and channels).
+fn mpeg4_esds(esds: &Bx<'_>, codec: &CodecInfo) -> Option<Vec<u8>> {
+    let body = esds.raw.get(esds.header_len..)?;
+    let mut i = 4; // version and flags
+    let (tag, _) = descriptor(body, &mut i)?;
+    if tag != 3 {
+        return None;
+    }
+    i += 2; // ES_ID
+    let flags = *body.get(i)?;
+    i += 1;
+    if flags & 0x80 != 0 {
+        i += 2;
+    }
+    if flags & 0x40 != 0 {
+        i += 1 + usize::from(*body.get(i)?);
+    }
+    if flags & 0x20 != 0 {
+        i += 2;
+    }
+    let (tag, _) = descriptor(body, &mut i)?;
+    let oti = *body.get(i)?;
+    if tag != 4 || !(0x66..=0x68).contains(&oti) {
+        return None;
+    }
+    let fields = body.get(i + 1..i + 13)?; // streamType .. avgBitrate
+    i += 13;
+    let asc = match descriptor(body, &mut i) {
+        Some((5, len)) => body.get(i..i + len)?.to_vec(),
+        _ => make_asc(oti - 0x65, codec.sample_rate, codec.channels)?,
+    };
+    let mut out = Vec::new();
+    write_full_box(&mut out, b"esds", 0, 0, |b| {
+        let dsi = 2 + asc.len();
+        let dcd = 2 + 13 + dsi;
+        b.extend_from_slice(&[3, (3 + dcd + 3) as u8, 0, 0, 0]); // ES_Descriptor, ES_ID 0
+        b.extend_from_slice(&[4, (13 + dsi) as u8, 0x40]);
+        b.extend_from_slice(fields);
+        b.extend_from_slice(&[5, asc.len() as u8]);
+        b.extend_from_slice(&asc);
+        b.extend_from_slice(&[6, 1, 2]); // SLConfigDescriptor: predefined MP4
+    });
+    // One-byte descriptor lengths hold everything above (an ASC is a few bytes).
+    (asc.len() < 64).then_some(out)
+}
+
+/// A descriptor's tag and length (ISO/IEC 14496-1 8.3.3), moving `i` past them.
+fn descriptor(data: &[u8], i: &mut usize) -> Option<(u8, usize)> {
+    let tag = *data.get(*i)?;
+    *i += 1;
+    let mut len = 0usize;
+    for _ in 0..4 {
+        let b = *data.get(*i)?;
+        *i += 1;
+        len = (len << 7) | usize::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    Some((tag, len))
+}
+
+/// A two-byte AudioSpecificConfig (object type, rate index, channel configuration).
+fn make_asc(object_type: u8, rate: u32, channels: u16) -> Option<Vec<u8>> {
+    const RATES: [u32; 13] = [
+        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+    ];
+    let index = RATES.iter().position(|r| *r == rate)? as u16;
+    let config = match channels {
+        1..=6 => channels,
+        8 => 7,
+        _ => return None,
+    };
+    let v = (u16::from(object_type) << 11) | (index << 7) | (config << 3);
+    Some(v.to_be_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asc_from_profile_rate_and_channels() {
+        // AAC LC, 48 kHz, stereo: 00010 0011 0010 000.
+        assert_eq!(make_asc(2, 48000, 2), Some(vec![0x11, 0x90]));
+        assert_eq!(make_asc(2, 44100, 8), Some(vec![0x12, 0x38]));
+        assert_eq!(make_asc(2, 12345, 2), None);
+    }
+}
