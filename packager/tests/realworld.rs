@@ -4,7 +4,8 @@
 //!
 //! - `package`: packaged, and exact by FFmpeg's reading (`common::exact`): every audio
 //!   and video track in the output (or its absence named in the reason), the same
-//!   packets in and out, and FFmpeg decoding the MPD.
+//!   packets in and out, and FFmpeg decoding the MPD, which the MPEG-DASH schema
+//!   validates.
 //! - any other word: refused with that error (a `Malformed` kind or an `Error` variant).
 #![allow(clippy::unwrap_used)]
 
@@ -53,7 +54,10 @@ fn every_real_world_file_ends_as_expected() {
             Input::open(&path).and_then(|i| dashpack::package_inputs(&[i], &out, &options));
         match (result, verdict.as_str()) {
             (Ok(p), "package") => match common::exact::check(name, reason, &path, &out, &p) {
-                Ok(()) => packaged += 1,
+                Ok(()) => match common::mpd_schema_error(&out.join(&p.mpd)) {
+                    None => packaged += 1,
+                    Some(why) => wrong.push(format!("{name}: MPD not valid by the schema: {why}")),
+                },
                 Err(why) => wrong.push(format!("{name}: packaged but not exact: {why}")),
             },
             (Ok(_), want) => wrong.push(format!("{name}: packaged, expected {want} ({reason})")),
@@ -75,7 +79,8 @@ fn every_real_world_file_ends_as_expected() {
         }
     }
     eprintln!(
-        "real-world corpus: {packaged} packaged exactly, {refused} refused as expected, {} wrong",
+        "real-world corpus: {packaged} packaged exactly (MPD schema-valid), {refused} refused \
+         as expected, {} wrong",
         wrong.len()
     );
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));

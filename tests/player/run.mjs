@@ -190,6 +190,32 @@ const check = (ok, label, detail) => {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${label}: ${detail}`);
 };
 
+// Every MPD written above (clear, encrypted, on-demand, ladder, edits, subtitles and
+// the fault copies) validates against the MPEG-DASH schema (ISO/IEC 23009-1, local copy
+// in tests/schemas/mpd with its xlink import, so no network).
+const schema = path.resolve(here, '../schemas/mpd/DASH-MPD.xsd');
+const mpds = [...new Set([...cases, ...faults].map((c) => path.join(c.dir, 'stream.mpd')))];
+for (const mpd of mpds) {
+  let why = 'valid';
+  try {
+    execFileSync('xmllint', ['--noout', '--schema', schema, mpd], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    why = (e.stderr ?? '').toString().trim() || String(e);
+  }
+  check(why === 'valid', `MPD schema ${path.relative(root, mpd)}`, why);
+}
+{
+  // The control: the schema check refuses an MPD without its required minBufferTime.
+  const bad = path.join(root, 'schema-control.mpd');
+  fs.writeFileSync(bad, fs.readFileSync(path.join(root, 'h264_aac', 'stream.mpd'), 'utf8').replace(/ minBufferTime="[^"]*"/, ''));
+  let refused = false;
+  try {
+    execFileSync('xmllint', ['--noout', '--schema', schema, bad], { stdio: 'ignore' });
+  } catch {
+    refused = true;
+  }
+  check(refused, 'MPD schema control', 'an MPD without minBufferTime is refused');
+}
 // The server itself: content types a CDN would send, ranges and CORS.
 {
   const get = (p, headers = {}) => fetch(`${base}/media/h264_aac/${p}`, { headers });

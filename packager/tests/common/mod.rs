@@ -17,6 +17,25 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
 }
 
+/// Why `mpd` does not validate against the MPEG-DASH schema (`tests/schemas/mpd/`, a
+/// local copy with its xlink import), or `None` when it does. Needs `xmllint`
+/// (Debian's `libxml2-utils`, which the test command installs).
+#[allow(dead_code)]
+pub fn mpd_schema_error(mpd: &std::path::Path) -> Option<String> {
+    let schema =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/schemas/mpd/DASH-MPD.xsd");
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(mpd)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("xmllint (Debian's libxml2-utils; scripts/test installs it): {e}")
+        });
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).trim().to_string())
+}
+
 /// Calls `$m! { test_name => "file", ... }` with every fixture, so each test file
 /// gets one test per fixture from a single list.
 macro_rules! for_each_fixture {
