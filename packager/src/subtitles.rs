@@ -87,6 +87,54 @@ impl Subtitles {
     }
 }
 
+/// A cue for [`webvtt`]: presentation times in milliseconds and the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cue {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+}
+
+/// WebVTT of `cues`. Text is escaped (`&`, `<`, `>`: no markup, and no `-->`), blank
+/// lines inside a cue are closed up (a blank line would end it), and cues without text
+/// or time are left out.
+pub(crate) fn webvtt(cues: &[Cue]) -> String {
+    let mut out = String::from("WEBVTT\n");
+    for c in cues {
+        let text = c
+            .text
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                l.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        if text.is_empty() || c.end_ms <= c.start_ms {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n{} --> {}\n{text}\n",
+            timestamp(c.start_ms),
+            timestamp(c.end_ms)
+        ));
+    }
+    out
+}
+
+fn timestamp(ms: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +152,27 @@ mod tests {
             e.to_string().contains("missing.mp4") && !e.to_string().contains('['),
             "{e}"
         );
+    }
+
+    #[test]
+    fn cues_become_webvtt() {
+        let cue = |start_ms, end_ms, text: &str| Cue {
+            start_ms,
+            end_ms,
+            text: text.into(),
+        };
+        let v = webvtt(&[
+            cue(1000, 2500, "Hello\n\nthere <b> & -->"),
+            cue(2500, 2500, "no time"),
+            cue(3000, 4000, " \n"),
+            cue(3_723_004, 3_723_005, "late"),
+        ]);
+        assert_eq!(
+            v,
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nHello\nthere &lt;b&gt; &amp; --&gt;\n\
+             \n01:02:03.004 --> 01:02:03.005\nlate\n"
+        );
+        assert!(Subtitles::from_text("t", "en", v).is_ok());
     }
 
     #[test]

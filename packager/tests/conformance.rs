@@ -328,6 +328,7 @@ fn every_fixture_is_listed() {
         .iter()
         .chain(PASSTHROUGH)
         .chain(TRANSCODED)
+        .chain(TEXT)
         .map(|s| s.to_string())
         .collect();
     listed.sort();

@@ -81,7 +81,9 @@ function readMpd(dir) {
       reps.push({ id: r[1], codecs: r[2], mime });
     }
   }
-  return { duration: Number(m[1]), reps, openGop };
+  // Languages of the text AdaptationSets (timed-text tracks converted to WebVTT).
+  const texts = [...xml.matchAll(/<AdaptationSet[^>]*contentType="text"[^>]*lang="([^"]+)"/g)].map((t) => t[1]);
+  return { duration: Number(m[1]), reps, openGop, texts };
 }
 
 // What to play.
@@ -90,7 +92,8 @@ for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.tes
   const name = path.parse(file).name;
   // Clear presentations carry HLS playlists too: hls.js plays the same segments.
   const dir = packageInto(name, [file], ['--hls']);
-  cases.push({ name, dir, frames: videoFrames(file), hls: true });
+  // Text tracks inside the input must show up as text tracks in every player.
+  cases.push({ name, dir, frames: videoFrames(file), hls: true, texts: readMpd(dir).texts });
   // Encryption is refused where dashpack has no rule for the codec (AV1, VP9, ALAC,
   // TrueHD, DTS, Dolby Vision); MPEG audio is left to the FFmpeg encryption test.
   if (/^(av1|vp9)_|alac|truehd|dts|dolby_vision|mp2|mp3/.test(name)) continue;

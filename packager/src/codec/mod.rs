@@ -11,6 +11,7 @@ pub(crate) mod dolby_vision;
 pub(crate) mod framing;
 pub(crate) mod hevc;
 pub(crate) mod slice_header;
+pub(crate) mod tx3g;
 pub(crate) mod vp9;
 pub(crate) mod vvc;
 

@@ -6,7 +6,7 @@ use crate::crypt::decrypt::AuxAt;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
 use crate::mp4::moov::{self, Edit, Movie, SkipWhy, Skipped, Track};
-use crate::mp4::{concat, fragments};
+use crate::mp4::{concat, fragments, timed_text};
 use crate::source::Input;
 use crate::{Error, Result};
 
@@ -42,6 +42,8 @@ pub(crate) struct CheckedTrack {
 pub(crate) struct Media {
     pub movie_timescale: u32,
     pub tracks: Vec<CheckedTrack>,
+    /// Timed-text tracks, converted to WebVTT.
+    pub subtitles: Vec<crate::Subtitles>,
     /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
     pub skipped: Vec<Skipped>,
     /// Repairs made while reading, worth telling.
@@ -134,8 +136,8 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     let Movie {
         timescale,
         mut tracks,
+        texts,
         mut skipped,
-        ..
     } = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
     for t in &mut tracks {
         if let Some(at) = t.aux_at.take() {
@@ -168,6 +170,39 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     }
     let mut checked = Vec::with_capacity(tracks.len());
     let mut warnings = Vec::new();
+    let mut subtitles = Vec::new();
+    for t in &texts {
+        let skip = |why: &str| Skipped {
+            id: t.id,
+            handler: t.handler,
+            entry: Some(t.entry),
+            why: SkipWhy::UnreadableText(why.into()),
+        };
+        if t.table.count == 0 {
+            // Samples in movie fragments are not read for text (only audio and video).
+            skipped.push(if moofs.is_empty() {
+                Skipped {
+                    why: SkipWhy::NoSamples,
+                    ..skip("")
+                }
+            } else {
+                skip("timed text in movie fragments is not converted")
+            });
+            continue;
+        }
+        let (subs, styled) = timed_text::to_webvtt(input, t, timescale)?;
+        warnings.push(format!(
+            "text track {} ('{}'): converted to WebVTT{}",
+            t.id,
+            fourcc_str(&t.entry),
+            if styled {
+                "; its styling is dropped"
+            } else {
+                ""
+            }
+        ));
+        subtitles.push(subs);
+    }
     for mut track in tracks {
         if repair_last_duration(&mut track) {
             warnings.push(format!(
@@ -252,6 +287,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     Ok(Media {
         movie_timescale: timescale,
         tracks: checked,
+        subtitles,
         skipped,
         warnings,
     })

@@ -6,4 +6,5 @@ pub(crate) mod fragments;
 pub(crate) mod header;
 pub(crate) mod moov;
 pub(crate) mod sample_table;
+pub(crate) mod timed_text;
 pub(crate) mod write;

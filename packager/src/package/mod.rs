@@ -132,8 +132,15 @@ pub fn package_with(
             rep_input(&p, o, b, prot)
         })
         .collect();
-    // Subtitles: each file in a folder of its own, published as it is.
-    let text_ids: Vec<String> = (1..=options.subtitles.len())
+    // Subtitles: the inputs' timed-text tracks (converted to WebVTT), then the sidecar
+    // files, each in a folder of its own, published as it is.
+    let subtitles: Vec<&crate::Subtitles> = p
+        .media
+        .iter()
+        .flat_map(|m| &m.subtitles)
+        .chain(&options.subtitles)
+        .collect();
+    let text_ids: Vec<String> = (1..=subtitles.len())
         .map(|i| layout::representation_id("text", i))
         .collect();
     let text_files: Vec<String> = text_ids
@@ -149,11 +156,10 @@ pub fn package_with(
         bytes += data.len() as u64;
         Ok(())
     };
-    for (sub, path) in options.subtitles.iter().zip(&text_files) {
+    for (sub, path) in subtitles.iter().zip(&text_files) {
         put(path, sub.text.as_bytes())?;
     }
-    let texts: Vec<TextInput<'_>> = options
-        .subtitles
+    let texts: Vec<TextInput<'_>> = subtitles
         .iter()
         .zip(text_ids.iter().zip(&text_files))
         .map(|(sub, (id, file))| TextInput {
@@ -223,7 +229,7 @@ pub fn package_with(
         })
         .collect::<Vec<_>>();
     let mut representations = representations;
-    for (t, sub) in texts.iter().zip(&options.subtitles) {
+    for (t, sub) in texts.iter().zip(&subtitles) {
         representations.push(Representation {
             id: t.id.to_string(),
             input: sub.name.clone(),

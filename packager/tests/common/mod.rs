@@ -78,6 +78,9 @@ pub const PASSTHROUGH: &[&str] = &[
     "dolby_vision_p81.mp4",
 ];
 
+/// Clips with timed-text tracks, converted to WebVTT (`text_tracks.rs`).
+pub const TEXT: &[&str] = &["h264_aac_tx3g.mp4"];
+
 /// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).
 pub const TRANSCODED: &[&str] = &[
     "camera_pcm.mov",

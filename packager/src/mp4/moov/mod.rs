@@ -1,10 +1,12 @@
 //! `moov` (ISO/IEC 14496-12 8.2.1): the movie header and its tracks.
 
 pub(crate) mod stbl;
+pub(crate) mod text;
 pub(crate) mod trak;
 
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::Bx;
+pub(crate) use text::TextTrack;
 pub(crate) use trak::{Edit, Kind, SkipWhy, Skipped, Track};
 
 #[derive(Debug)]
@@ -12,6 +14,8 @@ pub(crate) struct Movie {
     /// `mvhd` timescale: the unit of `tkhd` and `elst` durations.
     pub timescale: u32,
     pub tracks: Vec<Track>,
+    /// Timed-text tracks, to be converted to WebVTT.
+    pub texts: Vec<TextTrack>,
     /// Tracks left out, with the reason.
     pub skipped: Vec<Skipped>,
 }
@@ -33,17 +37,42 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
         }
     }
     let timescale = timescale.ok_or_else(|| moov.err(Malformed::Missing("mvhd")))?;
+    let mut chapters = Vec::new();
+    for trak in &traks {
+        chapters.extend(text::chapter_tracks(trak)?);
+    }
     let mut tracks = Vec::new();
+    let mut texts = Vec::new();
     let mut skipped = Vec::new();
     for trak in &traks {
         match trak::parse_trak(trak)? {
             Ok(t) => tracks.push(t),
+            Err(mut s) if s.why == SkipWhy::NotAudioVideo && text::is_text_handler(&s.handler) => {
+                if chapters.contains(&s.id) {
+                    s.why = SkipWhy::Chapters;
+                    skipped.push(s);
+                } else {
+                    match text::parse_text_trak(trak, s.handler) {
+                        Ok(Some(t)) => texts.push(t),
+                        Ok(None) => skipped.push(s),
+                        // As before text was read at all: left out, with the reason.
+                        Err(e) => {
+                            s.why = SkipWhy::UnreadableText(format!(
+                                "{} at byte {}: {}",
+                                e.path, e.offset, e.kind
+                            ));
+                            skipped.push(s);
+                        }
+                    }
+                }
+            }
             Err(s) => skipped.push(s),
         }
     }
     Ok(Movie {
         timescale,
         tracks,
+        texts,
         skipped,
     })
 }

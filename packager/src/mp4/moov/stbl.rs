@@ -38,6 +38,16 @@ macro_rules! once {
 }
 
 pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
+    parse(stbl, false)
+}
+
+/// The same for a timed-text track, whose samples may name any of its entries (they
+/// differ in default style only, which the conversion to WebVTT drops).
+pub(crate) fn parse_text_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
+    parse(stbl, true)
+}
+
+fn parse<'a>(stbl: &Bx<'a>, any_entry: bool) -> Result<Parsed<'a>, BoxError> {
     let (mut stsd, mut stts, mut ctts, mut stss, mut stsc, mut stsz, mut stco) =
         (None, None, None, None, None, None, None);
     let (mut senc, mut saiz, mut saio) = (None, None, None);
@@ -63,7 +73,10 @@ pub(crate) fn parse_stbl<'a>(stbl: &Bx<'a>) -> Result<Parsed<'a>, BoxError> {
     let stsd = stsd.ok_or_else(|| missing("stsd"))?;
     let entry = first_entry(&stsd)?;
     let entries = stsd.children_after(8).collect::<Result<Vec<_>, _>>()?;
-    let (usable_entries, inband) = usable_entries(&entries);
+    let (mut usable_entries, inband) = usable_entries(&entries);
+    if any_entry {
+        usable_entries = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+    }
     let stsz = stsz.ok_or_else(|| missing("stsz"))?;
     let (count, sizes) = parse_sizes(&stsz)?;
     let table = SampleTable {

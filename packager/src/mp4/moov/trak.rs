@@ -235,6 +235,10 @@ pub(crate) enum SkipWhy {
     EditedOut,
     /// Left out because the caller asked.
     Requested,
+    /// A text track of chapter titles (named by another track's `tref/chap`).
+    Chapters,
+    /// A timed-text track whose tables or samples cannot be read.
+    UnreadableText(String),
 }
 
 impl Skipped {
@@ -299,6 +303,8 @@ impl Skipped {
             SkipWhy::NoSamples => "it has no samples".into(),
             SkipWhy::EditedOut => "its edit list presents none of its samples".into(),
             SkipWhy::Requested => "left out as asked".into(),
+            SkipWhy::Chapters => "chapter titles, not subtitles".into(),
+            SkipWhy::UnreadableText(why) => format!("its text cannot be read ({why})"),
         }
     }
 
@@ -551,13 +557,13 @@ fn inband_entries(entries: &[Bx<'_>], first: CodecInfo) -> Result<Inband, BoxErr
     })
 }
 
-fn parse_tkhd_id(b: &Bx<'_>) -> Result<u32, BoxError> {
+pub(super) fn parse_tkhd_id(b: &Bx<'_>) -> Result<u32, BoxError> {
     let mut r = b.body();
     r.skip_header_times()?;
     r.u32()
 }
 
-fn parse_mdhd(b: &Bx<'_>) -> Result<(u32, u16), BoxError> {
+pub(super) fn parse_mdhd(b: &Bx<'_>) -> Result<(u32, u16), BoxError> {
     let mut r = b.body();
     let version = r.skip_header_times()?;
     let ts = r.timescale("mdhd timescale")?;
@@ -578,7 +584,7 @@ fn parse_elng(b: &Bx<'_>) -> Option<String> {
         .then(|| lang::shortest(s))
 }
 
-fn parse_elst(b: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
+pub(super) fn parse_elst(b: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
     let mut r = b.body();
     let (version, _) = r.version_flags()?;
     let count = r.u32()?;

@@ -1,0 +1,120 @@
+//! Timed-text tracks in a movie: 3GPP timed text (`tx3g`, also FFmpeg's `mov_text`)
+//! and QuickTime text (`text`). Their samples are converted to WebVTT (no web player
+//! plays them as they are); chapter titles (a text track another track's `tref/chap`
+//! names) are not subtitles and stay out.
+
+use super::stbl;
+use super::trak::{ElstEntry, parse_elst, parse_mdhd, parse_tkhd_id};
+use crate::error::{BoxError, Malformed};
+use crate::lang;
+use crate::mp4::header::{Bx, FourCC};
+use crate::mp4::sample_table::SampleTable;
+
+/// Handlers of text tracks: `text` (QuickTime, 3GPP), `sbtl` (Apple subtitles), `subt`.
+pub(crate) fn is_text_handler(h: &FourCC) -> bool {
+    matches!(h, b"text" | b"sbtl" | b"subt")
+}
+
+/// Sample entries converted to WebVTT.
+pub(crate) fn is_convertible(entry: &FourCC) -> bool {
+    matches!(entry, b"tx3g" | b"text")
+}
+
+#[derive(Debug)]
+pub(crate) struct TextTrack {
+    pub id: u32,
+    pub handler: FourCC,
+    pub entry: FourCC,
+    pub timescale: u32,
+    /// BCP-47, shortest form (`und` when the track does not say).
+    pub language: String,
+    pub elst: Vec<ElstEntry>,
+    pub table: SampleTable,
+}
+
+/// The text track in `trak`, or `None` when its sample entry is not one converted here.
+pub(crate) fn parse_text_trak(
+    trak: &Bx<'_>,
+    handler: FourCC,
+) -> Result<Option<TextTrack>, BoxError> {
+    let (mut tkhd, mut elst, mut mdia) = (None, Vec::new(), None);
+    for child in trak.children() {
+        let child = child?;
+        match &child.kind {
+            b"tkhd" => tkhd = Some(child),
+            b"edts" => {
+                for e in child.children() {
+                    let e = e?;
+                    if &e.kind == b"elst" {
+                        elst = parse_elst(&e)?;
+                    }
+                }
+            }
+            b"mdia" => mdia = Some(child),
+            _ => {}
+        }
+    }
+    let tkhd = tkhd.ok_or_else(|| trak.err(Malformed::Missing("tkhd")))?;
+    let mdia = mdia.ok_or_else(|| trak.err(Malformed::Missing("mdia")))?;
+    let (mut mdhd, mut stbl_box) = (None, None);
+    for child in mdia.children() {
+        let child = child?;
+        match &child.kind {
+            b"mdhd" => mdhd = Some(child),
+            b"minf" => {
+                for m in child.children() {
+                    let m = m?;
+                    if &m.kind == b"stbl" {
+                        stbl_box = Some(m);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mdhd = mdhd.ok_or_else(|| mdia.err(Malformed::Missing("mdhd")))?;
+    let stbl_box = stbl_box.ok_or_else(|| mdia.err(Malformed::Missing("stbl")))?;
+    let parsed = stbl::parse_text_stbl(&stbl_box)?;
+    if !is_convertible(&parsed.entry.kind) {
+        return Ok(None);
+    }
+    let (timescale, mdhd_language) = parse_mdhd(&mdhd)?;
+    if timescale == 0 {
+        return Err(mdhd.err(Malformed::InvalidField {
+            field: "mdhd timescale",
+            value: 0,
+        }));
+    }
+    Ok(Some(TextTrack {
+        id: parse_tkhd_id(&tkhd)?,
+        handler,
+        entry: parsed.entry.kind,
+        timescale,
+        language: lang::from_mdhd(mdhd_language)
+            .map(|l| lang::shortest(&l))
+            .unwrap_or_else(|| "und".into()),
+        elst,
+        table: parsed.table,
+    }))
+}
+
+/// Track IDs that some track's `tref/chap` names: chapter titles.
+pub(crate) fn chapter_tracks(trak: &Bx<'_>) -> Result<Vec<u32>, BoxError> {
+    let mut ids = Vec::new();
+    for child in trak.children() {
+        let child = child?;
+        if &child.kind != b"tref" {
+            continue;
+        }
+        for r in child.children() {
+            let r = r?;
+            if &r.kind == b"chap" {
+                let mut body = r.body();
+                while body.remaining() >= 4 {
+                    ids.push(body.u32()?);
+                }
+            }
+        }
+    }
+    Ok(ids)
+}

@@ -1,0 +1,101 @@
+//! A movie's timed-text track read into WebVTT: each sample a cue, placed on the
+//! presentation timeline by the track's edit list, the same rule as audio and video.
+
+use crate::codec::tx3g;
+use crate::error::{BoxError, Malformed};
+use crate::limits::MAX_SUBTITLE_BYTES;
+use crate::mp4::moov::{Edit, TextTrack};
+use crate::source::Input;
+use crate::subtitles::{self, Cue, Subtitles};
+use crate::{Error, Result};
+
+/// The track as WebVTT subtitles, and whether styling was dropped on the way.
+pub(crate) fn to_webvtt(
+    input: &Input,
+    t: &TextTrack,
+    movie_timescale: u32,
+) -> Result<(Subtitles, bool)> {
+    let name = input.name();
+    let what = |why: String| Error::Unsupported {
+        file: name.to_string(),
+        what: format!("text track {}: {why}", t.id),
+    };
+    let edit = Edit::reduce(&t.elst, movie_timescale, t.timescale).map_err(&what)?;
+    if !edit.joins.is_empty() {
+        return Err(what("its edit list skips or repeats text".into()));
+    }
+    let path = format!("text track {}", t.id);
+    let file_len = input.source().len();
+    let ts = i128::from(t.timescale);
+    // Presentation time in ms of a media time: (media - media_time) / ts + empty.
+    let empty_ms = i128::from(edit.empty) * 1000 / i128::from(movie_timescale.max(1));
+    let ms = |media: i128| {
+        ((media - i128::from(edit.media_time)) * 1000 + ts / 2).div_euclid(ts) + empty_ms
+    };
+    let mut cues = Vec::new();
+    let (mut total, mut styled) = (0u64, false);
+    for s in t.table.cursor() {
+        total += u64::from(s.size);
+        if total > MAX_SUBTITLE_BYTES {
+            return Err(BoxError::new(
+                &path,
+                s.offset,
+                Malformed::Limit {
+                    what: "text in one track",
+                    limit: MAX_SUBTITLE_BYTES,
+                },
+            )
+            .in_file(name));
+        }
+        if s.offset.saturating_add(u64::from(s.size)) > file_len {
+            return Err(BoxError::new(
+                &path,
+                s.offset,
+                Malformed::SampleOutOfFile {
+                    sample: s.index + 1,
+                    data_offset: s.offset,
+                    size: s.size,
+                    file_len,
+                },
+            )
+            .in_file(name));
+        }
+        let mut buf = vec![0u8; s.size as usize];
+        input
+            .source()
+            .read_exact_at(&mut buf, s.offset)
+            .map_err(|e| Error::io(format!("{name}: read at byte {}", s.offset), e))?;
+        let sample = tx3g::decode(&buf, &t.entry == b"text").map_err(|detail| {
+            BoxError::new(
+                &path,
+                s.offset,
+                Malformed::Bitstream {
+                    sample: s.index + 1,
+                    detail,
+                },
+            )
+            .in_file(name)
+        })?;
+        styled |= sample.styled;
+        let start = i128::from(s.dts) + i128::from(s.cto);
+        let mut end = start + i128::from(s.duration);
+        if let Some(e) = edit.end {
+            if start >= i128::from(e) {
+                continue;
+            }
+            end = end.min(i128::from(e));
+        }
+        let (start_ms, end_ms) = (ms(start).max(0), ms(end));
+        if end_ms <= start_ms {
+            continue; // before the presentation starts, or no time at all
+        }
+        cues.push(Cue {
+            start_ms: start_ms as u64,
+            end_ms: end_ms as u64,
+            text: sample.text,
+        });
+    }
+    let text = subtitles::webvtt(&cues);
+    let subs = Subtitles::from_text(format!("{name} (text track {})", t.id), &t.language, text)?;
+    Ok((subs, styled))
+}

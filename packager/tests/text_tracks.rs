@@ -1,0 +1,112 @@
+//! Timed-text tracks inside the input (`tx3g`, FFmpeg's `mov_text`): converted to a
+//! WebVTT text AdaptationSet whose cues are FFmpeg's own reading of the track (times to
+//! the millisecond, text without markup), chapter titles left out with a warning.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use dashpack::{ContentType, Input, MemorySink, Options};
+
+/// (start ms, end ms, text) of a WebVTT file, markup removed and entities decoded.
+fn cues(vtt: &str) -> Vec<(u64, u64, String)> {
+    let ms = |t: &str| {
+        let parts: Vec<&str> = t.trim().split(':').collect();
+        let (h, m, s) = match parts.as_slice() {
+            [h, m, s] => (h.parse::<u64>().unwrap(), m.parse::<u64>().unwrap(), *s),
+            [m, s] => (0, m.parse::<u64>().unwrap(), *s),
+            _ => panic!("timestamp {t}"),
+        };
+        let (sec, milli) = s.split_once('.').unwrap();
+        ((h * 60 + m) * 60 + sec.parse::<u64>().unwrap()) * 1000 + milli.parse::<u64>().unwrap()
+    };
+    let plain = |line: &str| {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in line.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let mut out = Vec::new();
+    for block in vtt.replace("\r\n", "\n").split("\n\n") {
+        let lines: Vec<&str> = block.lines().collect();
+        let Some(i) = lines.iter().position(|l| l.contains("-->")) else {
+            continue;
+        };
+        let (a, b) = lines[i].split_once("-->").unwrap();
+        let b = b.split_whitespace().next().unwrap();
+        let text: Vec<String> = lines[i + 1..].iter().map(|l| plain(l)).collect();
+        out.push((ms(a), ms(b), text.join("\n")));
+    }
+    out
+}
+
+#[test]
+fn tx3g_becomes_webvtt_as_ffmpeg_reads_it() {
+    let name = "h264_aac_tx3g.mp4";
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    let sink = MemorySink::new();
+    let p = dashpack::package(
+        &[Input::from_bytes(name, bytes)],
+        &sink,
+        &Options::default(),
+    )
+    .unwrap();
+    let files = sink.into_files();
+    let text: Vec<_> = p
+        .representations
+        .iter()
+        .filter(|r| r.content_type == ContentType::Text)
+        .collect();
+    assert_eq!(
+        text.len(),
+        1,
+        "one text representation: {:?}",
+        p.representations
+    );
+    assert_eq!(text[0].language, "en");
+    let (path, vtt) = files
+        .iter()
+        .find(|(k, _)| k.ends_with(".vtt"))
+        .expect("a WebVTT file");
+    let ours = std::str::from_utf8(vtt).unwrap();
+    let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
+    assert!(mpd.contains(path.as_str()), "the MPD names {path}");
+
+    let ffmpeg = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(fixture(name))
+        .args(["-map", "0:s:0", "-f", "webvtt", "-"])
+        .output()
+        .unwrap();
+    assert!(ffmpeg.status.success());
+    let theirs = String::from_utf8(ffmpeg.stdout).unwrap();
+    let (a, b) = (cues(ours), cues(&theirs));
+    assert_eq!(a.len(), 3, "{ours}");
+    assert_eq!(a, b, "ours:\n{ours}\nFFmpeg's:\n{theirs}");
+
+    // The styled cue lost its italics (said), the chapter track is left out (said).
+    let warned = p.warnings.join("\n");
+    assert!(
+        warned.contains("converted to WebVTT; its styling is dropped"),
+        "{warned}"
+    );
+    assert!(warned.contains("chapter titles, not subtitles"), "{warned}");
+    assert_eq!(
+        p.representations
+            .iter()
+            .filter(|r| r.content_type != ContentType::Text)
+            .count(),
+        2
+    );
+}
