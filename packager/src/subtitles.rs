@@ -1,5 +1,5 @@
-//! WebVTT sidecar subtitles (W3C WebVTT): checked, then published as they are, one
-//! text AdaptationSet (and HLS subtitle rendition) per file.
+//! Sidecar subtitles: WebVTT (W3C WebVTT) checked and published as it is, SubRip (SRT)
+//! converted to WebVTT; one text AdaptationSet (and HLS subtitle rendition) per file.
 
 use std::path::Path;
 
@@ -39,6 +39,14 @@ impl Subtitles {
             name: "subtitles",
             reason: format!("{name}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
         })?;
+        let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        if !body.starts_with("WEBVTT") && looks_like_srt(body) {
+            let vtt = srt_to_webvtt(body).map_err(|why| Error::InvalidOption {
+                name: "subtitles",
+                reason: format!("{name}: SubRip (SRT) {why}"),
+            })?;
+            return Subtitles::from_text(name, language, vtt);
+        }
         Subtitles::from_text(name, language, text)
     }
 
@@ -85,6 +93,99 @@ impl Subtitles {
             text,
         })
     }
+}
+
+/// SubRip's first block: an optional number, then a `-->` timing line.
+fn looks_like_srt(text: &str) -> bool {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    match (lines.next(), lines.next()) {
+        (Some(a), _) if a.contains("-->") => true,
+        (Some(a), Some(b)) => a.chars().all(|c| c.is_ascii_digit()) && b.contains("-->"),
+        _ => false,
+    }
+}
+
+/// SubRip to WebVTT: the numbers dropped, `,` before the milliseconds made `.`, the
+/// tags WebVTT knows (`<i>`, `<b>`, `<u>`) kept, others (`<font>`, `{\an8}`) dropped
+/// and the rest escaped. `Err` names the line that is not SubRip.
+fn srt_to_webvtt(text: &str) -> std::result::Result<String, String> {
+    let mut cues = String::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        if lines[i].trim().chars().all(|c| c.is_ascii_digit()) {
+            i += 1; // the cue number
+        }
+        let timing = lines.get(i).copied().unwrap_or("");
+        let (start, end) = timing
+            .split_once("-->")
+            .and_then(|(a, b)| Some((srt_time(a)?, srt_time(b.split_whitespace().next()?)?)))
+            .ok_or_else(|| format!("line {}: expected `00:00:01,000 --> 00:00:02,000`", i + 1))?;
+        i += 1;
+        let mut text = Vec::new();
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            text.push(srt_text(lines[i]));
+            i += 1;
+        }
+        if end > start {
+            cues.push_str(&format!(
+                "\n{} --> {}\n{}\n",
+                timestamp(start),
+                timestamp(end),
+                text.join("\n")
+            ));
+        }
+    }
+    Ok(format!("WEBVTT\n{cues}"))
+}
+
+/// `HH:MM:SS,mmm` (or `.mmm`; hours of any width) in milliseconds.
+fn srt_time(t: &str) -> Option<u64> {
+    let (hms, ms) = t.trim().split_once([',', '.'])?;
+    let parts: Vec<u64> = hms
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = parts.as_slice() else {
+        return None;
+    };
+    let ms: u64 = ms.parse().ok().filter(|_| ms.len() == 3)?;
+    (*m < 60 && *s < 60).then_some(((h * 60 + m) * 60 + s) * 1000 + ms)
+}
+
+fn srt_text(line: &str) -> String {
+    const KEPT: [&str; 6] = ["<i>", "</i>", "<b>", "</b>", "<u>", "</u>"];
+    let mut out = String::new();
+    let mut rest = line.trim_end();
+    while let Some(c) = rest.chars().next() {
+        let lower = rest.to_ascii_lowercase();
+        if let Some(tag) = KEPT.iter().find(|t| lower.starts_with(*t)) {
+            out.push_str(tag);
+            rest = &rest[tag.len()..];
+        } else if c == '<'
+            && let Some(end) = rest.find('>')
+        {
+            rest = &rest[end + 1..]; // another tag: dropped
+        } else if c == '{'
+            && rest.starts_with("{\\")
+            && let Some(end) = rest.find('}')
+        {
+            rest = &rest[end + 1..]; // an ASS override such as {\an8}
+        } else {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                c => out.push(c),
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 /// A cue for [`webvtt`]: presentation times in milliseconds and the text.
@@ -152,6 +253,23 @@ mod tests {
             e.to_string().contains("missing.mp4") && !e.to_string().contains('['),
             "{e}"
         );
+    }
+
+    #[test]
+    fn srt_becomes_webvtt() {
+        let srt = "1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>Hi</i> & <font color=\"red\">you</font>\r\n\r\n\
+                   2\n00:00:03.000 --> 00:00:04,000 X1:0\n{\\an8}Top <b>line</b>\nsecond\n";
+        assert!(looks_like_srt(srt));
+        assert_eq!(
+            srt_to_webvtt(srt).unwrap(),
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\n<i>Hi</i> &amp; you\n\
+             \n00:00:03.000 --> 00:00:04.000\nTop <b>line</b>\nsecond\n"
+        );
+        let e = srt_to_webvtt("1\n00:00:01 --> 00:00:02\nx\n").unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+        assert!(!looks_like_srt("WEBVTT\n"));
+        assert_eq!(srt_time("100:00:00,001"), Some(360_000_001));
+        assert_eq!(srt_time("00:61:00,000"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Timed-text tracks inside the input (`tx3g`, FFmpeg's `mov_text`): converted to a
-//! WebVTT text AdaptationSet whose cues are FFmpeg's own reading of the track (times to
-//! the millisecond, text without markup), chapter titles left out with a warning.
+//! Timed-text tracks inside the input (`tx3g`, FFmpeg's `mov_text`) and SubRip sidecars:
+//! converted to a WebVTT text AdaptationSet whose cues are FFmpeg's own reading of the
+//! source (times to the millisecond, text without markup) and which FFmpeg reads back
+//! to the same cues; chapter titles left out with a warning.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +9,23 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use dashpack::{ContentType, Input, MemorySink, Options};
+use dashpack::{ContentType, Input, MemorySink, Options, Subtitles};
+
+/// FFmpeg's WebVTT rendering of a subtitle file or stream.
+fn ffmpeg_webvtt(input: &std::path::Path, map: Option<&str>) -> String {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-i"]).arg(input);
+    if let Some(m) = map {
+        cmd.args(["-map", m]);
+    }
+    let out = cmd.args(["-f", "webvtt", "-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
 
 /// (start ms, end ms, text) of a WebVTT file, markup removed and entities decoded.
 fn cues(vtt: &str) -> Vec<(u64, u64, String)> {
@@ -83,17 +100,15 @@ fn tx3g_becomes_webvtt_as_ffmpeg_reads_it() {
     let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
     assert!(mpd.contains(path.as_str()), "the MPD names {path}");
 
-    let ffmpeg = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(fixture(name))
-        .args(["-map", "0:s:0", "-f", "webvtt", "-"])
-        .output()
-        .unwrap();
-    assert!(ffmpeg.status.success());
-    let theirs = String::from_utf8(ffmpeg.stdout).unwrap();
+    let theirs = ffmpeg_webvtt(&fixture(name), Some("0:s:0"));
     let (a, b) = (cues(ours), cues(&theirs));
     assert_eq!(a.len(), 3, "{ours}");
     assert_eq!(a, b, "ours:\n{ours}\nFFmpeg's:\n{theirs}");
+    // FFmpeg reads what we wrote back to the same cues.
+    let written = std::env::temp_dir().join(format!("dashpack-tx3g-{}.vtt", std::process::id()));
+    std::fs::write(&written, vtt).unwrap();
+    assert_eq!(cues(&ffmpeg_webvtt(&written, None)), a);
+    let _ = std::fs::remove_file(&written);
 
     // The styled cue lost its italics (said), the chapter track is left out (said).
     let warned = p.warnings.join("\n");
@@ -109,4 +124,37 @@ fn tx3g_becomes_webvtt_as_ffmpeg_reads_it() {
             .count(),
         2
     );
+}
+
+#[test]
+fn srt_sidecars_become_webvtt_as_ffmpeg_reads_them() {
+    let dir = std::env::temp_dir().join(format!("dashpack-srt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let srt = dir.join("fr.srt");
+    std::fs::write(
+        &srt,
+        "1\r\n00:00:00,500 --> 00:00:01,250\r\nBonjour <i>à tous</i>\r\n\r\n\
+         2\r\n00:00:02,000 --> 00:00:03,999\r\nDeux\r\nlignes & plus\r\n",
+    )
+    .unwrap();
+    let subs = Subtitles::open(&srt, "fr").unwrap();
+    let sink = MemorySink::new();
+    let bytes = std::fs::read(fixture("h264_aac.mp4")).unwrap();
+    let options = Options::default().with_subtitles(vec![subs]);
+    let p =
+        dashpack::package(&[Input::from_bytes("h264_aac.mp4", bytes)], &sink, &options).unwrap();
+    let files = sink.into_files();
+    let vtt = files.iter().find(|(k, _)| k.ends_with(".vtt")).unwrap().1;
+    let written = dir.join("out.vtt");
+    std::fs::write(&written, vtt).unwrap();
+    let theirs = cues(&ffmpeg_webvtt(&srt, None));
+    assert_eq!(theirs.len(), 2);
+    assert_eq!(cues(std::str::from_utf8(vtt).unwrap()), theirs);
+    assert_eq!(cues(&ffmpeg_webvtt(&written, None)), theirs);
+    assert!(
+        p.representations
+            .iter()
+            .any(|r| r.content_type == ContentType::Text && r.language == "fr")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

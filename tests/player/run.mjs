@@ -143,11 +143,13 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
 {
   // Two subtitle languages as WebVTT sidecars, in the MPD and in the HLS playlists.
   const vtt = (text) => `WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n${text}\n\n00:00:06.000 --> 00:00:08.000\n${text} 2\n`;
+  // French as SubRip, converted to WebVTT by dashpack.
+  const srt = (text) => `1\r\n00:00:01,000 --> 00:00:03,000\r\n${text}\r\n\r\n2\r\n00:00:06,000 --> 00:00:08,000\r\n${text} 2\r\n`;
   fs.writeFileSync(path.join(root, 'en.vtt'), vtt('Hello'));
-  fs.writeFileSync(path.join(root, 'fr.vtt'), vtt('Bonjour'));
+  fs.writeFileSync(path.join(root, 'fr.srt'), srt('Bonjour'));
   const dir = packageInto('subtitles', ['h264_aac.mp4'], ['--hls',
-    '--subtitles', `${path.join(root, 'en.vtt')}:en`, '--subtitles', `${path.join(root, 'fr.vtt')}:fr`]);
-  cases.push({ name: 'h264_aac with en and fr WebVTT subtitles', dir, frames: videoFrames('h264_aac.mp4'), hls: true, texts: ['en', 'fr'] });
+    '--subtitles', `${path.join(root, 'en.vtt')}:en`, '--subtitles', `${path.join(root, 'fr.srt')}:fr`]);
+  cases.push({ name: 'h264_aac with en WebVTT and fr SubRip subtitles', dir, frames: videoFrames('h264_aac.mp4'), hls: true, texts: ['en', 'fr'] });
 }
 // Faults: each must make the check fail.
 const faults = [];

@@ -145,7 +145,8 @@ typedef struct DashpackOptions {
    */
   int32_t hls;
   /*
-   WebVTT files to publish, `FILE:LANG` each (the language after the last colon).
+   WebVTT or SubRip (SRT, converted to WebVTT) files to publish, `FILE:LANG` each (the
+   language after the last colon).
    */
   const char *const *subtitles;
   size_t subtitles_count;

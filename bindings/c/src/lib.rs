@@ -73,7 +73,8 @@ pub struct DashpackOptions {
     pub pssh_count: usize,
     /// Non-zero: also write HLS playlists (master.m3u8 and one per Representation).
     pub hls: i32,
-    /// WebVTT files to publish, `FILE:LANG` each (the language after the last colon).
+    /// WebVTT or SubRip (SRT, converted to WebVTT) files to publish, `FILE:LANG` each (the
+    /// language after the last colon).
     pub subtitles: *const *const c_char,
     pub subtitles_count: usize,
     /// None, or one language per input (NULL or "" keeps the file's).

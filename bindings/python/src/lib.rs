@@ -300,7 +300,8 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// clearkey_inline: signal ClearKey with the keys inline in the MPD (testing only).
 /// pssh: pssh boxes of other DRM systems (bytes, or str in base64).
 /// hls: also write HLS playlists (master.m3u8 and one per Representation).
-/// subtitles: WebVTT files to publish, as (path, language) pairs.
+/// subtitles: WebVTT or SubRip (SRT, converted to WebVTT) files to publish, as (path,
+/// language) pairs.
 /// languages: one language per input (None keeps the file's), overriding the tracks'.
 /// profile: "live" (a file per segment, the default) or "on-demand" (one file per Representation,
 ///     sidx and byte ranges).
