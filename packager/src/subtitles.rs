@@ -18,7 +18,7 @@ pub struct Subtitles {
 }
 
 impl Subtitles {
-    /// Read and check a WebVTT file.
+    /// Read and check a WebVTT file, or convert a SubRip (SRT) one.
     pub fn open(path: impl AsRef<Path>, language: &str) -> Result<Subtitles> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -35,6 +35,25 @@ impl Subtitles {
         }
         let bytes =
             std::fs::read(path).map_err(|e| Error::io(format!("{name}: cannot read"), e))?;
+        Subtitles::from_bytes(name, language, bytes)
+    }
+
+    /// Check WebVTT bytes, or convert SubRip (SRT) ones; `name` is for messages.
+    pub fn from_bytes(
+        name: impl Into<String>,
+        language: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Subtitles> {
+        let name = name.into();
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(Error::InvalidOption {
+                name: "subtitles",
+                reason: format!(
+                    "{name}: {} bytes, more than the {MAX_BYTES} a subtitle file may have",
+                    bytes.len()
+                ),
+            });
+        }
         let text = String::from_utf8(bytes).map_err(|e| Error::InvalidOption {
             name: "subtitles",
             reason: format!("{name}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()),

@@ -709,3 +709,71 @@ async fn sigterm_while_the_broker_is_silent_exits_promptly() {
     let status = w.wait(Duration::from_secs(10)).await;
     assert!(status.success(), "exit {status:?}; log:\n{}", w.log_text());
 }
+
+/// Sidecar subtitles beside the video (`NAME.LANG.vtt`, `NAME.LANG.srt`) are published
+/// with it; other objects sharing the prefix are not; a sidecar that is neither WebVTT
+/// nor SubRip fails the job, naming the object.
+#[tokio::test(flavor = "multi_thread")]
+async fn sidecar_subtitles_beside_the_video_are_published() {
+    let s = Setup::new("sidecars", None).await;
+    s.gcs
+        .put(IN, "films/clip.mp4", fixture("video_low.mp4"))
+        .await;
+    let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n";
+    let srt = "1\r\n00:00:01,000 --> 00:00:02,000\r\nBonjour\r\n";
+    s.gcs
+        .put(IN, "films/clip.en.vtt", vtt.as_bytes().to_vec())
+        .await;
+    s.gcs
+        .put(IN, "films/clip.fr.srt", srt.as_bytes().to_vec())
+        .await;
+    // Not sidecars of films/clip.mp4: another extension, another video's, a backup.
+    s.gcs.put(IN, "films/clip.de.txt", b"x".to_vec()).await;
+    s.gcs
+        .put(IN, "films/clip2.es.vtt", vtt.as_bytes().to_vec())
+        .await;
+    s.gcs.put(IN, "films/clip.mp4.bak", b"x".to_vec()).await;
+    let w = s.worker(&[]).await;
+    s.publish_job("sidecars", "films/clip.mp4").await;
+    let results = s.broker.results(1, WAIT).await;
+    assert_eq!(results.len(), 1, "log:\n{}", w.log_text());
+    let folder = assert_completed(&results[0], "sidecars", "films/clip.mp4");
+    let objects = s.gcs.list(OUT, &format!("{folder}/")).await;
+    let texts: Vec<&String> = objects.keys().filter(|k| k.ends_with(".vtt")).collect();
+    assert_eq!(texts.len(), 2, "{:?}", objects.keys());
+    for k in &texts {
+        assert_eq!(objects[*k]["contentType"], "text/vtt");
+    }
+    let mpd = String::from_utf8(s.gcs.get(OUT, &format!("{folder}/stream.mpd")).await).unwrap();
+    assert!(
+        mpd.contains("lang=\"en\"") && mpd.contains("lang=\"fr\"") && !mpd.contains("lang=\"es\""),
+        "{mpd}"
+    );
+    let all: Vec<String> = futures_util::future::join_all(
+        texts
+            .iter()
+            .map(|k| async { String::from_utf8(s.gcs.get(OUT, k).await).unwrap() }),
+    )
+    .await;
+    assert!(
+        all.iter()
+            .any(|t| t.contains("Bonjour") && t.starts_with("WEBVTT"))
+    );
+
+    // A sidecar that is not subtitles: the job fails and says which object.
+    s.gcs
+        .put(IN, "films/bad.mp4", fixture("video_low.mp4"))
+        .await;
+    s.gcs
+        .put(IN, "films/bad.en.vtt", b"not subtitles".to_vec())
+        .await;
+    s.publish_job("bad-sidecar", "films/bad.mp4").await;
+    let reports = s.broker.results(1, WAIT).await;
+    let error = reports[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("gs://in-bucket/films/bad.en.vtt"),
+        "{}",
+        reports[0]
+    );
+    s.broker.cleanup().await;
+}

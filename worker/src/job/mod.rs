@@ -322,7 +322,10 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     // The packager reads and checks the input, then writes segments: the first
     // segment finished marks the change from FRAGMENTING to ENCODING.
     let first_segment: Arc<OnceLock<Instant>> = Arc::default();
-    let options = dashpack::Options::default().with_segment_duration(ctx.cfg.segment_duration);
+    let subtitles = sidecar_subtitles(ctx, bucket, &msg.file_path, &work.path).await?;
+    let options = dashpack::Options::default()
+        .with_segment_duration(ctx.cfg.segment_duration)
+        .with_subtitles(subtitles);
     let run = dashpack::RunControl::default()
         .with_cancel(cancel.clone())
         .with_progress({
@@ -423,6 +426,57 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         updated_at: now_rfc3339(),
     })
 }
+
+/// Sidecar subtitles beside the video: for `dir/name.mp4`, the objects
+/// `dir/name.LANG.vtt` (WebVTT) and `dir/name.LANG.srt` (SubRip, converted), LANG a
+/// language tag such as `en` or `pt-BR`; in name order. One that is not WebVTT or SRT
+/// fails the job rather than being left out.
+async fn sidecar_subtitles(
+    ctx: &Context,
+    bucket: &str,
+    video: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<dashpack::Subtitles>, JobError> {
+    let file = video.rsplit('/').next().unwrap_or(video);
+    let stem = match file.rfind('.') {
+        Some(dot) if dot > 0 => &video[..video.len() - (file.len() - dot)],
+        _ => video,
+    };
+    let prefix = format!("{stem}.");
+    let mut subs = Vec::new();
+    for (i, o) in ctx.gcs.list(bucket, &prefix).await?.into_iter().enumerate() {
+        let rest = &o.name[prefix.len()..];
+        let Some((lang, ext)) = rest.rsplit_once('.') else {
+            continue;
+        };
+        let tag = !lang.is_empty()
+            && lang.len() <= 35
+            && lang
+                .split('-')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !tag || !matches!(ext, "vtt" | "srt") {
+            continue;
+        }
+        let name = format!("gs://{bucket}/{}", o.name);
+        if o.size > SIDECAR_LIMIT {
+            return Err(JobError::Permanent(format!(
+                "{name}: {} bytes, more than the {SIDECAR_LIMIT} a sidecar subtitle file may have",
+                o.size
+            )));
+        }
+        let path = dir.join(format!("sidecar-{i}.{ext}"));
+        ctx.gcs
+            .download(bucket, &o.name, &path, o.size, |_| {})
+            .await?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| JobError::Transient(format!("{}: {e}", path.display())))?;
+        subs.push(dashpack::Subtitles::from_bytes(name, lang, bytes).map_err(packager_error)?);
+    }
+    Ok(subs)
+}
+
+/// Sidecar subtitles are read whole: a bound well above any real subtitle file.
+const SIDECAR_LIMIT: u64 = 16 << 20;
 
 fn packager_error(e: dashpack::Error) -> JobError {
     outcome(e.kind(), e.to_string())

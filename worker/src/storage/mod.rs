@@ -5,6 +5,7 @@
 mod auth;
 mod crc32c;
 mod download;
+mod list;
 mod retry;
 mod upload;
 
