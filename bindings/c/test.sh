@@ -23,6 +23,12 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude tests/test_dashpack.c \
 c++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only tests/cpp_header.cpp
 valgrind --quiet --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no \
   "$work/test_dashpack" "$PWD/../../fixtures" "$work"
+# A program built against the previous, smaller DashpackOptions (its own declarations,
+# not dashpack.h): served, never written past, and a larger struct refused.
+cc -std=c99 -Wall -Wextra -Werror -pedantic tests/previous_layout.c \
+  "$target/debug/libdashpack.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$work/previous_layout"
+valgrind --quiet --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no \
+  "$work/previous_layout" "$PWD/../../fixtures" "$work"
 
 # The install a C pipeline uses: `cargo cinstall` into a prefix, then the same test
 # program built with pkg-config alone, against the shared and the static library.

@@ -44,8 +44,8 @@ pub use crypt::decrypt::DecryptionKey;
 pub use crypt::{ClearKey, Encryption, EncryptionKey, EncryptionOptions, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
 pub use options::{
-    DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, RunControl, Timeline,
-    TrackSelector,
+    DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, RunControl,
+    SEGMENT_DURATION_RANGE, Timeline, TrackSelector,
 };
 pub use package::{
     inspect, package, package_files, package_inputs, package_inputs_with, package_with,

@@ -13,6 +13,9 @@ use crate::subtitles::Subtitles;
 /// otherwise: the one default every front end (CLI, Python, C, worker) uses.
 pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
 
+/// The segment durations accepted, in seconds (every front end checks against this).
+pub const SEGMENT_DURATION_RANGE: std::ops::RangeInclusive<f64> = 0.1..=3600.0;
+
 /// How media segments are named and addressed in the SegmentTemplate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 #[non_exhaustive]

@@ -26,12 +26,7 @@ impl Subtitles {
             .map_err(|e| Error::io(format!("{name}: cannot open"), e))?
             .len();
         if len > MAX_BYTES {
-            return Err(Error::InvalidOption {
-                name: "subtitles",
-                reason: format!(
-                    "{name}: {len} bytes, more than the {MAX_BYTES} a subtitle file may have"
-                ),
-            });
+            return Err(too_large(&name));
         }
         let bytes =
             std::fs::read(path).map_err(|e| Error::io(format!("{name}: cannot read"), e))?;
@@ -46,13 +41,7 @@ impl Subtitles {
     ) -> Result<Subtitles> {
         let name = name.into();
         if bytes.len() as u64 > MAX_BYTES {
-            return Err(Error::InvalidOption {
-                name: "subtitles",
-                reason: format!(
-                    "{name}: {} bytes, more than the {MAX_BYTES} a subtitle file may have",
-                    bytes.len()
-                ),
-            });
+            return Err(too_large(&name));
         }
         let text = String::from_utf8(bytes).map_err(|e| Error::InvalidOption {
             name: "subtitles",
@@ -112,6 +101,19 @@ impl Subtitles {
             text,
         })
     }
+}
+
+/// A subtitle file over the limit: a resource limit, like an oversized input.
+fn too_large(name: &str) -> Error {
+    crate::error::BoxError::new(
+        "subtitle file",
+        0,
+        crate::error::Malformed::Limit {
+            what: "a subtitle file's size",
+            limit: MAX_BYTES,
+        },
+    )
+    .in_file(name)
 }
 
 /// SubRip's first block: an optional number, then a `-->` timing line.
@@ -272,6 +274,14 @@ mod tests {
             e.to_string().contains("missing.mp4") && !e.to_string().contains('['),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_oversized_file_is_a_limit() {
+        let big = vec![b' '; MAX_BYTES as usize + 1];
+        let e = Subtitles::from_bytes("big.vtt", "en", big).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Limit, "{e}");
+        assert!(e.to_string().contains("big.vtt"), "{e}");
     }
 
     #[test]

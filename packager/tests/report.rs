@@ -221,3 +221,19 @@ fn no_mpd_is_an_error_naming_the_folder() {
     let e = analyze(&dir).unwrap_err().to_string();
     assert!(e.contains("x.mpd") && e.contains("MPD"), "{e}");
 }
+
+#[test]
+fn an_mpd_over_the_limit_is_a_limit_not_an_io_error() {
+    let dir = std::env::temp_dir().join(format!("dashpack-report-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mpd = dir.join("stream.mpd");
+    // Sparse: a 1 GiB MPD without writing it.
+    std::fs::File::create(&mpd)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let e = analyze(&mpd).unwrap_err();
+    assert_eq!(e.kind(), dashpack::ErrorKind::Limit, "{e}");
+    assert!(e.to_string().contains("stream.mpd"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -218,11 +218,16 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     let segment_duration = match v.get("DASHPACK_SEGMENT_DURATION") {
         None => dashpack::DEFAULT_SEGMENT_DURATION,
         Some(s) => match s.parse::<f64>() {
-            Ok(d) if d.is_finite() && (0.5..=60.0).contains(&d) => d,
+            Ok(d) if d.is_finite() && dashpack::SEGMENT_DURATION_RANGE.contains(&d) => d,
             _ => {
+                let r = dashpack::SEGMENT_DURATION_RANGE;
                 return Err(ConfigError {
                     name: "DASHPACK_SEGMENT_DURATION",
-                    problem: format!("expected seconds from 0.5 to 60, got {s:?}"),
+                    problem: format!(
+                        "expected seconds from {} to {}, got {s:?}",
+                        r.start(),
+                        r.end()
+                    ),
                 });
             }
         },

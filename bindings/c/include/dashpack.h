@@ -87,8 +87,9 @@ typedef struct DashpackMediaInfo DashpackMediaInfo;
 
 /*
  Options for `dashpack_package`. Fill with `dashpack_options_default` first: it sets
- `struct_size`, by which a library checks the struct was laid out by its own header
- (fields are only ever added at the end). Lists are arrays of strings with a count;
+ `struct_size` to this header's `sizeof(DashpackOptions)`. Fields are only ever added
+ at the end: a newer library serves a struct from an older header (the fields it lacks
+ take their defaults) and refuses only one larger than its own. Lists are arrays of strings with a count;
  a NULL array with count 0 is an empty list.
  */
 typedef struct DashpackOptions {
@@ -178,12 +179,16 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- Fill `options` with the defaults.
+ Fill the first `size` bytes of `options` with the defaults and set `struct_size` to
+ `size`, which is `sizeof(DashpackOptions)` in the caller's header (the
+ `dashpack_options_default` macro passes it). Fields are only ever added at the end,
+ so a program built against an older, smaller header gets exactly the fields it
+ knows, and never a byte written past its struct.
 
  # Safety
- `options` must be NULL or point to a writable `DashpackOptions`.
+ `options` must be NULL or point to `size` writable bytes.
  */
-void dashpack_options_default(struct DashpackOptions *options);
+void dashpack_options_init(struct DashpackOptions *options, size_t size);
 
 /*
  Package `n_inputs` MP4 files into the folder `output_dir` (it appears complete or
@@ -315,3 +320,8 @@ void dashpack_string_free(char *s);
 #endif  // __cplusplus
 
 #endif  /* DASHPACK_H */
+
+/* Fill `options` with the defaults of this header's DashpackOptions. */
+#ifndef dashpack_options_default
+#define dashpack_options_default(options) dashpack_options_init((options), sizeof *(options))
+#endif

@@ -40,8 +40,9 @@ pub const DASHPACK_PROFILE_LIVE: i32 = 0;
 pub const DASHPACK_PROFILE_ON_DEMAND: i32 = 1;
 
 /// Options for `dashpack_package`. Fill with `dashpack_options_default` first: it sets
-/// `struct_size`, by which a library checks the struct was laid out by its own header
-/// (fields are only ever added at the end). Lists are arrays of strings with a count;
+/// `struct_size` to this header's `sizeof(DashpackOptions)`. Fields are only ever added
+/// at the end: a newer library serves a struct from an older header (the fields it lacks
+/// take their defaults) and refuses only one larger than its own. Lists are arrays of strings with a count;
 /// a NULL array with count 0 is an empty list.
 #[repr(C)]
 pub struct DashpackOptions {
@@ -281,43 +282,58 @@ unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i
     core::Encryption::from_options(&e).map_err(invalid)
 }
 
-/// Fill `options` with the defaults.
+/// The defaults, with `struct_size` as given.
+fn defaults(struct_size: usize) -> DashpackOptions {
+    DashpackOptions {
+        struct_size,
+        segment_duration: core::DEFAULT_SEGMENT_DURATION,
+        mpd_name: std::ptr::null(),
+        timeline: DASHPACK_TIMELINE_NUMBER,
+        force: 0,
+        encryption_keys: std::ptr::null(),
+        encryption_keys_count: 0,
+        encryption_scheme: std::ptr::null(),
+        clear_lead: 0.0,
+        clearkey_license_url: std::ptr::null(),
+        clearkey_inline: 0,
+        pssh: std::ptr::null(),
+        pssh_count: 0,
+        hls: 0,
+        subtitles: std::ptr::null(),
+        subtitles_count: 0,
+        input_languages: std::ptr::null(),
+        input_languages_count: 0,
+        skip_tracks: std::ptr::null(),
+        skip_tracks_count: 0,
+        decryption_keys: std::ptr::null(),
+        decryption_keys_count: 0,
+        profile: DASHPACK_PROFILE_LIVE,
+    }
+}
+
+/// Fewest bytes an options struct may have: `struct_size` and `segment_duration`.
+const MIN_OPTIONS_SIZE: usize = std::mem::offset_of!(DashpackOptions, mpd_name);
+
+/// Fill the first `size` bytes of `options` with the defaults and set `struct_size` to
+/// `size`, which is `sizeof(DashpackOptions)` in the caller's header (the
+/// `dashpack_options_default` macro passes it). Fields are only ever added at the end,
+/// so a program built against an older, smaller header gets exactly the fields it
+/// knows, and never a byte written past its struct.
 ///
 /// # Safety
-/// `options` must be NULL or point to a writable `DashpackOptions`.
+/// `options` must be NULL or point to `size` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashpack_options_default(options: *mut DashpackOptions) {
-    if options.is_null() {
+pub unsafe extern "C" fn dashpack_options_init(options: *mut DashpackOptions, size: usize) {
+    if options.is_null() || size < MIN_OPTIONS_SIZE {
         return;
     }
-    // SAFETY: checked non-NULL; the caller owns the struct.
+    let d = defaults(size);
+    let n = size.min(std::mem::size_of::<DashpackOptions>());
+    // SAFETY: `options` has `size` writable bytes and n <= size; the source is a whole
+    // `DashpackOptions` of at least n bytes.
     unsafe {
-        options.write(DashpackOptions {
-            struct_size: std::mem::size_of::<DashpackOptions>(),
-            segment_duration: core::DEFAULT_SEGMENT_DURATION,
-            mpd_name: std::ptr::null(),
-            timeline: DASHPACK_TIMELINE_NUMBER,
-            force: 0,
-            encryption_keys: std::ptr::null(),
-            encryption_keys_count: 0,
-            encryption_scheme: std::ptr::null(),
-            clear_lead: 0.0,
-            clearkey_license_url: std::ptr::null(),
-            clearkey_inline: 0,
-            pssh: std::ptr::null(),
-            pssh_count: 0,
-            hls: 0,
-            subtitles: std::ptr::null(),
-            subtitles_count: 0,
-            input_languages: std::ptr::null(),
-            input_languages_count: 0,
-            skip_tracks: std::ptr::null(),
-            skip_tracks_count: 0,
-            decryption_keys: std::ptr::null(),
-            decryption_keys_count: 0,
-            profile: DASHPACK_PROFILE_LIVE,
-        })
-    };
+        std::ptr::copy_nonoverlapping((&raw const d).cast::<u8>(), options.cast::<u8>(), n);
+    }
 }
 
 /// Package `n_inputs` MP4 files into the folder `output_dir` (it appears complete or
@@ -353,18 +369,32 @@ pub unsafe extern "C" fn dashpack_package(
         let mut languages: Vec<String> = Vec::new();
         if !options.is_null() {
             // SAFETY: non-NULL and valid by contract.
-            let o = unsafe { &*options };
-            if o.struct_size != std::mem::size_of::<DashpackOptions>() {
+            // Only `struct_size` is read first: every version of the struct begins with it.
+            let size = unsafe { options.cast::<usize>().read_unaligned() };
+            let ours = std::mem::size_of::<DashpackOptions>();
+            if size > ours || size < MIN_OPTIONS_SIZE || size % std::mem::align_of::<usize>() != 0 {
                 return Err((
                     DASHPACK_ERR_INVALID_ARGUMENT,
                     format!(
-                        "options.struct_size is {}, this library's DashpackOptions has {} bytes: \
-                         fill it with dashpack_options_default from the matching dashpack.h",
-                        o.struct_size,
-                        std::mem::size_of::<DashpackOptions>()
+                        "options.struct_size is {size}: this library takes {MIN_OPTIONS_SIZE} to \
+                         {ours} bytes (a larger struct comes from a newer dashpack.h; fill it \
+                         with dashpack_options_default)"
                     ),
                 ));
             }
+            // The caller's fields over the defaults: an older, smaller header's struct
+            // leaves the fields it lacks at their defaults.
+            let mut own = defaults(size);
+            // SAFETY: the caller's struct has `size` readable bytes, size <= ours, and
+            // every field of `DashpackOptions` is valid for any bit pattern.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    options.cast::<u8>(),
+                    (&raw mut own).cast::<u8>(),
+                    size,
+                );
+            }
+            let o = &own;
             opts.segment_duration = o.segment_duration;
             if !o.mpd_name.is_null() {
                 // SAFETY: non-NULL, NUL-terminated by contract.

@@ -164,7 +164,14 @@ int main(int argc, char **argv) {
   opts.skip_tracks = NULL;
   CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
   opts.skip_tracks_count = 0;
-  opts.struct_size = sizeof(DashpackOptions) - 8;
+  /* A struct from a newer, larger header (fields this library does not know) and one
+   * too small to hold even the segment duration are refused. */
+  opts.struct_size = sizeof(DashpackOptions) + 8;
+  rc = dashpack_package(inputs, 1, od_out, &opts, &error);
+  CHECK(rc == DASHPACK_ERR_INVALID_ARGUMENT && error != NULL && strstr(error, "newer dashpack.h") != NULL);
+  dashpack_string_free(error);
+  error = NULL;
+  opts.struct_size = 8;
   rc = dashpack_package(inputs, 1, od_out, &opts, &error);
   CHECK(rc == DASHPACK_ERR_INVALID_ARGUMENT && error != NULL && strstr(error, "struct_size") != NULL);
   dashpack_string_free(error);
@@ -229,7 +236,7 @@ int main(int argc, char **argv) {
   CHECK(dashpack_media_info_track_count(NULL) == 0);
   dashpack_media_info_free(NULL);
   dashpack_string_free(NULL);
-  dashpack_options_default(NULL);
+  dashpack_options_init(NULL, sizeof(DashpackOptions));
 
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;

@@ -30,12 +30,19 @@ def test_package_matches_the_written_mpd(fixture, tmp_path):
     files = 1
     for r in p.representations:
         x = reps[r.id]
-        assert x.get("codecs") == r.codecs
+        # Text (WebVTT) Representations carry no codecs attribute.
+        assert (x.get("codecs") or "") == r.codecs
         assert int(x.get("bandwidth")) == r.bandwidth
         if r.content_type == "video":
             assert (int(x.get("width")), int(x.get("height"))) == (r.width, r.height)
-        else:
+        elif r.content_type == "audio":
             assert int(x.get("audioSamplingRate")) == r.sample_rate
+        else:
+            # A text track of the input, converted: one WebVTT file, not segmented.
+            assert r.content_type == "text" and r.segments == 0
+            assert (out / r.id / "subtitles.vtt").read_text().startswith("WEBVTT")
+            files += 1
+            continue
         segs = list((out / r.id).glob("seg-*.m4s"))
         # One segment per started 4 s of the clip (12 s clips, and 2-4 s codec samples).
         assert len(segs) == r.segments >= int(p.duration // 4.0)
@@ -268,7 +275,13 @@ def test_hls_subtitles_and_languages(tmp_path):
     with pytest.raises(dashpack.InvalidInputError, match="languages has 1 entries for 2 inputs"):
         dashpack.package([FIXTURES / "h264_aac.mp4", FIXTURES / "audio_only.m4a"], tmp_path / "p", languages=["de"])
     bad = tmp_path / "bad.vtt"
-    bad.write_text("1\n00:00:01,000 --> 00:00:02,000\nsrt\n")
+    # SubRip is converted to WebVTT; text that is neither is refused.
+    srt = tmp_path / "en.srt"
+    srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nsrt\n")
+    dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "s", subtitles=[(srt, "en")])
+    converted = (tmp_path / "s" / "text-1" / "subtitles.vtt").read_text()
+    assert converted == "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nsrt\n"
+    bad.write_text("just some text\n")
     with pytest.raises(dashpack.InvalidInputError, match="not a WebVTT file"):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "q", subtitles=[(bad, "en")])
 

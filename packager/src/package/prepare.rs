@@ -37,10 +37,15 @@ impl Prepared {
 
 pub(super) fn target_duration(options: &Options) -> Result<Rational> {
     let d = options.segment_duration;
-    if !d.is_finite() || !(0.1..=3600.0).contains(&d) {
+    let range = crate::options::SEGMENT_DURATION_RANGE;
+    if !d.is_finite() || !range.contains(&d) {
         return Err(Error::InvalidOption {
             name: "segment_duration",
-            reason: format!("{d} is not between 0.1 and 3600 seconds"),
+            reason: format!(
+                "{d} is not between {} and {} seconds",
+                range.start(),
+                range.end()
+            ),
         });
     }
     Ok(Rational::new((d * 1000.0).round() as i128, 1000))

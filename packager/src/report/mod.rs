@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Malformed, Result};
 use fragment::{InitFacts, SegmentFacts};
 use manifest::{AdaptationSet, SegmentTemplate};
 
@@ -148,6 +148,21 @@ pub fn analyze(path: impl AsRef<Path>) -> Result<Report> {
     };
     let folder = mpd_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let name = mpd_path.display().to_string();
+    // Over the limit is a limit (not an I/O failure a caller would retry).
+    let len = std::fs::metadata(&mpd_path)
+        .map_err(|e| Error::io(&name, e))?
+        .len();
+    if len > MAX_MPD_BYTES {
+        return Err(BoxError::new(
+            "MPD",
+            0,
+            Malformed::Limit {
+                what: "the MPD's size",
+                limit: MAX_MPD_BYTES,
+            },
+        )
+        .in_file(&name));
+    }
     let text = read_limited(&mpd_path, MAX_MPD_BYTES).map_err(|e| Error::io(&name, e))?;
     let text = String::from_utf8(text).map_err(|_| Error::Unsupported {
         file: name.clone(),
