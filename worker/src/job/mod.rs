@@ -443,8 +443,21 @@ async fn sidecar_subtitles(
         _ => video,
     };
     let prefix = format!("{stem}.");
+    let listed = match ctx.gcs.list(bucket, &prefix).await {
+        Ok(l) => l,
+        // A key that may read objects but not list them (the old service never
+        // listed): no sidecars, said once per job, rather than every job failing.
+        Err(StorageError::Rejected { status: 403, .. }) => {
+            tracing::warn!(
+                prefix = %format!("gs://{bucket}/{prefix}"),
+                "cannot list the input bucket (403): sidecar subtitles are not looked for"
+            );
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut subs = Vec::new();
-    for (i, o) in ctx.gcs.list(bucket, &prefix).await?.into_iter().enumerate() {
+    for (i, o) in listed.into_iter().enumerate() {
         let rest = &o.name[prefix.len()..];
         let Some((lang, ext)) = rest.rsplit_once('.') else {
             continue;

@@ -4,7 +4,7 @@
 //! names) are not subtitles and stay out.
 
 use super::stbl;
-use super::trak::{ElstEntry, parse_elst, parse_mdhd, parse_tkhd_id};
+use super::trak::{ElstEntry, parse_edts, parse_mdhd, parse_tkhd_id};
 use crate::error::{BoxError, Malformed};
 use crate::lang;
 use crate::mp4::header::{Bx, FourCC};
@@ -42,14 +42,7 @@ pub(crate) fn parse_text_trak(
         let child = child?;
         match &child.kind {
             b"tkhd" => tkhd = Some(child),
-            b"edts" => {
-                for e in child.children() {
-                    let e = e?;
-                    if &e.kind == b"elst" {
-                        elst = parse_elst(&e)?;
-                    }
-                }
-            }
+            b"edts" => elst = parse_edts(&child)?,
             b"mdia" => mdia = Some(child),
             _ => {}
         }

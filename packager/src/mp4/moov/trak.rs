@@ -326,14 +326,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         match &child.kind {
             b"tkhd" => tkhd = Some(child),
             b"senc" => trak_senc = Some(child),
-            b"edts" => {
-                for e in child.children() {
-                    let e = e?;
-                    if &e.kind == b"elst" {
-                        elst = parse_elst(&e)?;
-                    }
-                }
-            }
+            b"edts" => elst = parse_edts(&child)?,
             b"mdia" => mdia = Some(child),
             _ => {}
         }
@@ -584,7 +577,19 @@ fn parse_elng(b: &Bx<'_>) -> Option<String> {
         .then(|| lang::shortest(s))
 }
 
-pub(super) fn parse_elst(b: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
+/// The edit list in an `edts` (empty without one).
+pub(super) fn parse_edts(edts: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
+    let mut elst = Vec::new();
+    for e in edts.children() {
+        let e = e?;
+        if &e.kind == b"elst" {
+            elst = parse_elst(&e)?;
+        }
+    }
+    Ok(elst)
+}
+
+fn parse_elst(b: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
     let mut r = b.body();
     let (version, _) = r.version_flags()?;
     let count = r.u32()?;
