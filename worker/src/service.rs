@@ -391,7 +391,8 @@ async fn handle(
         let _same_job = ctx.lock_job(ids.job_id).await;
         job::run(&ctx, &msg, ids).await
     };
-    let (outcome, ticket) = hold_while(&ctx, publisher, d, seen, received, work).await;
+    let key = ids.job_id.to_string();
+    let (outcome, ticket) = hold_while(&ctx, publisher, d, key, seen, received, work).await;
     match outcome {
         Ok(result) => {
             job::state(&ids, "FINISHING", started);
@@ -453,11 +454,12 @@ async fn handle(
 
 /// Runs `work`; when the broker's ack timeout would pass first, moves the message to a
 /// hold queue (a quarter of the timeout to spare) and renews its lease until the work
-/// ends. Returns what settles the message then.
+/// ends (`key`, the job id, names the hold queue). Returns what settles the message then.
 async fn hold_while<T>(
     ctx: &Context,
     publisher: &Publisher,
     d: Delivery,
+    key: String,
     seen: u32,
     received: std::time::Instant,
     work: impl std::future::Future<Output = T>,
@@ -471,10 +473,6 @@ async fn hold_while<T>(
         out = &mut work => return (out, Ticket::Delivery(d)),
         _ = tokio::time::sleep_until(hold_at.into()) => {}
     }
-    let key = JobMessage::parse(&d.data).map_or_else(
-        |_| format!("{}", d.delivery_tag),
-        |m| m.ids().job_id.to_string(),
-    );
     let held = queue::Hold::take(
         publisher,
         &ctx.cfg.broker,

@@ -8,7 +8,12 @@ use crate::mp4::header::{Bx, Reader};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EsdsConfig {
     pub object_type: u8,
+    /// The DecoderConfigDescriptor after the object type: stream type, buffer size,
+    /// maximum and average bit rate.
+    pub decoder_fields: [u8; 12],
     pub asc: Option<AudioSpecificConfig>,
+    /// The DecoderSpecificInfo as it is (empty when there is none).
+    pub asc_bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +37,7 @@ impl EsdsConfig {
     }
 }
 
-const SAMPLE_RATES: [u32; 13] = [
+pub(crate) const SAMPLE_RATES: [u32; 13] = [
     96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
 ];
 
@@ -79,8 +84,9 @@ pub(crate) fn parse_esds(esds: &Bx<'_>) -> Result<EsdsConfig, BoxError> {
         }));
     }
     let object_type = r.u8()?;
-    r.skip(12)?;
-    let mut asc = None;
+    let mut decoder_fields = [0u8; 12];
+    decoder_fields.copy_from_slice(r.bytes(12)?);
+    let (mut asc, mut asc_bytes) = (None, Vec::new());
     if r.remaining() > 0 {
         let (tag, len) = descriptor(&mut r)?;
         if tag == 5 {
@@ -91,9 +97,15 @@ pub(crate) fn parse_esds(esds: &Bx<'_>) -> Result<EsdsConfig, BoxError> {
                     available: bytes.len() as u64,
                 })
             })?);
+            asc_bytes = bytes.to_vec();
         }
     }
-    Ok(EsdsConfig { object_type, asc })
+    Ok(EsdsConfig {
+        object_type,
+        decoder_fields,
+        asc,
+        asc_bytes,
+    })
 }
 
 fn object_type(b: &mut Bits<'_>) -> Option<u8> {
@@ -178,11 +190,13 @@ mod tests {
     fn codecs_strings() {
         let c = |object_type, aot| EsdsConfig {
             object_type,
+            decoder_fields: [0; 12],
             asc: Some(AudioSpecificConfig {
                 audio_object_type: aot,
                 sample_rate: 48000,
                 channels: 2,
             }),
+            asc_bytes: Vec::new(),
         };
         assert_eq!(c(0x40, 2).codecs(), "mp4a.40.2");
         assert_eq!(c(0x40, 5).codecs(), "mp4a.40.5");
@@ -192,7 +206,9 @@ mod tests {
         assert_eq!(
             EsdsConfig {
                 object_type: 0x6B,
-                asc: None
+                decoder_fields: [0; 12],
+                asc: None,
+                asc_bytes: Vec::new(),
             }
             .codecs(),
             "mp4a.6B"

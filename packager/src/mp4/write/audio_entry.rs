@@ -6,7 +6,7 @@
 //! `mp4a.40.N` says (ISO/IEC 14496-3 1.6.2.1; the decoders are the same).
 
 use super::{put_u16, put_u32, write_box, write_full_box};
-use crate::codec::{self, CodecInfo, Family};
+use crate::codec::{self, CodecInfo, Family, aac};
 use crate::error::BoxError;
 use crate::mp4::header::Bx;
 
@@ -37,7 +37,7 @@ pub(crate) fn standard_audio_stsd(
     else {
         return Ok(None); // the codec parser has refused this entry already
     };
-    let mpeg4 = mpeg4_esds(&esds, codec);
+    let mpeg4 = mpeg4_esds(&esds, codec)?;
     if version == 0 && direct.is_some() && mpeg4.is_none() {
         return Ok(None);
     }
@@ -91,73 +91,40 @@ pub(crate) fn standard_audio_stsd(
 /// A new `esds` when this one names MPEG-2 AAC: object type 0x40, the same stream
 /// type, buffer size and bit rates, and an AudioSpecificConfig (the one given, or one
 /// made from the profile, rate and channels).
-fn mpeg4_esds(esds: &Bx<'_>, codec: &CodecInfo) -> Option<Vec<u8>> {
-    let body = esds.raw.get(esds.header_len..)?;
-    let mut i = 4; // version and flags
-    let (tag, _) = descriptor(body, &mut i)?;
-    if tag != 3 {
-        return None;
+fn mpeg4_esds(esds: &Bx<'_>, codec: &CodecInfo) -> Result<Option<Vec<u8>>, BoxError> {
+    let cfg = aac::parse_esds(esds)?;
+    if !(0x66..=0x68).contains(&cfg.object_type) {
+        return Ok(None);
     }
-    i += 2; // ES_ID
-    let flags = *body.get(i)?;
-    i += 1;
-    if flags & 0x80 != 0 {
-        i += 2;
-    }
-    if flags & 0x40 != 0 {
-        i += 1 + usize::from(*body.get(i)?);
-    }
-    if flags & 0x20 != 0 {
-        i += 2;
-    }
-    let (tag, _) = descriptor(body, &mut i)?;
-    let oti = *body.get(i)?;
-    if tag != 4 || !(0x66..=0x68).contains(&oti) {
-        return None;
-    }
-    let fields = body.get(i + 1..i + 13)?; // streamType .. avgBitrate
-    i += 13;
-    let asc = match descriptor(body, &mut i) {
-        Some((5, len)) => body.get(i..i + len)?.to_vec(),
-        _ => make_asc(oti - 0x65, codec.sample_rate, codec.channels)?,
+    let asc = if cfg.asc_bytes.is_empty() {
+        match make_asc(cfg.object_type - 0x65, codec.sample_rate, codec.channels) {
+            Some(a) => a,
+            None => return Ok(None),
+        }
+    } else {
+        cfg.asc_bytes
     };
+    // One-byte descriptor lengths hold everything below (an ASC is a few bytes).
+    if asc.len() >= 64 {
+        return Ok(None);
+    }
     let mut out = Vec::new();
     write_full_box(&mut out, b"esds", 0, 0, |b| {
         let dsi = 2 + asc.len();
         let dcd = 2 + 13 + dsi;
         b.extend_from_slice(&[3, (3 + dcd + 3) as u8, 0, 0, 0]); // ES_Descriptor, ES_ID 0
         b.extend_from_slice(&[4, (13 + dsi) as u8, 0x40]);
-        b.extend_from_slice(fields);
+        b.extend_from_slice(&cfg.decoder_fields);
         b.extend_from_slice(&[5, asc.len() as u8]);
         b.extend_from_slice(&asc);
         b.extend_from_slice(&[6, 1, 2]); // SLConfigDescriptor: predefined MP4
     });
-    // One-byte descriptor lengths hold everything above (an ASC is a few bytes).
-    (asc.len() < 64).then_some(out)
-}
-
-/// A descriptor's tag and length (ISO/IEC 14496-1 8.3.3), moving `i` past them.
-fn descriptor(data: &[u8], i: &mut usize) -> Option<(u8, usize)> {
-    let tag = *data.get(*i)?;
-    *i += 1;
-    let mut len = 0usize;
-    for _ in 0..4 {
-        let b = *data.get(*i)?;
-        *i += 1;
-        len = (len << 7) | usize::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
-    Some((tag, len))
+    Ok(Some(out))
 }
 
 /// A two-byte AudioSpecificConfig (object type, rate index, channel configuration).
 fn make_asc(object_type: u8, rate: u32, channels: u16) -> Option<Vec<u8>> {
-    const RATES: [u32; 13] = [
-        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-    ];
-    let index = RATES.iter().position(|r| *r == rate)? as u16;
+    let index = aac::SAMPLE_RATES.iter().position(|r| *r == rate)? as u16;
     let config = match channels {
         1..=6 => channels,
         8 => 7,
