@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Connection};
 
+use super::topology::channel;
 use super::{PublishError, Publisher, QueueError, broker_err, with_deliveries};
 use crate::config::BrokerConfig;
 
@@ -183,10 +184,4 @@ impl Hold {
             .await
             .map_err(|e| PublishError::Lost(e.to_string()))
     }
-}
-
-async fn channel(conn: &Connection) -> Result<Channel, QueueError> {
-    conn.create_channel()
-        .await
-        .map_err(broker_err("open a channel"))
 }

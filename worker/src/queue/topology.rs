@@ -52,7 +52,7 @@ fn typed(cfg: &BrokerConfig) -> FieldTable {
     args
 }
 
-async fn channel(conn: &Connection) -> Result<lapin::Channel, QueueError> {
+pub(super) async fn channel(conn: &Connection) -> Result<lapin::Channel, QueueError> {
     conn.create_channel()
         .await
         .map_err(super::broker_err("open a channel"))
@@ -80,11 +80,7 @@ async fn exchange(conn: &Connection, name: &str, kind: ExchangeKind) -> Result<(
     Ok(())
 }
 
-pub(super) async fn queue(
-    conn: &Connection,
-    name: &str,
-    args: FieldTable,
-) -> Result<(), QueueError> {
+async fn queue(conn: &Connection, name: &str, args: FieldTable) -> Result<(), QueueError> {
     let ch = channel(conn).await?;
     ch.queue_declare(name.into(), QueueDeclareOptions::durable(), args)
         .await
