@@ -20,6 +20,10 @@ pub const DEFAULT_MPD: &str = "stream.mpd";
 pub const MULTIVARIANT: &str = "master.m3u8";
 const SUBTITLES: &str = "subtitles.vtt";
 const PLAYLIST: &str = "playlist.m3u8";
+/// A Representation's init segment (live profile), inside its folder.
+pub(crate) const INIT_FILE: &str = "init.mp4";
+/// A Representation's one file (on-demand profile), inside its folder.
+pub(crate) const ON_DEMAND_FILE: &str = "media.mp4";
 
 /// What an output file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +73,8 @@ pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
     match file {
         PLAYLIST => Some(FileKind::Playlist),
         SUBTITLES if rep.starts_with("text-") => Some(FileKind::Subtitles),
-        "init.mp4" => Some(FileKind::Init { audio }),
-        "media.mp4" => Some(FileKind::Media { audio }),
+        INIT_FILE => Some(FileKind::Init { audio }),
+        ON_DEMAND_FILE => Some(FileKind::Media { audio }),
         f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media { audio }),
         _ => None,
     }
@@ -88,11 +92,11 @@ pub(crate) fn representation_id(kind: &str, n: usize) -> String {
 
 /// The one file of a Representation in the on-demand profile.
 pub(crate) fn on_demand_path(rep: &str) -> String {
-    format!("{rep}/media.mp4")
+    format!("{rep}/{ON_DEMAND_FILE}")
 }
 
 pub(crate) fn init_path(rep: &str) -> String {
-    format!("{rep}/init.mp4")
+    format!("{rep}/{INIT_FILE}")
 }
 
 pub(crate) fn media_template(rep: &str, timeline: Timeline) -> String {

@@ -139,7 +139,8 @@ fn serves_the_presentation_and_nothing_else() {
         ("/stream.mpd", "application/dash+xml"),
         ("/master.m3u8", "application/vnd.apple.mpegurl"),
         ("/video-1/init.mp4", "video/mp4"),
-        ("/video-1/seg-1.m4s", "video/iso.segment"),
+        // The same type the worker stores it with (dashpack::layout).
+        ("/video-1/seg-1.m4s", "video/mp4"),
     ] {
         let r = request(port, "GET", path, &[]);
         assert_eq!(r.status, 200, "{path}");

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::crypt::{self, Scheme};
 use crate::described::RepInput;
-use crate::layout::segment_file_name;
+use crate::layout::{INIT_FILE, ON_DEMAND_FILE, segment_file_name};
 pub(crate) use crate::layout::{MULTIVARIANT, media_playlist_path};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
@@ -99,12 +99,15 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
     match r.on_demand {
         // On-demand: byte ranges of the one file, after the init segment and the sidx.
         Some((init, (_, index_last))) => {
-            let _ = writeln!(out, "#EXT-X-MAP:URI=\"media.mp4\",BYTERANGE=\"{init}@0\"");
+            let _ = writeln!(
+                out,
+                "#EXT-X-MAP:URI=\"{ON_DEMAND_FILE}\",BYTERANGE=\"{init}@0\""
+            );
             let mut at = index_last + 1;
             for s in r.segments {
                 let _ = write!(
                     out,
-                    "#EXTINF:{:.6},\n#EXT-X-BYTERANGE:{}@{at}\nmedia.mp4\n",
+                    "#EXTINF:{:.6},\n#EXT-X-BYTERANGE:{}@{at}\n{ON_DEMAND_FILE}\n",
                     s.duration as f64 / ts,
                     s.bytes
                 );
@@ -112,7 +115,7 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
             }
         }
         None => {
-            out.push_str("#EXT-X-MAP:URI=\"init.mp4\"\n");
+            let _ = writeln!(out, "#EXT-X-MAP:URI=\"{INIT_FILE}\"");
             for (i, s) in r.segments.iter().enumerate() {
                 let _ = write!(
                     out,

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID};
 use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
-use crate::layout::{init_path, media_template, on_demand_path};
+use crate::layout::{FileKind, init_path, media_template, on_demand_path};
 use crate::mp4::moov::Kind;
 use crate::options::Timeline;
 pub(crate) use bandwidth::{bandwidth, buffer_model_holds};
@@ -201,7 +201,7 @@ pub(crate) fn write(
         sets.push(AdaptationSet {
             id: set_id as u32,
             content_type: if video { "video" } else { "audio" },
-            mime_type: if video { "video/mp4" } else { "audio/mp4" },
+            mime_type: FileKind::Media { audio: !video }.content_type(),
             lang: (!video || first.language != "und").then(|| first.language.to_string()),
             segment_alignment: (!on_demand && aligned(&members)).then_some(true),
             start_with_sap: (!on_demand).then_some(sap),
@@ -362,7 +362,7 @@ fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
     AdaptationSet {
         id,
         content_type: "text",
-        mime_type: "text/vtt",
+        mime_type: FileKind::Subtitles.content_type(),
         lang: Some(t.language.to_string()),
         segment_alignment: None,
         start_with_sap: None,

@@ -178,9 +178,9 @@ pub fn analyze(path: impl AsRef<Path>) -> Result<Report> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         hls: folder
-            .join("master.m3u8")
+            .join(crate::layout::MULTIVARIANT)
             .is_file()
-            .then(|| "master.m3u8".to_string()),
+            .then(|| crate::layout::MULTIVARIANT.to_string()),
         folder,
         duration: mpd
             .duration

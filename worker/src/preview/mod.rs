@@ -22,7 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::CliResult;
-pub use serve::content_type;
 
 use crate::limits::{
     PREVIEW_HEADER_TIMEOUT as HEADER_TIMEOUT, PREVIEW_MAX_CONNECTIONS as MAX_CONNECTIONS,
@@ -301,7 +300,10 @@ async fn route(site: &Site, req: &hyper::http::request::Parts) -> Response<Body>
             None => text(StatusCode::NOT_FOUND, "built without Shaka Player"),
         },
         _ => match serve::resolve(&site.root, path) {
-            Ok(file) => send_file(&file, req.headers.get(header::RANGE)).await,
+            Ok(file) => {
+                let kind = serve::content_type(&site.root, &file, &site.mpd);
+                send_file(&file, kind, req.headers.get(header::RANGE)).await
+            }
             Err(serve::Refusal::BadPath) => text(StatusCode::BAD_REQUEST, "bad path"),
             Err(serve::Refusal::Outside) => {
                 text(StatusCode::FORBIDDEN, "outside the presentation folder")
@@ -311,7 +313,11 @@ async fn route(site: &Site, req: &hyper::http::request::Parts) -> Response<Body>
     }
 }
 
-async fn send_file(path: &Path, range: Option<&HeaderValue>) -> Response<Body> {
+async fn send_file(
+    path: &Path,
+    content_type: &'static str,
+    range: Option<&HeaderValue>,
+) -> Response<Body> {
     let Ok(mut file) = tokio::fs::File::open(path).await else {
         return text(StatusCode::NOT_FOUND, "not found");
     };
@@ -350,7 +356,7 @@ async fn send_file(path: &Path, range: Option<&HeaderValue>) -> Response<Body> {
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(path)),
+        HeaderValue::from_static(content_type),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

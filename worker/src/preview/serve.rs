@@ -113,20 +113,27 @@ pub fn parse_range(header: Option<&str>, len: u64) -> Range {
     Range::Part(first, last.min(len - 1))
 }
 
-/// The content type players expect for a presentation file.
-pub fn content_type(path: &Path) -> &'static str {
-    match path
+/// The content type of a file under the presentation folder: what `dashpack::layout`
+/// says of the names dashpack writes; by extension for the rest (the page's own files,
+/// or files somebody put beside the presentation).
+pub fn content_type(root: &Path, file: &Path, mpd: &str) -> &'static str {
+    let written = file
+        .strip_prefix(root)
+        .ok()
+        .and_then(|rel| rel.to_str())
+        .and_then(|rel| dashpack::layout::file_kind(rel, mpd));
+    if let Some(kind) = written {
+        return kind.content_type();
+    }
+    match file
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        Some("mpd") => "application/dash+xml",
-        Some("m3u8") => "application/vnd.apple.mpegurl",
-        Some("m4s") => "video/iso.segment",
-        Some("mp4" | "m4v" | "cmfv") => "video/mp4",
-        Some("m4a" | "cmfa") => "audio/mp4",
-        Some("vtt") => "text/vtt; charset=utf-8",
+        Some("mpd") => dashpack::layout::FileKind::Mpd.content_type(),
+        Some("m3u8") => dashpack::layout::FileKind::Playlist.content_type(),
+        Some("vtt") => dashpack::layout::FileKind::Subtitles.content_type(),
         Some("html" | "htm") => "text/html; charset=utf-8",
         Some("json") => "application/json",
         Some("js") => "text/javascript; charset=utf-8",
@@ -181,16 +188,17 @@ mod tests {
     }
 
     #[test]
-    fn types() {
-        assert_eq!(
-            content_type(Path::new("a/stream.mpd")),
-            "application/dash+xml"
-        );
-        assert_eq!(
-            content_type(Path::new("master.M3U8")),
-            "application/vnd.apple.mpegurl"
-        );
-        assert_eq!(content_type(Path::new("v1/seg-1.m4s")), "video/iso.segment");
-        assert_eq!(content_type(Path::new("v1/init.mp4")), "video/mp4");
+    fn types_agree_with_the_layout() {
+        let root = Path::new("/out");
+        let t = |p: &str| content_type(root, &root.join(p), "stream.mpd");
+        assert_eq!(t("stream.mpd"), "application/dash+xml");
+        assert_eq!(t("master.m3u8"), "application/vnd.apple.mpegurl");
+        assert_eq!(t("video-1/seg-1.m4s"), "video/mp4");
+        assert_eq!(t("audio-1/seg-1.m4s"), "audio/mp4");
+        assert_eq!(t("audio-2/init.mp4"), "audio/mp4");
+        assert_eq!(t("text-1/subtitles.vtt"), "text/vtt");
+        assert_eq!(t("other/x.MPD"), "application/dash+xml");
+        assert_eq!(t("notes.txt"), "text/plain; charset=utf-8");
+        assert_eq!(t("video-1/x.bin"), "application/octet-stream");
     }
 }
