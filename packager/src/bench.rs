@@ -11,7 +11,7 @@ use crate::{Input, Result, Timeline};
 /// Reads and checks an input's movie: box scan, sample tables, the per-track pass over
 /// every sample. Returns the number of samples.
 pub fn read_sample_tables(input: &Input) -> Result<u64> {
-    let media = crate::mp4::file::open(input)?;
+    let media = crate::carriage::open(input)?;
     Ok(media
         .tracks
         .iter()
@@ -22,7 +22,7 @@ pub fn read_sample_tables(input: &Input) -> Result<u64> {
 /// Walks every sample of every track through the compact-table cursor, as segment
 /// building does. Returns the sum of sample sizes.
 pub fn walk_samples(input: &Input) -> Result<u64> {
-    let media = crate::mp4::file::open(input)?;
+    let media = crate::carriage::open(input)?;
     Ok(media
         .tracks
         .iter()
@@ -142,7 +142,7 @@ pub fn report_parsers(data: &[u8]) -> usize {
 /// it; `None` where it does not parse. For tests against an outside parser.
 pub fn slice_header_lengths(input: &Input) -> Result<Vec<Option<usize>>> {
     use crate::codec::slice_header::SliceHeaders;
-    let media = crate::mp4::file::open(input)?;
+    let media = crate::carriage::open(input)?;
     let Some(t) = media.tracks.iter().find(|t| t.track.kind == Kind::Video) else {
         return Ok(Vec::new());
     };

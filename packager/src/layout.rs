@@ -12,7 +12,47 @@
 //! text-1/subtitles.vtt             a WebVTT sidecar (and text-1/playlist.m3u8)
 //! ```
 
-use crate::options::Timeline;
+use std::fmt;
+
+/// How media segments are named and addressed in the SegmentTemplate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum Timeline {
+    /// `seg-$Number$.m4s`, numbered from 1.
+    #[default]
+    Number,
+    /// `seg-$Time$.m4s`, named by the segment's start on the media timeline.
+    Time,
+}
+
+impl fmt::Display for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Timeline::Number => "number",
+            Timeline::Time => "time",
+        })
+    }
+}
+
+impl std::str::FromStr for Timeline {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        Self::parse_str(s).map_err(|e| crate::Error::option("timeline", e))
+    }
+}
+
+impl Timeline {
+    fn parse_str(s: &str) -> Result<Self, String> {
+        match s {
+            "number" => Ok(Timeline::Number),
+            "time" => Ok(Timeline::Time),
+            other => Err(format!(
+                "unknown timeline {other:?} (expected number or time)"
+            )),
+        }
+    }
+}
 
 /// The MPD's file name unless `Options::mpd_name` says otherwise.
 pub const DEFAULT_MPD: &str = "stream.mpd";

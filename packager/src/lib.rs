@@ -20,6 +20,7 @@
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
+mod carriage;
 mod codec;
 mod crypt;
 mod described;
@@ -43,9 +44,10 @@ mod transcode;
 pub use crypt::decrypt::DecryptionKey;
 pub use crypt::{ClearKey, Encryption, EncryptionKey, EncryptionOptions, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
+pub use layout::Timeline;
 pub use options::{
     DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, RunControl,
-    SEGMENT_DURATION_RANGE, Timeline, TrackSelector,
+    SEGMENT_DURATION_RANGE, TrackSelector,
 };
 pub use package::{
     inspect, package, package_files, package_inputs, package_inputs_with, package_with,

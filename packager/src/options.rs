@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::{Error, Result};
 
 use crate::crypt::Encryption;
+use crate::layout::Timeline;
 use crate::subtitles::Subtitles;
 
 /// The target segment duration, seconds, unless `Options::segment_duration` says
@@ -15,46 +16,6 @@ pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
 
 /// The segment durations accepted, in seconds (every front end checks against this).
 pub const SEGMENT_DURATION_RANGE: std::ops::RangeInclusive<f64> = 0.1..=3600.0;
-
-/// How media segments are named and addressed in the SegmentTemplate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-#[non_exhaustive]
-pub enum Timeline {
-    /// `seg-$Number$.m4s`, numbered from 1.
-    #[default]
-    Number,
-    /// `seg-$Time$.m4s`, named by the segment's start on the media timeline.
-    Time,
-}
-
-impl fmt::Display for Timeline {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Timeline::Number => "number",
-            Timeline::Time => "time",
-        })
-    }
-}
-
-impl std::str::FromStr for Timeline {
-    type Err = crate::Error;
-
-    fn from_str(s: &str) -> Result<Self, crate::Error> {
-        Self::parse_str(s).map_err(|e| crate::Error::option("timeline", e))
-    }
-}
-
-impl Timeline {
-    fn parse_str(s: &str) -> Result<Self, String> {
-        match s {
-            "number" => Ok(Timeline::Number),
-            "time" => Ok(Timeline::Time),
-            other => Err(format!(
-                "unknown timeline {other:?} (expected number or time)"
-            )),
-        }
-    }
-}
 
 /// The DASH profile: how media is split into files and addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]

@@ -10,6 +10,7 @@ pub(crate) mod bits;
 pub(crate) mod dolby_vision;
 pub(crate) mod framing;
 pub(crate) mod hevc;
+pub(crate) mod pcm;
 pub(crate) mod slice_header;
 pub(crate) mod tx3g;
 pub(crate) mod vp9;
@@ -94,7 +95,7 @@ pub(crate) struct CodecInfo {
     /// Dolby Vision (its encryption rules are not written here).
     pub dolby_vision: bool,
     /// Uncompressed audio's layout (`Family::Pcm`).
-    pub pcm: Option<crate::transcode::pcm::PcmFormat>,
+    pub pcm: Option<pcm::PcmFormat>,
 }
 
 /// Body bytes of a VisualSampleEntry before its child boxes.
@@ -122,7 +123,7 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"mlpa" => audio(entry, Family::TrueHd),
         b"mha1" | b"mha2" | b"mhm1" | b"mhm2" => audio(entry, Family::MpegH),
         b"iamf" => audio(entry, Family::Iamf),
-        kind if crate::transcode::pcm::is_pcm(kind) => pcm(entry),
+        kind if pcm::is_pcm(kind) => pcm(entry),
         _ => Ok(None),
     }
 }
@@ -380,7 +381,7 @@ impl CodecInfo {
 
 /// Uncompressed audio: described by its layout, transcoded before packaging.
 fn pcm(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
-    let format = crate::transcode::pcm::PcmFormat::parse(entry)?;
+    let format = pcm::PcmFormat::parse(entry)?;
     Ok(Some(CodecInfo {
         pcm: Some(format),
         ..CodecInfo::plain_audio(entry.kind, Family::Pcm, "pcm", format.rate, format.channels)

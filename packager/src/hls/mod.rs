@@ -7,10 +7,10 @@ use std::fmt::Write;
 
 use crate::crypt::{self, Scheme};
 use crate::described::RepInput;
+use crate::layout::Timeline;
 use crate::layout::{INIT_FILE, ON_DEMAND_FILE, segment_file_name};
 pub(crate) use crate::layout::{MULTIVARIANT, media_playlist_path};
 use crate::mp4::moov::Kind;
-use crate::options::Timeline;
 
 /// A subtitle rendition as the playlists see it.
 pub(crate) struct TextRendition<'a> {

@@ -1,12 +1,12 @@
 //! The top level of an input file: find `moov` by reading box headers at offsets (never
-//! the media data), parse it, and check every track's sample table against the file
-//! before anything is written.
+//! the media data), parse it with the fragments after it, and check a track's sample
+//! table against the file (`sample_stats`) before anything is written.
 
-use crate::crypt::decrypt::AuxAt;
 use crate::error::{BoxError, Malformed};
+use crate::mp4::cenc::AuxAt;
+use crate::mp4::fragments;
 use crate::mp4::header::{Bx, FourCC, fourcc_str, parse_header};
-use crate::mp4::moov::{self, Edit, Movie, SkipWhy, Skipped, Track};
-use crate::mp4::{concat, fragments, timed_text};
+use crate::mp4::moov::{self, Movie, Track};
 use crate::source::Input;
 use crate::{Error, Result};
 
@@ -29,42 +29,17 @@ pub(crate) struct Stats {
     pub max_size: u32,
 }
 
-/// One checked track.
+/// One input's movie as its boxes say it, before any track is judged.
 #[derive(Debug)]
-pub(crate) struct CheckedTrack {
-    pub track: Track,
-    pub stats: Stats,
-    /// Where the samples are read from when not the input itself (transcoded audio).
-    pub transcoded: Option<Input>,
+pub(crate) struct Read {
+    pub movie: Movie,
+    /// Whether the file has movie fragments (their samples are in the tracks' tables).
+    pub fragmented: bool,
 }
 
-#[derive(Debug)]
-pub(crate) struct Media {
-    pub movie_timescale: u32,
-    pub tracks: Vec<CheckedTrack>,
-    /// Timed-text tracks, converted to WebVTT.
-    pub subtitles: Vec<crate::Subtitles>,
-    /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
-    pub skipped: Vec<Skipped>,
-    /// Repairs made while reading, worth telling.
-    pub warnings: Vec<String>,
-}
-
-impl Media {
-    /// The error for a track whose audio or video would be lost.
-    pub fn uncarried(file: &str, s: &Skipped) -> Error {
-        Error::UncarriedTrack {
-            file: file.to_string(),
-            track: s.id,
-            handler: fourcc_str(&s.handler),
-            codec: s.entry.as_ref().map(fourcc_str).unwrap_or_default(),
-            reason: s.reason(),
-        }
-    }
-}
-
-/// Read and check the movie of one input.
-pub(crate) fn open(input: &Input) -> Result<Media> {
+/// Read the movie of one input: `moov`, the auxiliary information its tracks point to,
+/// and the samples of any movie fragments after it.
+pub(crate) fn read(input: &Input) -> Result<Read> {
     let name = input.name();
     let src = input.source();
     let file_len = src.len();
@@ -132,14 +107,22 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     let Some((moov_pos, moov_bytes)) = moov else {
         return Err(BoxError::new("file", file_len, Malformed::Missing("moov")).in_file(name));
     };
-    let root = top_box(input, *b"moov", "moov".into(), moov_pos, &moov_bytes)?;
-    let Movie {
-        timescale,
-        mut tracks,
-        texts,
-        mut skipped,
-    } = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
-    for t in &mut tracks {
+    read_movie(input, moov_pos, &moov_bytes, &moofs)
+}
+
+/// Parse `moov`, read the auxiliary information outside it and append the fragments.
+fn read_movie(
+    input: &Input,
+    moov_pos: u64,
+    moov_bytes: &[u8],
+    moofs: &[(u64, u64)],
+) -> Result<Read> {
+    let name = input.name();
+    let file_len = input.source().len();
+    let root = top_box(input, *b"moov", "moov".into(), moov_pos, moov_bytes)?;
+    let mut movie = moov::parse_moov(&root).map_err(|e| e.in_file(name))?;
+    let tracks = &mut movie.tracks;
+    for t in tracks.iter_mut() {
         if let Some(at) = t.aux_at.take() {
             let iv_size = t.protection.as_ref().map_or(0, |p| p.protection.iv_size);
             let mut runs = Vec::with_capacity(at.runs.len());
@@ -157,139 +140,13 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
             let buf = read_box(input, &path, pos, size)?;
             let moof = top_box(input, *b"moof", path, pos, &buf)?;
             appender
-                .append(&moof, &mut tracks, &trex, file_len)
+                .append(&moof, tracks, &trex, file_len)
                 .map_err(|e| e.in_file(name))?;
         }
     }
-    for t in &mut tracks {
-        t.edit =
-            Edit::reduce(&t.elst, timescale, t.timescale).map_err(|why| Error::Unsupported {
-                file: name.to_string(),
-                what: format!("track {}: {why}", t.id),
-            })?;
-    }
-    let mut checked = Vec::with_capacity(tracks.len());
-    let mut warnings = Vec::new();
-    let mut subtitles = Vec::new();
-    for t in &texts {
-        let skip = |why: &str| Skipped {
-            id: t.id,
-            handler: t.handler,
-            entry: Some(t.entry),
-            why: SkipWhy::UnreadableText(why.into()),
-        };
-        if t.table.count == 0 {
-            // Samples in movie fragments are not read for text (only audio and video).
-            skipped.push(if moofs.is_empty() {
-                Skipped {
-                    why: SkipWhy::NoSamples,
-                    ..skip("")
-                }
-            } else {
-                skip("timed text in movie fragments is not converted")
-            });
-            continue;
-        }
-        let (subs, styled) = timed_text::to_webvtt(input, t, timescale)?;
-        warnings.push(format!(
-            "text track {} ('{}'): converted to WebVTT{}",
-            t.id,
-            fourcc_str(&t.entry),
-            if styled {
-                "; its styling is dropped"
-            } else {
-                ""
-            }
-        ));
-        subtitles.push(subs);
-    }
-    for mut track in tracks {
-        if repair_last_duration(&mut track) {
-            warnings.push(format!(
-                "track {}: the last sample had no duration; given the one before it",
-                track.id
-            ));
-        }
-        // Every table must agree, also on a track that turns out to be empty.
-        let mut stats = check_track(&track, file_len).map_err(|e| e.in_file(name))?;
-        if !track.edit.joins.is_empty() {
-            concat::join_edits(&mut track).map_err(|why| Error::Unsupported {
-                file: name.to_string(),
-                what: format!("track {}: {why}", track.id),
-            })?;
-            warnings.push(format!(
-                "track {}: its media edits skip or repeat media; the parts they present are joined",
-                track.id
-            ));
-            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
-        }
-        let start = track.start_dts as i64;
-        // Only when a sample may start at or after the edit's end (the usual edit ends
-        // with the media: no second walk of the table).
-        if let Some(end) = track.edit.end
-            && track.table.count > 0
-            && start.saturating_add(stats.end_cts) > end
-        {
-            // What the edit list ends before is not presented: the samples after the
-            // last one that starts before the end (in decode order) are left out.
-            let keep = track
-                .table
-                .cursor()
-                .filter(|s| start + s.dts as i64 + s.cto < end)
-                .map(|s| s.index + 1)
-                .max()
-                .unwrap_or(0);
-            if keep == 0 {
-                skipped.push(Skipped::of(&track, SkipWhy::EditedOut));
-                continue;
-            }
-            if keep < track.table.count {
-                track.table.count = keep;
-                stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
-            }
-        }
-        if track.table.count == 0 {
-            skipped.push(Skipped::of(&track, SkipWhy::NoSamples));
-            continue;
-        }
-        track.preroll = concat::squeeze_preroll(&mut track, &stats);
-        if track.preroll > 0 {
-            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
-            warnings.push(format!(
-                "track {}: its edit starts inside a group of pictures; the {} frames decoded \
-                 before it are presented a tick each, and the presentation starts {:.3} ms later",
-                track.id,
-                track.preroll,
-                track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
-            ));
-        }
-        checked.push(CheckedTrack {
-            track,
-            stats,
-            transcoded: None,
-        });
-    }
-    if checked.is_empty() {
-        // Say which track could not be carried rather than only that none could.
-        if let Some(s) = skipped.iter().find(|s| s.loses_media()) {
-            return Err(Media::uncarried(name, s));
-        }
-        let why: Vec<String> = skipped.iter().map(Skipped::warning).collect();
-        return Err(Error::NoTracks {
-            file: name.to_string(),
-            detail: if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", why.join("; "))
-            },
-        });
-    }
-    Ok(Media {
-        movie_timescale: timescale,
-        tracks: checked,
-        subtitles,
-        skipped,
-        warnings,
+    Ok(Read {
+        movie,
+        fragmented: !moofs.is_empty(),
     })
 }
 
@@ -388,29 +245,6 @@ fn not_mp4(head: &[u8]) -> Malformed {
     Malformed::NotMp4 { found }
 }
 
-/// Many muxers write a zero duration for a track's last sample (its end is not known
-/// when it is written). Presented for no time, it would vanish: it gets the duration of
-/// the sample before it. Returns whether anything changed.
-fn repair_last_duration(track: &mut Track) -> bool {
-    let stts = &mut track.table.stts;
-    let Some(&(n, 0)) = stts.last() else {
-        return false;
-    };
-    if n != 1 {
-        return false; // several samples at zero duration: refused by the check
-    }
-    let previous = stts
-        .iter()
-        .rev()
-        .skip(1)
-        .find(|e| e.0 > 0)
-        .map_or(1, |e| e.1.max(1));
-    if let Some(last) = stts.last_mut() {
-        last.1 = previous;
-    }
-    true
-}
-
 /// A table that describes another number of samples than the track has.
 fn count_mismatch(track: &Track, table: &'static str, found: u64) -> BoxError {
     BoxError::new(
@@ -425,7 +259,7 @@ fn count_mismatch(track: &Track, table: &'static str, found: u64) -> BoxError {
 }
 
 /// Check that the tables agree with each other and with the file, in one pass.
-fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
+pub(crate) fn check_track(track: &Track, file_len: u64) -> Result<Stats, BoxError> {
     let t = &track.table;
     let stbl = format!("{}/mdia/minf/stbl", track.path);
     let mismatch = |table, found| count_mismatch(track, table, found);

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use crate::crypt::cipher::SampleAux;
-use crate::crypt::decrypt::{PIFF_SENC, parse_senc};
 use crate::error::{BoxError, Malformed};
+use crate::mp4::cenc::{PIFF_SENC, parse_senc};
 use crate::mp4::header::Bx;
 use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{Sizes, StscEntry};

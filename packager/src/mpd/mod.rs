@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID};
 use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
+use crate::layout::Timeline;
 use crate::layout::{FileKind, init_path, media_template, on_demand_path};
 use crate::mp4::moov::Kind;
-use crate::options::Timeline;
 pub(crate) use bandwidth::{bandwidth, buffer_model_holds};
 
 impl RepProtection<'_> {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::carriage::{self, CheckedTrack, Media};
 use crate::layout;
-use crate::mp4::file::{self, CheckedTrack, Media};
 use crate::mp4::moov::{Kind, SkipWhy, Skipped};
 use crate::options::{Options, TrackSelector};
 use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
@@ -221,7 +221,10 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
             reason: "no input file given".into(),
         });
     }
-    let mut media: Vec<Media> = inputs.par_iter().map(file::open).collect::<Result<_>>()?;
+    let mut media: Vec<Media> = inputs
+        .par_iter()
+        .map(carriage::open)
+        .collect::<Result<_>>()?;
     let mut warnings = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
         if let Some(lang) = input.language() {
@@ -282,7 +285,7 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
         .reduce(|a, b| if b.lt(a) { b } else { a })
         .unwrap_or(Rational::new(0, 1));
     // Frames decoded but not shown before a video edit's start are presented in the
-    // ticks just before it (`concat::squeeze_preroll`): the whole presentation starts the
+    // ticks just before it (`carriage::join::squeeze_preroll`): the whole presentation starts the
     // longest such run later, so they fall at or after 0 and no track moves against
     // another.
     let preroll = media

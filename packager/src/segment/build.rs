@@ -4,14 +4,15 @@
 
 use super::plan::{SegmentPlan, TrackPlan};
 use super::timing::Timing;
+use crate::carriage::CheckedTrack;
 use crate::codec::{self, Family};
 use crate::crypt::cipher::{SampleAux, TrackCipher};
 use crate::crypt::subsample::NalLayout;
 use crate::crypt::{EncryptionKey, Pssh, Scheme};
 use crate::described::BuiltSegment;
 use crate::error::{BoxError, Malformed};
+use crate::layout::Timeline;
 use crate::layout::{init_path, media_path, on_demand_path};
-use crate::mp4::file::CheckedTrack;
 use crate::mp4::moov::Kind;
 use crate::mp4::sample_table::Sample;
 use crate::mp4::write::cenc::{InitProtection, TrafProtection, protected_stsd};
@@ -20,7 +21,7 @@ use crate::mp4::write::moof::{Fragment, write_segment_header};
 use crate::mp4::write::sidx::{SidxRef, sidx_len, write_sidx};
 use crate::mp4::write::trun::{FLAGS_NON_SYNC, FLAGS_SYNC, TrunSample};
 use crate::options::Control;
-use crate::options::{Profile, Timeline};
+use crate::options::Profile;
 use crate::sink::{Sink, SinkFile};
 use crate::source::Input;
 use crate::{Error, Result};

@@ -7,7 +7,7 @@
 //! CTS == DTS, a non-negative `tfdt`, and `presentationTimeOffset` for what is left
 //! (AAC priming). All arithmetic is integer, in the track's own timescale.
 
-use crate::mp4::file::CheckedTrack;
+use crate::carriage::CheckedTrack;
 
 /// A time in seconds as an exact fraction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,20 +24,8 @@ enum Speaker {
     Cb,
 }
 
+use crate::codec::pcm::Layout;
 use Speaker::*;
-
-/// The layout an uncompressed audio sample entry declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// No layout box: the channel count's usual layout.
-    Default,
-    /// QuickTime `chan`: an AudioChannelLayoutTag and, for tag "use bitmap", the bitmap.
-    QuickTime { tag: u32, bitmap: u32 },
-    /// ISO `chnl` with a CICP `defined_layout` (ISO/IEC 23091-3).
-    Cicp(u8),
-    /// `chnl` with explicit positions or an object structure.
-    Explicit,
-}
 
 /// Opus's family-1 coding of `n` channels: streams, coupled streams, and the stream
 /// channel each Vorbis-ordered channel maps to (libopus's `vorbis_mappings`).

@@ -17,18 +17,18 @@
 //! the first input sample, at the time the input's edit list gives it.
 
 pub(crate) mod channels;
-pub(crate) mod pcm;
 pub(crate) mod resample;
 
 use dashpack_opus::Encoder;
 
 use crate::Result;
+use crate::carriage::CheckedTrack;
+use crate::codec::pcm::PcmFormat;
 use crate::codec::{CodecInfo, Family};
 use crate::error::Error;
-use crate::mp4::file::{CheckedTrack, sample_stats};
+use crate::mp4::file::sample_stats;
 use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 use crate::source::Input;
-use pcm::PcmFormat;
 
 /// Opus's one timescale in ISOBMFF, and its sample: 20 ms.
 const OPUS_RATE: u32 = 48_000;

@@ -4,7 +4,7 @@
 use crate::codec::tx3g;
 use crate::error::{BoxError, Malformed};
 use crate::limits::MAX_SUBTITLE_BYTES;
-use crate::mp4::moov::{Edit, TextTrack};
+use crate::mp4::moov::TextTrack;
 use crate::source::Input;
 use crate::subtitles::{self, Cue, Subtitles};
 use crate::{Error, Result};
@@ -20,7 +20,7 @@ pub(crate) fn to_webvtt(
         file: name.to_string(),
         what: format!("text track {}: {why}", t.id),
     };
-    let edit = Edit::reduce(&t.elst, movie_timescale, t.timescale).map_err(&what)?;
+    let edit = super::edit_list::reduce(&t.elst, movie_timescale, t.timescale).map_err(&what)?;
     if !edit.joins.is_empty() {
         return Err(what("its edit list skips or repeats text".into()));
     }

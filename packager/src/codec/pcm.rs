@@ -3,9 +3,21 @@
 //! versions 0-2, `enda` in `wave` for byte order) and ISO/IEC 23003-5's `ipcm` and
 //! `fpcm` (`pcmC`), decoded to interleaved `f32` frames.
 
-use super::channels::Layout;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, FourCC};
+
+/// The layout an uncompressed audio sample entry declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// No layout box: the channel count's usual layout.
+    Default,
+    /// QuickTime `chan`: an AudioChannelLayoutTag and, for tag "use bitmap", the bitmap.
+    QuickTime { tag: u32, bitmap: u32 },
+    /// ISO `chnl` with a CICP `defined_layout` (ISO/IEC 23091-3).
+    Cicp(u8),
+    /// `chnl` with explicit positions or an object structure.
+    Explicit,
+}
 
 /// How the samples of one PCM track are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +58,7 @@ impl PcmFormat {
 
     /// Reads a PCM audio sample entry.
     pub fn parse(entry: &Bx<'_>) -> Result<PcmFormat, BoxError> {
-        let sound = crate::codec::sound_description(entry)?;
+        let sound = super::sound_description(entry)?;
         let (channels, rate) = (sound.channels, sound.rate);
         let kind = entry.kind;
         let mut bits = match &kind {

@@ -1,0 +1,211 @@
+//! Which tracks of a read movie are carried, and in what form: the edit-list model
+//! (`edit_list`, `join`), repairs worth a warning, timed text converted to WebVTT, and
+//! the refusal when audio or video would be lost. Sits above `mp4` (the boxes) and below
+//! `segment` (the cut).
+
+pub(crate) mod edit_list;
+pub(crate) mod join;
+pub(crate) mod timed_text;
+
+use crate::mp4::file::{self, Stats, sample_stats};
+use crate::mp4::header::fourcc_str;
+use crate::mp4::moov::{SkipWhy, Skipped, Track};
+use crate::source::Input;
+use crate::{Error, Result};
+
+/// One checked track.
+#[derive(Debug)]
+pub(crate) struct CheckedTrack {
+    pub track: Track,
+    pub stats: Stats,
+    /// Where the samples are read from when not the input itself (transcoded audio).
+    pub transcoded: Option<Input>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Media {
+    pub movie_timescale: u32,
+    pub tracks: Vec<CheckedTrack>,
+    /// Timed-text tracks, converted to WebVTT.
+    pub subtitles: Vec<crate::Subtitles>,
+    /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
+    pub skipped: Vec<Skipped>,
+    /// Repairs made while reading, worth telling.
+    pub warnings: Vec<String>,
+}
+
+impl Media {
+    /// The error for a track whose audio or video would be lost.
+    pub fn uncarried(file: &str, s: &Skipped) -> Error {
+        Error::UncarriedTrack {
+            file: file.to_string(),
+            track: s.id,
+            handler: fourcc_str(&s.handler),
+            codec: s.entry.as_ref().map(fourcc_str).unwrap_or_default(),
+            reason: s.reason(),
+        }
+    }
+}
+
+/// Read one input and decide, track by track, what is carried.
+pub(crate) fn open(input: &Input) -> Result<Media> {
+    let name = input.name();
+    let file_len = input.source().len();
+    let file::Read { movie, fragmented } = file::read(input)?;
+    let timescale = movie.timescale;
+    let (mut tracks, texts, mut skipped) = (movie.tracks, movie.texts, movie.skipped);
+    for t in &mut tracks {
+        t.edit = edit_list::reduce(&t.elst, timescale, t.timescale).map_err(|why| {
+            Error::Unsupported {
+                file: name.to_string(),
+                what: format!("track {}: {why}", t.id),
+            }
+        })?;
+    }
+    let mut checked = Vec::with_capacity(tracks.len());
+    let mut warnings = Vec::new();
+    let mut subtitles = Vec::new();
+    for t in &texts {
+        let skip = |why: &str| Skipped {
+            id: t.id,
+            handler: t.handler,
+            entry: Some(t.entry),
+            why: SkipWhy::UnreadableText(why.into()),
+        };
+        if t.table.count == 0 {
+            // Samples in movie fragments are not read for text (only audio and video).
+            skipped.push(if !fragmented {
+                Skipped {
+                    why: SkipWhy::NoSamples,
+                    ..skip("")
+                }
+            } else {
+                skip("timed text in movie fragments is not converted")
+            });
+            continue;
+        }
+        let (subs, styled) = timed_text::to_webvtt(input, t, timescale)?;
+        warnings.push(format!(
+            "text track {} ('{}'): converted to WebVTT{}",
+            t.id,
+            fourcc_str(&t.entry),
+            if styled {
+                "; its styling is dropped"
+            } else {
+                ""
+            }
+        ));
+        subtitles.push(subs);
+    }
+    for mut track in tracks {
+        if repair_last_duration(&mut track) {
+            warnings.push(format!(
+                "track {}: the last sample had no duration; given the one before it",
+                track.id
+            ));
+        }
+        // Every table must agree, also on a track that turns out to be empty.
+        let mut stats = file::check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+        if !track.edit.joins.is_empty() {
+            join::join_edits(&mut track).map_err(|why| Error::Unsupported {
+                file: name.to_string(),
+                what: format!("track {}: {why}", track.id),
+            })?;
+            warnings.push(format!(
+                "track {}: its media edits skip or repeat media; the parts they present are joined",
+                track.id
+            ));
+            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+        }
+        let start = track.start_dts as i64;
+        // Only when a sample may start at or after the edit's end (the usual edit ends
+        // with the media: no second walk of the table).
+        if let Some(end) = track.edit.end
+            && track.table.count > 0
+            && start.saturating_add(stats.end_cts) > end
+        {
+            // What the edit list ends before is not presented: the samples after the
+            // last one that starts before the end (in decode order) are left out.
+            let keep = track
+                .table
+                .cursor()
+                .filter(|s| start + s.dts as i64 + s.cto < end)
+                .map(|s| s.index + 1)
+                .max()
+                .unwrap_or(0);
+            if keep == 0 {
+                skipped.push(Skipped::of(&track, SkipWhy::EditedOut));
+                continue;
+            }
+            if keep < track.table.count {
+                track.table.count = keep;
+                stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+            }
+        }
+        if track.table.count == 0 {
+            skipped.push(Skipped::of(&track, SkipWhy::NoSamples));
+            continue;
+        }
+        track.preroll = join::squeeze_preroll(&mut track, &stats);
+        if track.preroll > 0 {
+            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
+            warnings.push(format!(
+                "track {}: its edit starts inside a group of pictures; the {} frames decoded \
+                 before it are presented a tick each, and the presentation starts {:.3} ms later",
+                track.id,
+                track.preroll,
+                track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
+            ));
+        }
+        checked.push(CheckedTrack {
+            track,
+            stats,
+            transcoded: None,
+        });
+    }
+    if checked.is_empty() {
+        // Say which track could not be carried rather than only that none could.
+        if let Some(s) = skipped.iter().find(|s| s.loses_media()) {
+            return Err(Media::uncarried(name, s));
+        }
+        let why: Vec<String> = skipped.iter().map(Skipped::warning).collect();
+        return Err(Error::NoTracks {
+            file: name.to_string(),
+            detail: if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join("; "))
+            },
+        });
+    }
+    Ok(Media {
+        movie_timescale: timescale,
+        tracks: checked,
+        subtitles,
+        skipped,
+        warnings,
+    })
+}
+
+/// Many muxers write a zero duration for a track's last sample (its end is not known
+/// when it is written). Presented for no time, it would vanish: it gets the duration of
+/// the sample before it. Returns whether anything changed.
+fn repair_last_duration(track: &mut Track) -> bool {
+    let stts = &mut track.table.stts;
+    let Some(&(n, 0)) = stts.last() else {
+        return false;
+    };
+    if n != 1 {
+        return false; // several samples at zero duration: refused by the check
+    }
+    let previous = stts
+        .iter()
+        .rev()
+        .skip(1)
+        .find(|e| e.0 > 0)
+        .map_or(1, |e| e.1.max(1));
+    if let Some(last) = stts.last_mut() {
+        last.1 = previous;
+    }
+    true
+}
