@@ -58,7 +58,7 @@ impl PcmFormat {
 
     /// Reads a PCM audio sample entry.
     pub fn parse(entry: &Bx<'_>) -> Result<PcmFormat, BoxError> {
-        let sound = super::sound_description(entry)?;
+        let sound = super::entry::sound_description(entry)?;
         let (channels, rate) = (sound.channels, sound.rate);
         let kind = entry.kind;
         let mut bits = match &kind {

@@ -22,7 +22,15 @@ line.declared{stroke:#c00;stroke-width:1.5;stroke-dasharray:6 3}
 text{font-size:11px;fill:#444}tr.bad td{background:#fde8e8}
 ";
 
-pub(super) fn page(report: &Report, player: Option<&str>) -> String {
+impl Report {
+    /// The report as one HTML page with its charts inline and no outside resources.
+    /// `player`, when given, is HTML placed above the report (the preview's player).
+    pub fn to_html(&self, player: Option<&str>) -> String {
+        page(self, player)
+    }
+}
+
+fn page(report: &Report, player: Option<&str>) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let title = format!("{} in {}", report.mpd, report.folder.display());
     let _ = write!(

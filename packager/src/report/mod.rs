@@ -123,12 +123,6 @@ pub struct Finding {
 }
 
 impl Report {
-    /// The report as one HTML page with its charts inline and no outside resources.
-    /// `player`, when given, is HTML placed above the report (the preview's player).
-    pub fn to_html(&self, player: Option<&str>) -> String {
-        html::page(self, player)
-    }
-
     /// Warnings only (notes left out).
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
         self.findings
