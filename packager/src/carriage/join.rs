@@ -58,26 +58,7 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
                 None => return Err(format!("media edit {n} starts after the last sample")),
             }
         } else {
-            let Some(i) = samples.iter().position(|s| cts(s) >= media_time) else {
-                return Err(format!("media edit {n} starts after the last sample"));
-            };
-            let s = &samples[i];
-            if !s.sync {
-                return Err(format!(
-                    "media edit {n} starts at media time {media_time}, on sample {} which is \
-                     not a sync sample (only re-encoding could join it)",
-                    s.index + 1
-                ));
-            }
-            if let Some(b) = samples[..i].iter().find(|s| cts(s) >= media_time) {
-                return Err(format!(
-                    "media edit {n}: sample {} is presented inside it but decoded before \
-                     its sync sample {}",
-                    b.index + 1,
-                    s.index + 1
-                ));
-            }
-            i
+            sync_start(&samples, &cts, media_time, n)?
         };
         let mut stop = begin;
         while stop < samples.len() && inside_end(&samples[stop]) {
@@ -129,6 +110,36 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
         .map(|e| e.saturating_add(spans[last_span].2));
     track.edit.joins.clear();
     Ok(())
+}
+
+/// Where a later media edit of a video track begins: on a sync sample, with nothing
+/// decoded before it presented inside the edit.
+fn sync_start(
+    samples: &[Sample],
+    cts: &dyn Fn(&Sample) -> i64,
+    media_time: i64,
+    n: usize,
+) -> Result<usize, String> {
+    let Some(i) = samples.iter().position(|s| cts(s) >= media_time) else {
+        return Err(format!("media edit {n} starts after the last sample"));
+    };
+    let s = &samples[i];
+    if !s.sync {
+        return Err(format!(
+            "media edit {n} starts at media time {media_time}, on sample {} which is \
+             not a sync sample (only re-encoding could join it)",
+            s.index + 1
+        ));
+    }
+    if let Some(b) = samples[..i].iter().find(|s| cts(s) >= media_time) {
+        return Err(format!(
+            "media edit {n}: sample {} is presented inside it but decoded before \
+             its sync sample {}",
+            b.index + 1,
+            s.index + 1
+        ));
+    }
+    Ok(i)
 }
 
 /// A video track whose edit starts after a sync sample, inside its group of pictures:

@@ -9,8 +9,9 @@ pub(crate) mod timed_text;
 
 use crate::mp4::file::{self, Stats, sample_stats};
 use crate::mp4::header::fourcc_str;
-use crate::mp4::moov::{SkipWhy, Skipped, Track};
+use crate::mp4::moov::{SkipWhy, Skipped, TextTrack, Track};
 use crate::source::Input;
+use crate::subtitles::Subtitles;
 use crate::{Error, Result};
 
 /// One checked track.
@@ -27,7 +28,7 @@ pub(crate) struct Media {
     pub movie_timescale: u32,
     pub tracks: Vec<CheckedTrack>,
     /// Timed-text tracks, converted to WebVTT.
-    pub subtitles: Vec<crate::Subtitles>,
+    pub subtitles: Vec<Subtitles>,
     /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
     pub skipped: Vec<Skipped>,
     /// Repairs made while reading, worth telling.
@@ -50,10 +51,9 @@ impl Media {
 /// Read one input and decide, track by track, what is carried.
 pub(crate) fn open(input: &Input) -> Result<Media> {
     let name = input.name();
-    let file_len = input.source().len();
     let file::Read { movie, fragmented } = file::read(input)?;
     let timescale = movie.timescale;
-    let (mut tracks, texts, mut skipped) = (movie.tracks, movie.texts, movie.skipped);
+    let (mut tracks, mut skipped) = (movie.tracks, movie.skipped);
     for t in &mut tracks {
         t.edit = edit_list::reduce(&t.elst, timescale, t.timescale).map_err(|why| {
             Error::Unsupported {
@@ -62,121 +62,26 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
             }
         })?;
     }
-    let mut checked = Vec::with_capacity(tracks.len());
     let mut warnings = Vec::new();
     let mut subtitles = Vec::new();
-    for t in &texts {
-        let skip = |why: &str| Skipped {
-            id: t.id,
-            handler: t.handler,
-            entry: Some(t.entry),
-            why: SkipWhy::UnreadableText(why.into()),
-        };
-        if t.table.count == 0 {
-            // Samples in movie fragments are not read for text (only audio and video).
-            skipped.push(if !fragmented {
-                Skipped {
-                    why: SkipWhy::NoSamples,
-                    ..skip("")
-                }
-            } else {
-                skip("timed text in movie fragments is not converted")
-            });
-            continue;
-        }
-        let (subs, styled) = timed_text::to_webvtt(input, t, timescale)?;
-        warnings.push(format!(
-            "text track {} ('{}'): converted to WebVTT{}",
-            t.id,
-            fourcc_str(&t.entry),
-            if styled {
-                "; its styling is dropped"
-            } else {
-                ""
+    for t in &movie.texts {
+        match text_track(input, t, timescale, fragmented)? {
+            Ok((subs, warning)) => {
+                subtitles.push(subs);
+                warnings.push(warning);
             }
-        ));
-        subtitles.push(subs);
+            Err(s) => skipped.push(s),
+        }
     }
-    for mut track in tracks {
-        if repair_last_duration(&mut track) {
-            warnings.push(format!(
-                "track {}: the last sample had no duration; given the one before it",
-                track.id
-            ));
+    let mut checked = Vec::with_capacity(tracks.len());
+    for track in tracks {
+        match carry(input, track, &mut warnings)? {
+            Ok(t) => checked.push(t),
+            Err(s) => skipped.push(s),
         }
-        // Every table must agree, also on a track that turns out to be empty.
-        let mut stats = file::check_track(&track, file_len).map_err(|e| e.in_file(name))?;
-        if !track.edit.joins.is_empty() {
-            join::join_edits(&mut track).map_err(|why| Error::Unsupported {
-                file: name.to_string(),
-                what: format!("track {}: {why}", track.id),
-            })?;
-            warnings.push(format!(
-                "track {}: its media edits skip or repeat media; the parts they present are joined",
-                track.id
-            ));
-            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
-        }
-        let start = track.start_dts as i64;
-        // Only when a sample may start at or after the edit's end (the usual edit ends
-        // with the media: no second walk of the table).
-        if let Some(end) = track.edit.end
-            && track.table.count > 0
-            && start.saturating_add(stats.end_cts) > end
-        {
-            // What the edit list ends before is not presented: the samples after the
-            // last one that starts before the end (in decode order) are left out.
-            let keep = track
-                .table
-                .cursor()
-                .filter(|s| start + s.dts as i64 + s.cto < end)
-                .map(|s| s.index + 1)
-                .max()
-                .unwrap_or(0);
-            if keep == 0 {
-                skipped.push(Skipped::of(&track, SkipWhy::EditedOut));
-                continue;
-            }
-            if keep < track.table.count {
-                track.table.count = keep;
-                stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
-            }
-        }
-        if track.table.count == 0 {
-            skipped.push(Skipped::of(&track, SkipWhy::NoSamples));
-            continue;
-        }
-        track.preroll = join::squeeze_preroll(&mut track, &stats);
-        if track.preroll > 0 {
-            stats = sample_stats(&track, file_len).map_err(|e| e.in_file(name))?;
-            warnings.push(format!(
-                "track {}: its edit starts inside a group of pictures; the {} frames decoded \
-                 before it are presented a tick each, and the presentation starts {:.3} ms later",
-                track.id,
-                track.preroll,
-                track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
-            ));
-        }
-        checked.push(CheckedTrack {
-            track,
-            stats,
-            transcoded: None,
-        });
     }
     if checked.is_empty() {
-        // Say which track could not be carried rather than only that none could.
-        if let Some(s) = skipped.iter().find(|s| s.loses_media()) {
-            return Err(Media::uncarried(name, s));
-        }
-        let why: Vec<String> = skipped.iter().map(Skipped::warning).collect();
-        return Err(Error::NoTracks {
-            file: name.to_string(),
-            detail: if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", why.join("; "))
-            },
-        });
+        return Err(none_carried(name, &skipped));
     }
     Ok(Media {
         movie_timescale: timescale,
@@ -185,6 +90,138 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         skipped,
         warnings,
     })
+}
+
+/// A timed-text track as WebVTT with the warning that says so, or why it is left out.
+fn text_track(
+    input: &Input,
+    t: &TextTrack,
+    timescale: u32,
+    fragmented: bool,
+) -> Result<std::result::Result<(Subtitles, String), Skipped>> {
+    let skip = |why: &str| Skipped {
+        id: t.id,
+        handler: t.handler,
+        entry: Some(t.entry),
+        why: SkipWhy::UnreadableText(why.into()),
+    };
+    if t.table.count == 0 {
+        // Samples in movie fragments are not read for text (only audio and video).
+        return Ok(Err(if !fragmented {
+            Skipped {
+                why: SkipWhy::NoSamples,
+                ..skip("")
+            }
+        } else {
+            skip("timed text in movie fragments is not converted")
+        }));
+    }
+    let (subs, styled) = timed_text::to_webvtt(input, t, timescale)?;
+    let warning = format!(
+        "text track {} ('{}'): converted to WebVTT{}",
+        t.id,
+        fourcc_str(&t.entry),
+        if styled {
+            "; its styling is dropped"
+        } else {
+            ""
+        }
+    );
+    Ok(Ok((subs, warning)))
+}
+
+/// One audio or video track checked against the file and made into what a DASH
+/// timeline carries (last duration repaired, media edits joined, the part after the
+/// edit's end left out, pre-roll squeezed), or why it is left out.
+fn carry(
+    input: &Input,
+    mut track: Track,
+    warnings: &mut Vec<String>,
+) -> Result<std::result::Result<CheckedTrack, Skipped>> {
+    let (name, file_len) = (input.name(), input.source().len());
+    let stats_of = |track: &Track| sample_stats(track, file_len).map_err(|e| e.in_file(name));
+    if repair_last_duration(&mut track) {
+        warnings.push(format!(
+            "track {}: the last sample had no duration; given the one before it",
+            track.id
+        ));
+    }
+    // Every table must agree, also on a track that turns out to be empty.
+    let mut stats = file::check_track(&track, file_len).map_err(|e| e.in_file(name))?;
+    if !track.edit.joins.is_empty() {
+        join::join_edits(&mut track).map_err(|why| Error::Unsupported {
+            file: name.to_string(),
+            what: format!("track {}: {why}", track.id),
+        })?;
+        warnings.push(format!(
+            "track {}: its media edits skip or repeat media; the parts they present are joined",
+            track.id
+        ));
+        stats = stats_of(&track)?;
+    }
+    match kept_before_edit_end(&track, &stats) {
+        Some(0) => return Ok(Err(Skipped::of(&track, SkipWhy::EditedOut))),
+        Some(keep) if keep < track.table.count => {
+            track.table.count = keep;
+            stats = stats_of(&track)?;
+        }
+        _ => {}
+    }
+    if track.table.count == 0 {
+        return Ok(Err(Skipped::of(&track, SkipWhy::NoSamples)));
+    }
+    track.preroll = join::squeeze_preroll(&mut track, &stats);
+    if track.preroll > 0 {
+        stats = stats_of(&track)?;
+        warnings.push(format!(
+            "track {}: its edit starts inside a group of pictures; the {} frames decoded \
+             before it are presented a tick each, and the presentation starts {:.3} ms later",
+            track.id,
+            track.preroll,
+            track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
+        ));
+    }
+    Ok(Ok(CheckedTrack {
+        track,
+        stats,
+        transcoded: None,
+    }))
+}
+
+/// How many samples (in decode order) start before the edit's end, when a sample may
+/// start at or after it; `None` when all do (the usual edit ends with the media: no
+/// second walk of the table). What the edit list ends before is not presented.
+fn kept_before_edit_end(track: &Track, stats: &Stats) -> Option<u32> {
+    let start = track.start_dts as i64;
+    let end = track.edit.end?;
+    if track.table.count == 0 || start.saturating_add(stats.end_cts) <= end {
+        return None;
+    }
+    Some(
+        track
+            .table
+            .cursor()
+            .filter(|s| start + s.dts as i64 + s.cto < end)
+            .map(|s| s.index + 1)
+            .max()
+            .unwrap_or(0),
+    )
+}
+
+/// No track carried: say which could not be, rather than only that none could.
+fn none_carried(name: &str, skipped: &[Skipped]) -> Error {
+    if let Some(s) = skipped.iter().find(|s| s.loses_media()) {
+        return Media::uncarried(name, s);
+    }
+    let why: Vec<String> = skipped.iter().map(Skipped::warning).collect();
+    Error::NoTracks {
+        file: name.to_string(),
+        detail: if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", why.join("; "))
+        },
+    }
 }
 
 /// Many muxers write a zero duration for a track's last sample (its end is not known

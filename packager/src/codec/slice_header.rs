@@ -294,70 +294,13 @@ impl Avc {
         // ref_pic_list_modification
         let lists = if bslice { 2 } else { 1 };
         if !i && !si {
-            for _ in 0..lists {
-                if b.flag()? {
-                    let mut n = 0;
-                    loop {
-                        let idc = ue_max(&mut b, 5)?;
-                        if idc == 3 {
-                            break;
-                        }
-                        b.ue()?;
-                        n += 1;
-                        if n > 64 {
-                            return None;
-                        }
-                    }
-                }
-            }
+            avc_ref_pic_list_modification(&mut b, lists)?;
         }
         if (pps.weighted_pred && (p || sp)) || (pps.weighted_bipred_idc == 1 && bslice) {
-            b.ue()?;
-            if sps.chroma_array_type != 0 {
-                b.ue()?;
-            }
-            for list in refs.iter().take(lists) {
-                for _ in 0..*list {
-                    if b.flag()? {
-                        b.se()?;
-                        b.se()?;
-                    }
-                    if sps.chroma_array_type != 0 && b.flag()? {
-                        for _ in 0..4 {
-                            b.se()?;
-                        }
-                    }
-                }
-            }
+            avc_pred_weight_table(&mut b, sps.chroma_array_type != 0, &refs[..lists])?;
         }
         if nal_ref_idc != 0 {
-            if idr {
-                b.skip(2)?;
-            } else if b.flag()? {
-                let mut n = 0;
-                loop {
-                    let op = ue_max(&mut b, 6)?;
-                    if op == 0 {
-                        break;
-                    }
-                    if matches!(op, 1 | 3) {
-                        b.ue()?;
-                    }
-                    if op == 2 {
-                        b.ue()?;
-                    }
-                    if matches!(op, 3 | 6) {
-                        b.ue()?;
-                    }
-                    if op == 4 {
-                        b.ue()?;
-                    }
-                    n += 1;
-                    if n > 64 {
-                        return None;
-                    }
-                }
-            }
+            avc_dec_ref_pic_marking(&mut b, idr)?;
         }
         if pps.entropy_coding && !i && !si {
             b.ue()?;
@@ -375,6 +318,172 @@ impl Avc {
         }
         Some(b.bytes_used())
     }
+}
+
+/// H.264 7.3.3.1 ref_pic_list_modification, skipped.
+fn avc_ref_pic_list_modification(b: &mut Bits<'_>, lists: usize) -> Option<()> {
+    for _ in 0..lists {
+        if b.flag()? {
+            let mut n = 0;
+            loop {
+                let idc = ue_max(b, 5)?;
+                if idc == 3 {
+                    break;
+                }
+                b.ue()?;
+                n += 1;
+                if n > 64 {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// H.264 7.3.3.2 pred_weight_table, skipped; `refs` active references per list.
+fn avc_pred_weight_table(b: &mut Bits<'_>, chroma: bool, refs: &[u32]) -> Option<()> {
+    b.ue()?;
+    if chroma {
+        b.ue()?;
+    }
+    for list in refs {
+        for _ in 0..*list {
+            if b.flag()? {
+                b.se()?;
+                b.se()?;
+            }
+            if chroma && b.flag()? {
+                for _ in 0..4 {
+                    b.se()?;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// H.264 7.3.3.3 dec_ref_pic_marking, skipped.
+fn avc_dec_ref_pic_marking(b: &mut Bits<'_>, idr: bool) -> Option<()> {
+    if idr {
+        return b.skip(2);
+    }
+    if b.flag()? {
+        let mut n = 0;
+        loop {
+            let op = ue_max(b, 6)?;
+            if op == 0 {
+                break;
+            }
+            if matches!(op, 1 | 3) {
+                b.ue()?;
+            }
+            if op == 2 {
+                b.ue()?;
+            }
+            if matches!(op, 3 | 6) {
+                b.ue()?;
+            }
+            if op == 4 {
+                b.ue()?;
+            }
+            n += 1;
+            if n > 64 {
+                return None;
+            }
+        }
+    }
+    Some(())
+}
+
+/// H.265 7.3.6.1: the picture order count, the short- and long-term reference
+/// picture sets; returns NumPicTotalCurr and slice_temporal_mvp_enabled_flag.
+fn hevc_poc_and_refs(b: &mut Bits<'_>, sps: &HevcSps) -> Option<(u32, bool)> {
+    let mut total_curr = 0u32;
+    let mut temporal_mvp = false;
+    b.skip(sps.log2_max_poc_lsb)?;
+    let rps = if !b.flag()? {
+        parse_rps(b, sps.rps.len(), &sps.rps)?
+    } else {
+        let idx = b.bits(ceil_log2(sps.rps.len() as u32))? as usize;
+        sps.rps.get(idx)?.clone()
+    };
+    total_curr += rps.used();
+    if sps.long_term_refs {
+        let from_sps = if sps.lt_sps_used.is_empty() {
+            0
+        } else {
+            ue_max(b, sps.lt_sps_used.len() as u32)?
+        };
+        let pics = ue_max(b, 32)?;
+        for i in 0..from_sps + pics {
+            if i < from_sps {
+                let idx = b.bits(ceil_log2(sps.lt_sps_used.len() as u32))?;
+                total_curr += u32::from(*sps.lt_sps_used.get(idx as usize)?);
+            } else {
+                b.skip(sps.log2_max_poc_lsb)?;
+                total_curr += b.bit()?;
+            }
+            if b.flag()? {
+                b.ue()?;
+            }
+        }
+    }
+    if sps.temporal_mvp {
+        temporal_mvp = b.flag()?;
+    }
+    Some((total_curr, temporal_mvp))
+}
+
+/// H.265 7.3.6.3 pred_weight_table, skipped; `refs` active references per list.
+fn hevc_pred_weight_table(b: &mut Bits<'_>, chroma: bool, refs: &[u32]) -> Option<()> {
+    b.ue()?;
+    if chroma {
+        b.se()?;
+    }
+    for list in refs {
+        let n = *list as usize;
+        let mut luma = Vec::with_capacity(n);
+        for _ in 0..n {
+            luma.push(b.flag()?);
+        }
+        let mut chroma_flags = vec![false; n];
+        if chroma {
+            for f in chroma_flags.iter_mut() {
+                *f = b.flag()?;
+            }
+        }
+        for k in 0..n {
+            if luma[k] {
+                b.se()?;
+                b.se()?;
+            }
+            if chroma_flags[k] {
+                for _ in 0..4 {
+                    b.se()?;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// H.265 7.3.6.1: the entry points and the slice header extension, skipped.
+fn hevc_entry_points_and_extension(b: &mut Bits<'_>, pps: &HevcPps) -> Option<()> {
+    if pps.tiles_or_wpp {
+        let n = b.ue()?;
+        if n > 0 {
+            let len = ue_max(b, 31)? + 1;
+            for _ in 0..n {
+                b.skip(len)?;
+            }
+        }
+    }
+    if pps.slice_header_extension {
+        let n = ue_max(b, 256)?;
+        b.skip(8 * n)?;
+    }
+    Some(())
 }
 
 /// Bits needed for a value below `n` (`Ceil(Log2(n))`).
@@ -725,41 +834,11 @@ impl Hevc {
             if sps.separate_colour_plane {
                 b.skip(2)?;
             }
-            let mut total_curr = 0u32;
-            let mut temporal_mvp = false;
-            if nal_type != 19 && nal_type != 20 {
-                b.skip(sps.log2_max_poc_lsb)?;
-                let rps = if !b.flag()? {
-                    parse_rps(&mut b, sps.rps.len(), &sps.rps)?
-                } else {
-                    let idx = b.bits(ceil_log2(sps.rps.len() as u32))? as usize;
-                    sps.rps.get(idx)?.clone()
-                };
-                total_curr += rps.used();
-                if sps.long_term_refs {
-                    let from_sps = if sps.lt_sps_used.is_empty() {
-                        0
-                    } else {
-                        ue_max(&mut b, sps.lt_sps_used.len() as u32)?
-                    };
-                    let pics = ue_max(&mut b, 32)?;
-                    for i in 0..from_sps + pics {
-                        if i < from_sps {
-                            let idx = b.bits(ceil_log2(sps.lt_sps_used.len() as u32))?;
-                            total_curr += u32::from(*sps.lt_sps_used.get(idx as usize)?);
-                        } else {
-                            b.skip(sps.log2_max_poc_lsb)?;
-                            total_curr += b.bit()?;
-                        }
-                        if b.flag()? {
-                            b.ue()?;
-                        }
-                    }
-                }
-                if sps.temporal_mvp {
-                    temporal_mvp = b.flag()?;
-                }
-            }
+            let (total_curr, temporal_mvp) = if nal_type != 19 && nal_type != 20 {
+                hevc_poc_and_refs(&mut b, sps)?
+            } else {
+                (0, false)
+            };
             let (mut sao_luma, mut sao_chroma) = (false, false);
             if sps.sao {
                 sao_luma = b.flag()?;
@@ -796,35 +875,7 @@ impl Hevc {
                     }
                 }
                 if (pps.weighted_pred && pslice) || (pps.weighted_bipred && bslice) {
-                    b.ue()?;
-                    let chroma = sps.chroma_array_type != 0;
-                    if chroma {
-                        b.se()?;
-                    }
-                    for list in refs.iter().take(lists) {
-                        let n = *list as usize;
-                        let mut luma = Vec::with_capacity(n);
-                        for _ in 0..n {
-                            luma.push(b.flag()?);
-                        }
-                        let mut chroma_flags = vec![false; n];
-                        if chroma {
-                            for f in chroma_flags.iter_mut() {
-                                *f = b.flag()?;
-                            }
-                        }
-                        for k in 0..n {
-                            if luma[k] {
-                                b.se()?;
-                                b.se()?;
-                            }
-                            if chroma_flags[k] {
-                                for _ in 0..4 {
-                                    b.se()?;
-                                }
-                            }
-                        }
-                    }
+                    hevc_pred_weight_table(&mut b, sps.chroma_array_type != 0, &refs[..lists])?;
                 }
                 b.ue()?; // five_minus_max_num_merge_cand
             }
@@ -848,19 +899,7 @@ impl Hevc {
                 b.skip(1)?;
             }
         }
-        if pps.tiles_or_wpp {
-            let n = b.ue()?;
-            if n > 0 {
-                let len = ue_max(&mut b, 31)? + 1;
-                for _ in 0..n {
-                    b.skip(len)?;
-                }
-            }
-        }
-        if pps.slice_header_extension {
-            let n = ue_max(&mut b, 256)?;
-            b.skip(8 * n)?;
-        }
+        hevc_entry_points_and_extension(&mut b, pps)?;
         // byte_alignment(): a one bit, then zeros to the end of the byte.
         if b.bit()? != 1 {
             return None;

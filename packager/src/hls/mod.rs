@@ -138,6 +138,52 @@ fn text_playlist(duration: f64, file: &str) -> String {
     )
 }
 
+/// The variants of one video Representation: alone, or with each audio group.
+fn video_variants(
+    m: &mut String,
+    v: &RepInput<'_>,
+    groups: &[(&str, Vec<&RepInput<'_>>)],
+    subs: &str,
+) {
+    let (vpeak, vavg) = rates(v);
+    let frame_rate = v
+        .frame_rate
+        .map(|(n, d)| format!(",FRAME-RATE={:.3}", n as f64 / d.max(1) as f64))
+        .unwrap_or_default();
+    // Dolby Vision over its base layer: HLS's SUPPLEMENTAL-CODECS with the brand.
+    let supplemental = v
+        .supplemental
+        .map(|s| {
+            let brand = s.hls_brand.map(|b| format!("/{b}")).unwrap_or_default();
+            format!(",SUPPLEMENTAL-CODECS=\"{}{brand}\"", quoted(&s.codecs))
+        })
+        .unwrap_or_default();
+    let variant = |codecs: String, peak: u64, average: u64, audio: String| {
+        format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\"{supplemental},RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
+            quoted(&codecs),
+            v.width,
+            v.height,
+            media_playlist_path(v.id)
+        )
+    };
+    if groups.is_empty() {
+        m.push_str(&variant(v.codecs.to_string(), vpeak, vavg, String::new()));
+    }
+    for (gi, (codecs, members)) in groups.iter().enumerate() {
+        let (apeak, aavg) = members
+            .iter()
+            .map(|r| rates(r))
+            .fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+        m.push_str(&variant(
+            format!("{},{codecs}", v.codecs),
+            vpeak + apeak,
+            vavg + aavg,
+            format!(",AUDIO=\"audio-{}\"", gi + 1),
+        ));
+    }
+}
+
 /// Every playlist as (path, text): the media playlists, then the multivariant one.
 pub(crate) fn write(
     reps: &[RepInput<'_>],
@@ -211,43 +257,7 @@ pub(crate) fn write(
         }
     }
     for v in &videos {
-        let (vpeak, vavg) = rates(v);
-        let frame_rate = v
-            .frame_rate
-            .map(|(n, d)| format!(",FRAME-RATE={:.3}", n as f64 / d.max(1) as f64))
-            .unwrap_or_default();
-        // Dolby Vision over its base layer: HLS's SUPPLEMENTAL-CODECS with the brand.
-        let supplemental = v
-            .supplemental
-            .map(|s| {
-                let brand = s.hls_brand.map(|b| format!("/{b}")).unwrap_or_default();
-                format!(",SUPPLEMENTAL-CODECS=\"{}{brand}\"", quoted(&s.codecs))
-            })
-            .unwrap_or_default();
-        let variant = |codecs: String, peak: u64, average: u64, audio: String| {
-            format!(
-                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\"{supplemental},RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
-                quoted(&codecs),
-                v.width,
-                v.height,
-                media_playlist_path(v.id)
-            )
-        };
-        if groups.is_empty() {
-            m.push_str(&variant(v.codecs.to_string(), vpeak, vavg, String::new()));
-        }
-        for (gi, (codecs, members)) in groups.iter().enumerate() {
-            let (apeak, aavg) = members
-                .iter()
-                .map(|r| rates(r))
-                .fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
-            m.push_str(&variant(
-                format!("{},{codecs}", v.codecs),
-                vpeak + apeak,
-                vavg + aavg,
-                format!(",AUDIO=\"audio-{}\"", gi + 1),
-            ));
-        }
+        video_variants(&mut m, v, &groups, subs);
     }
     files.push((MULTIVARIANT.to_string(), m));
     files

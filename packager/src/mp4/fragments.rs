@@ -136,18 +136,7 @@ impl Appender {
                     value: i64::from(d.description),
                 }));
             }
-            let decode_time = match &tfdt {
-                Some(tfdt) => {
-                    let mut r = tfdt.body();
-                    let (version, _) = r.version_flags()?;
-                    Some(if version == 1 {
-                        r.u64()?
-                    } else {
-                        u64::from(r.u32()?)
-                    })
-                }
-                None => None,
-            };
+            let decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
             let end = match self.ends[k] {
                 None => {
                     // The table counts from 0; the first decode time is the start.
@@ -178,44 +167,68 @@ impl Appender {
                 next = after;
                 ticks += added;
             }
-            // Encrypted input: each sample's IV and subsamples, in sample order.
-            if let Some(p) = &track.protection {
-                let added = u64::from(track.table.count - before);
-                // A clear lead: fragments that name the entry in the clear, or that carry
-                // no sample auxiliary information at all (as Shaka Packager writes them).
-                let clear = Some(d.description) == p.clear_description || (senc.is_none() && !saiz);
-                let aux = match &senc {
-                    _ if clear => vec![
-                        SampleAux {
-                            clear: true,
-                            ..SampleAux::default()
-                        };
-                        added as usize
-                    ],
-                    Some((b, piff)) => parse_senc(b, *piff, p.protection.iv_size, added)?,
-                    None => Vec::new(),
-                };
-                if aux.len() as u64 != added {
-                    let (path, offset) = senc
-                        .as_ref()
-                        .map_or((&traf.path, traf.start), |b| (&b.0.path, b.0.start));
-                    return Err(BoxError::new(
-                        path.clone(),
-                        offset,
-                        Malformed::CountMismatch {
-                            table: "senc",
-                            expected: added,
-                            found: aux.len() as u64,
-                        },
-                    ));
-                }
-                track.aux.extend(aux);
-            }
+            append_aux(track, before, d.description, senc.as_ref(), saiz, &traf)?;
             self.ends[k] = Some(end + ticks);
             implicit_base = next;
         }
         Ok(())
     }
+}
+
+/// Encrypted input: the IV and subsamples of each sample a `traf` added, in sample order.
+fn append_aux(
+    track: &mut Track,
+    before: u32,
+    description: u32,
+    senc: Option<&(Bx<'_>, bool)>,
+    saiz: bool,
+    traf: &Bx<'_>,
+) -> Result<(), BoxError> {
+    let Some(p) = &track.protection else {
+        return Ok(());
+    };
+    let added = u64::from(track.table.count - before);
+    // A clear lead: fragments that name the entry in the clear, or that carry
+    // no sample auxiliary information at all (as Shaka Packager writes them).
+    let clear = Some(description) == p.clear_description || (senc.is_none() && !saiz);
+    let aux = match senc {
+        _ if clear => vec![
+            SampleAux {
+                clear: true,
+                ..SampleAux::default()
+            };
+            added as usize
+        ],
+        Some((b, piff)) => parse_senc(b, *piff, p.protection.iv_size, added)?,
+        None => Vec::new(),
+    };
+    if aux.len() as u64 != added {
+        let (path, offset) = senc
+            .as_ref()
+            .map_or((&traf.path, traf.start), |b| (&b.0.path, b.0.start));
+        return Err(BoxError::new(
+            path.clone(),
+            offset,
+            Malformed::CountMismatch {
+                table: "senc",
+                expected: added,
+                found: aux.len() as u64,
+            },
+        ));
+    }
+    track.aux.extend(aux);
+    Ok(())
+}
+
+/// The base media decode time a `tfdt` gives.
+fn tfdt_time(tfdt: &Bx<'_>) -> Result<u64, BoxError> {
+    let mut r = tfdt.body();
+    let (version, _) = r.version_flags()?;
+    Ok(if version == 1 {
+        r.u64()?
+    } else {
+        u64::from(r.u32()?)
+    })
 }
 
 /// A fragment whose `tfdt` lies after the end of the samples so far leaves a gap in

@@ -146,6 +146,74 @@ fn aligned(reps: &[&RepInput<'_>]) -> bool {
     })
 }
 
+/// The AdaptationSet of group `set_id`: its Representations, and what they share.
+fn media_set(
+    reps: &[RepInput<'_>],
+    groups: &[Vec<usize>],
+    set_id: usize,
+    bandwidths: &[u64],
+    timeline_kind: Timeline,
+) -> AdaptationSet {
+    let group = &groups[set_id];
+    let members: Vec<&RepInput<'_>> = group.iter().map(|&i| &reps[i]).collect();
+    let first = members[0];
+    let video = first.kind == Kind::Video;
+    let several = groups
+        .iter()
+        .filter(|g| reps[g[0]].kind == first.kind)
+        .count()
+        > 1;
+    let is_first_of_kind =
+        groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
+    let on_demand = first.on_demand.is_some();
+    let sap = members.iter().map(|r| r.sap).max().unwrap_or(1);
+    // One protection for the whole set when every member shares it.
+    let shared = members.iter().all(|r| r.protection == first.protection);
+    let set_protection = if shared {
+        first
+            .protection
+            .as_ref()
+            .map(RepProtection::descriptors)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let representations = group
+        .iter()
+        .map(|&i| {
+            let r = &reps[i];
+            let protection = if shared { None } else { r.protection.as_ref() };
+            representation(r, bandwidths[i], protection, timeline_kind)
+        })
+        .collect();
+    AdaptationSet {
+        id: set_id as u32,
+        content_type: if video { "video" } else { "audio" },
+        mime_type: FileKind::Media { audio: !video }.content_type(),
+        lang: (!video || first.language != "und").then(|| first.language.to_string()),
+        segment_alignment: (!on_demand && aligned(&members)).then_some(true),
+        start_with_sap: (!on_demand).then_some(sap),
+        subsegment_alignment: (on_demand && aligned(&members)).then_some(true),
+        subsegment_starts_with_sap: on_demand.then_some(sap),
+        max_width: (video && members.len() > 1)
+            .then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
+        max_height: (video && members.len() > 1)
+            .then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
+        max_frame_rate: None,
+        content_protection: set_protection,
+        role: several.then(|| Descriptor {
+            scheme_id_uri: "urn:mpeg:dash:role:2011",
+            value: if is_first_of_kind {
+                "main"
+            } else {
+                "alternate"
+            }
+            .to_string(),
+        }),
+        representations,
+    }
+}
+
 pub(crate) fn write(
     reps: &[RepInput<'_>],
     texts: &[TextInput<'_>],
@@ -165,66 +233,9 @@ pub(crate) fn write(
         .collect();
 
     let groups = adaptation_groups(reps);
-    let mut sets = Vec::new();
-    for (set_id, group) in groups.iter().enumerate() {
-        let members: Vec<&RepInput<'_>> = group.iter().map(|&i| &reps[i]).collect();
-        let first = members[0];
-        let video = first.kind == Kind::Video;
-        let several = groups
-            .iter()
-            .filter(|g| reps[g[0]].kind == first.kind)
-            .count()
-            > 1;
-        let is_first_of_kind =
-            groups.iter().position(|g| reps[g[0]].kind == first.kind) == Some(set_id);
-        let on_demand = first.on_demand.is_some();
-        let sap = members.iter().map(|r| r.sap).max().unwrap_or(1);
-        // One protection for the whole set when every member shares it.
-        let shared = members.iter().all(|r| r.protection == first.protection);
-        let set_protection = if shared {
-            first
-                .protection
-                .as_ref()
-                .map(RepProtection::descriptors)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let representations = group
-            .iter()
-            .map(|&i| {
-                let r = &reps[i];
-                let protection = if shared { None } else { r.protection.as_ref() };
-                representation(r, bandwidths[i], protection, timeline_kind)
-            })
-            .collect();
-        sets.push(AdaptationSet {
-            id: set_id as u32,
-            content_type: if video { "video" } else { "audio" },
-            mime_type: FileKind::Media { audio: !video }.content_type(),
-            lang: (!video || first.language != "und").then(|| first.language.to_string()),
-            segment_alignment: (!on_demand && aligned(&members)).then_some(true),
-            start_with_sap: (!on_demand).then_some(sap),
-            subsegment_alignment: (on_demand && aligned(&members)).then_some(true),
-            subsegment_starts_with_sap: on_demand.then_some(sap),
-            max_width: (video && members.len() > 1)
-                .then(|| members.iter().map(|r| r.width).max().unwrap_or(0)),
-            max_height: (video && members.len() > 1)
-                .then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
-            max_frame_rate: None,
-            content_protection: set_protection,
-            role: several.then(|| Descriptor {
-                scheme_id_uri: "urn:mpeg:dash:role:2011",
-                value: if is_first_of_kind {
-                    "main"
-                } else {
-                    "alternate"
-                }
-                .to_string(),
-            }),
-            representations,
-        });
-    }
+    let mut sets: Vec<AdaptationSet> = (0..groups.len())
+        .map(|set_id| media_set(reps, &groups, set_id, &bandwidths, timeline_kind))
+        .collect();
     for t in texts {
         let id = sets.len() as u32;
         sets.push(text_set(id, t, duration));

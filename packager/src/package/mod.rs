@@ -18,7 +18,7 @@ use crate::mp4::moov::Kind;
 use crate::mpd;
 use crate::options::{Control, Options, RunControl};
 use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
-use crate::segment::build::{BuiltTrack, TrackJob, build_track};
+use crate::segment::build::{BuiltTrack, TrackJob, TrackProtection, build_track};
 use crate::sink::{DirSink, Sink};
 use crate::source::Input;
 use crate::{Error, Result};
@@ -94,31 +94,7 @@ pub fn package_with(
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
     let ctl = Control::new(run, p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum());
     ctl.check_cancel()?;
-    // Each call gets its own threads, one per track: concurrent calls (threads of a
-    // Python program, jobs of the worker) then never wait on each other's tracks.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(p.tracks.len().clamp(1, 16))
-        .thread_name(|i| format!("dashpack-track-{i}"))
-        .build()
-        .map_err(|e| Error::internal(format!("cannot start packaging threads: {e}")))?;
-    let built: Vec<BuiltTrack> = pool.install(|| {
-        p.tracks
-            .par_iter()
-            .zip(&protections)
-            .map(|(o, protection)| {
-                let checked = p.checked(o);
-                let job = TrackJob {
-                    input: checked.transcoded.as_ref().unwrap_or(&inputs[o.input]),
-                    track: checked,
-                    timing: o.timing,
-                    plan: &o.plan,
-                    rep_id: &o.rep_id,
-                    protection: protection.as_ref(),
-                };
-                build_track(&job, options.timeline, options.profile, sink, &ctl)
-            })
-            .collect::<Result<_>>()
-    })?;
+    let built = build_tracks(&p, inputs, &protections, options, sink, &ctl)?;
     ctl.check_cancel()?;
 
     let laurl = clearkey_laurl(options.encryption.as_ref(), &protections);
@@ -140,6 +116,7 @@ pub fn package_with(
         .flat_map(|m| &m.subtitles)
         .chain(&options.subtitles)
         .collect();
+    let mut out = Written::new(sink);
     let text_ids: Vec<String> = (1..=subtitles.len())
         .map(|i| layout::representation_id("text", i))
         .collect();
@@ -147,17 +124,8 @@ pub fn package_with(
         .iter()
         .map(|id| layout::subtitle_path(id))
         .collect();
-    let mut files = 0u64;
-    let mut bytes = 0u64;
-    let mut put = |path: &str, data: &[u8]| -> Result<()> {
-        sink.put(path, data)
-            .map_err(|e| Error::io(format!("cannot write {path}"), e))?;
-        files += 1;
-        bytes += data.len() as u64;
-        Ok(())
-    };
     for (sub, path) in subtitles.iter().zip(&text_files) {
-        put(path, sub.text.as_bytes())?;
+        out.put(path, sub.text.as_bytes())?;
     }
     let texts: Vec<TextInput<'_>> = subtitles
         .iter()
@@ -169,7 +137,108 @@ pub fn package_with(
             bytes: sub.text.len() as u64,
         })
         .collect();
-    let written = mpd::write(&reps, &texts, options.timeline)
+    let manifest = write_manifests(&mut out, &reps, &texts, options)?;
+    let mut representations: Vec<Representation> = p
+        .tracks
+        .iter()
+        .zip(&built)
+        .zip(reps.iter().zip(&manifest.bandwidths))
+        .map(|((o, b), (r, &bandwidth))| {
+            let rep = media_representation(&p, inputs, o, b, r, bandwidth);
+            out.files += if b.index_range.is_some() {
+                1
+            } else {
+                1 + b.segments.len() as u64
+            };
+            out.bytes += rep.bytes;
+            rep
+        })
+        .collect();
+    for (t, sub) in texts.iter().zip(&subtitles) {
+        representations.push(text_representation(t, sub, manifest.duration));
+    }
+    Ok(Presentation {
+        mpd: options.mpd_name.clone(),
+        duration: manifest.duration,
+        min_buffer_time: manifest.min_buffer_time,
+        representations,
+        files: out.files,
+        bytes: out.bytes,
+        warnings,
+    })
+}
+
+/// Every track's segments, in parallel.
+fn build_tracks(
+    p: &Prepared,
+    inputs: &[Input],
+    protections: &[Option<TrackProtection>],
+    options: &Options,
+    sink: &dyn Sink,
+    ctl: &Control,
+) -> Result<Vec<BuiltTrack>> {
+    // Each call gets its own threads, one per track: concurrent calls (threads of a
+    // Python program, jobs of the worker) then never wait on each other's tracks.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(p.tracks.len().clamp(1, 16))
+        .thread_name(|i| format!("dashpack-track-{i}"))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start packaging threads: {e}")))?;
+    pool.install(|| {
+        p.tracks
+            .par_iter()
+            .zip(protections)
+            .map(|(o, protection)| {
+                let checked = p.checked(o);
+                let job = TrackJob {
+                    input: checked.transcoded.as_ref().unwrap_or(&inputs[o.input]),
+                    track: checked,
+                    timing: o.timing,
+                    plan: &o.plan,
+                    rep_id: &o.rep_id,
+                    protection: protection.as_ref(),
+                };
+                build_track(&job, options.timeline, options.profile, sink, ctl)
+            })
+            .collect::<Result<_>>()
+    })
+}
+
+/// The sink, counting the files and bytes written through it.
+struct Written<'s> {
+    sink: &'s dyn Sink,
+    files: u64,
+    bytes: u64,
+}
+
+impl<'s> Written<'s> {
+    fn new(sink: &'s dyn Sink) -> Self {
+        Written {
+            sink,
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    fn put(&mut self, path: &str, data: &[u8]) -> Result<()> {
+        self.sink
+            .put(path, data)
+            .map_err(|e| Error::io(format!("cannot write {path}"), e))?;
+        self.files += 1;
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
+}
+
+/// The HLS playlists when asked, then the MPD, last: a reader that finds it finds
+/// everything it names.
+fn write_manifests(
+    out: &mut Written<'_>,
+    reps: &[RepInput<'_>],
+    texts: &[TextInput<'_>],
+    options: &Options,
+) -> Result<mpd::Written> {
+    let written = mpd::write(reps, texts, options.timeline)
         .map_err(|e| Error::internal(format!("cannot serialise the MPD: {e}")))?;
     if options.hls {
         let renditions: Vec<hls::TextRendition<'_>> = texts
@@ -180,83 +249,70 @@ pub fn package_with(
                 language: t.language,
             })
             .collect();
-        for (path, text) in hls::write(&reps, &renditions, written.duration, options.timeline) {
-            put(&path, text.as_bytes())?;
+        for (path, text) in hls::write(reps, &renditions, written.duration, options.timeline) {
+            out.put(&path, text.as_bytes())?;
         }
     }
-    // The MPD last: a reader that finds it finds everything it names.
-    put(&options.mpd_name, written.xml.as_bytes())?;
+    out.put(&options.mpd_name, written.xml.as_bytes())?;
+    Ok(written)
+}
 
-    let representations = p
-        .tracks
-        .iter()
-        .zip(&built)
-        .zip(reps.iter().zip(&written.bandwidths))
-        .map(|((o, b), (r, &bandwidth))| {
-            let c = p.checked(o);
-            let t = &c.track;
-            let index_bytes = b.index_range.map_or(0, |(first, last)| last - first + 1);
-            let rep_bytes =
-                b.init_bytes + index_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
-            files += if b.index_range.is_some() {
-                1
-            } else {
-                1 + b.segments.len() as u64
-            };
-            bytes += rep_bytes;
-            let video = t.kind == Kind::Video;
-            Representation {
-                id: o.rep_id.clone(),
-                input: inputs[o.input].name().to_string(),
-                track_id: t.id,
-                content_type: if video {
-                    ContentType::Video
-                } else {
-                    ContentType::Audio
-                },
-                codecs: t.codec.codecs.clone(),
-                bandwidth,
-                width: video.then_some(u32::from(t.codec.width)),
-                height: video.then_some(u32::from(t.codec.height)),
-                frame_rate: frame_rate_string(c),
-                sample_rate: (!video).then_some(t.codec.sample_rate),
-                channels: (!video).then_some(t.codec.channels),
-                language: t.language.clone(),
-                segments: b.segments.len() as u32,
-                bytes: rep_bytes,
-                max_segment_duration: r.max_segment_duration(),
-            }
-        })
-        .collect::<Vec<_>>();
-    let mut representations = representations;
-    for (t, sub) in texts.iter().zip(&subtitles) {
-        representations.push(Representation {
-            id: t.id.to_string(),
-            input: sub.name.clone(),
-            track_id: 0,
-            content_type: ContentType::Text,
-            codecs: String::new(),
-            bandwidth: mpd::text_bandwidth(t.bytes, written.duration),
-            width: None,
-            height: None,
-            frame_rate: None,
-            sample_rate: None,
-            channels: None,
-            language: t.language.to_string(),
-            segments: 0,
-            bytes: t.bytes,
-            max_segment_duration: 0.0,
-        });
+/// What the caller is told of one audio or video Representation.
+fn media_representation(
+    p: &Prepared,
+    inputs: &[Input],
+    o: &OutTrack,
+    b: &BuiltTrack,
+    r: &RepInput<'_>,
+    bandwidth: u64,
+) -> Representation {
+    let c = p.checked(o);
+    let t = &c.track;
+    let index_bytes = b.index_range.map_or(0, |(first, last)| last - first + 1);
+    let rep_bytes = b.init_bytes + index_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
+    let video = t.kind == Kind::Video;
+    Representation {
+        id: o.rep_id.clone(),
+        input: inputs[o.input].name().to_string(),
+        track_id: t.id,
+        content_type: if video {
+            ContentType::Video
+        } else {
+            ContentType::Audio
+        },
+        codecs: t.codec.codecs.clone(),
+        bandwidth,
+        width: video.then_some(u32::from(t.codec.width)),
+        height: video.then_some(u32::from(t.codec.height)),
+        frame_rate: frame_rate_string(c),
+        sample_rate: (!video).then_some(t.codec.sample_rate),
+        channels: (!video).then_some(t.codec.channels),
+        language: t.language.clone(),
+        segments: b.segments.len() as u32,
+        bytes: rep_bytes,
+        max_segment_duration: r.max_segment_duration(),
     }
-    Ok(Presentation {
-        mpd: options.mpd_name.clone(),
-        duration: written.duration,
-        min_buffer_time: written.min_buffer_time,
-        representations,
-        files,
-        bytes,
-        warnings,
-    })
+}
+
+/// What the caller is told of one subtitle Representation.
+fn text_representation(t: &TextInput<'_>, sub: &crate::Subtitles, duration: f64) -> Representation {
+    Representation {
+        id: t.id.to_string(),
+        input: sub.name.clone(),
+        track_id: 0,
+        content_type: ContentType::Text,
+        codecs: String::new(),
+        bandwidth: mpd::text_bandwidth(t.bytes, duration),
+        width: None,
+        height: None,
+        frame_rate: None,
+        sample_rate: None,
+        channels: None,
+        language: t.language.to_string(),
+        segments: 0,
+        bytes: t.bytes,
+        max_segment_duration: 0.0,
+    }
 }
 
 /// Package local files into the folder `out_dir`, which appears whole or not at all.

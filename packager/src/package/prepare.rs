@@ -212,6 +212,99 @@ pub(super) fn keep_tracks(
     Ok(())
 }
 
+/// A video track that does not start on a sync sample starts with pictures a player
+/// may not decode.
+fn first_sync_warnings(inputs: &[Input], media: &[Media], warnings: &mut Vec<String>) {
+    for (input, m) in inputs.iter().zip(media) {
+        for t in &m.tracks {
+            let (name, id) = (input.name(), t.track.id);
+            let first_sync = t
+                .track
+                .table
+                .sync
+                .as_ref()
+                .is_none_or(|s| s.first() == Some(&1));
+            if t.track.kind == Kind::Video && !first_sync {
+                warnings.push(format!(
+                "{name}: track {id}: the first video sample is not a sync sample; players may not \
+                 decode the start of the first segment"
+            ));
+            }
+        }
+    }
+}
+
+/// One input's tracks as asked: its language, decryption keys, the tracks left out,
+/// PCM audio transcoded (when packaging), and the warnings that tell.
+fn adjust_input(
+    input: &Input,
+    m: &mut Media,
+    options: &Options,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if let Some(lang) = input.language() {
+        for t in &mut m.tracks {
+            t.track.language = lang.to_string();
+        }
+    }
+    find_keys(input.name(), m, &options.decryption_keys)?;
+    keep_tracks(input.name(), m, &options.skip, strict, warnings)?;
+    let name = input.name();
+    for t in &mut m.tracks {
+        if t.track.codec.family != crate::codec::Family::Pcm {
+            continue;
+        }
+        let (id, kind) = (
+            t.track.id,
+            crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
+        );
+        if strict {
+            t.transcoded = Some(crate::transcode::to_opus(input, t)?);
+            warnings.push(format!(
+                "{name}: track {id}: PCM audio ('{kind}') transcoded to Opus"
+            ));
+        } else {
+            warnings.push(format!(
+                "{name}: track {id}: PCM audio ('{kind}'), transcoded to Opus when packaged"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where the segments of every track but video are cut: at the first video track's
+/// boundaries, or (audio only) on the regular grid.
+fn plan_others(p: &mut Prepared, target: Rational) {
+    let reference = p
+        .tracks
+        .iter()
+        .find(|o| p.checked(o).track.kind == Kind::Video);
+    let has_video = reference.is_some();
+    let cuts = reference.map_or_else(Vec::new, |o| o.plan.cut_times(p.checked(o).track.timescale));
+    for k in 0..p.tracks.len() {
+        let o = &p.tracks[k];
+        let c = p.checked(o);
+        if c.track.kind == Kind::Video {
+            continue;
+        }
+        let plan = if has_video {
+            plan_at(&c.track.table, c.track.timescale, &o.timing, &cuts)
+        } else {
+            // Audio only: a first pass finds the end, then cut on the regular grid.
+            let whole = plan_at(&c.track.table, c.track.timescale, &o.timing, &[]);
+            let grid = regular_cuts(
+                target,
+                whole.end,
+                c.track.timescale,
+                c.track.table.count as usize,
+            );
+            plan_at(&c.track.table, c.track.timescale, &o.timing, &grid)
+        };
+        p.tracks[k].plan = plan;
+    }
+}
+
 pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared> {
     let target = target_duration(options)?;
     check_mpd_name(&options.mpd_name)?;
@@ -227,53 +320,9 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
         .collect::<Result<_>>()?;
     let mut warnings = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
-        if let Some(lang) = input.language() {
-            for t in &mut m.tracks {
-                t.track.language = lang.to_string();
-            }
-        }
-        find_keys(input.name(), m, &options.decryption_keys)?;
-        keep_tracks(input.name(), m, &options.skip, strict, &mut warnings)?;
-        for t in &mut m.tracks {
-            if t.track.codec.family != crate::codec::Family::Pcm {
-                continue;
-            }
-            let (id, kind) = (
-                t.track.id,
-                crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
-            );
-            if strict {
-                t.transcoded = Some(crate::transcode::to_opus(input, t)?);
-                warnings.push(format!(
-                    "{}: track {id}: PCM audio ('{kind}') transcoded to Opus",
-                    input.name()
-                ));
-            } else {
-                warnings.push(format!(
-                    "{}: track {id}: PCM audio ('{kind}'), transcoded to Opus when packaged",
-                    input.name()
-                ));
-            }
-        }
+        adjust_input(input, m, options, strict, &mut warnings)?;
     }
-    for (input, m) in inputs.iter().zip(&media) {
-        for t in &m.tracks {
-            let (name, id) = (input.name(), t.track.id);
-            let first_sync = t
-                .track
-                .table
-                .sync
-                .as_ref()
-                .is_none_or(|s| s.first() == Some(&1));
-            if t.track.kind == Kind::Video && !first_sync {
-                warnings.push(format!(
-                    "{name}: track {id}: the first video sample is not a sync sample; players may not \
-                     decode the start of the first segment"
-                ));
-            }
-        }
-    }
-
+    first_sync_warnings(inputs, &media, &mut warnings);
     // The presentation starts where its earliest track starts.
     let global_start = media
         .iter()
@@ -344,33 +393,7 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
     check_video_alignment(&p, inputs)?;
 
     // Everything else follows the first video track's boundaries.
-    let reference = p
-        .tracks
-        .iter()
-        .find(|o| p.checked(o).track.kind == Kind::Video);
-    let has_video = reference.is_some();
-    let cuts = reference.map_or_else(Vec::new, |o| o.plan.cut_times(p.checked(o).track.timescale));
-    for k in 0..p.tracks.len() {
-        let o = &p.tracks[k];
-        let c = p.checked(o);
-        if c.track.kind == Kind::Video {
-            continue;
-        }
-        let plan = if has_video {
-            plan_at(&c.track.table, c.track.timescale, &o.timing, &cuts)
-        } else {
-            // Audio only: a first pass finds the end, then cut on the regular grid.
-            let whole = plan_at(&c.track.table, c.track.timescale, &o.timing, &[]);
-            let grid = regular_cuts(
-                target,
-                whole.end,
-                c.track.timescale,
-                c.track.table.count as usize,
-            );
-            plan_at(&c.track.table, c.track.timescale, &o.timing, &grid)
-        };
-        p.tracks[k].plan = plan;
-    }
+    plan_others(&mut p, target);
     Ok(p)
 }
 

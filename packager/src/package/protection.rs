@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::carriage::CheckedTrack;
 use crate::crypt::{self, ClearKey, Encryption, Pssh, Scheme};
 use crate::described::RepProtection;
 use crate::mp4::moov::Kind;
@@ -11,16 +12,8 @@ use crate::segment::build::TrackProtection;
 use crate::source::Input;
 use crate::{Error, Result};
 
-/// The key, IV and clear lead of every track, or `None` each without encryption.
-pub(super) fn protections(
-    p: &Prepared,
-    inputs: &[Input],
-    enc: Option<&Encryption>,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Option<TrackProtection>>> {
-    let Some(enc) = enc else {
-        return Ok(vec![None; p.tracks.len()]);
-    };
+/// The encryption options, checked against the tracks before anything is written.
+fn check_encryption(p: &Prepared, enc: &Encryption) -> Result<()> {
     let invalid = |name: &'static str, reason: String| Error::InvalidOption { name, reason };
     if enc.keys.is_empty() {
         return Err(invalid("encryption_key", "no key given".into()));
@@ -47,33 +40,54 @@ pub(super) fn protections(
     {
         return Err(invalid("clearkey", "the license URL is empty".into()));
     }
+    Ok(())
+}
+
+/// Whether a track can be encrypted here.
+fn encryptable(file: &str, c: &CheckedTrack, rep_id: &str) -> Result<()> {
+    let codec = &c.track.codec;
+    if !codec.family.encryptable() || codec.dolby_vision {
+        return Err(Error::Unsupported {
+            file: file.to_string(),
+            what: format!(
+                "encrypting {} ({}): Common Encryption is written here for H.264, \
+                 HEVC (without Dolby Vision), AAC, Opus, FLAC, AC-3 and E-AC-3 only",
+                crate::mp4::header::fourcc_str(&codec.fourcc),
+                rep_id
+            ),
+        });
+    }
+    if !c.track.inband.is_empty() {
+        return Err(Error::Unsupported {
+            file: file.to_string(),
+            what: format!(
+                "encrypting {}: its sample entries differ, so its parameter sets go in \
+                 band, which is not encrypted here",
+                rep_id
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The key, IV and clear lead of every track, or `None` each without encryption.
+pub(super) fn protections(
+    p: &Prepared,
+    inputs: &[Input],
+    enc: Option<&Encryption>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Option<TrackProtection>>> {
+    let Some(enc) = enc else {
+        return Ok(vec![None; p.tracks.len()]);
+    };
+    check_encryption(p, enc)?;
+    let invalid = |name: &'static str, reason: String| Error::InvalidOption { name, reason };
     let mut out = Vec::with_capacity(p.tracks.len());
     let mut iv_reuse: HashMap<([u8; 16], Vec<u8>), usize> = HashMap::new();
     for o in &p.tracks {
         let c = p.checked(o);
         let video = c.track.kind == Kind::Video;
-        let codec = &c.track.codec;
-        if !codec.family.encryptable() || codec.dolby_vision {
-            return Err(Error::Unsupported {
-                file: inputs[o.input].name().to_string(),
-                what: format!(
-                    "encrypting {} ({}): Common Encryption is written here for H.264, \
-                     HEVC (without Dolby Vision), AAC, Opus, FLAC, AC-3 and E-AC-3 only",
-                    crate::mp4::header::fourcc_str(&codec.fourcc),
-                    o.rep_id
-                ),
-            });
-        }
-        if !c.track.inband.is_empty() {
-            return Err(Error::Unsupported {
-                file: inputs[o.input].name().to_string(),
-                what: format!(
-                    "encrypting {}: its sample entries differ, so its parameter sets go in \
-                     band, which is not encrypted here",
-                    o.rep_id
-                ),
-            });
-        }
+        encryptable(inputs[o.input].name(), c, &o.rep_id)?;
         let key = enc.key_for(&o.rep_id, video).ok_or_else(|| {
             invalid(
                 "encryption_key",

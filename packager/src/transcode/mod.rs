@@ -27,6 +27,7 @@ use crate::codec::pcm::PcmFormat;
 use crate::codec::{CodecInfo, Family};
 use crate::error::Error;
 use crate::mp4::file::sample_stats;
+use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 use crate::source::Input;
 
@@ -57,30 +58,20 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     };
     // Mono and stereo as one Opus stream; 3 to 8 channels as channel mapping family 1,
     // in the Vorbis order (`order[i]` is the input channel of output channel i).
-    let n = format.channels;
-    let order = match n {
+    let order = match format.channels {
         1 | 2 => None,
-        _ => {
+        n => {
             Some(channels::to_vorbis_order(n, format.layout).map_err(|why| refuse(input, c, why))?)
         }
     };
-    // Opus takes 8, 12, 16, 24 and 48 kHz; other rates are resampled to 48 kHz first.
-    let native = matches!(format.rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000);
-    let encoder_rate = if native { format.rate } else { OPUS_RATE };
-    let mut resampler =
-        (!native).then(|| resample::Resampler::new(format.rate, OPUS_RATE, usize::from(n)));
     let opus_err =
         |e: dashpack_opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
-    let mut encoder = opus_encoder(encoder_rate, n).map_err(opus_err)?;
-    encoder
-        .set_bitrate(BITS_PER_CHANNEL * i32::from(n))
-        .map_err(opus_err)?;
+    let (mut encoder, encoder_rate, mut resampler) = encoder_for(format).map_err(opus_err)?;
     let lookahead = u32::try_from(encoder.lookahead().map_err(opus_err)?).unwrap_or(0);
     let pre_skip = lookahead * (OPUS_RATE / encoder_rate);
 
     let frame_values = (encoder_rate / 50) as usize * usize::from(format.channels);
-    let bpf = format.bytes_per_frame();
-    let name = input.name().to_string();
+    let (bpf, name) = (format.bytes_per_frame(), input.name().to_string());
     let mut pcm: Vec<f32> = Vec::with_capacity(frame_values * 2);
     let mut data: Vec<u8> = Vec::new();
     let mut sizes: Vec<u32> = Vec::new();
@@ -103,9 +94,8 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
         Ok(())
     };
     // Read the samples in decode order, joining neighbours into large reads.
-    let mut block: Vec<u8> = Vec::new();
+    let (mut block, mut decoded): (Vec<u8>, Vec<f32>) = (Vec::new(), Vec::new());
     let mut run: Option<(u64, usize)> = None;
-    let mut decoded: Vec<f32> = Vec::new();
     let mut flush =
         |run: &mut Option<(u64, usize)>, pcm: &mut Vec<f32>, last: bool| -> Result<()> {
             decoded.clear();
@@ -129,14 +119,11 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     for s in c.track.table.cursor() {
         let size = s.size as usize;
         if !size.is_multiple_of(bpf) {
-            return Err(refuse(
-                input,
-                c,
-                format!(
-                    "PCM sample {} of {size} bytes is not whole frames of {bpf} bytes",
-                    s.index + 1
-                ),
-            ));
+            let why = format!(
+                "PCM sample {} of {size} bytes is not whole frames of {bpf} bytes",
+                s.index + 1
+            );
+            return Err(refuse(input, c, why));
         }
         frames_in += (size / bpf) as u64;
         match run {
@@ -153,14 +140,22 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
     flush(&mut run, &mut pcm, true)?;
     // The encoder holds back `lookahead` samples: feed that much silence so the last
     // input samples come out too (the edit's end hides the padding).
-    pcm.resize(
-        pcm.len() + lookahead as usize * usize::from(format.channels),
-        0.0,
-    );
+    let padding = lookahead as usize * usize::from(format.channels);
+    pcm.resize(pcm.len() + padding, 0.0);
     encode(&mut pcm, true)?;
 
+    rewrite_track(&mut c.track, format, pre_skip, frames_in, sizes);
+    c.stats = sample_stats(&c.track, data.len() as u64).map_err(|e| e.in_file(&name))?;
+    Ok(Input::from_bytes(
+        format!("{name} (track {} as Opus)", c.track.id),
+        data,
+    ))
+}
+
+/// The track as the Opus packets make it: codec, sample entry, tables, timescale and
+/// the edit on the 48 kHz timeline (the encoder's pre-skip and padding hidden).
+fn rewrite_track(t: &mut Track, format: PcmFormat, pre_skip: u32, frames_in: u64, sizes: Vec<u32>) {
     let count = sizes.len() as u32;
-    let t = &mut c.track;
     // Input times (at the PCM rate) on the 48 kHz timeline, rounded to the nearest tick.
     let to_48k = |t: i64| {
         (i128::from(t) * i128::from(OPUS_RATE) + i128::from(format.rate / 2))
@@ -185,12 +180,21 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
         chunk_offsets: vec![0],
         sync: None,
     };
-    let len = data.len() as u64;
-    c.stats = sample_stats(&c.track, len).map_err(|e| e.in_file(&name))?;
-    Ok(Input::from_bytes(
-        format!("{name} (track {} as Opus)", c.track.id),
-        data,
-    ))
+}
+
+/// The encoder for `format`, its rate, and the resampler to it when one is needed:
+/// Opus takes 8, 12, 16, 24 and 48 kHz; other rates are resampled to 48 kHz first.
+fn encoder_for(
+    format: PcmFormat,
+) -> std::result::Result<(Encoder, u32, Option<resample::Resampler>), dashpack_opus::Error> {
+    let n = format.channels;
+    let native = matches!(format.rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000);
+    let encoder_rate = if native { format.rate } else { OPUS_RATE };
+    let resampler =
+        (!native).then(|| resample::Resampler::new(format.rate, OPUS_RATE, usize::from(n)));
+    let mut encoder = opus_encoder(encoder_rate, n)?;
+    encoder.set_bitrate(BITS_PER_CHANNEL * i32::from(n))?;
+    Ok((encoder, encoder_rate, resampler))
 }
 
 /// One Opus stream (mono, stereo) or several (mapping family 1); `channels` is 1 to 8

@@ -231,42 +231,11 @@ impl Skipped {
 
 /// `Ok(Err(skipped))` when the track is well-formed but not one dashpack packages.
 pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxError> {
-    let mut tkhd = None;
-    let mut elst = Vec::new();
-    let mut mdia = None;
-    // Some writers put a progressive file's `senc` in the `trak`, others in the `stbl`.
-    let mut trak_senc = None;
-    for child in trak.children() {
-        let child = child?;
-        match &child.kind {
-            b"tkhd" => tkhd = Some(child),
-            b"senc" => trak_senc = Some(child),
-            b"edts" => elst = parse_edts(&child)?,
-            b"mdia" => mdia = Some(child),
-            _ => {}
-        }
-    }
-    let tkhd = tkhd.ok_or_else(|| trak.err(Malformed::Missing("tkhd")))?;
-    let id = parse_tkhd_id(&tkhd)?;
-    let mdia = mdia.ok_or_else(|| trak.err(Malformed::Missing("mdia")))?;
-
-    let (mut mdhd, mut hdlr, mut minf, mut elng) = (None, None, None, None);
-    for child in mdia.children() {
-        let child = child?;
-        match &child.kind {
-            b"mdhd" => mdhd = Some(child),
-            b"hdlr" => hdlr = Some(child),
-            b"minf" => minf = Some(child),
-            b"elng" => elng = Some(child),
-            _ => {}
-        }
-    }
-    let mdhd = mdhd.ok_or_else(|| mdia.err(Malformed::Missing("mdhd")))?;
-    let hdlr = hdlr.ok_or_else(|| mdia.err(Malformed::Missing("hdlr")))?;
-    let minf = minf.ok_or_else(|| mdia.err(Malformed::Missing("minf")))?;
-    let (timescale, mdhd_language) = parse_mdhd(&mdhd)?;
+    let boxes = TrakBoxes::find(trak)?;
+    let id = parse_tkhd_id(&boxes.tkhd)?;
+    let (timescale, mdhd_language) = parse_mdhd(&boxes.mdhd)?;
     let handler = {
-        let mut r = hdlr.body();
+        let mut r = boxes.hdlr.body();
         r.skip(8)?;
         let h = r.bytes(4)?;
         [h[0], h[1], h[2], h[3]]
@@ -282,74 +251,19 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         b"soun" => Kind::Audio,
         _ => return Ok(Err(skipped(None, SkipWhy::NotAudioVideo))),
     };
-
-    let mut media_header = None;
-    let mut stbl_box = None;
-    for child in minf.children() {
-        let child = child?;
-        match &child.kind {
-            b"vmhd" | b"smhd" => media_header = Some(child.raw.to_vec()),
-            b"stbl" => stbl_box = Some(child),
-            _ => {}
-        }
-    }
-    let stbl_box = stbl_box.ok_or_else(|| minf.err(Malformed::Missing("stbl")))?;
+    let (media_header, stbl_box) = minf_children(&boxes.minf)?;
     let parsed = stbl::parse_stbl(&stbl_box)?;
     let entry_kind = parsed.entry.kind;
-    let mut stsd = parsed.stsd_raw.to_vec();
-    let mut protection = None;
-    let clear_entry;
-    let mut usable_entries = parsed.usable_entries;
-    let mut clear_description = None;
-    let mut entry = parsed.entry.clone();
-    if let Some(sinf) = cenc::sinf(&parsed.entry)? {
-        let why = SkipWhy::Encrypted {
-            original: sinf.original,
-            scheme: sinf.scheme,
-            kid: sinf.protection.as_ref().ok().map(|p| p.kid),
-        };
-        let (Some(original), Ok(prot)) = (sinf.original, sinf.protection) else {
-            return Ok(Err(skipped(Some(entry_kind), why)));
-        };
-        // Parsed and published as the clear entry under it; decrypted when a key is given.
-        stsd = cenc::clear_stsd(&parsed.entry, sinf.children_at, original)?;
-        clear_entry = stsd[16..].to_vec();
-        entry = Bx {
-            kind: original,
-            start: parsed.entry.start,
-            raw: &clear_entry,
-            header_len: 8,
-            path: parsed.entry.path.clone(),
-            depth: parsed.entry.depth,
-        };
-        // Entries after the first that are the same, or the same in the clear.
-        for (k, e) in parsed.entries.iter().map(|e| e.raw).enumerate().skip(1) {
-            if e == clear_entry.as_slice() {
-                clear_description = Some(k as u32 + 1);
-            } else if e != parsed.entry.raw {
-                break;
-            }
-            usable_entries = k as u32 + 1;
-        }
-        protection = Some(Protected {
-            protection: prot,
-            key: None,
-            why,
-            clear_description,
-        });
-    }
-    let (mut aux, mut aux_at) = (Vec::new(), None);
-    if let Some(p) = &protection
-        && parsed.table.count > 0
-    {
-        if let Some(senc) = parsed.senc.as_ref().or(trak_senc.as_ref()) {
-            let count = u64::from(parsed.table.count);
-            aux = cenc::parse_senc(senc, false, p.protection.iv_size, count)?;
-        } else if let (Some(saiz), Some(saio)) = (&parsed.saiz, &parsed.saio) {
-            aux_at = Some(AuxAt::parse(saiz, saio, &parsed.table)?);
-        }
-    }
-    let Some(codec) = codec::parse_sample_entry(&entry)? else {
+    let clear = match ClearEntry::of(&parsed)? {
+        Ok(clear) => clear,
+        Err(why) => return Ok(Err(skipped(Some(entry_kind), why))),
+    };
+    let (aux, aux_at) = match &clear.protection {
+        Some(p) => sample_aux(&parsed, boxes.senc.as_ref(), p.protection.iv_size)?,
+        None => (Vec::new(), None),
+    };
+    let entry = clear.entry(&parsed);
+    let Some(mut codec) = codec::parse_sample_entry(&entry)? else {
         let still =
             kind == Kind::Video && parsed.table.count <= 1 && codec::is_still_image(&entry_kind);
         let why = if still {
@@ -359,9 +273,9 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         };
         return Ok(Err(skipped(Some(entry_kind), why)));
     };
-    let mut codec = codec;
+    let mut stsd = clear.stsd.clone();
     if kind == Kind::Audio
-        && protection.is_none()
+        && clear.protection.is_none()
         && let Some(standard) =
             crate::mp4::write::audio_entry::standard_audio_stsd(&stsd, &entry, &codec)?
     {
@@ -372,7 +286,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         let one = inband_entries(&parsed.entries, codec)?;
         (codec, inband, stsd) = (one.codec, one.prefixes, one.stsd);
     }
-    let language = match &elng {
+    let language = match &boxes.elng {
         Some(e) => parse_elng(e).unwrap_or_else(|| "und".into()),
         None => lang::from_mdhd(mdhd_language)
             .map(|l| lang::shortest(&l))
@@ -386,23 +300,177 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         codec,
         table: parsed.table,
         start_dts: 0,
-        elst,
+        elst: boxes.elst,
         edit: Edit::default(),
         preroll: 0,
         inband,
-        protection,
+        protection: clear.protection,
         aux,
         aux_at,
-        usable_entries,
-        tkhd: tkhd.raw.to_vec(),
-        hdlr: hdlr.raw.to_vec(),
+        usable_entries: clear.usable_entries,
+        tkhd: boxes.tkhd.raw.to_vec(),
+        hdlr: boxes.hdlr.raw.to_vec(),
         media_header,
-        elng: elng.map(|e| e.raw.to_vec()),
+        elng: boxes.elng.map(|e| e.raw.to_vec()),
         stsd,
         mdhd_language,
         path: trak.path.clone(),
         offset: trak.start,
     }))
+}
+
+/// The boxes of a `trak` and its `mdia` that every track needs.
+struct TrakBoxes<'a> {
+    tkhd: Bx<'a>,
+    elst: Vec<ElstEntry>,
+    /// Some writers put a progressive file's `senc` in the `trak`, others in the `stbl`.
+    senc: Option<Bx<'a>>,
+    mdhd: Bx<'a>,
+    hdlr: Bx<'a>,
+    minf: Bx<'a>,
+    elng: Option<Bx<'a>>,
+}
+
+impl<'a> TrakBoxes<'a> {
+    fn find(trak: &Bx<'a>) -> Result<Self, BoxError> {
+        let (mut tkhd, mut elst, mut mdia, mut senc) = (None, Vec::new(), None, None);
+        for child in trak.children() {
+            let child = child?;
+            match &child.kind {
+                b"tkhd" => tkhd = Some(child),
+                b"senc" => senc = Some(child),
+                b"edts" => elst = parse_edts(&child)?,
+                b"mdia" => mdia = Some(child),
+                _ => {}
+            }
+        }
+        let tkhd = tkhd.ok_or_else(|| trak.err(Malformed::Missing("tkhd")))?;
+        let mdia = mdia.ok_or_else(|| trak.err(Malformed::Missing("mdia")))?;
+        let (mut mdhd, mut hdlr, mut minf, mut elng) = (None, None, None, None);
+        for child in mdia.children() {
+            let child = child?;
+            match &child.kind {
+                b"mdhd" => mdhd = Some(child),
+                b"hdlr" => hdlr = Some(child),
+                b"minf" => minf = Some(child),
+                b"elng" => elng = Some(child),
+                _ => {}
+            }
+        }
+        Ok(TrakBoxes {
+            tkhd,
+            elst,
+            senc,
+            mdhd: mdhd.ok_or_else(|| mdia.err(Malformed::Missing("mdhd")))?,
+            hdlr: hdlr.ok_or_else(|| mdia.err(Malformed::Missing("hdlr")))?,
+            minf: minf.ok_or_else(|| mdia.err(Malformed::Missing("minf")))?,
+            elng,
+        })
+    }
+}
+
+/// The media header (`vmhd`/`smhd`, raw) and the `stbl` of a `minf`.
+fn minf_children<'a>(minf: &Bx<'a>) -> Result<(Option<Vec<u8>>, Bx<'a>), BoxError> {
+    let mut media_header = None;
+    let mut stbl_box = None;
+    for child in minf.children() {
+        let child = child?;
+        match &child.kind {
+            b"vmhd" | b"smhd" => media_header = Some(child.raw.to_vec()),
+            b"stbl" => stbl_box = Some(child),
+            _ => {}
+        }
+    }
+    let stbl_box = stbl_box.ok_or_else(|| minf.err(Malformed::Missing("stbl")))?;
+    Ok((media_header, stbl_box))
+}
+
+/// The sample entry as published: a protected entry (`encv`/`enca`) is parsed and
+/// published as the clear entry under it, and decrypted when a key is given.
+struct ClearEntry {
+    stsd: Vec<u8>,
+    /// The clear entry's bytes when it was protected.
+    clear: Option<(FourCC, Vec<u8>)>,
+    protection: Option<Protected>,
+    usable_entries: u32,
+}
+
+impl ClearEntry {
+    /// `Err(why)` for a protection that is not decrypted here.
+    fn of(parsed: &stbl::Parsed<'_>) -> Result<Result<ClearEntry, SkipWhy>, BoxError> {
+        let mut out = ClearEntry {
+            stsd: parsed.stsd_raw.to_vec(),
+            clear: None,
+            protection: None,
+            usable_entries: parsed.usable_entries,
+        };
+        let Some(sinf) = cenc::sinf(&parsed.entry)? else {
+            return Ok(Ok(out));
+        };
+        let why = SkipWhy::Encrypted {
+            original: sinf.original,
+            scheme: sinf.scheme,
+            kid: sinf.protection.as_ref().ok().map(|p| p.kid),
+        };
+        let (Some(original), Ok(prot)) = (sinf.original, sinf.protection) else {
+            return Ok(Err(why));
+        };
+        out.stsd = cenc::clear_stsd(&parsed.entry, sinf.children_at, original)?;
+        let clear_entry = out.stsd[16..].to_vec();
+        // Entries after the first that are the same, or the same in the clear.
+        let mut clear_description = None;
+        for (k, e) in parsed.entries.iter().map(|e| e.raw).enumerate().skip(1) {
+            if e == clear_entry.as_slice() {
+                clear_description = Some(k as u32 + 1);
+            } else if e != parsed.entry.raw {
+                break;
+            }
+            out.usable_entries = k as u32 + 1;
+        }
+        out.clear = Some((original, clear_entry));
+        out.protection = Some(Protected {
+            protection: prot,
+            key: None,
+            why,
+            clear_description,
+        });
+        Ok(Ok(out))
+    }
+
+    /// The entry codecs are read from.
+    fn entry<'a>(&'a self, parsed: &stbl::Parsed<'a>) -> Bx<'a> {
+        match &self.clear {
+            None => parsed.entry.clone(),
+            Some((kind, raw)) => Bx {
+                kind: *kind,
+                start: parsed.entry.start,
+                raw,
+                header_len: 8,
+                path: parsed.entry.path.clone(),
+                depth: parsed.entry.depth,
+            },
+        }
+    }
+}
+
+/// An encrypted track's per-sample IVs and subsamples: from `senc`, or where `saio`
+/// says (read later, outside the movie box).
+fn sample_aux(
+    parsed: &stbl::Parsed<'_>,
+    trak_senc: Option<&Bx<'_>>,
+    iv_size: u8,
+) -> Result<(Vec<SampleAux>, Option<AuxAt>), BoxError> {
+    if parsed.table.count == 0 {
+        return Ok((Vec::new(), None));
+    }
+    if let Some(senc) = parsed.senc.as_ref().or(trak_senc) {
+        let count = u64::from(parsed.table.count);
+        return Ok((cenc::parse_senc(senc, false, iv_size, count)?, None));
+    }
+    if let (Some(saiz), Some(saio)) = (&parsed.saiz, &parsed.saio) {
+        return Ok((Vec::new(), Some(AuxAt::parse(saiz, saio, &parsed.table)?)));
+    }
+    Ok((Vec::new(), None))
 }
 
 /// Different H.264 (or HEVC) sample entries published as one: what the MPD declares
