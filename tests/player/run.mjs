@@ -130,7 +130,7 @@ for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp
   const input = path.join('edits', file);
   const name = path.parse(file).name;
   // HLS has no presentationTimeOffset: it plays what an edit cuts from the start
-  // (README), so the 1 s cut of edit_start_mid_gop is left to the DASH players.
+  // (docs/formats.md), so the 1 s cut of edit_start_mid_gop is left to the DASH players.
   const hls = file !== 'edit_start_mid_gop.mp4';
   cases.push({ name, dir: packageInto(name, [input], ['--hls']), frames: presentedFrames(input), hls });
 }

@@ -126,7 +126,7 @@ enum Command {
     },
     /// Serve the job queue: download from Cloud Storage, package, upload, report.
     ///
-    /// Settings come from the environment and an optional `.env` file (see the README).
+    /// Settings come from the environment and an optional `.env` file (see docs/worker.md).
     #[cfg(feature = "worker")]
     Worker,
     /// Publish a job message for the worker (settings as for `worker`).

@@ -297,7 +297,7 @@ def test_on_demand_profile(tmp_path):
 
 
 def test_error_kinds_map_to_documented_exceptions():
-    # The one table from the library's error kinds to exceptions (README, Python).
+    # The one table from the library's error kinds to exceptions (docs/python.md).
     documented = {
         "Input": dashpack.InvalidInputError,
         "Unsupported": dashpack.UnsupportedError,

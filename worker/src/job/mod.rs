@@ -510,7 +510,7 @@ fn outcome(kind: dashpack::ErrorKind, message: String) -> JobError {
 mod tests {
     use super::*;
 
-    /// Every kind's documented outcome (README, The queue worker).
+    /// Every kind's documented outcome (docs/worker.md).
     #[test]
     fn error_kinds_map_to_documented_outcomes() {
         use dashpack::ErrorKind as K;
