@@ -65,7 +65,15 @@ fn package(c: &mut Criterion) {
     let mut g = c.benchmark_group("package");
     g.throughput(Throughput::Bytes(len));
     g.bench_function("h264_aac_to_memory", |b| {
-        b.iter(|| dashpack::package(std::slice::from_ref(&input), &Discard, &options).unwrap())
+        b.iter(|| {
+            dashpack::package(
+                std::slice::from_ref(&input),
+                &Discard,
+                &options,
+                &dashpack::RunControl::default(),
+            )
+            .unwrap()
+        })
     });
     g.finish();
 }

@@ -37,23 +37,12 @@ pub fn package(data: &[u8]) {
         dashpack::Scheme::Cenc
     };
     let key = "00112233445566778899aabbccddeeff:00112233445566778899aabbccddeeff";
-    let options = Options {
-        segment_duration: 1.0,
-        encryption: (pick & 1 != 0).then(|| dashpack::Encryption {
-            scheme,
-            keys: vec![key.parse().expect("a valid key")],
-            clear_lead: f64::from(pick >> 6),
-            ..dashpack::Encryption::default()
-        }),
-        profile: if pick & 4 != 0 {
+    let options = Options::default().with_segment_duration(1.0).with_encryption((pick & 1 != 0).then(|| dashpack::Encryption::new(scheme, vec![key.parse().expect("a valid key")]).with_clear_lead(f64::from(pick >> 6)))).with_profile(if pick & 4 != 0 {
             dashpack::Profile::OnDemand
         } else {
             dashpack::Profile::Live
-        },
-        hls: pick & 9 == 8,
-        ..Options::default()
-    };
-    let _ = dashpack::package(&[input(data)], &Discard, &options);
+        }).with_hls(pick & 9 == 8);
+    let _ = dashpack::package(&[input(data)], &Discard, &options, &dashpack::RunControl::default());
 }
 
 /// The MPD writer on arbitrary Representation descriptions.
@@ -95,7 +84,7 @@ pub fn mpd(data: &[u8]) {
 
 /// The quality report's readers (MPD, init, segment, sidx) on arbitrary bytes.
 pub fn report(data: &[u8]) {
-    std::hint::black_box(dashpack::bench::report_parsers(data));
+    std::hint::black_box(dashpack_report::fuzz_parsers(data));
 }
 
 /// Reads integers off the fuzz input, zeros once it runs out.

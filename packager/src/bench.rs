@@ -2,7 +2,7 @@
 //! the `bench` feature so the public API stays small; not a stable interface.
 
 use crate::described::{BuiltSegment, RepInput};
-use crate::mp4::moov::Kind;
+use crate::layout::ContentType;
 use crate::mp4::write::moof::{Fragment, write_segment_header};
 use crate::mp4::write::trun::TrunSample;
 use crate::mpd;
@@ -102,7 +102,11 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
         .zip(&ids)
         .map(|((r, segs), id)| RepInput {
             id,
-            kind: if r.video { Kind::Video } else { Kind::Audio },
+            kind: if r.video {
+                ContentType::Video
+            } else {
+                ContentType::Audio
+            },
             fourcc: if r.video { *b"avc1" } else { *b"mp4a" },
             codecs: if r.video { "avc1.64001f" } else { "mp4a.40.2" },
             language: "und",
@@ -131,19 +135,17 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
         .map(|w| w.xml)
 }
 
-/// The report's readers on arbitrary bytes: the MPD (with its templates expanded and
-/// timelines enumerated), an init segment, a media segment and a `sidx`.
-pub fn report_parsers(data: &[u8]) -> usize {
-    crate::report::fuzz_parsers(data)
-}
-
 /// The slice header length (bytes of the NAL unit, its header included) of every slice
 /// NAL unit of the first video track, in decode order, as subsample encryption uses
 /// it; `None` where it does not parse. For tests against an outside parser.
 pub fn slice_header_lengths(input: &Input) -> Result<Vec<Option<usize>>> {
     use crate::codec::slice_header::SliceHeaders;
     let media = crate::carriage::open(input)?;
-    let Some(t) = media.tracks.iter().find(|t| t.track.kind == Kind::Video) else {
+    let Some(t) = media
+        .tracks
+        .iter()
+        .find(|t| t.track.kind == ContentType::Video)
+    else {
         return Ok(Vec::new());
     };
     let codec = &t.track.codec;

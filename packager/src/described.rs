@@ -3,7 +3,7 @@
 //! builder nor the packaging flow.
 
 use crate::crypt::{Pssh, Scheme};
-use crate::mp4::moov::Kind;
+use crate::layout::ContentType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BuiltSegment {
@@ -17,7 +17,7 @@ pub(crate) struct BuiltSegment {
 #[derive(Debug, Clone)]
 pub(crate) struct RepInput<'a> {
     pub id: &'a str,
-    pub kind: Kind,
+    pub kind: ContentType,
     pub fourcc: [u8; 4],
     pub codecs: &'a str,
     pub language: &'a str,

@@ -11,16 +11,23 @@ pub enum Error {
     /// The input is not a well-formed MP4 file.
     #[error("{file}: {path} at byte {offset}: {kind}")]
     Malformed {
+        /// The input's name.
         file: String,
         /// Box path from the top level, such as `moov/trak[2]/mdia/minf/stbl/stsz`.
         path: String,
         /// Absolute byte offset in the input where the problem was found.
         offset: u64,
+        /// What is wrong there.
         kind: Malformed,
     },
     /// The input is well-formed but uses something dashpack does not package.
     #[error("{file}: unsupported: {what}")]
-    Unsupported { file: String, what: String },
+    Unsupported {
+        /// The input's name.
+        file: String,
+        /// What it uses.
+        what: String,
+    },
     /// An audio or video track that cannot be carried: packaging the rest would lose it
     /// silently. Leave it out on purpose with [`crate::Options::skip`].
     #[error(
@@ -28,40 +35,64 @@ pub enum Error {
          publish the other tracks without it, skip track {track}"
     )]
     UncarriedTrack {
+        /// The input's name.
         file: String,
+        /// The track's `tkhd` track ID.
         track: u32,
         /// Handler type: `vide` or `soun`.
         handler: String,
         /// Sample entry type, such as `vvc1` or `encv`.
         codec: String,
+        /// Why it cannot be carried.
         reason: String,
     },
     /// No audio or video track that could be packaged.
     #[error("{file}: no audio or video track that dashpack can package{detail}")]
-    NoTracks { file: String, detail: String },
+    NoTracks {
+        /// The input's name.
+        file: String,
+        /// The tracks found and why each was left out, when there were any.
+        detail: String,
+    },
     /// Reading the input or writing the output failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being read or written.
         context: String,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
     /// The output folder already holds files and `force` was not set.
-    #[error("output folder {} is not empty (use --force to replace its contents)", path.display())]
-    OutputExists { path: PathBuf },
+    #[error("output folder {} is not empty and force is not set", path.display())]
+    OutputExists {
+        /// The output folder.
+        path: PathBuf,
+    },
     /// Representations meant to switch seamlessly cannot share segment boundaries.
     #[error("segment boundaries cannot be aligned: {detail}")]
-    Misaligned { detail: String },
+    Misaligned {
+        /// Which Representations and where.
+        detail: String,
+    },
     /// An option has a value dashpack cannot use.
     #[error("invalid option {name}: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
+    InvalidOption {
+        /// The option, by its name in [`crate::Options`] (or the input it concerns).
+        name: &'static str,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The caller asked to stop.
     #[error("cancelled")]
     Cancelled,
     /// Something that cannot happen did (a serialiser or the thread pool failed): a bug
     /// in dashpack, never worth retrying.
     #[error("internal error: {what}")]
-    Internal { what: String },
+    Internal {
+        /// What failed.
+        what: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is: the one thing front ends (the C status, the
@@ -88,61 +119,121 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, for tables that must cover them all.
-    pub const ALL: [ErrorKind; 8] = [
-        ErrorKind::Input,
-        ErrorKind::Unsupported,
-        ErrorKind::Limit,
-        ErrorKind::Option,
-        ErrorKind::Output,
-        ErrorKind::Io,
-        ErrorKind::Cancelled,
-        ErrorKind::Internal,
-    ];
+    /// Every kind, for tables that must cover them all (a slice: kinds may be added).
+    pub fn all() -> &'static [ErrorKind] {
+        &[
+            ErrorKind::Input,
+            ErrorKind::Unsupported,
+            ErrorKind::Limit,
+            ErrorKind::Option,
+            ErrorKind::Output,
+            ErrorKind::Io,
+            ErrorKind::Cancelled,
+            ErrorKind::Internal,
+        ]
+    }
 }
 
 /// What exactly is wrong with a malformed input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Malformed {
+    /// Fewer bytes than a field or box needs.
     #[error("truncated: {needed} bytes needed, {available} available")]
-    Truncated { needed: u64, available: u64 },
+    Truncated {
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes there.
+        available: u64,
+    },
+    /// A box size smaller than its header.
     #[error("invalid box size {size}")]
-    BadBoxSize { size: u64 },
+    BadBoxSize {
+        /// The size given.
+        size: u64,
+    },
+    /// A box larger than the box holding it.
     #[error("box of {size} bytes runs past its parent, which ends at byte {parent_end}")]
-    PastParent { size: u64, parent_end: u64 },
+    PastParent {
+        /// The box's size.
+        size: u64,
+        /// Where its parent ends.
+        parent_end: u64,
+    },
+    /// A box larger than what is left of the file.
     #[error("box of {size} bytes runs past the end of the file ({file_len} bytes)")]
-    PastEndOfFile { size: u64, file_len: u64 },
+    PastEndOfFile {
+        /// The box's size.
+        size: u64,
+        /// The file's size.
+        file_len: u64,
+    },
+    /// Boxes nested deeper than any real file nests them.
     #[error("boxes nested deeper than {limit} levels")]
-    TooDeep { limit: usize },
+    TooDeep {
+        /// The deepest nesting followed.
+        limit: usize,
+    },
+    /// A box the specification requires is not there.
     #[error("required box {0} is missing")]
     Missing(&'static str),
+    /// A box allowed once appears again.
     #[error("box {0} appears more than once")]
     Duplicate(&'static str),
+    /// A field holds a value that cannot be used.
     #[error("invalid {field}: {value}")]
-    InvalidField { field: &'static str, value: i64 },
+    InvalidField {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: i64,
+    },
+    /// The sample tables disagree on how many samples the track has.
     #[error("{table} describes {found} samples, the track has {expected}")]
     CountMismatch {
+        /// The table that disagrees.
         table: &'static str,
+        /// Samples the track has.
         expected: u64,
+        /// Samples the table describes.
         found: u64,
     },
+    /// A sample the tables place past the end of the file.
     #[error(
         "sample {sample} ({size} bytes at byte {data_offset}) lies past the end of the file ({file_len} bytes)"
     )]
     SampleOutOfFile {
+        /// The sample's number, from 1.
         sample: u32,
+        /// Where the table says it starts.
         data_offset: u64,
+        /// Its size.
         size: u32,
+        /// The file's size.
         file_len: u64,
     },
+    /// The file does not start with an ISO BMFF box.
     #[error("not an ISO BMFF / MP4 file (first box type {found:?})")]
-    NotMp4 { found: String },
+    NotMp4 {
+        /// What the first bytes read as.
+        found: String,
+    },
+    /// More than one of dashpack's resource limits allows ([`crate::ErrorKind::Limit`]).
     #[error("{what} exceeds the limit of {limit}")]
-    Limit { what: &'static str, limit: u64 },
+    Limit {
+        /// What is counted.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// The coded data inside a sample, read to encrypt it, does not parse.
     #[error("sample {sample}: {detail}")]
-    Bitstream { sample: u32, detail: String },
+    Bitstream {
+        /// The sample's number, from 1.
+        sample: u32,
+        /// What does not parse.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -211,6 +302,7 @@ impl BoxError {
     }
 }
 
+/// The result of every fallible call of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

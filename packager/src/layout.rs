@@ -65,21 +65,44 @@ pub(crate) const INIT_FILE: &str = "init.mp4";
 /// A Representation's one file (on-demand profile), inside its folder.
 pub(crate) const ON_DEMAND_FILE: &str = "media.mp4";
 
+/// What a Representation carries: the DASH `@contentType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ContentType {
+    /// Video: a picture track.
+    Video,
+    /// Audio: a sound track.
+    Audio,
+    /// A WebVTT sidecar file.
+    Text,
+}
+
+impl ContentType {
+    /// `video`, `audio` or `text`: the MPD's `@contentType`, and the start of a
+    /// Representation's id and folder name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Video => "video",
+            ContentType::Audio => "audio",
+            ContentType::Text => "text",
+        }
+    }
+}
+
 /// What an output file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileKind {
+    /// The MPD.
     Mpd,
     /// An HLS playlist, multivariant or media.
     Playlist,
     /// An init segment of an audio or video Representation.
-    Init {
-        audio: bool,
-    },
+    Init(ContentType),
     /// A media segment, or an on-demand Representation's one file.
-    Media {
-        audio: bool,
-    },
+    Media(ContentType),
+    /// A WebVTT file.
     Subtitles,
 }
 
@@ -89,8 +112,8 @@ impl FileKind {
         match self {
             FileKind::Mpd => "application/dash+xml",
             FileKind::Playlist => "application/vnd.apple.mpegurl",
-            FileKind::Init { audio: true } | FileKind::Media { audio: true } => "audio/mp4",
-            FileKind::Init { audio: false } | FileKind::Media { audio: false } => "video/mp4",
+            FileKind::Init(ContentType::Audio) | FileKind::Media(ContentType::Audio) => "audio/mp4",
+            FileKind::Init(_) | FileKind::Media(_) => "video/mp4",
             FileKind::Subtitles => "text/vtt",
         }
     }
@@ -106,16 +129,22 @@ pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
         return Some(FileKind::Playlist);
     }
     let (rep, file) = path.split_once('/')?;
-    let audio = rep.starts_with("audio-");
-    if !(audio || rep.starts_with("video-") || rep.starts_with("text-")) || file.contains('/') {
+    let content = [ContentType::Video, ContentType::Audio, ContentType::Text]
+        .into_iter()
+        .find(|c| {
+            rep.strip_prefix(c.as_str())
+                .is_some_and(|n| n.starts_with('-'))
+        })?;
+    if file.contains('/') {
         return None;
     }
     match file {
         PLAYLIST => Some(FileKind::Playlist),
-        SUBTITLES if rep.starts_with("text-") => Some(FileKind::Subtitles),
-        INIT_FILE => Some(FileKind::Init { audio }),
-        ON_DEMAND_FILE => Some(FileKind::Media { audio }),
-        f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media { audio }),
+        SUBTITLES if content == ContentType::Text => Some(FileKind::Subtitles),
+        _ if content == ContentType::Text => None,
+        INIT_FILE => Some(FileKind::Init(content)),
+        ON_DEMAND_FILE => Some(FileKind::Media(content)),
+        f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media(content)),
         _ => None,
     }
 }
@@ -126,8 +155,8 @@ pub fn content_type(path: &str, mpd_name: &str) -> &'static str {
 }
 
 /// `video-1`, `audio-2`, `text-1`: the n-th (from 1) Representation of its kind.
-pub(crate) fn representation_id(kind: &str, n: usize) -> String {
-    format!("{kind}-{n}")
+pub(crate) fn representation_id(kind: ContentType, n: usize) -> String {
+    format!("{}-{n}", kind.as_str())
 }
 
 /// The one file of a Representation in the on-demand profile.

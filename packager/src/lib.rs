@@ -17,6 +17,8 @@
 //! For inputs that are not local files, implement [`Source`]; to send output somewhere
 //! other than a folder, implement [`Sink`] and call [`package`].
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
@@ -34,25 +36,22 @@ mod mpd;
 mod options;
 mod package;
 mod presentation;
-pub mod report;
 mod segment;
 mod sink;
 mod source;
 mod subtitles;
+#[cfg(feature = "transcode")]
 mod transcode;
 
-pub use crypt::decrypt::DecryptionKey;
-pub use crypt::{ClearKey, Encryption, EncryptionKey, EncryptionOptions, KeyScope, Pssh, Scheme};
+pub use crypt::{ClearKey, DecryptionKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
-pub use layout::Timeline;
+pub use layout::{ContentType, Timeline};
 pub use options::{
     DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, RunControl,
     SEGMENT_DURATION_RANGE, TrackSelector,
 };
-pub use package::{
-    inspect, package, package_files, package_inputs, package_inputs_with, package_with,
-};
-pub use presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
+pub use package::{inspect, package, package_files};
+pub use presentation::{MediaInfo, Presentation, Representation, TrackInfo};
 pub use sink::{DirSink, MemorySink, Sink, SinkFile};
 pub use source::{BytesSource, FileSource, Input, Source};
 pub use subtitles::Subtitles;

@@ -10,13 +10,3 @@ pub(crate) const MAX_DEPTH: usize = 16;
 pub(crate) const MAX_SEGMENT_BYTES: u64 = 1 << 31;
 /// A subtitle file larger than this is refused (it is held in memory).
 pub(crate) const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
-
-/// The quality report: an MPD larger than this is not read (ours are kilobytes).
-pub(crate) const REPORT_MAX_MPD_BYTES: u64 = 16 << 20;
-/// The quality report: init segments and `sidx` boxes larger than this are not read.
-pub(crate) const REPORT_MAX_HEADER_BYTES: u64 = 16 << 20;
-/// The quality report: a media segment larger than this is reported, not read.
-pub(crate) const REPORT_MAX_SEGMENT_BYTES: u64 = 1 << 30;
-/// The quality report: segments enumerated per Representation at most, so a hostile
-/// `@r` or `@duration` cannot make it list billions of files.
-pub(crate) const REPORT_MAX_SEGMENTS: u64 = 100_000;

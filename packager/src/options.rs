@@ -117,7 +117,9 @@ impl fmt::Display for TrackSelector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
+    /// Bytes of media data written so far.
     pub bytes_done: u64,
+    /// Bytes of media data the call will write.
     pub bytes_total: u64,
 }
 
@@ -127,6 +129,7 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Everything that changes what [`crate::package`] writes: plain configuration,
 /// comparable and printable. How a call runs (progress, cancel) is a [`RunControl`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Options {
     /// Target segment duration in seconds (default 4). Video is cut at the first sync
     /// sample at or after each multiple of it, so segments can be longer.
@@ -173,51 +176,61 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Sets [`Options::segment_duration`].
     pub fn with_segment_duration(mut self, seconds: f64) -> Self {
         self.segment_duration = seconds;
         self
     }
 
+    /// Sets [`Options::mpd_name`].
     pub fn with_mpd_name(mut self, name: impl Into<String>) -> Self {
         self.mpd_name = name.into();
         self
     }
 
+    /// Sets [`Options::timeline`].
     pub fn with_timeline(mut self, timeline: Timeline) -> Self {
         self.timeline = timeline;
         self
     }
 
+    /// Sets [`Options::profile`].
     pub fn with_profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
         self
     }
 
+    /// Sets [`Options::force`].
     pub fn with_force(mut self, force: bool) -> Self {
         self.force = force;
         self
     }
 
+    /// Sets [`Options::encryption`].
     pub fn with_encryption(mut self, encryption: Option<Encryption>) -> Self {
         self.encryption = encryption;
         self
     }
 
+    /// Sets [`Options::hls`].
     pub fn with_hls(mut self, hls: bool) -> Self {
         self.hls = hls;
         self
     }
 
+    /// Sets [`Options::subtitles`].
     pub fn with_subtitles(mut self, subtitles: Vec<Subtitles>) -> Self {
         self.subtitles = subtitles;
         self
     }
 
+    /// Sets [`Options::skip`].
     pub fn with_skip(mut self, skip: Vec<TrackSelector>) -> Self {
         self.skip = skip;
         self
     }
 
+    /// Sets [`Options::decryption_keys`].
     pub fn with_decryption_keys(mut self, keys: Vec<crate::DecryptionKey>) -> Self {
         self.decryption_keys = keys;
         self
@@ -236,11 +249,20 @@ pub struct RunControl {
 }
 
 impl RunControl {
+    /// Calls `progress` from the packaging threads whenever a segment is finished.
     pub fn with_progress(mut self, progress: ProgressFn) -> Self {
         self.progress = Some(progress);
         self
     }
 
+    /// Whether the caller asked to stop.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// Stops the call (with [`crate::Error::Cancelled`]) soon after `flag` is set.
     pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);
         self

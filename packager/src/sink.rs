@@ -30,9 +30,11 @@ pub trait Sink: Send + Sync {
 /// A file being written in parts: appended to, patched in place, then finished. A
 /// file never finished is not part of the output.
 pub trait SinkFile: Send {
+    /// Append `data`.
     fn write(&mut self, data: &[u8]) -> io::Result<()>;
     /// Overwrite bytes already written, at `offset` from the start of the file.
     fn patch(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// The file is complete: it becomes part of the output.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
@@ -218,6 +220,7 @@ pub struct MemorySink {
 }
 
 impl MemorySink {
+    /// An empty sink.
     pub fn new() -> Self {
         Self::default()
     }

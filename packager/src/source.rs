@@ -27,6 +27,7 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Opens a file for positional reads.
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
@@ -73,6 +74,7 @@ impl Source for FileSource {
 pub struct BytesSource(Arc<[u8]>);
 
 impl BytesSource {
+    /// Bytes held in memory, shared without copying.
     pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
         BytesSource(bytes.into())
     }
@@ -131,29 +133,19 @@ impl Input {
         Self::from_source(name, Arc::new(BytesSource::new(bytes)))
     }
 
+    /// The name errors and warnings give the input (its path, for a file).
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Give every track of this input the language `tag` (BCP-47 or ISO 639-2, written
     /// in its shortest form), whatever the file says.
-    /// A path, or `[+language=fr]path` (mp4dash's selector form) to give every track of
-    /// the input that language.
-    pub fn open_spec(spec: &str) -> crate::Result<Self> {
-        match spec
-            .strip_prefix("[+language=")
-            .and_then(|r| r.split_once(']'))
-        {
-            Some((lang, path)) => Ok(Input::open(path)?.with_language(lang)),
-            None => Input::open(spec),
-        }
-    }
-
     pub fn with_language(mut self, tag: &str) -> Self {
         self.language = Some(crate::lang::shortest(tag));
         self
     }
 
+    /// The language given with [`Input::with_language`], if any.
     pub fn language(&self) -> Option<&str> {
         self.language.as_deref()
     }

@@ -10,14 +10,27 @@ use crate::limits::MAX_SUBTITLE_BYTES as MAX_BYTES;
 /// One WebVTT file and its language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subtitles {
-    /// For messages: the file it came from.
-    pub name: String,
-    /// BCP-47, shortest form.
-    pub language: String,
-    pub text: String,
+    name: String,
+    language: String,
+    text: String,
 }
 
 impl Subtitles {
+    /// The file it came from, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its language, BCP-47 in the shortest form.
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
+    /// The WebVTT text as published.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Read and check a WebVTT file, or convert a SubRip (SRT) one.
     pub fn open(path: impl AsRef<Path>, language: &str) -> Result<Subtitles> {
         let path = path.as_ref();
@@ -60,18 +73,6 @@ impl Subtitles {
 
     /// Check WebVTT text: it must start with the `WEBVTT` signature (after an optional
     /// byte order mark), and the language must be a plausible tag.
-    /// `FILE:LANG` (the form `--subtitles` takes): the file, and the language after the
-    /// last colon, so a path may hold colons itself.
-    pub fn open_spec(spec: &str) -> Result<Subtitles> {
-        let (file, lang) = spec
-            .rsplit_once(':')
-            .filter(|(f, l)| !f.is_empty() && !l.is_empty())
-            .ok_or_else(|| {
-                crate::Error::option("subtitles", format!("{spec:?}: expected FILE:LANG"))
-            })?;
-        Subtitles::open(file, lang)
-    }
-
     pub fn from_text(name: impl Into<String>, language: &str, text: String) -> Result<Subtitles> {
         let name = name.into();
         let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -260,21 +261,6 @@ fn timestamp(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_spec_parser() {
-        // The language is after the last colon; the path may hold colons.
-        let e = Subtitles::open_spec("no-language").unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Option);
-        let e = Subtitles::open_spec("dir:with:colons.vtt:en").unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Io);
-        assert!(e.to_string().contains("dir:with:colons.vtt"), "{e}");
-        let e = crate::Input::open_spec("[+language=fr]missing.mp4").unwrap_err();
-        assert!(
-            e.to_string().contains("missing.mp4") && !e.to_string().contains('['),
-            "{e}"
-        );
-    }
 
     #[test]
     fn an_oversized_file_is_a_limit() {

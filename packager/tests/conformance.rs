@@ -33,7 +33,7 @@ fn package(
     let bytes = std::fs::read(fixture(name)).unwrap();
     let input = Input::from_bytes(name, bytes.clone());
     let sink = MemorySink::new();
-    let p = dashpack::package(&[input], &sink, options).unwrap();
+    let p = dashpack::package(&[input], &sink, options, &dashpack::RunControl::default()).unwrap();
     (read_input(&bytes), bytes, p, sink.into_files())
 }
 
@@ -345,10 +345,7 @@ fn cuts_follow_the_target_grid() {
     ] {
         let c = check(
             "video_only.mp4",
-            &Options {
-                segment_duration: target,
-                ..Options::default()
-            },
+            &Options::default().with_segment_duration(target),
         );
         let (_, starts, _) = &c.starts[0];
         assert_eq!(starts, &expected, "target {target}");
@@ -379,10 +376,7 @@ fn delayed_audio_keeps_its_offset() {
 fn time_addressing_names_segments_by_start() {
     let (_, _, p, files) = package(
         "h264_aac.mp4",
-        &Options {
-            timeline: Timeline::Time,
-            ..Options::default()
-        },
+        &Options::default().with_timeline(Timeline::Time),
     );
     let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
     assert!(mpd.contains("seg-$Time$.m4s"));

@@ -45,16 +45,13 @@ fn encrypted_with_lead(
 ) -> Vec<(String, PathBuf)> {
     let dir =
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("decrypt-{tag}-{scheme:?}-{name}"));
-    let options = Options {
-        force: true,
-        encryption: Some(Encryption {
+    let options = Options::default().with_force(true).with_encryption(Some(
+        Encryption::new(
             scheme,
-            keys: vec![format!("{KID}:{KEY}").parse::<EncryptionKey>().unwrap()],
-            clear_lead,
-            ..Encryption::default()
-        }),
-        ..Options::default()
-    };
+            vec![format!("{KID}:{KEY}").parse::<EncryptionKey>().unwrap()],
+        )
+        .with_clear_lead(clear_lead),
+    ));
     let p = dashpack::package_files(&[common::fixture(name)], &dir, &options).unwrap();
     p.representations
         .iter()
@@ -81,11 +78,9 @@ fn encrypted_input_is_decrypted_with_its_key_and_refused_without() {
                     "{label}: names the key ID: {err}"
                 );
 
-                let options = Options {
-                    force: true,
-                    decryption_keys: vec![key.clone()],
-                    ..Options::default()
-                };
+                let options = Options::default()
+                    .with_force(true)
+                    .with_decryption_keys(vec![key.clone()]);
                 let p = dashpack::package_files(&[&file], &out, &options).unwrap();
                 let r = &p.representations[0];
                 let got =
@@ -119,10 +114,7 @@ fn a_key_for_another_id_does_not_apply() {
         .parse()
         .unwrap();
     let (_, file) = encrypted("h264_aac.mp4", Scheme::Cenc, "other").remove(0);
-    let options = Options {
-        decryption_keys: vec![other],
-        ..Options::default()
-    };
+    let options = Options::default().with_decryption_keys(vec![other]);
     let out = file.with_extension("other");
     let err = dashpack::package_files(&[&file], &out, &options).unwrap_err();
     assert!(err.to_string().contains(KID), "{err}");
@@ -138,11 +130,9 @@ fn decrypts_to_clear(file: &Path, label: &str) -> dashpack::Presentation {
         matches!(err, Error::UncarriedTrack { .. }),
         "{label}: {err}"
     );
-    let options = Options {
-        force: true,
-        decryption_keys: vec![format!("{KID}:{KEY}").parse().unwrap()],
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_force(true)
+        .with_decryption_keys(vec![format!("{KID}:{KEY}").parse().unwrap()]);
     let p = dashpack::package_files(&[file], &out, &options).unwrap();
     for r in &p.representations {
         let got = common::ffmpeg_packets(&common::exact::joined(&out, r).unwrap(), "0", None);

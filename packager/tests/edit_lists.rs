@@ -19,7 +19,13 @@ fn edits(name: &str) -> PathBuf {
 
 fn package(path: &std::path::Path) -> (dashpack::Presentation, BTreeMap<String, Vec<u8>>) {
     let sink = MemorySink::new();
-    let p = dashpack::package(&[Input::open(path).unwrap()], &sink, &Options::default()).unwrap();
+    let p = dashpack::package(
+        &[Input::open(path).unwrap()],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     (p, sink.into_files())
 }
 
@@ -86,6 +92,7 @@ fn unrepresentable_edit_lists_are_refused() {
             &[Input::open(edits(name)).unwrap()],
             &sink,
             &Options::default(),
+            &dashpack::RunControl::default(),
         )
         .unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{name}: {err}");
@@ -261,6 +268,7 @@ fn a_zero_duration_in_the_middle_is_refused() {
         &[Input::from_bytes("zero.mp4", bytes)],
         &MemorySink::new(),
         &Options::default(),
+        &dashpack::RunControl::default(),
     )
     .unwrap_err();
     assert!(

@@ -22,21 +22,18 @@ const KEY: &str = "00112233445566778899aabbccddeeff";
 const WRONG_KEY: &str = "00112233445566778899aabbccddeefe";
 
 fn encryption(scheme: Scheme, clear_lead: f64) -> Encryption {
-    Encryption {
+    Encryption::new(
         scheme,
-        keys: vec![format!("{KID}:{KEY}").parse::<EncryptionKey>().unwrap()],
-        clear_lead,
-        ..Encryption::default()
-    }
+        vec![format!("{KID}:{KEY}").parse::<EncryptionKey>().unwrap()],
+    )
+    .with_clear_lead(clear_lead)
 }
 
 fn package(name: &str, tag: &str, enc: Encryption) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cenc-{tag}-{name}"));
-    let options = Options {
-        force: true,
-        encryption: Some(enc),
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_force(true)
+        .with_encryption(Some(enc));
     dashpack::package_files(&[fixture(name)], &dir, &options).unwrap();
     dir
 }
@@ -157,10 +154,7 @@ fn find_box(bytes: &[u8], kind: &[u8; 4]) -> usize {
 /// encrypted wrongly, and nothing written.
 fn refused(name: &str, scheme: Scheme) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cenc-refused-{name}"));
-    let options = Options {
-        encryption: Some(encryption(scheme, 0.0)),
-        ..Options::default()
-    };
+    let options = Options::default().with_encryption(Some(encryption(scheme, 0.0)));
     let err = dashpack::package_files(&[fixture(name)], &dir, &options).unwrap_err();
     assert!(
         matches!(&err, dashpack::Error::Unsupported { what, .. } if what.contains("encrypting")),
@@ -376,14 +370,11 @@ fn slice_headers_stay_clear_hevc() {
 
 #[test]
 fn keys_must_cover_every_track() {
-    let enc = Encryption {
-        keys: vec![format!("video:{KID}:{KEY}").parse().unwrap()],
-        ..Encryption::default()
-    };
-    let options = Options {
-        encryption: Some(enc),
-        ..Options::default()
-    };
+    let enc = Encryption::new(
+        dashpack::Scheme::default(),
+        vec![format!("video:{KID}:{KEY}").parse().unwrap()],
+    );
+    let options = Options::default().with_encryption(Some(enc));
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cenc-uncovered");
     let err = dashpack::package_files(&[fixture("h264_aac.mp4")], &dir, &options).unwrap_err();
     assert!(

@@ -18,10 +18,7 @@ fn out_dir(name: &str) -> PathBuf {
 fn decode(name: &str) {
     let input = fixture(name);
     let dir = out_dir(name);
-    let options = Options {
-        force: true,
-        ..Options::default()
-    };
+    let options = Options::default().with_force(true);
     let p = dashpack::package_files(&[&input], &dir, &options).unwrap();
     let mpd = dir.join(&p.mpd);
     let tracks = read_input(&std::fs::read(&input).unwrap());

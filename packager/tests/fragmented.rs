@@ -82,7 +82,13 @@ fn rewrite(input: &[u8]) -> Vec<u8> {
 
 fn package(input: Input) -> std::collections::BTreeMap<String, Vec<u8>> {
     let sink = MemorySink::new();
-    dashpack::package(&[input], &sink, &Options::default()).unwrap();
+    dashpack::package(
+        &[input],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     sink.into_files()
 }
 

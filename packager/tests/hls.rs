@@ -15,12 +15,10 @@ use dashpack::{Options, Subtitles};
 
 fn package(name: &str, subtitles: Vec<Subtitles>) -> (PathBuf, dashpack::Presentation) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hls-{name}"));
-    let options = Options {
-        force: true,
-        hls: true,
-        subtitles,
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_force(true)
+        .with_hls(true)
+        .with_subtitles(subtitles);
     let p = dashpack::package_files(&[fixture(name)], &dir, &options).unwrap();
     (dir, p)
 }
@@ -208,21 +206,20 @@ fn encrypted_playlists_name_the_method_and_key_id() {
         (dashpack::Scheme::Cenc, "SAMPLE-AES-CTR"),
         (dashpack::Scheme::Cbcs, "SAMPLE-AES"),
     ] {
-        let options = Options {
-            hls: true,
-            force: true,
-            encryption: Some(dashpack::Encryption {
-                scheme,
-                keys: vec![
-                    "0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff"
-                        .parse()
-                        .unwrap(),
-                ],
-                pssh: vec![widevine.clone()],
-                ..Default::default()
-            }),
-            ..Options::default()
-        };
+        let options = Options::default()
+            .with_hls(true)
+            .with_force(true)
+            .with_encryption(Some(
+                dashpack::Encryption::new(
+                    scheme,
+                    vec![
+                        "0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff"
+                            .parse()
+                            .unwrap(),
+                    ],
+                )
+                .with_pssh(vec![widevine.clone()]),
+            ));
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hls-enc-{method}"));
         dashpack::package_files(&[fixture("h264_aac.mp4")], &dir, &options).unwrap();
         for rep in ["video-1", "audio-1"] {

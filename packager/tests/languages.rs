@@ -12,7 +12,13 @@ use dashpack::{Input, MemorySink, Options};
 
 fn audio_sets(inputs: &[Input]) -> Vec<(String, Vec<String>, String)> {
     let sink = MemorySink::new();
-    let p = dashpack::package(inputs, &sink, &Options::default()).unwrap();
+    let p = dashpack::package(
+        inputs,
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     let files = sink.into_files();
     let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
     mpd.periods[0]

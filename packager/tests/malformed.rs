@@ -17,6 +17,7 @@ fn run(bytes: Vec<u8>) -> Error {
         &[Input::from_bytes("broken.mp4", bytes)],
         &sink,
         &Options::default(),
+        &dashpack::RunControl::default(),
     )
     .unwrap_err();
     assert!(
@@ -274,7 +275,13 @@ fn an_uncarried_audio_track_fails_the_call_unless_skipped_on_purpose() {
     b[at + 4..at + 8].copy_from_slice(b"zzzz");
     let sink = MemorySink::new();
     let input = || Input::from_bytes("x.mp4", b.clone());
-    let err = dashpack::package(&[input()], &sink, &Options::default()).unwrap_err();
+    let err = dashpack::package(
+        &[input()],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap_err();
     let Error::UncarriedTrack {
         ref file,
         track,
@@ -296,11 +303,14 @@ fn an_uncarried_audio_track_fails_the_call_unless_skipped_on_purpose() {
         dashpack::TrackSelector::Audio,
     ] {
         let sink = MemorySink::new();
-        let options = Options {
-            skip: vec![skip],
-            ..Options::default()
-        };
-        let p = dashpack::package(&[input()], &sink, &options).unwrap();
+        let options = Options::default().with_skip(vec![skip]);
+        let p = dashpack::package(
+            &[input()],
+            &sink,
+            &options,
+            &dashpack::RunControl::default(),
+        )
+        .unwrap();
         assert_eq!(p.representations.len(), 1);
         assert_eq!(
             p.representations[0].content_type,
@@ -329,11 +339,14 @@ fn an_uncarried_audio_track_fails_the_call_unless_skipped_on_purpose() {
 #[test]
 fn a_track_skipped_on_purpose_is_left_out_even_when_supported() {
     let sink = MemorySink::new();
-    let options = Options {
-        skip: vec!["video".parse().unwrap()],
-        ..Options::default()
-    };
-    let p = dashpack::package(&[Input::from_bytes("x.mp4", good())], &sink, &options).unwrap();
+    let options = Options::default().with_skip(vec!["video".parse().unwrap()]);
+    let p = dashpack::package(
+        &[Input::from_bytes("x.mp4", good())],
+        &sink,
+        &options,
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     assert_eq!(p.representations.len(), 1);
     assert_eq!(
         p.representations[0].content_type,
@@ -341,15 +354,17 @@ fn a_track_skipped_on_purpose_is_left_out_even_when_supported() {
     );
     assert!(p.warnings.iter().any(|w| w.contains("left out as asked")));
     // Skipping everything leaves nothing to publish.
-    let options = Options {
-        skip: vec![
-            dashpack::TrackSelector::Video,
-            dashpack::TrackSelector::Audio,
-        ],
-        ..Options::default()
-    };
-    let err =
-        dashpack::package(&[Input::from_bytes("x.mp4", good())], &sink, &options).unwrap_err();
+    let options = Options::default().with_skip(vec![
+        dashpack::TrackSelector::Video,
+        dashpack::TrackSelector::Audio,
+    ]);
+    let err = dashpack::package(
+        &[Input::from_bytes("x.mp4", good())],
+        &sink,
+        &options,
+        &dashpack::RunControl::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::NoTracks { .. }), "{err}");
     assert!("0".parse::<dashpack::TrackSelector>().is_err());
     assert!("subs".parse::<dashpack::TrackSelector>().is_err());
@@ -367,6 +382,7 @@ fn an_encrypted_track_is_refused_with_its_scheme() {
         &[Input::from_bytes("e.mp4", b)],
         &MemorySink::new(),
         &Options::default(),
+        &dashpack::RunControl::default(),
     )
     .unwrap_err();
     assert!(

@@ -21,8 +21,14 @@ fn every_corpus_file_fails_with_its_own_kind() {
     for (name, want, what) in &corpus {
         let path = dir.join(name);
         let sink = MemorySink::new();
-        let result = Input::open(&path)
-            .and_then(|input| dashpack::package(&[input], &sink, &Options::default()));
+        let result = Input::open(&path).and_then(|input| {
+            dashpack::package(
+                &[input],
+                &sink,
+                &Options::default(),
+                &dashpack::RunControl::default(),
+            )
+        });
         let Err(e) = result else {
             wrong.push(format!("{name} ({what}): packaged without an error"));
             continue;
@@ -75,6 +81,12 @@ fn the_kinds_are_specific() {
 fn the_seed_itself_packages() {
     let seed = common::fixtures_dir().join("malformed/seed.mp4");
     let sink = MemorySink::new();
-    let p = dashpack::package(&[Input::open(&seed).unwrap()], &sink, &Options::default()).unwrap();
+    let p = dashpack::package(
+        &[Input::open(&seed).unwrap()],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     assert_eq!(p.representations.len(), 2);
 }

@@ -24,8 +24,14 @@ fn the_corpus_never_needs_64_mib() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "mp4") {
             let sink = MemorySink::new();
-            let _ = Input::open(&path)
-                .and_then(|input| dashpack::package(&[input], &sink, &Options::default()));
+            let _ = Input::open(&path).and_then(|input| {
+                dashpack::package(
+                    &[input],
+                    &sink,
+                    &Options::default(),
+                    &dashpack::RunControl::default(),
+                )
+            });
             files += 1;
         }
     }

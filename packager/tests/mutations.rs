@@ -55,6 +55,7 @@ fn corrupted_moov_never_panics() {
                 &[Input::from_bytes("m.mp4", bytes)],
                 &sink,
                 &Options::default(),
+                &dashpack::RunControl::default(),
             )
             .map(|_| ())
         });

@@ -23,15 +23,10 @@ fn range(s: &str) -> (usize, usize) {
 fn check(name: &str) {
     let dir =
         |tag: &str| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("od-{tag}-{name}"));
-    let od = Options {
-        force: true,
-        profile: Profile::OnDemand,
-        ..Options::default()
-    };
-    let live = Options {
-        force: true,
-        ..Options::default()
-    };
+    let od = Options::default()
+        .with_force(true)
+        .with_profile(Profile::OnDemand);
+    let live = Options::default().with_force(true);
     let p = dashpack::package_files(&[fixture(name)], dir("od"), &od).unwrap();
     dashpack::package_files(&[fixture(name)], dir("live"), &live).unwrap();
     let mpd_text = std::fs::read_to_string(dir("od").join(&p.mpd)).unwrap();

@@ -83,17 +83,11 @@ fn refuses_a_non_empty_folder_without_force() {
 #[test]
 fn force_replaces_everything() {
     let d = dir("force");
-    let opts = Options {
-        segment_duration: 2.0,
-        ..Options::default()
-    };
+    let opts = Options::default().with_segment_duration(2.0);
     dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap();
     assert!(d.join("video-1/seg-6.m4s").exists());
     std::fs::write(d.join("stale.txt"), b"old").unwrap();
-    let opts = Options {
-        force: true,
-        ..Options::default()
-    };
+    let opts = Options::default().with_force(true);
     let p = dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap();
     let files = listing(&d);
     assert!(!files.contains(&"stale.txt".to_string()));
@@ -117,10 +111,7 @@ fn a_failed_run_leaves_no_output() {
     parent_is_clean(&d);
 
     // With force, a failure keeps the previous presentation intact.
-    let opts = Options {
-        force: true,
-        ..Options::default()
-    };
+    let opts = Options::default().with_force(true);
     dashpack::package_files(&[fixture("h264_aac.mp4")], &d, &opts).unwrap();
     let before = listing(&d);
     dashpack::package_files(&[&broken], &d, &opts).unwrap_err();
@@ -138,7 +129,9 @@ fn cancel_stops_and_leaves_nothing() {
         .with_cancel(flag.clone())
         .with_progress(Arc::new(move |_| seen.store(true, Ordering::Relaxed)));
     let input = Input::open(fixture("h264_aac.mp4")).unwrap();
-    let err = dashpack::package_inputs_with(&[input], &d, &Options::default(), &run).unwrap_err();
+    let sink = dashpack::DirSink::create(&d, false).unwrap();
+    let err = dashpack::package(&[input], &sink, &Options::default(), &run).unwrap_err();
+    drop(sink);
     assert!(matches!(err, Error::Cancelled), "{err}");
     assert!(!d.exists());
     parent_is_clean(&d);
@@ -152,7 +145,7 @@ fn progress_reaches_the_total() {
         .with_progress(Arc::new(move |p| sink_events.lock().unwrap().push(p)));
     let sink = dashpack::MemorySink::new();
     let input = Input::open(fixture("hevc_aac.mp4")).unwrap();
-    dashpack::package_with(&[input], &sink, &Options::default(), &run).unwrap();
+    dashpack::package(&[input], &sink, &Options::default(), &run).unwrap();
     let events = events.lock().unwrap();
     let last = events.iter().max_by_key(|p| p.bytes_done).unwrap();
     assert_eq!(last.bytes_done, last.bytes_total);
@@ -184,23 +177,26 @@ fn bad_options_are_refused() {
     let input = Input::open(fixture("h264_aac.mp4")).unwrap();
     let sink = dashpack::MemorySink::new();
     for opts in [
-        Options {
-            segment_duration: 0.0,
-            ..Options::default()
-        },
-        Options {
-            segment_duration: f64::NAN,
-            ..Options::default()
-        },
-        Options {
-            mpd_name: "../x.mpd".into(),
-            ..Options::default()
-        },
+        Options::default().with_segment_duration(0.0),
+        Options::default().with_segment_duration(f64::NAN),
+        Options::default().with_mpd_name("../x.mpd"),
     ] {
-        let err = dashpack::package(std::slice::from_ref(&input), &sink, &opts).unwrap_err();
+        let err = dashpack::package(
+            std::slice::from_ref(&input),
+            &sink,
+            &opts,
+            &dashpack::RunControl::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
     }
-    let err = dashpack::package(&[], &sink, &Options::default()).unwrap_err();
+    let err = dashpack::package(
+        &[],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::InvalidOption { name: "inputs", .. }));
 }
 
@@ -212,7 +208,13 @@ fn several_inputs_make_one_presentation() {
         Input::open(fixture("h264_aac.mp4")).unwrap(),
         Input::open(fixture("video_only.mp4")).unwrap(),
     ];
-    let p = dashpack::package(&inputs, &sink, &Options::default()).unwrap();
+    let p = dashpack::package(
+        &inputs,
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     let ids: Vec<_> = p.representations.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["video-1", "audio-1", "video-2"]);
     let files = sink.into_files();
@@ -244,10 +246,8 @@ fn misaligned_inputs_are_refused() {
     let err = dashpack::package(
         &inputs,
         &sink,
-        &Options {
-            segment_duration: 2.0,
-            ..Options::default()
-        },
+        &Options::default().with_segment_duration(2.0),
+        &dashpack::RunControl::default(),
     )
     .unwrap_err();
     match &err {

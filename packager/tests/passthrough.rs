@@ -13,11 +13,7 @@ use dashpack::{Encryption, EncryptionKey, Error, Options, Presentation};
 
 fn package(name: &str, options: &Options) -> (PathBuf, Presentation) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("passthrough-{name}"));
-    let options = Options {
-        force: true,
-        hls: true,
-        ..options.clone()
-    };
+    let options = options.clone().with_force(true).with_hls(true);
     let p = dashpack::package_files(&[common::fixture(name)], &out, &options).unwrap();
     (out, p)
 }
@@ -89,13 +85,10 @@ fn encryption_is_refused_where_it_is_not_written() {
     let key: EncryptionKey = "0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff"
         .parse()
         .unwrap();
-    let options = Options {
-        encryption: Some(Encryption {
-            keys: vec![key],
-            ..Encryption::default()
-        }),
-        ..Options::default()
-    };
+    let options = Options::default().with_encryption(Some(Encryption::new(
+        dashpack::Scheme::default(),
+        vec![key],
+    )));
     for (name, what) in [
         ("h264_alac.mp4", "encrypting alac"),
         ("audio_truehd.mp4", "encrypting mlpa"),

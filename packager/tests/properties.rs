@@ -340,11 +340,14 @@ fn read_rep(
 fn check(tracks: &[GenTrack], target: f64) {
     let bytes = build(tracks);
     let sink = MemorySink::new();
-    let options = Options {
-        segment_duration: target,
-        ..Options::default()
-    };
-    let p = dashpack::package(&[Input::from_bytes("gen.mp4", bytes)], &sink, &options).unwrap();
+    let options = Options::default().with_segment_duration(target);
+    let p = dashpack::package(
+        &[Input::from_bytes("gen.mp4", bytes)],
+        &sink,
+        &options,
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     let files = sink.into_files();
     let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
     let mut boundaries: Vec<Vec<f64>> = Vec::new();

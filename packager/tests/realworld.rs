@@ -46,12 +46,13 @@ fn every_real_world_file_ends_as_expected() {
     for (name, verdict, reason) in &list {
         let path = corpus_dir().join(name);
         let out = scratch.join(name);
-        let options = Options {
-            force: true,
-            ..Options::default()
-        };
-        let result =
-            Input::open(&path).and_then(|i| dashpack::package_inputs(&[i], &out, &options));
+        let options = Options::default().with_force(true);
+        let result = Input::open(&path).and_then(|i| {
+            let sink = dashpack::DirSink::create(&out, options.force)?;
+            let p = dashpack::package(&[i], &sink, &options, &dashpack::RunControl::default())?;
+            sink.commit()?;
+            Ok(p)
+        });
         match (result, verdict.as_str()) {
             (Ok(p), "package") => match common::exact::check(name, reason, &path, &out, &p) {
                 Ok(()) => match common::mpd_schema_error(&out.join(&p.mpd)) {

@@ -77,6 +77,7 @@ fn tx3g_becomes_webvtt_as_ffmpeg_reads_it() {
         &[Input::from_bytes(name, bytes)],
         &sink,
         &Options::default(),
+        &dashpack::RunControl::default(),
     )
     .unwrap();
     let files = sink.into_files();
@@ -141,8 +142,13 @@ fn srt_sidecars_become_webvtt_as_ffmpeg_reads_them() {
     let sink = MemorySink::new();
     let bytes = std::fs::read(fixture("h264_aac.mp4")).unwrap();
     let options = Options::default().with_subtitles(vec![subs]);
-    let p =
-        dashpack::package(&[Input::from_bytes("h264_aac.mp4", bytes)], &sink, &options).unwrap();
+    let p = dashpack::package(
+        &[Input::from_bytes("h264_aac.mp4", bytes)],
+        &sink,
+        &options,
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
     let files = sink.into_files();
     let vtt = files.iter().find(|(k, _)| k.ends_with(".vtt")).unwrap().1;
     let written = dir.join("out.vtt");

@@ -14,6 +14,7 @@ mod preview;
 mod queue;
 #[cfg(feature = "worker")]
 mod service;
+mod specs;
 #[cfg(feature = "worker")]
 mod storage;
 
@@ -181,7 +182,7 @@ struct EncryptionArgs {
 impl EncryptionArgs {
     /// `None` without keys. Errors never repeat the key material.
     fn parse(self) -> Result<Option<dashpack::Encryption>, Box<dyn std::error::Error>> {
-        let pssh = self
+        let pssh: Vec<dashpack::Pssh> = self
             .pssh
             .iter()
             .map(|p| match p.strip_prefix('@') {
@@ -193,14 +194,32 @@ impl EncryptionArgs {
                 None => dashpack::Pssh::from_base64(p).map_err(|e| format!("--pssh: {e}")),
             })
             .collect::<Result<_, String>>()?;
-        let mut o = dashpack::EncryptionOptions::default();
-        o.keys = self.keys;
-        o.scheme = self.scheme;
-        o.clear_lead = self.clear_lead;
-        o.clearkey_license_url = self.clearkey_license_url;
-        o.clearkey_inline = self.clearkey_inline;
-        o.pssh = pssh;
-        Ok(dashpack::Encryption::from_options(&o)?)
+        let mut keys = Vec::new();
+        for (i, spec) in self.keys.iter().enumerate() {
+            let list = dashpack::EncryptionKey::parse_list(spec)
+                .map_err(|e| format!("--encryption-key {}: {e}", i + 1))?;
+            keys.extend(list);
+        }
+        let clearkey = match (self.clearkey_license_url, self.clearkey_inline) {
+            (Some(url), _) => Some(dashpack::ClearKey::LicenseUrl(url)),
+            (None, true) => Some(dashpack::ClearKey::Inline),
+            (None, false) => None,
+        };
+        let scheme = match &self.scheme {
+            Some(s) => s.parse()?,
+            None => dashpack::Scheme::default(),
+        };
+        // Without a key, packaging refuses the other options naming what is missing.
+        let given = !keys.is_empty() || clearkey.is_some() || !pssh.is_empty();
+        if !given && self.clear_lead == 0.0 {
+            return Ok(None);
+        }
+        Ok(Some(
+            dashpack::Encryption::new(scheme, keys)
+                .with_clear_lead(self.clear_lead)
+                .with_clearkey(clearkey)
+                .with_pssh(pssh),
+        ))
     }
 }
 
@@ -224,20 +243,19 @@ fn main() -> ExitCode {
         } => encryption.parse().and_then(|encryption| {
             let subtitles = subtitles
                 .iter()
-                .map(|spec| dashpack::Subtitles::open_spec(spec))
+                .map(|spec| specs::subtitles(spec))
                 .collect::<Result<Vec<_>, _>>()?;
-            let options = Options {
-                segment_duration,
-                mpd_name,
-                timeline,
-                profile,
-                force,
-                encryption,
-                hls,
-                subtitles,
-                skip,
-                decryption_keys: decryption_key,
-            };
+            let options = Options::default()
+                .with_segment_duration(segment_duration)
+                .with_mpd_name(mpd_name)
+                .with_timeline(timeline)
+                .with_profile(profile)
+                .with_force(force)
+                .with_encryption(encryption)
+                .with_hls(hls)
+                .with_subtitles(subtitles)
+                .with_skip(skip)
+                .with_decryption_keys(decryption_key);
             run_package(&inputs, &output, options, json)
         }),
         Command::Inspect {
@@ -270,6 +288,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dashpack: error: {e}");
+            let exists = e
+                .downcast_ref::<dashpack::Error>()
+                .is_some_and(|e| e.kind() == dashpack::ErrorKind::Output);
+            if exists {
+                eprintln!("dashpack: use --force to replace its contents");
+            }
             ExitCode::FAILURE
         }
     }
@@ -319,7 +343,12 @@ async fn enqueue(resource_id: String, file_path: String) -> CliResult {
     Ok(())
 }
 
-fn run_package(inputs: &[String], output: &PathBuf, options: Options, json: bool) -> CliResult {
+fn run_package(
+    inputs: &[String],
+    output: &std::path::Path,
+    options: Options,
+    json: bool,
+) -> CliResult {
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
         let bar = ProgressBar::new(0);
@@ -341,9 +370,13 @@ fn run_package(inputs: &[String], output: &PathBuf, options: Options, json: bool
     }
     let inputs = inputs
         .iter()
-        .map(|s| dashpack::Input::open_spec(s))
+        .map(|s| specs::input(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let result = dashpack::package_inputs_with(&inputs, output, &options, &run);
+    let result = dashpack::DirSink::create(output, options.force).and_then(|sink| {
+        let p = dashpack::package(&inputs, &sink, &options, &run)?;
+        sink.commit()?;
+        Ok(p)
+    });
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -394,10 +427,7 @@ fn run_package(inputs: &[String], output: &PathBuf, options: Options, json: bool
 }
 
 fn run_inspect(input: &PathBuf, segment_duration: f64, json: bool) -> CliResult {
-    let options = Options {
-        segment_duration,
-        ..Options::default()
-    };
+    let options = Options::default().with_segment_duration(segment_duration);
     let info = dashpack::inspect(&dashpack::Input::open(input)?, &options)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&info)?);

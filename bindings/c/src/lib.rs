@@ -272,14 +272,37 @@ unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i
         .map(core::Pssh::from_base64)
         .collect::<Result<Vec<_>, _>>()
         .map_err(invalid)?;
-    let mut e = core::EncryptionOptions::default();
-    e.keys = keys.into_iter().map(str::to_string).collect();
-    e.scheme = scheme.map(str::to_string);
-    e.clear_lead = o.clear_lead;
-    e.clearkey_license_url = url.map(str::to_string);
-    e.clearkey_inline = o.clearkey_inline != 0;
-    e.pssh = pssh;
-    core::Encryption::from_options(&e).map_err(invalid)
+    let mut parsed = Vec::new();
+    for spec in keys {
+        parsed.extend(core::EncryptionKey::parse_list(spec).map_err(invalid)?);
+    }
+    let inline = o.clearkey_inline != 0;
+    let clearkey = match (url, inline) {
+        (Some(_), true) => {
+            let why = "give clearkey_license_url or clearkey_inline, not both";
+            return Err((
+                DASHPACK_ERR_INVALID_ARGUMENT,
+                format!("invalid option clearkey: {why}"),
+            ));
+        }
+        (Some(url), false) => Some(core::ClearKey::LicenseUrl(url.to_string())),
+        (None, true) => Some(core::ClearKey::Inline),
+        (None, false) => None,
+    };
+    let scheme = scheme
+        .map_or(Ok(core::Scheme::default()), str::parse)
+        .map_err(invalid)?;
+    // Without a key, packaging refuses the other options naming what is missing.
+    let given = !parsed.is_empty() || clearkey.is_some() || !pssh.is_empty();
+    if !given && o.clear_lead == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        core::Encryption::new(scheme, parsed)
+            .with_clear_lead(o.clear_lead)
+            .with_clearkey(clearkey)
+            .with_pssh(pssh),
+    ))
 }
 
 /// The defaults, with `struct_size` as given.
@@ -426,8 +449,16 @@ pub unsafe extern "C" fn dashpack_package(
             };
             // SAFETY (all four): arrays as their counts say, by contract.
             for spec in unsafe { required(o.subtitles, o.subtitles_count, "subtitles") }? {
+                // `FILE:LANG`: the language after the last colon (paths may hold colons).
+                let Some((file, lang)) = spec
+                    .rsplit_once(':')
+                    .filter(|(f, l)| !f.is_empty() && !l.is_empty())
+                else {
+                    let why = format!("invalid option subtitles: {spec:?}: expected FILE:LANG");
+                    return Err((DASHPACK_ERR_INVALID_ARGUMENT, why));
+                };
                 opts.subtitles.push(
-                    core::Subtitles::open_spec(spec).map_err(|e| (status(&e), e.to_string()))?,
+                    core::Subtitles::open(file, lang).map_err(|e| (status(&e), e.to_string()))?,
                 );
             }
             opts.decryption_keys = unsafe {
@@ -474,8 +505,11 @@ pub unsafe extern "C" fn dashpack_package(
             })
             .collect::<Result<Vec<_>, core::Error>>()
             .map_err(|e| (status(&e), e.to_string()))?;
-        core::package_inputs(&inputs, &out, &opts)
-            .map(|_| ())
+        core::DirSink::create(out.as_ref(), opts.force)
+            .and_then(|sink| {
+                core::package(&inputs, &sink, &opts, &core::RunControl::default())?;
+                sink.commit()
+            })
             .map_err(|e| (status(&e), e.to_string()))
     })
 }
@@ -708,7 +742,7 @@ mod tests {
             (K::Cancelled, DASHPACK_ERR_CANCELLED),
             (K::Internal, DASHPACK_ERR_INTERNAL),
         ];
-        assert_eq!(documented.len(), K::ALL.len());
+        assert_eq!(documented.len(), K::all().len());
         for (kind, code) in documented {
             assert_eq!(status_of(kind), code, "{kind:?}");
         }

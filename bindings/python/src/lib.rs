@@ -87,13 +87,50 @@ fn new_error(kind: dashpack::ErrorKind, msg: String) -> PyErr {
 /// The table, for the tests: each kind's name and the exception raised for it.
 #[pyfunction]
 fn _error_for_kinds(py: Python<'_>) -> Vec<(String, Py<PyAny>)> {
-    dashpack::ErrorKind::ALL
+    dashpack::ErrorKind::all()
         .iter()
         .map(|k| {
             let e = new_error(*k, String::new());
             (format!("{k:?}"), e.get_type(py).into_any().unbind())
         })
         .collect()
+}
+
+/// The encryption the keyword arguments describe; `None` when none is given. Without a
+/// key, packaging refuses the other encryption arguments.
+fn encryption(
+    specs: &[String],
+    scheme: Option<&str>,
+    clear_lead: f64,
+    (url, inline): (Option<String>, bool),
+    pssh: Vec<dashpack::Pssh>,
+) -> dashpack::Result<Option<dashpack::Encryption>> {
+    let mut keys = Vec::new();
+    for spec in specs {
+        keys.extend(dashpack::EncryptionKey::parse_list(spec)?);
+    }
+    let clearkey = match (url, inline) {
+        (Some(_), true) => {
+            let why = "give clearkey_license_url or clearkey_inline, not both";
+            return Err(dashpack::Error::InvalidOption {
+                name: "clearkey",
+                reason: why.into(),
+            });
+        }
+        (Some(url), false) => Some(dashpack::ClearKey::LicenseUrl(url)),
+        (None, true) => Some(dashpack::ClearKey::Inline),
+        (None, false) => None,
+    };
+    let scheme = scheme.map_or(Ok(dashpack::Scheme::default()), str::parse)?;
+    if keys.is_empty() && clearkey.is_none() && pssh.is_empty() && clear_lead == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        dashpack::Encryption::new(scheme, keys)
+            .with_clear_lead(clear_lead)
+            .with_clearkey(clearkey)
+            .with_pssh(pssh),
+    ))
 }
 
 /// One Representation of the written MPD.
@@ -246,10 +283,7 @@ fn options(
     timeline: Option<&str>,
     force: bool,
 ) -> PyResult<dashpack::Options> {
-    let mut o = dashpack::Options {
-        force,
-        ..dashpack::Options::default()
-    };
+    let mut o = dashpack::Options::default().with_force(force);
     if let Some(d) = segment_duration {
         o.segment_duration = d;
     }
@@ -367,14 +401,14 @@ fn package(
             parsed.map_err(to_py)
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let mut enc = dashpack::EncryptionOptions::default();
-    enc.keys = keys;
-    enc.scheme = encryption_scheme;
-    enc.clear_lead = clear_lead;
-    enc.clearkey_license_url = clearkey_license_url;
-    enc.clearkey_inline = clearkey_inline;
-    enc.pssh = pssh;
-    opts.encryption = dashpack::Encryption::from_options(&enc).map_err(to_py)?;
+    opts.encryption = encryption(
+        &keys,
+        encryption_scheme.as_deref(),
+        clear_lead,
+        (clearkey_license_url, clearkey_inline),
+        pssh,
+    )
+    .map_err(to_py)?;
     opts.hls = hls;
     if let Some(p) = profile {
         opts.profile = p.parse().map_err(to_py)?;
@@ -440,7 +474,12 @@ fn package(
     let out = output_dir.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let _ = tx.send(dashpack::package_inputs_with(&inputs, &out, &opts, &run));
+        let result = dashpack::DirSink::create(&out, opts.force).and_then(|sink| {
+            let p = dashpack::package(&inputs, &sink, &opts, &run)?;
+            sink.commit()?;
+            Ok(p)
+        });
+        let _ = tx.send(result);
     });
     // Wait without the GIL, waking up to let Python deliver signals (Ctrl-C). The
     // Mutex only makes the receiver shareable with the GIL-free closure.

@@ -17,8 +17,9 @@
 //!   held of the edit is not played (a gap of less than a frame), and nothing the edit
 //!   list cut away is.
 
+use crate::layout::ContentType;
 use crate::mp4::file::Stats;
-use crate::mp4::moov::{Kind, Track};
+use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{Sample, SampleTable, Sizes, StscEntry};
 
 /// Makes one span of `track`'s edit and its joins, rewriting the sample table (and the
@@ -31,7 +32,7 @@ pub(crate) fn join_edits(track: &mut Track) -> Result<(), String> {
     let start = track.start_dts as i64;
     // Saturating: the times come from the file, which may be crafted.
     let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
-    let whole_frames = track.kind == Kind::Audio && !track.table.has_composition_offsets();
+    let whole_frames = track.kind == ContentType::Audio && !track.table.has_composition_offsets();
     let first = track.edit.media_time;
 
     // Each span: (first index, last index + 1, decode-time shift).
@@ -155,7 +156,7 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     let media_time = track.edit.media_time;
     // Nothing presented before the edit start (the usual case: the edit takes out the
     // B-frame delay only): no walk of the table.
-    if track.kind != Kind::Video || start.saturating_add(stats.min_cts) >= media_time {
+    if track.kind != ContentType::Video || start.saturating_add(stats.min_cts) >= media_time {
         return 0;
     }
     let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);

@@ -2,56 +2,12 @@
 //! keys the caller gives (ISO/IEC 23001-7). What the boxes declare is read by
 //! `mp4::cenc`; this module knows keys and ciphers only.
 
-use std::fmt;
-use std::str::FromStr;
-
 use aes::Aes128;
 use aes::cipher::generic_array::GenericArray;
 use aes::cipher::{BlockDecryptMut, KeyIvInit, StreamCipher};
 
+use super::Scheme;
 use super::cipher::{SampleAux, Subsample};
-use super::{Scheme, hex, unhex};
-
-/// A content key to decrypt input with: `KID:KEY` in hex. Never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DecryptionKey {
-    pub kid: [u8; 16],
-    pub key: [u8; 16],
-}
-
-impl fmt::Debug for DecryptionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DecryptionKey")
-            .field("kid", &hex(&self.kid))
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-impl FromStr for DecryptionKey {
-    type Err = crate::Error;
-
-    fn from_str(s: &str) -> Result<Self, crate::Error> {
-        Self::parse_str(s).map_err(|e| crate::Error::option("decryption_key", e))
-    }
-}
-
-impl DecryptionKey {
-    fn parse_str(s: &str) -> Result<Self, String> {
-        let bytes16 = |part: &str, what: &str| -> Result<[u8; 16], String> {
-            unhex(part.trim())
-                .and_then(|v| <[u8; 16]>::try_from(v).ok())
-                .ok_or_else(|| format!("the {what} must be 32 hex digits"))
-        };
-        match s.split(':').collect::<Vec<_>>()[..] {
-            [kid, key] => Ok(DecryptionKey {
-                kid: bytes16(kid, "key ID")?,
-                key: bytes16(key, "key")?,
-            }),
-            _ => Err("expected KID:KEY (32 hex digits each)".into()),
-        }
-    }
-}
 
 /// What a protected sample entry declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,21 +117,5 @@ mod tests {
             decrypt(&p, &key, &aux, &mut data);
             assert_eq!(data, clear, "{scheme:?}");
         }
-    }
-
-    #[test]
-    fn keys_parse_and_never_show() {
-        let k: DecryptionKey = "00112233445566778899aabbccddeeff:0f0e0d0c0b0a09080706050403020100"
-            .parse()
-            .unwrap();
-        assert_eq!(k.kid[0], 0x00);
-        assert_eq!(k.key[0], 0x0f);
-        assert!(!format!("{k:?}").contains("0f0e0d"));
-        assert!("abc:def".parse::<DecryptionKey>().is_err());
-        assert!(
-            "00112233445566778899aabbccddeeff"
-                .parse::<DecryptionKey>()
-                .is_err()
-        );
     }
 }

@@ -31,6 +31,7 @@ impl Scheme {
         }
     }
 
+    /// `cenc` or `cbcs`: the scheme type `schm` carries.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Cenc => "cenc",
@@ -65,7 +66,9 @@ impl Scheme {
 pub enum KeyScope {
     /// Every track without a more specific key.
     All,
+    /// Every video track without a Representation's own key.
     Video,
+    /// Every audio track without a Representation's own key.
     Audio,
     /// One Representation by its id (`video-1`, `audio-2`, ...).
     Representation(String),
@@ -75,9 +78,13 @@ pub enum KeyScope {
 /// it, where SCOPE is `video`, `audio` or a Representation id. The key never appears in
 /// `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EncryptionKey {
+    /// The tracks it applies to.
     pub scope: KeyScope,
+    /// The key ID (`tenc`, `cenc:default_KID`).
     pub kid: [u8; 16],
+    /// The AES-128 content key.
     pub key: [u8; 16],
     /// cenc: the first sample's 8-byte IV (the rest count up from it); cbcs: the
     /// constant 16-byte IV (8 bytes are padded with zeros). Random when absent.
@@ -107,6 +114,29 @@ impl EncryptionKey {
             .filter(|p| !p.is_empty())
             .map(EncryptionKey::parse_str)
             .collect()
+    }
+
+    /// A key for every track (narrow it with [`EncryptionKey::with_scope`]), with a
+    /// random IV unless one is given ([`EncryptionKey::with_iv`]).
+    pub fn new(kid: [u8; 16], key: [u8; 16]) -> Self {
+        EncryptionKey {
+            scope: KeyScope::All,
+            kid,
+            key,
+            iv: None,
+        }
+    }
+
+    /// The tracks this key applies to.
+    pub fn with_scope(mut self, scope: KeyScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// cenc: the first sample's 8-byte IV; cbcs: the constant IV (8 or 16 bytes).
+    pub fn with_iv(mut self, iv: Vec<u8>) -> Self {
+        self.iv = Some(iv);
+        self
     }
 
     /// The key ID as the MPD writes it (`cenc:default_KID`): a UUID string.
@@ -146,12 +176,7 @@ impl EncryptionKey {
                 return Err("expected [video:|audio:|REPRESENTATION:]KID:KEY[:IV] in hex".into());
             }
         };
-        let kid: [u8; 16] = unhex(kid)
-            .and_then(|v| v.try_into().ok())
-            .ok_or("the key ID must be 32 hex digits")?;
-        let key: [u8; 16] = unhex(key)
-            .and_then(|v| v.try_into().ok())
-            .ok_or("the key must be 32 hex digits")?;
+        let (kid, key) = kid_and_key(kid, key)?;
         let iv = match iv {
             Some(iv) => Some(
                 unhex(iv)
@@ -167,6 +192,55 @@ impl EncryptionKey {
             iv,
         })
     }
+}
+
+/// A content key to decrypt input with: `KID:KEY` in hex. Never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecryptionKey {
+    /// The key ID the input's `tenc` names.
+    pub kid: [u8; 16],
+    /// The AES-128 content key.
+    pub key: [u8; 16],
+}
+
+impl DecryptionKey {
+    /// The key for input whose `tenc` names `kid`.
+    pub fn new(kid: [u8; 16], key: [u8; 16]) -> Self {
+        DecryptionKey { kid, key }
+    }
+}
+
+impl fmt::Debug for DecryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecryptionKey")
+            .field("kid", &hex(&self.kid))
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl FromStr for DecryptionKey {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        match s.split(':').collect::<Vec<_>>()[..] {
+            [kid, key] => kid_and_key(kid, key).map(|(kid, key)| DecryptionKey { kid, key }),
+            _ => Err("expected KID:KEY (32 hex digits each)".into()),
+        }
+        .map_err(|e| crate::Error::option("decryption_key", e))
+    }
+}
+
+/// The key ID and key of a key specification, 32 hex digits each: one reading for
+/// encryption and decryption keys.
+fn kid_and_key(kid: &str, key: &str) -> Result<([u8; 16], [u8; 16]), String> {
+    let bytes16 = |part: &str, what: &str| -> Result<[u8; 16], String> {
+        unhex(part.trim())
+            .and_then(|v| <[u8; 16]>::try_from(v).ok())
+            .ok_or_else(|| format!("the {what} must be 32 hex digits"))
+    };
+    Ok((bytes16(kid, "key ID")?, bytes16(key, "key")?))
 }
 
 /// How players find the ClearKey keys (W3C Encrypted Media Extensions "org.w3.clearkey").
@@ -267,14 +341,17 @@ impl Pssh {
         Pssh { raw }
     }
 
+    /// The DRM system's ID.
     pub fn system_id(&self) -> [u8; 16] {
         self.raw[12..28].try_into().unwrap_or([0; 16])
     }
 
+    /// The DRM system's ID as a UUID string, as the MPD names it.
     pub fn system_uuid(&self) -> String {
         uuid_string(&self.system_id())
     }
 
+    /// The whole `pssh` box.
     pub fn as_bytes(&self) -> &[u8] {
         &self.raw
     }
@@ -295,7 +372,9 @@ impl Pssh {
 
 /// Everything about encrypting one presentation.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Encryption {
+    /// `cenc` (AES-CTR) or `cbcs` (AES-CBC with a pattern for video).
     pub scheme: Scheme,
     /// At least one key; the most specific scope wins (Representation, then content
     /// type, then all). A track no key applies to is an error, never left clear silently.
@@ -303,99 +382,39 @@ pub struct Encryption {
     /// Seconds at the start left unencrypted (whole segments), so playback starts
     /// before the license arrives.
     pub clear_lead: f64,
+    /// How players find the keys with W3C ClearKey, if they should.
     pub clearkey: Option<ClearKey>,
     /// `pssh` boxes of other DRM systems, as given.
     pub pssh: Vec<Pssh>,
 }
 
-/// Encryption as the command line, Python and C take it, in text: one parser for all
-/// three. Build it from `default()` and set what is given.
-#[derive(Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct EncryptionOptions {
-    /// Key specifications, `[video:|audio:|REPRESENTATION:]KID:KEY[:IV]` in hex; each
-    /// may hold a comma-separated list.
-    pub keys: Vec<String>,
-    /// `cenc` or `cbcs`; `None` for the default (`cenc`).
-    pub scheme: Option<String>,
-    /// Seconds at the start left clear (whole segments).
-    pub clear_lead: f64,
-    /// Signal ClearKey with this license server URL.
-    pub clearkey_license_url: Option<String>,
-    /// Signal ClearKey with the keys inline in the MPD (testing only).
-    pub clearkey_inline: bool,
-    /// DRM systems' `pssh` boxes for the init segments and the MPD.
-    pub pssh: Vec<Pssh>,
-}
-
-impl fmt::Debug for EncryptionOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncryptionOptions")
-            .field("keys", &format_args!("<{} redacted>", self.keys.len()))
-            .field("scheme", &self.scheme)
-            .field("clear_lead", &self.clear_lead)
-            .field("clearkey_license_url", &self.clearkey_license_url)
-            .field("clearkey_inline", &self.clearkey_inline)
-            .field("pssh", &self.pssh)
-            .finish()
-    }
-}
-
 impl Encryption {
-    /// The encryption the textual options describe; `None` without keys. Errors (kind
-    /// `Option`) never repeat key material.
-    pub fn from_options(o: &EncryptionOptions) -> Result<Option<Encryption>, crate::Error> {
-        let keys: Vec<&str> = o.keys.iter().map(String::as_str).collect();
-        Self::from_options_str(
-            &keys,
-            o.scheme.as_deref().unwrap_or("cenc"),
-            o.clear_lead,
-            o.clearkey_license_url.as_deref(),
-            o.clearkey_inline,
-            o.pssh.clone(),
-        )
-        .map_err(|e| crate::Error::option("encryption", e))
+    /// `keys` (at least one; the most specific scope wins) with `scheme`, no clear lead,
+    /// no DRM signalling: set those with the `with_*` methods.
+    pub fn new(scheme: Scheme, keys: Vec<EncryptionKey>) -> Self {
+        Encryption {
+            scheme,
+            keys,
+            ..Encryption::default()
+        }
     }
 
-    fn from_options_str(
-        keys: &[&str],
-        scheme: &str,
-        clear_lead: f64,
-        clearkey_license_url: Option<&str>,
-        clearkey_inline: bool,
-        pssh: Vec<Pssh>,
-    ) -> Result<Option<Encryption>, String> {
-        let scheme = Scheme::parse_str(scheme)?;
-        if keys.iter().all(|k| k.trim().is_empty()) {
-            if clearkey_license_url.is_some()
-                || clearkey_inline
-                || !pssh.is_empty()
-                || clear_lead != 0.0
-            {
-                return Err("the encryption options need an encryption key".into());
-            }
-            return Ok(None);
-        }
-        if clearkey_license_url.is_some() && clearkey_inline {
-            return Err("give a ClearKey license URL or inline keys, not both".into());
-        }
-        let mut parsed = Vec::new();
-        for (i, spec) in keys.iter().enumerate() {
-            let list = EncryptionKey::parse_list_str(spec)
-                .map_err(|e| format!("encryption key {}: {e}", i + 1))?;
-            parsed.extend(list);
-        }
-        Ok(Some(Encryption {
-            scheme,
-            keys: parsed,
-            clear_lead,
-            clearkey: match (clearkey_license_url, clearkey_inline) {
-                (Some(url), _) => Some(ClearKey::LicenseUrl(url.to_string())),
-                (None, true) => Some(ClearKey::Inline),
-                (None, false) => None,
-            },
-            pssh,
-        }))
+    /// Seconds at the start left clear (whole segments).
+    pub fn with_clear_lead(mut self, seconds: f64) -> Self {
+        self.clear_lead = seconds;
+        self
+    }
+
+    /// How players find the ClearKey keys.
+    pub fn with_clearkey(mut self, clearkey: Option<ClearKey>) -> Self {
+        self.clearkey = clearkey;
+        self
+    }
+
+    /// `pssh` boxes of other DRM systems, for the init segments and the MPD.
+    pub fn with_pssh(mut self, pssh: Vec<Pssh>) -> Self {
+        self.pssh = pssh;
+        self
     }
 
     /// The key for a Representation, by the most specific scope.
@@ -470,6 +489,22 @@ pub(crate) fn uuid_string(b: &[u8; 16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_parse_and_never_show() {
+        let k: DecryptionKey = "00112233445566778899aabbccddeeff:0f0e0d0c0b0a09080706050403020100"
+            .parse()
+            .unwrap();
+        assert_eq!(k.kid[0], 0x00);
+        assert_eq!(k.key[0], 0x0f);
+        assert!(!format!("{k:?}").contains("0f0e0d"));
+        assert!("abc:def".parse::<DecryptionKey>().is_err());
+        assert!(
+            "00112233445566778899aabbccddeeff"
+                .parse::<DecryptionKey>()
+                .is_err()
+        );
+    }
 
     #[test]
     fn key_specs_parse_like_mp4dash() {

@@ -7,10 +7,10 @@ use std::fmt::Write;
 
 use crate::crypt::{self, Scheme};
 use crate::described::RepInput;
+use crate::layout::ContentType;
 use crate::layout::Timeline;
 use crate::layout::{INIT_FILE, ON_DEMAND_FILE, segment_file_name};
 pub(crate) use crate::layout::{MULTIVARIANT, media_playlist_path};
-use crate::mp4::moov::Kind;
 
 /// A subtitle rendition as the playlists see it.
 pub(crate) struct TextRendition<'a> {
@@ -202,13 +202,16 @@ pub(crate) fn write(
     let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     // Audio renditions, one group per codec (a variant names exactly its codecs).
     let mut groups: Vec<(&str, Vec<&RepInput<'_>>)> = Vec::new();
-    for r in reps.iter().filter(|r| r.kind == Kind::Audio) {
+    for r in reps.iter().filter(|r| r.kind == ContentType::Audio) {
         match groups.iter_mut().find(|g| g.0 == r.codecs) {
             Some(g) => g.1.push(r),
             None => groups.push((r.codecs, vec![r])),
         }
     }
-    let videos: Vec<&RepInput<'_>> = reps.iter().filter(|r| r.kind == Kind::Video).collect();
+    let videos: Vec<&RepInput<'_>> = reps
+        .iter()
+        .filter(|r| r.kind == ContentType::Video)
+        .collect();
     // Without video each audio Representation is a variant itself, not a rendition.
     let renditions = if videos.is_empty() {
         &[][..]
@@ -246,7 +249,7 @@ pub(crate) fn write(
     };
     if videos.is_empty() {
         // Audio only: each audio Representation is a variant of its own.
-        for r in reps.iter().filter(|r| r.kind == Kind::Audio) {
+        for r in reps.iter().filter(|r| r.kind == ContentType::Audio) {
             let (peak, average) = rates(r);
             let _ = write!(
                 m,

@@ -111,21 +111,6 @@ pub(crate) struct Children<'a> {
     counts: Vec<(FourCC, usize)>,
 }
 
-impl<'a> Children<'a> {
-    /// The top-level boxes of bytes held in memory; `base` is the file offset of
-    /// `data[0]`.
-    pub fn root(data: &'a [u8], base: u64) -> Self {
-        Children {
-            data,
-            pos: 0,
-            base,
-            parent_path: String::new(),
-            depth: 0,
-            counts: Vec::new(),
-        }
-    }
-}
-
 impl<'a> Iterator for Children<'a> {
     type Item = Result<Bx<'a>, BoxError>;
 

@@ -44,7 +44,7 @@ pub(crate) fn bandwidth(segments: &[BuiltSegment], timescale: u32, min_buffer: f
 ///
 /// With C the bits before a segment and t its start, for every j:
 /// max_j (C_{j+1} - rate t_j) - min_{i<=j} (C_i - rate t_i) <= rate * min_buffer.
-pub(crate) fn buffer_model_holds(
+fn buffer_model_holds(
     segments: impl IntoIterator<Item = (f64, f64)>,
     rate: f64,
     min_buffer: f64,

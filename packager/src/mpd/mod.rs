@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID};
 use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
+use crate::layout::ContentType;
 use crate::layout::Timeline;
 use crate::layout::{FileKind, init_path, media_template, on_demand_path};
-use crate::mp4::moov::Kind;
-pub(crate) use bandwidth::{bandwidth, buffer_model_holds};
+pub(crate) use bandwidth::bandwidth;
 
 impl RepProtection<'_> {
     /// `mp4protection` with the default KID, then one element per DRM system.
@@ -157,7 +157,7 @@ fn media_set(
     let group = &groups[set_id];
     let members: Vec<&RepInput<'_>> = group.iter().map(|&i| &reps[i]).collect();
     let first = members[0];
-    let video = first.kind == Kind::Video;
+    let video = first.kind == ContentType::Video;
     let several = groups
         .iter()
         .filter(|g| reps[g[0]].kind == first.kind)
@@ -188,8 +188,8 @@ fn media_set(
         .collect();
     AdaptationSet {
         id: set_id as u32,
-        content_type: if video { "video" } else { "audio" },
-        mime_type: FileKind::Media { audio: !video }.content_type(),
+        content_type: first.kind.as_str(),
+        mime_type: FileKind::Media(first.kind).content_type(),
         lang: (!video || first.language != "und").then(|| first.language.to_string()),
         segment_alignment: (!on_demand && aligned(&members)).then_some(true),
         start_with_sap: (!on_demand).then_some(sap),
@@ -286,7 +286,7 @@ fn adaptation_groups(reps: &[RepInput<'_>]) -> Vec<Vec<usize>> {
             let o = &reps[*j];
             o.kind == r.kind
                 && o.fourcc == r.fourcc
-                && (r.kind == Kind::Video || (o.language == r.language && o.slot == r.slot))
+                && (r.kind == ContentType::Video || (o.language == r.language && o.slot == r.slot))
         };
         match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
             Some(g) => g.push(i),
@@ -304,7 +304,7 @@ fn representation(
     protection: Option<&RepProtection<'_>>,
     timeline_kind: Timeline,
 ) -> Representation {
-    let video = r.kind == Kind::Video;
+    let video = r.kind == ContentType::Video;
     Representation {
         content_protection: protection
             .map(RepProtection::descriptors)
@@ -372,7 +372,7 @@ pub(crate) fn text_bandwidth(bytes: u64, duration: f64) -> u64 {
 fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
     AdaptationSet {
         id,
-        content_type: "text",
+        content_type: ContentType::Text.as_str(),
         mime_type: FileKind::Subtitles.content_type(),
         lang: Some(t.language.to_string()),
         segment_alignment: None,

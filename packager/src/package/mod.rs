@@ -14,10 +14,10 @@ use protection::*;
 use crate::described::{RepInput, RepProtection, TextInput};
 use crate::hls;
 use crate::layout;
-use crate::mp4::moov::Kind;
+use crate::layout::ContentType;
 use crate::mpd;
 use crate::options::{Control, Options, RunControl};
-use crate::presentation::{ContentType, MediaInfo, Presentation, Representation, TrackInfo};
+use crate::presentation::{MediaInfo, Presentation, Representation, TrackInfo};
 use crate::segment::build::{BuiltTrack, TrackJob, TrackProtection, build_track};
 use crate::sink::{DirSink, Sink};
 use crate::source::Input;
@@ -50,13 +50,13 @@ fn rep_input<'a>(
             .as_ref()
             .map(|(scheme, value)| (*scheme, value.as_str())),
         supplemental: t.codec.supplemental.as_ref(),
-        slot: if t.kind == Kind::Audio {
+        slot: if t.kind == ContentType::Audio {
             p.tracks
                 .iter()
                 .take_while(|x| !std::ptr::eq(*x, o))
                 .filter(|x| {
                     let xt = &p.checked(x).track;
-                    x.input == o.input && xt.kind == Kind::Audio && xt.language == t.language
+                    x.input == o.input && xt.kind == ContentType::Audio && xt.language == t.language
                 })
                 .count()
         } else {
@@ -77,19 +77,25 @@ fn rep_input<'a>(
 }
 
 /// Package `inputs` into `sink`: init and media segments for every audio and video
-/// track, then the MPD, last.
-pub fn package(inputs: &[Input], sink: &dyn Sink, options: &Options) -> Result<Presentation> {
-    package_with(inputs, sink, options, &RunControl::default())
-}
-
-/// [`package`] with progress reports and a way to stop it.
-pub fn package_with(
+/// track, subtitles, then the manifests, the MPD last. `run` reports progress and can
+/// stop the call ([`RunControl::default`] for neither).
+///
+/// ```
+/// use dashpack::{Input, MemorySink, Options, RunControl};
+///
+/// let input = Input::open("../fixtures/h264_aac.mp4")?;
+/// let sink = MemorySink::new();
+/// let presentation = dashpack::package(&[input], &sink, &Options::default(), &RunControl::default())?;
+/// assert!(sink.into_files().contains_key(&presentation.mpd));
+/// # Ok::<(), dashpack::Error>(())
+/// ```
+pub fn package(
     inputs: &[Input],
     sink: &dyn Sink,
     options: &Options,
     run: &RunControl,
 ) -> Result<Presentation> {
-    let mut p = prepare(inputs, options, true)?;
+    let mut p = prepare(inputs, options, Some(run))?;
     let mut warnings = std::mem::take(&mut p.warnings);
     let protections = protections(&p, inputs, options.encryption.as_ref(), &mut warnings)?;
     let ctl = Control::new(run, p.tracks.iter().map(|o| p.checked(o).stats.bytes).sum());
@@ -118,23 +124,23 @@ pub fn package_with(
         .collect();
     let mut out = Written::new(sink);
     let text_ids: Vec<String> = (1..=subtitles.len())
-        .map(|i| layout::representation_id("text", i))
+        .map(|i| layout::representation_id(ContentType::Text, i))
         .collect();
     let text_files: Vec<String> = text_ids
         .iter()
         .map(|id| layout::subtitle_path(id))
         .collect();
     for (sub, path) in subtitles.iter().zip(&text_files) {
-        out.put(path, sub.text.as_bytes())?;
+        out.put(path, sub.text().as_bytes())?;
     }
     let texts: Vec<TextInput<'_>> = subtitles
         .iter()
         .zip(text_ids.iter().zip(&text_files))
         .map(|(sub, (id, file))| TextInput {
             id,
-            language: &sub.language,
+            language: sub.language(),
             file,
-            bytes: sub.text.len() as u64,
+            bytes: sub.text().len() as u64,
         })
         .collect();
     let manifest = write_manifests(&mut out, &reps, &texts, options)?;
@@ -270,16 +276,12 @@ fn media_representation(
     let t = &c.track;
     let index_bytes = b.index_range.map_or(0, |(first, last)| last - first + 1);
     let rep_bytes = b.init_bytes + index_bytes + b.segments.iter().map(|s| s.bytes).sum::<u64>();
-    let video = t.kind == Kind::Video;
+    let video = t.kind == ContentType::Video;
     Representation {
         id: o.rep_id.clone(),
         input: inputs[o.input].name().to_string(),
         track_id: t.id,
-        content_type: if video {
-            ContentType::Video
-        } else {
-            ContentType::Audio
-        },
+        content_type: t.kind,
         codecs: t.codec.codecs.clone(),
         bandwidth,
         width: video.then_some(u32::from(t.codec.width)),
@@ -298,7 +300,7 @@ fn media_representation(
 fn text_representation(t: &TextInput<'_>, sub: &crate::Subtitles, duration: f64) -> Representation {
     Representation {
         id: t.id.to_string(),
-        input: sub.name.clone(),
+        input: sub.name().to_string(),
         track_id: 0,
         content_type: ContentType::Text,
         codecs: String::new(),
@@ -315,42 +317,39 @@ fn text_representation(t: &TextInput<'_>, sub: &crate::Subtitles, duration: f64)
     }
 }
 
-/// Package local files into the folder `out_dir`, which appears whole or not at all.
+/// Package local files into the folder `out_dir`, which appears whole or not at all
+/// (`Options::force` replaces an existing one). For inputs opened with settings of
+/// their own, or with progress and cancellation, give [`package`] a [`DirSink`] and
+/// commit it.
+///
+/// ```no_run
+/// let presentation = dashpack::package_files(&["input.mp4"], "out", &dashpack::Options::default())?;
+/// println!("{}: {} Representations", presentation.mpd, presentation.representations.len());
+/// # Ok::<(), dashpack::Error>(())
+/// ```
 pub fn package_files<P: AsRef<Path>>(
     inputs: &[P],
     out_dir: impl AsRef<Path>,
     options: &Options,
 ) -> Result<Presentation> {
     let inputs: Vec<Input> = inputs.iter().map(Input::open).collect::<Result<_>>()?;
-    package_inputs(&inputs, out_dir, options)
-}
-
-/// Package opened inputs (for instance with [`Input::with_language`]) into the folder
-/// `out_dir`, which appears whole or not at all.
-pub fn package_inputs(
-    inputs: &[Input],
-    out_dir: impl AsRef<Path>,
-    options: &Options,
-) -> Result<Presentation> {
-    package_inputs_with(inputs, out_dir, options, &RunControl::default())
-}
-
-/// [`package_inputs`] with progress reports and a way to stop it.
-pub fn package_inputs_with(
-    inputs: &[Input],
-    out_dir: impl AsRef<Path>,
-    options: &Options,
-    run: &RunControl,
-) -> Result<Presentation> {
     let sink = DirSink::create(out_dir.as_ref(), options.force)?;
-    let presentation = package_with(inputs, &sink, options, run)?;
+    let presentation = package(&inputs, &sink, options, &RunControl::default())?;
     sink.commit()?;
     Ok(presentation)
 }
 
-/// Describe the tracks of one input and what [`package`] would make of them.
+/// Describe the tracks of one input and what [`package`] would make of them, reading
+/// only its boxes.
+///
+/// ```
+/// let input = dashpack::Input::open("../fixtures/h264_aac.mp4")?;
+/// let info = dashpack::inspect(&input, &dashpack::Options::default())?;
+/// assert_eq!(info.tracks.len(), 2);
+/// # Ok::<(), dashpack::Error>(())
+/// ```
 pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
-    let p = prepare(std::slice::from_ref(input), options, false)?;
+    let p = prepare(std::slice::from_ref(input), options, None)?;
     let mut duration = 0.0f64;
     let tracks = p
         .tracks
@@ -363,14 +362,10 @@ pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
             let end = o.plan.end as f64 / ts;
             duration = duration.max(end);
             let media_seconds = c.stats.end_dts as f64 / ts;
-            let video = t.kind == Kind::Video;
+            let video = t.kind == ContentType::Video;
             TrackInfo {
                 track_id: t.id,
-                content_type: if video {
-                    ContentType::Video
-                } else {
-                    ContentType::Audio
-                },
+                content_type: t.kind,
                 sample_entry: crate::mp4::header::fourcc_str(&t.codec.fourcc),
                 codecs: t.codec.codecs.clone(),
                 timescale: t.timescale,

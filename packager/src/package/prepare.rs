@@ -7,8 +7,9 @@ use rayon::prelude::*;
 
 use crate::carriage::{self, CheckedTrack, Media};
 use crate::layout;
-use crate::mp4::moov::{Kind, SkipWhy, Skipped};
-use crate::options::{Options, TrackSelector};
+use crate::layout::ContentType;
+use crate::mp4::moov::{SkipWhy, Skipped};
+use crate::options::{Options, RunControl, TrackSelector};
 use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
 use crate::segment::timing::{Rational, Timing, start_delay, timing};
 use crate::source::Input;
@@ -101,7 +102,7 @@ pub(super) fn frame_rate_string(t: &CheckedTrack) -> Option<String> {
 /// (within 0.1% of the most common frame duration's rate) is given as that exact ratio
 /// (`30000/1001`); a variable one as the average to a thousandth of a frame per second.
 pub(super) fn frame_rate(t: &CheckedTrack) -> Option<(u64, u64)> {
-    if t.track.kind != Kind::Video {
+    if t.track.kind != ContentType::Video {
         return None;
     }
     let ts = u128::from(t.track.timescale);
@@ -159,7 +160,7 @@ pub(super) fn find_keys(name: &str, m: &mut Media, keys: &[crate::DecryptionKey]
             None => {
                 let why = p.why.clone();
                 let c = m.tracks.remove(i);
-                let entry = if c.track.kind == Kind::Video {
+                let entry = if c.track.kind == ContentType::Video {
                     b"encv"
                 } else {
                     b"enca"
@@ -194,7 +195,7 @@ pub(super) fn keep_tracks(
     }
     let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut m.tracks)
         .into_iter()
-        .partition(|t| !asked(t.track.id, t.track.kind.handler()));
+        .partition(|t| !asked(t.track.id, crate::mp4::moov::handler(t.track.kind)));
     m.tracks = kept;
     m.skipped.extend(
         dropped
@@ -224,7 +225,7 @@ fn first_sync_warnings(inputs: &[Input], media: &[Media], warnings: &mut Vec<Str
                 .sync
                 .as_ref()
                 .is_none_or(|s| s.first() == Some(&1));
-            if t.track.kind == Kind::Video && !first_sync {
+            if t.track.kind == ContentType::Video && !first_sync {
                 warnings.push(format!(
                 "{name}: track {id}: the first video sample is not a sync sample; players may not \
                  decode the start of the first segment"
@@ -240,7 +241,7 @@ fn adjust_input(
     input: &Input,
     m: &mut Media,
     options: &Options,
-    strict: bool,
+    run: Option<&RunControl>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     if let Some(lang) = input.language() {
@@ -249,7 +250,7 @@ fn adjust_input(
         }
     }
     find_keys(input.name(), m, &options.decryption_keys)?;
-    keep_tracks(input.name(), m, &options.skip, strict, warnings)?;
+    keep_tracks(input.name(), m, &options.skip, run.is_some(), warnings)?;
     let name = input.name();
     for t in &mut m.tracks {
         if t.track.codec.family != crate::codec::Family::Pcm {
@@ -259,15 +260,29 @@ fn adjust_input(
             t.track.id,
             crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
         );
-        if strict {
-            t.transcoded = Some(crate::transcode::to_opus(input, t)?);
-            warnings.push(format!(
-                "{name}: track {id}: PCM audio ('{kind}') transcoded to Opus"
-            ));
-        } else {
-            warnings.push(format!(
+        match run {
+            #[cfg(feature = "transcode")]
+            Some(run) => {
+                t.transcoded = Some(crate::transcode::to_opus(input, t, run)?);
+                warnings.push(format!(
+                    "{name}: track {id}: PCM audio ('{kind}') transcoded to Opus"
+                ));
+            }
+            #[cfg(not(feature = "transcode"))]
+            Some(_) => {
+                return Err(Error::UncarriedTrack {
+                    file: name.to_string(),
+                    track: id,
+                    handler: "soun".into(),
+                    codec: kind,
+                    reason: "PCM audio is transcoded to Opus only with the library's \
+                             `transcode` feature"
+                        .into(),
+                });
+            }
+            None => warnings.push(format!(
                 "{name}: track {id}: PCM audio ('{kind}'), transcoded to Opus when packaged"
-            ));
+            )),
         }
     }
     Ok(())
@@ -279,13 +294,13 @@ fn plan_others(p: &mut Prepared, target: Rational) {
     let reference = p
         .tracks
         .iter()
-        .find(|o| p.checked(o).track.kind == Kind::Video);
+        .find(|o| p.checked(o).track.kind == ContentType::Video);
     let has_video = reference.is_some();
     let cuts = reference.map_or_else(Vec::new, |o| o.plan.cut_times(p.checked(o).track.timescale));
     for k in 0..p.tracks.len() {
         let o = &p.tracks[k];
         let c = p.checked(o);
-        if c.track.kind == Kind::Video {
+        if c.track.kind == ContentType::Video {
             continue;
         }
         let plan = if has_video {
@@ -305,7 +320,13 @@ fn plan_others(p: &mut Prepared, target: Rational) {
     }
 }
 
-pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Result<Prepared> {
+/// Reads the inputs and plans every track's cut. With `run` (packaging), tracks are
+/// made ready to write (PCM transcoded); without it (inspecting), only described.
+pub(super) fn prepare(
+    inputs: &[Input],
+    options: &Options,
+    run: Option<&RunControl>,
+) -> Result<Prepared> {
     let target = target_duration(options)?;
     check_mpd_name(&options.mpd_name)?;
     if inputs.is_empty() {
@@ -320,7 +341,7 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
         .collect::<Result<_>>()?;
     let mut warnings = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
-        adjust_input(input, m, options, strict, &mut warnings)?;
+        adjust_input(input, m, options, run, &mut warnings)?;
     }
     first_sync_warnings(inputs, &media, &mut warnings);
     // The presentation starts where its earliest track starts.
@@ -349,16 +370,15 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
     let (mut videos, mut audios) = (0, 0);
     for (i, m) in media.iter().enumerate() {
         for (j, t) in m.tracks.iter().enumerate() {
-            let rep_id = match t.track.kind {
-                Kind::Video => {
-                    videos += 1;
-                    layout::representation_id("video", videos)
-                }
-                Kind::Audio => {
-                    audios += 1;
-                    layout::representation_id("audio", audios)
-                }
+            // Tracks read from inputs are audio or video.
+            let n = if t.track.kind == ContentType::Audio {
+                audios += 1;
+                audios
+            } else {
+                videos += 1;
+                videos
             };
+            let rep_id = layout::representation_id(t.track.kind, n);
             tracks.push(OutTrack {
                 input: i,
                 track: j,
@@ -382,11 +402,11 @@ pub(super) fn prepare(inputs: &[Input], options: &Options, strict: bool) -> Resu
         let (kind, plan) = {
             let o = &p.tracks[k];
             let c = p.checked(o);
-            let plan = (c.track.kind == Kind::Video)
+            let plan = (c.track.kind == ContentType::Video)
                 .then(|| plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target));
             (c.track.kind, plan)
         };
-        if let (Kind::Video, Some(plan)) = (kind, plan) {
+        if let (ContentType::Video, Some(plan)) = (kind, plan) {
             p.tracks[k].plan = plan;
         }
     }
@@ -403,7 +423,7 @@ pub(super) fn check_video_alignment(p: &Prepared, inputs: &[Input]) -> Result<()
     let videos: Vec<&OutTrack> = p
         .tracks
         .iter()
-        .filter(|o| p.checked(o).track.kind == Kind::Video)
+        .filter(|o| p.checked(o).track.kind == ContentType::Video)
         .collect();
     for (a_i, a) in videos.iter().enumerate() {
         for b in videos.iter().skip(a_i + 1) {

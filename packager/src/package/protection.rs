@@ -7,7 +7,7 @@ use super::*;
 use crate::carriage::CheckedTrack;
 use crate::crypt::{self, ClearKey, Encryption, Pssh, Scheme};
 use crate::described::RepProtection;
-use crate::mp4::moov::Kind;
+use crate::layout::ContentType;
 use crate::segment::build::TrackProtection;
 use crate::source::Input;
 use crate::{Error, Result};
@@ -86,7 +86,7 @@ pub(super) fn protections(
     let mut iv_reuse: HashMap<([u8; 16], Vec<u8>), usize> = HashMap::new();
     for o in &p.tracks {
         let c = p.checked(o);
-        let video = c.track.kind == Kind::Video;
+        let video = c.track.kind == ContentType::Video;
         encryptable(inputs[o.input].name(), c, &o.rep_id)?;
         let key = enc.key_for(&o.rep_id, video).ok_or_else(|| {
             invalid(
@@ -94,7 +94,7 @@ pub(super) fn protections(
                 format!(
                     "no key applies to {} (give one without a prefix, or prefixed {}: or {}:)",
                     o.rep_id,
-                    if video { "video" } else { "audio" },
+                    c.track.kind.as_str(),
                     o.rep_id
                 ),
             )

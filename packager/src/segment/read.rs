@@ -6,7 +6,7 @@ use super::job::TrackJob;
 use super::plan::SegmentPlan;
 use crate::codec::{self, Family};
 use crate::error::{BoxError, Malformed};
-use crate::mp4::moov::Kind;
+use crate::layout::ContentType;
 use crate::mp4::sample_table::Sample;
 use crate::source::Input;
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ pub(super) fn read_checked(
     read_samples(job.input, samples, data)?;
     decrypt_samples(job, seg.first, samples, data);
     check_samples(job, seg.first, samples, data)?;
-    Ok(if job.track.track.kind == Kind::Video {
+    Ok(if job.track.track.kind == ContentType::Video {
         sap_type(job, seg.ept, samples, data)
     } else {
         1

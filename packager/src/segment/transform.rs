@@ -9,7 +9,7 @@ use crate::Result;
 use crate::crypt::cipher::{SampleAux, TrackCipher};
 use crate::crypt::subsample::NalLayout;
 use crate::error::{BoxError, Malformed};
-use crate::mp4::moov::Kind;
+use crate::layout::ContentType;
 use crate::mp4::sample_table::Sample;
 use crate::mp4::write::cenc::{InitProtection, protected_stsd};
 use crate::mp4::write::init::write_init_segment;
@@ -32,7 +32,7 @@ pub(super) fn init_segment(job: &TrackJob<'_>) -> Result<(Vec<u8>, Option<Encryp
     let Some(p) = job.protection else {
         return Ok((write_init_segment(t, &t.stsd, &[]), None));
     };
-    let video = t.kind == Kind::Video;
+    let video = t.kind == ContentType::Video;
     let cipher = TrackCipher::new(p.scheme, p.key.key, p.iv, video);
     let init = InitProtection {
         scheme: p.scheme,
@@ -99,7 +99,7 @@ impl<'t> Runs<'t> {
                 })
                 .in_file(job.input.name())
             })?;
-            let sync = s.sync || t.kind == Kind::Audio;
+            let sync = s.sync || t.kind == ContentType::Audio;
             self.trun.push(TrunSample {
                 duration: s.duration,
                 size: s.size.saturating_add(extra),

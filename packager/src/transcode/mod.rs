@@ -29,6 +29,7 @@ use crate::error::Error;
 use crate::mp4::file::sample_stats;
 use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
+use crate::options::RunControl;
 use crate::source::Input;
 
 /// Opus's one timescale in ISOBMFF, and its sample: 20 ms.
@@ -52,7 +53,7 @@ fn refuse(input: &Input, c: &CheckedTrack, reason: String) -> Error {
 
 /// Encodes a PCM track to Opus: the track is rewritten in place (codec, sample entry,
 /// tables, timescale, edit) and the returned input holds the encoded samples.
-pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
+pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack, control: &RunControl) -> Result<Input> {
     let Some(format) = c.track.codec.pcm else {
         return Err(refuse(input, c, "not PCM".into()));
     };
@@ -131,6 +132,9 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<Input> {
                 run = Some((offset, len + size));
             }
             _ => {
+                if control.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
                 flush(&mut run, &mut pcm, false)?;
                 encode(&mut pcm, false)?;
                 run = Some((s.offset, size));

@@ -659,10 +659,7 @@ pub fn run(cmd: &mut std::process::Command) -> Vec<u8> {
 /// it exists) and returns the folder and the presentation.
 pub fn package_into(input: &std::path::Path, folder: &str) -> (PathBuf, dashpack::Presentation) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
-    let options = dashpack::Options {
-        force: true,
-        ..dashpack::Options::default()
-    };
+    let options = dashpack::Options::default().with_force(true);
     let p = dashpack::package_files(&[input], &out, &options).unwrap();
     (out, p)
 }

@@ -237,7 +237,7 @@ impl Context {
 /// itself failing (a full disk) fails the job like any other upload.
 async fn upload_report(ctx: &Context, prefix: &str, dir: PathBuf) -> Result<(), JobError> {
     let html = tokio::task::spawn_blocking(move || {
-        dashpack::report::analyze(&dir).map(|r| r.to_html(None))
+        dashpack_report::analyze(&dir).map(|r| r.to_html(None))
     })
     .await
     .map_err(|e| JobError::Transient(format!("report task: {e}")))?
@@ -347,7 +347,7 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         tokio::task::spawn_blocking(move || {
             state(&ids, "FRAGMENTING", started);
             let stage = Instant::now();
-            let result = dashpack::package_with(&[source], sink.as_ref(), &options, &run);
+            let result = dashpack::package(&[source], sink.as_ref(), &options, &run);
             sink.close();
             (result, stage)
         })
@@ -514,7 +514,7 @@ mod tests {
     #[test]
     fn error_kinds_map_to_documented_outcomes() {
         use dashpack::ErrorKind as K;
-        for kind in K::ALL {
+        for &kind in K::all() {
             let got = outcome(kind, "x".into());
             let want = match kind {
                 K::Io => "transient",

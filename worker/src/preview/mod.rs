@@ -43,7 +43,7 @@ struct Site {
 
 /// `dashpack report`: writes the report of `path` to `output`.
 pub fn write_report(path: &Path, output: &Path) -> CliResult {
-    let report = dashpack::report::analyze(path)?;
+    let report = dashpack_report::analyze(path)?;
     write_atomically(output, report.to_html(None).as_bytes())?;
     let warnings = report.warnings().count();
     eprintln!(
@@ -68,7 +68,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// `dashpack preview`: serves until interrupted.
 pub fn run(path: &Path, host: IpAddr, port: u16, keys: &[String], open: bool) -> CliResult {
-    let report = dashpack::report::analyze(path)?;
+    let report = dashpack_report::analyze(path)?;
     let root = report.folder.canonicalize()?;
     let mut clear_keys = serde_json::Map::new();
     for k in keys {
@@ -248,7 +248,7 @@ async fn route(site: &Site, req: &hyper::http::request::Parts) -> Response<Body>
             let json = path.ends_with(".json");
             let site = site.clone();
             let made = tokio::task::spawn_blocking(move || {
-                let report = dashpack::report::analyze(&root)?;
+                let report = dashpack_report::analyze(&root)?;
                 if json {
                     return Ok::<_, dashpack::Error>(
                         serde_json::to_string(&report).unwrap_or_default(),

@@ -7,7 +7,7 @@ pub(crate) mod trak;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::Bx;
 pub(crate) use text::TextTrack;
-pub(crate) use trak::{Kind, SkipWhy, Skipped, Track};
+pub(crate) use trak::{SkipWhy, Skipped, Track, handler};
 
 #[derive(Debug)]
 pub(crate) struct Movie {

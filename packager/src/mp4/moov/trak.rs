@@ -6,24 +6,17 @@ use crate::crypt::cipher::SampleAux;
 use crate::crypt::decrypt::InputProtection;
 use crate::error::{BoxError, Malformed};
 use crate::lang;
+use crate::layout::ContentType;
 use crate::mp4::cenc::{self, AuxAt};
 use crate::mp4::header::{Bx, FourCC, fourcc_str};
 use crate::mp4::moov::stbl;
 use crate::mp4::sample_table::SampleTable;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Video,
-    Audio,
-}
-
-impl Kind {
-    /// The `hdlr` handler type of this kind.
-    pub fn handler(self) -> &'static [u8; 4] {
-        match self {
-            Kind::Video => b"vide",
-            Kind::Audio => b"soun",
-        }
+/// The `hdlr` handler type of an audio or video track.
+pub(crate) fn handler(kind: ContentType) -> &'static [u8; 4] {
+    match kind {
+        ContentType::Audio => b"soun",
+        _ => b"vide",
     }
 }
 
@@ -66,7 +59,7 @@ pub(crate) struct Join {
 #[derive(Debug)]
 pub(crate) struct Track {
     pub id: u32,
-    pub kind: Kind,
+    pub kind: ContentType,
     pub timescale: u32,
     /// Language as BCP-47 (`und` when unknown).
     pub language: String,
@@ -161,7 +154,7 @@ impl Skipped {
     pub fn of(track: &Track, why: SkipWhy) -> Skipped {
         Skipped {
             id: track.id,
-            handler: *track.kind.handler(),
+            handler: *handler(track.kind),
             entry: Some(track.codec.fourcc),
             why,
         }
@@ -199,8 +192,8 @@ impl Skipped {
                 scheme,
                 kid: Some(kid),
             } => format!(
-                "the input is encrypted ('{}' protected with '{}') and no key was given for \
-                 its key ID {} (--decryption-key KID:KEY)",
+                "the input is encrypted ('{}' protected with '{}') and no decryption key was \
+                 given for its key ID {}",
                 name(original),
                 name(scheme),
                 crate::crypt::hex(kid)
@@ -247,8 +240,8 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         why,
     };
     let kind = match &handler {
-        b"vide" => Kind::Video,
-        b"soun" => Kind::Audio,
+        b"vide" => ContentType::Video,
+        b"soun" => ContentType::Audio,
         _ => return Ok(Err(skipped(None, SkipWhy::NotAudioVideo))),
     };
     let (media_header, stbl_box) = minf_children(&boxes.minf)?;
@@ -264,8 +257,9 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
     };
     let entry = clear.entry(&parsed);
     let Some(mut codec) = codec::parse_sample_entry(&entry)? else {
-        let still =
-            kind == Kind::Video && parsed.table.count <= 1 && codec::is_still_image(&entry_kind);
+        let still = kind == ContentType::Video
+            && parsed.table.count <= 1
+            && codec::is_still_image(&entry_kind);
         let why = if still {
             SkipWhy::StillImage
         } else {
@@ -274,7 +268,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         return Ok(Err(skipped(Some(entry_kind), why)));
     };
     let mut stsd = clear.stsd.clone();
-    if kind == Kind::Audio
+    if kind == ContentType::Audio
         && clear.protection.is_none()
         && let Some(standard) =
             crate::mp4::write::audio_entry::standard_audio_stsd(&stsd, &entry, &codec)?

@@ -5,8 +5,9 @@
 use super::cenc::write_pssh;
 use super::{put_u16, put_u32, write_box, write_file_type, write_full_box};
 use crate::crypt::Pssh;
+use crate::layout::ContentType;
 use crate::mp4::header::parse_header;
-use crate::mp4::moov::{Kind, Track};
+use crate::mp4::moov::Track;
 
 /// Every output track is track 1 of its own init segment.
 pub(crate) const TRACK_ID: u32 = 1;
@@ -51,11 +52,12 @@ pub(crate) fn write_init_segment(track: &Track, stsd: &[u8], pssh: &[Pssh]) -> V
                 write_box(buf, b"minf", |buf| {
                     match (&track.media_header, track.kind) {
                         (Some(raw), _) => buf.extend_from_slice(raw),
-                        (None, Kind::Video) => {
-                            write_full_box(buf, b"vmhd", 0, 1, |buf| buf.extend_from_slice(&[0; 8]))
-                        }
-                        (None, Kind::Audio) => {
+                        (None, ContentType::Audio) => {
                             write_full_box(buf, b"smhd", 0, 0, |buf| put_u32(buf, 0))
+                        }
+                        // Tracks written here are audio or video.
+                        (None, _) => {
+                            write_full_box(buf, b"vmhd", 0, 1, |buf| buf.extend_from_slice(&[0; 8]))
                         }
                     }
                     write_box(buf, b"dinf", |buf| {

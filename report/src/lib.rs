@@ -14,14 +14,16 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::{BoxError, Error, Malformed, Result};
-use fragment::{InitFacts, SegmentFacts};
+use dashpack::{Error, Malformed, Result, layout};
+use fragment::{BoxProblem, InitFacts, SegmentFacts};
 use manifest::{AdaptationSet, SegmentTemplate};
 
-use crate::limits::{
-    REPORT_MAX_HEADER_BYTES as MAX_HEADER_BYTES, REPORT_MAX_MPD_BYTES as MAX_MPD_BYTES,
-    REPORT_MAX_SEGMENT_BYTES as MAX_SEGMENT_BYTES,
-};
+/// An MPD larger than this is not read (dashpack's are kilobytes).
+const MAX_MPD_BYTES: u64 = 16 << 20;
+/// Init segments and `sidx` boxes larger than this are not read.
+const MAX_HEADER_BYTES: u64 = 16 << 20;
+/// A media segment larger than this is reported, not read.
+const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 /// Segments whose durations differ from their Representation's median by more than
 /// this fraction (the last one excepted) are called uneven.
 const UNEVEN: f64 = 0.5;
@@ -144,20 +146,20 @@ pub fn analyze(path: impl AsRef<Path>) -> Result<Report> {
     let name = mpd_path.display().to_string();
     // Over the limit is a limit (not an I/O failure a caller would retry).
     let len = std::fs::metadata(&mpd_path)
-        .map_err(|e| Error::io(&name, e))?
+        .map_err(|e| io(&name, e))?
         .len();
     if len > MAX_MPD_BYTES {
-        return Err(BoxError::new(
-            "MPD",
-            0,
-            Malformed::Limit {
+        return Err(Error::Malformed {
+            file: name,
+            path: "MPD".into(),
+            offset: 0,
+            kind: Malformed::Limit {
                 what: "the MPD's size",
                 limit: MAX_MPD_BYTES,
             },
-        )
-        .in_file(&name));
+        });
     }
-    let text = read_limited(&mpd_path, MAX_MPD_BYTES).map_err(|e| Error::io(&name, e))?;
+    let text = read_limited(&mpd_path, MAX_MPD_BYTES).map_err(|e| io(&name, e))?;
     let text = String::from_utf8(text).map_err(|_| Error::Unsupported {
         file: name.clone(),
         what: "the MPD is not UTF-8".into(),
@@ -172,9 +174,9 @@ pub fn analyze(path: impl AsRef<Path>) -> Result<Report> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         hls: folder
-            .join(crate::layout::MULTIVARIANT)
+            .join(layout::MULTIVARIANT)
             .is_file()
-            .then(|| crate::layout::MULTIVARIANT.to_string()),
+            .then(|| layout::MULTIVARIANT.to_string()),
         folder,
         duration: mpd
             .duration
@@ -235,18 +237,18 @@ pub fn analyze(path: impl AsRef<Path>) -> Result<Report> {
 }
 
 fn find_mpd(dir: &Path) -> Result<PathBuf> {
-    let preferred = dir.join(crate::layout::DEFAULT_MPD);
+    let preferred = dir.join(layout::DEFAULT_MPD);
     if preferred.is_file() {
         return Ok(preferred);
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| io(dir.display().to_string(), e))?;
     let mut mpds: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "mpd"))
         .collect();
     mpds.sort();
     mpds.into_iter().next().ok_or_else(|| {
-        Error::io(
+        io(
             dir.display().to_string(),
             std::io::Error::new(std::io::ErrorKind::NotFound, "no .mpd file in this folder"),
         )
@@ -503,7 +505,7 @@ fn read_init_file(
                 Some(id),
                 format!(
                     "init segment {name}: {} at byte {}: {}",
-                    e.path, e.offset, e.kind
+                    e.path, e.offset, e.what
                 ),
             );
             None
@@ -514,7 +516,7 @@ fn read_init_file(
 /// The segment's facts from its boxes; `sidx` gives its SAP type when there is one.
 fn fill(
     seg: &mut SegmentReport,
-    facts: std::result::Result<SegmentFacts, crate::error::BoxError>,
+    facts: std::result::Result<SegmentFacts, BoxProblem>,
     init: &InitFacts,
     sidx_sap: Option<u8>,
     mpd_timescale: f64,
@@ -528,7 +530,7 @@ fn fill(
             } else {
                 format!("{} ", e.path)
             };
-            seg.problem = Some(format!("{path}at byte {}: {}", e.offset, e.kind));
+            seg.problem = Some(format!("{path}at byte {}: {}", e.offset, e.what));
             return;
         }
     };
@@ -590,7 +592,7 @@ fn from_segment_base(
         .map_err(|e| e.to_string())
         .and_then(|d| {
             fragment::read_sidx(&d, index.0)
-                .map_err(|e| format!("{} at byte {}: {}", e.path, e.offset, e.kind))
+                .map_err(|e| format!("{} at byte {}: {}", e.path, e.offset, e.what))
         }) {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -746,9 +748,9 @@ fn summarise(report: &mut Report, out: &mut RepresentationReport, init: &InitFac
     }
 }
 
-/// For the fuzz target: every reader of untrusted bytes the report has.
-#[cfg(feature = "bench")]
-pub(crate) fn fuzz_parsers(data: &[u8]) -> usize {
+/// For the fuzz target: every reader of untrusted bytes the report has. Not a stable API.
+#[doc(hidden)]
+pub fn fuzz_parsers(data: &[u8]) -> usize {
     let mut n = 0;
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(mpd) = manifest::parse(text)
@@ -782,17 +784,32 @@ pub(crate) fn fuzz_parsers(data: &[u8]) -> usize {
     n
 }
 
-/// 23009-1 5.3.5.2 with the packager's own model (`mpd::buffer_model_holds`), over
-/// the segments as the files have them; a millionth of a second's worth of bits is
-/// forgiven for the rounding of durations read back from the MPD.
+/// 23009-1 5.3.5.2 over the segments as the files have them: starting at any segment
+/// with `min_buffer` seconds buffered, delivering at `bandwidth` never stalls. With C
+/// the bits before a segment and t its start, for every j:
+/// max_j (C_{j+1} - rate t_j) - min_{i<=j} (C_i - rate t_i) <= rate * min_buffer.
+/// A millionth of a second's worth of bits is forgiven for the rounding of durations
+/// read back from the MPD. (The packager's writer keeps a model of its own; this one
+/// checks what it wrote.)
 fn buffer_model_holds(segments: &[SegmentReport], bandwidth: f64, min_buffer: f64) -> bool {
-    let mut start = 0.0;
-    let timed = segments.iter().map(|s| {
-        let t = start;
+    let slack = 1e-6 * bandwidth;
+    let (mut start, mut bits, mut lowest) = (0.0f64, 0.0f64, f64::INFINITY);
+    for s in segments {
+        lowest = lowest.min(bits - bandwidth * start);
+        bits += s.bytes as f64 * 8.0;
+        if bits - bandwidth * start - lowest > bandwidth * min_buffer + slack {
+            return false;
+        }
         start += s.duration;
-        (t, s.bytes as f64 * 8.0)
-    });
-    crate::mpd::buffer_model_holds(timed, bandwidth, min_buffer, 1e-6 * bandwidth)
+    }
+    true
+}
+
+fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+    Error::Io {
+        context: context.into(),
+        source,
+    }
 }
 
 /// Durations: uneven segments, and segments longer than `@maxSegmentDuration`.

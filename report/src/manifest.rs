@@ -5,7 +5,9 @@
 
 use serde::Deserialize;
 
-use crate::limits::REPORT_MAX_SEGMENTS as MAX_SEGMENTS;
+/// Segments enumerated per Representation at most, so a hostile `@r` or `@duration`
+/// cannot make it list billions of files.
+const MAX_SEGMENTS: u64 = 100_000;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Mpd {

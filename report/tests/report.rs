@@ -5,22 +5,21 @@
 //! naming the file.
 #![allow(clippy::unwrap_used)]
 
-#[macro_use]
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
-use dashpack::report::{Severity, analyze};
 use dashpack::{Options, Profile, Timeline};
+use dashpack_report::{Severity, analyze};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
 
 fn package(name: &str, inputs: &[&str], options: Options) -> (PathBuf, dashpack::Presentation) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{name}"));
     let inputs: Vec<PathBuf> = inputs.iter().map(|i| fixture(i)).collect();
-    let options = Options {
-        force: true,
-        ..options
-    };
+    let options = options.with_force(true);
     let p = dashpack::package_files(&inputs, &out, &options).unwrap();
     (out, p)
 }
@@ -41,10 +40,7 @@ fn live_ladder_is_described_by_its_files() {
         let (dir, p) = package(
             &format!("ladder-{timeline:?}"),
             &["h264_aac.mp4", "video_low.mp4"],
-            Options {
-                timeline,
-                ..Options::default()
-            },
+            Options::default().with_timeline(timeline),
         );
         let report = analyze(&dir).unwrap();
         let warnings: Vec<_> = report.warnings().map(|w| &w.message).collect();
@@ -162,10 +158,7 @@ fn on_demand_subsegments_come_from_the_sidx() {
     let (dir, p) = package(
         "on-demand",
         &["h264_aac.mp4"],
-        Options {
-            profile: Profile::OnDemand,
-            ..Options::default()
-        },
+        Options::default().with_profile(Profile::OnDemand),
     );
     let report = analyze(dir.join(&p.mpd)).unwrap();
     let warnings: Vec<_> = report.warnings().map(|w| &w.message).collect();
