@@ -57,14 +57,7 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack, control: &RunControl)
     let Some(format) = c.track.codec.pcm else {
         return Err(refuse(input, c, "not PCM".into()));
     };
-    // Mono and stereo as one Opus stream; 3 to 8 channels as channel mapping family 1,
-    // in the Vorbis order (`order[i]` is the input channel of output channel i).
-    let order = match format.channels {
-        1 | 2 => None,
-        n => {
-            Some(channels::to_vorbis_order(n, format.layout).map_err(|why| refuse(input, c, why))?)
-        }
-    };
+    let order = surround_order(format).map_err(|why| refuse(input, c, why))?;
     let opus_err =
         |e: dashpack_opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
     let (mut encoder, encoder_rate, mut resampler) = encoder_for(format).map_err(opus_err)?;
@@ -80,6 +73,9 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack, control: &RunControl)
     let mut packet = vec![0u8; 1275 * 8];
     let mut frames_in = 0u64;
     let mut encode = |pcm: &mut Vec<f32>, last: bool| -> Result<()> {
+        if control.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let mut at = 0;
         while at + frame_values <= pcm.len() || (last && at < pcm.len()) {
             let mut frame = pcm[at..pcm.len().min(at + frame_values)].to_vec();
@@ -132,9 +128,6 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack, control: &RunControl)
                 run = Some((offset, len + size));
             }
             _ => {
-                if control.is_cancelled() {
-                    return Err(Error::Cancelled);
-                }
                 flush(&mut run, &mut pcm, false)?;
                 encode(&mut pcm, false)?;
                 run = Some((s.offset, size));
@@ -184,6 +177,15 @@ fn rewrite_track(t: &mut Track, format: PcmFormat, pre_skip: u32, frames_in: u64
         chunk_offsets: vec![0],
         sync: None,
     };
+}
+
+/// Mono and stereo are one Opus stream; 3 to 8 channels are channel mapping family 1,
+/// in the Vorbis order (`order[i]` is the input channel of output channel i).
+fn surround_order(format: PcmFormat) -> std::result::Result<Option<Vec<usize>>, String> {
+    match format.channels {
+        1 | 2 => Ok(None),
+        n => channels::to_vorbis_order(n, format.layout).map(Some),
+    }
 }
 
 /// The encoder for `format`, its rate, and the resampler to it when one is needed:
