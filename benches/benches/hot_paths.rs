@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dashpack::{BytesSource, Input, Options, Sink, bench};
+use dashpack::{Input, Options, Sink, bench};
 
 /// A fixture held in memory, and its size.
 fn fixture(name: &str) -> (Input, u64) {
@@ -15,7 +15,7 @@ fn fixture(name: &str) -> (Input, u64) {
         .join(name);
     let bytes = std::fs::read(path).unwrap();
     let len = bytes.len() as u64;
-    let input = Input::from_source(name, std::sync::Arc::new(BytesSource::new(bytes)));
+    let input = Input::from_bytes(name, bytes);
     (input, len)
 }
 

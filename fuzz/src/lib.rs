@@ -2,13 +2,11 @@
 //! replay test (stable). Each must return normally for any input: errors are fine,
 //! panics, hangs and unbounded allocation are not.
 
-use std::sync::Arc;
-
 use dashpack::bench::{RepDescription, write_mpd_for};
-use dashpack::{BytesSource, Input, Options, Sink};
+use dashpack::{Input, Options, Sink};
 
 fn input(data: &[u8]) -> Input {
-    Input::from_source("fuzz.mp4", Arc::new(BytesSource::new(data.to_vec())))
+    Input::from_bytes("fuzz.mp4", data.to_vec())
 }
 
 /// Drops everything it is given.
@@ -37,12 +35,24 @@ pub fn package(data: &[u8]) {
         dashpack::Scheme::Cenc
     };
     let key = "00112233445566778899aabbccddeeff:00112233445566778899aabbccddeeff";
-    let options = Options::default().with_segment_duration(1.0).with_encryption((pick & 1 != 0).then(|| dashpack::Encryption::new(scheme, vec![key.parse().expect("a valid key")]).with_clear_lead(f64::from(pick >> 6)))).with_profile(if pick & 4 != 0 {
+    let options = Options::default()
+        .with_segment_duration(1.0)
+        .with_encryption((pick & 1 != 0).then(|| {
+            dashpack::Encryption::new(scheme, vec![key.parse().expect("a valid key")])
+                .with_clear_lead(f64::from(pick >> 6))
+        }))
+        .with_profile(if pick & 4 != 0 {
             dashpack::Profile::OnDemand
         } else {
             dashpack::Profile::Live
-        }).with_hls(pick & 9 == 8);
-    let _ = dashpack::package(&[input(data)], &Discard, &options, &dashpack::RunControl::default());
+        })
+        .with_hls(pick & 9 == 8);
+    let _ = dashpack::package(
+        &[input(data)],
+        &Discard,
+        &options,
+        &dashpack::RunControl::default(),
+    );
 }
 
 /// The MPD writer on arbitrary Representation descriptions.

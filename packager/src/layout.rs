@@ -149,11 +149,6 @@ pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
     }
 }
 
-/// The content type of a path dashpack wrote; `application/octet-stream` for others.
-pub fn content_type(path: &str, mpd_name: &str) -> &'static str {
-    file_kind(path, mpd_name).map_or("application/octet-stream", FileKind::content_type)
-}
-
 /// `video-1`, `audio-2`, `text-1`: the n-th (from 1) Representation of its kind.
 pub(crate) fn representation_id(kind: ContentType, n: usize) -> String {
     format!("{}-{n}", kind.as_str())
@@ -229,6 +224,9 @@ mod tests {
             (on_demand_path("audio-3"), "audio/mp4"),
             (subtitle_path("text-1"), "text/vtt"),
         ];
+        let content_type = |p: &str, mpd: &str| {
+            file_kind(p, mpd).map_or("application/octet-stream", FileKind::content_type)
+        };
         for (path, want) in cases {
             assert_eq!(content_type(&path, DEFAULT_MPD), want, "{path}");
         }

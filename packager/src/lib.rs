@@ -46,12 +46,9 @@ mod transcode;
 pub use crypt::{ClearKey, DecryptionKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
 pub use layout::{ContentType, Timeline};
-pub use options::{
-    DEFAULT_SEGMENT_DURATION, Options, Profile, Progress, ProgressFn, RunControl,
-    SEGMENT_DURATION_RANGE, TrackSelector,
-};
+pub use options::{Options, Profile, Progress, RunControl, TrackSelector};
 pub use package::{inspect, package, package_files};
 pub use presentation::{MediaInfo, Presentation, Representation, TrackInfo};
 pub use sink::{DirSink, MemorySink, Sink, SinkFile};
-pub use source::{BytesSource, FileSource, Input, Source};
+pub use source::{Input, Source};
 pub use subtitles::Subtitles;

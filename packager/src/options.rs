@@ -10,13 +10,6 @@ use crate::crypt::Encryption;
 use crate::layout::Timeline;
 use crate::subtitles::Subtitles;
 
-/// The target segment duration, seconds, unless `Options::segment_duration` says
-/// otherwise: the one default every front end (CLI, Python, C, worker) uses.
-pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
-
-/// The segment durations accepted, in seconds (every front end checks against this).
-pub const SEGMENT_DURATION_RANGE: std::ops::RangeInclusive<f64> = 0.1..=3600.0;
-
 /// The DASH profile: how media is split into files and addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 #[non_exhaustive]
@@ -124,7 +117,7 @@ pub struct Progress {
 }
 
 /// Called from the packaging threads whenever a segment is finished.
-pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+pub(crate) type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Everything that changes what [`crate::package`] writes: plain configuration,
 /// comparable and printable. How a call runs (progress, cancel) is a [`RunControl`].
@@ -161,7 +154,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            segment_duration: DEFAULT_SEGMENT_DURATION,
+            segment_duration: Options::DEFAULT_SEGMENT_DURATION,
             mpd_name: crate::layout::DEFAULT_MPD.to_string(),
             timeline: Timeline::Number,
             profile: Profile::Live,
@@ -176,6 +169,13 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The target segment duration, seconds, unless [`Options::segment_duration`] says
+    /// otherwise: the one default every front end (CLI, Python, C, worker) uses.
+    pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
+
+    /// The segment durations accepted, in seconds (every front end checks against this).
+    pub const SEGMENT_DURATION_RANGE: std::ops::RangeInclusive<f64> = 0.1..=3600.0;
+
     /// Sets [`Options::segment_duration`].
     pub fn with_segment_duration(mut self, seconds: f64) -> Self {
         self.segment_duration = seconds;
@@ -241,17 +241,14 @@ impl Options {
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct RunControl {
-    /// Called from the packaging threads whenever a segment is finished.
-    pub progress: Option<ProgressFn>,
-    /// Set to true from any thread to stop; the call then returns
-    /// [`crate::Error::Cancelled`] and leaves no output behind.
-    pub cancel: Option<Arc<AtomicBool>>,
+    progress: Option<ProgressFn>,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl RunControl {
     /// Calls `progress` from the packaging threads whenever a segment is finished.
-    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
-        self.progress = Some(progress);
+    pub fn with_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
         self
     }
 
@@ -262,7 +259,8 @@ impl RunControl {
             .is_some_and(|f| f.load(Ordering::Relaxed))
     }
 
-    /// Stops the call (with [`crate::Error::Cancelled`]) soon after `flag` is set.
+    /// Stops the call (with [`crate::Error::Cancelled`]) soon after `flag` is set to
+    /// true, from any thread; no output is left behind.
     pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);
         self

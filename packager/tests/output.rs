@@ -127,7 +127,7 @@ fn cancel_stops_and_leaves_nothing() {
     // Cancel as soon as the first segment is done.
     let run = dashpack::RunControl::default()
         .with_cancel(flag.clone())
-        .with_progress(Arc::new(move |_| seen.store(true, Ordering::Relaxed)));
+        .with_progress(move |_| seen.store(true, Ordering::Relaxed));
     let input = Input::open(fixture("h264_aac.mp4")).unwrap();
     let sink = dashpack::DirSink::create(&d, false).unwrap();
     let err = dashpack::package(&[input], &sink, &Options::default(), &run).unwrap_err();
@@ -141,8 +141,8 @@ fn cancel_stops_and_leaves_nothing() {
 fn progress_reaches_the_total() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink_events = events.clone();
-    let run = dashpack::RunControl::default()
-        .with_progress(Arc::new(move |p| sink_events.lock().unwrap().push(p)));
+    let run =
+        dashpack::RunControl::default().with_progress(move |p| sink_events.lock().unwrap().push(p));
     let sink = dashpack::MemorySink::new();
     let input = Input::open(fixture("hevc_aac.mp4")).unwrap();
     dashpack::package(&[input], &sink, &Options::default(), &run).unwrap();

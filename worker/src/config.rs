@@ -216,11 +216,11 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     };
     let workers = v.number("CONCURRENCY_WORKERS", 2, 1, 256)?;
     let segment_duration = match v.get("DASHPACK_SEGMENT_DURATION") {
-        None => dashpack::DEFAULT_SEGMENT_DURATION,
+        None => dashpack::Options::DEFAULT_SEGMENT_DURATION,
         Some(s) => match s.parse::<f64>() {
-            Ok(d) if d.is_finite() && dashpack::SEGMENT_DURATION_RANGE.contains(&d) => d,
+            Ok(d) if d.is_finite() && dashpack::Options::SEGMENT_DURATION_RANGE.contains(&d) => d,
             _ => {
-                let r = dashpack::SEGMENT_DURATION_RANGE;
+                let r = dashpack::Options::SEGMENT_DURATION_RANGE;
                 return Err(ConfigError {
                     name: "DASHPACK_SEGMENT_DURATION",
                     problem: format!(

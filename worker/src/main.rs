@@ -20,7 +20,6 @@ mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -51,7 +50,7 @@ enum Command {
         #[arg(short = 'o', long = "output-dir")]
         output: PathBuf,
         /// Target segment duration in seconds.
-        #[arg(long, default_value_t = dashpack::DEFAULT_SEGMENT_DURATION)]
+        #[arg(long, default_value_t = dashpack::Options::DEFAULT_SEGMENT_DURATION)]
         segment_duration: f64,
         /// File name of the MPD.
         #[arg(long, default_value = dashpack::layout::DEFAULT_MPD)]
@@ -93,7 +92,7 @@ enum Command {
     Inspect {
         input: PathBuf,
         /// Target segment duration used for the plan, in seconds.
-        #[arg(long, default_value_t = dashpack::DEFAULT_SEGMENT_DURATION)]
+        #[arg(long, default_value_t = dashpack::Options::DEFAULT_SEGMENT_DURATION)]
         segment_duration: f64,
         /// Print as JSON.
         #[arg(long)]
@@ -287,13 +286,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dashpack: error: {e}");
             let exists = e
                 .downcast_ref::<dashpack::Error>()
                 .is_some_and(|e| e.kind() == dashpack::ErrorKind::Output);
-            if exists {
-                eprintln!("dashpack: use --force to replace its contents");
-            }
+            let hint = if exists {
+                " (use --force to replace its contents)"
+            } else {
+                ""
+            };
+            eprintln!("dashpack: error: {e}{hint}");
             ExitCode::FAILURE
         }
     }
@@ -363,10 +364,10 @@ fn run_package(
     let mut run = dashpack::RunControl::default();
     if let Some(bar) = &bar {
         let bar = bar.clone();
-        run = run.with_progress(Arc::new(move |p: dashpack::Progress| {
+        run = run.with_progress(move |p: dashpack::Progress| {
             bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_done);
-        }));
+        });
     }
     let inputs = inputs
         .iter()

@@ -92,6 +92,13 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
     loop {
         t.collect(&s.broker).await;
         let done = t.completed.len() + t.failed.len();
+        // Restart the broker at even shares of the way through; before the check for the
+        // end, so a share reached while a restart or a kill held the loop still gets its
+        // restart (the jobs then end after it).
+        while restarted < restarts && done * (restarts + 1) >= jobs * (restarted + 1) {
+            rabbit.restart().await;
+            restarted += 1;
+        }
         if t.completed.len() == good.len()
             && t.failed.len() == poison.len()
             && t.dead.len() == poison.len()
@@ -105,11 +112,6 @@ async fn chaos_soak_three_workers_broker_restarts_storage_faults_and_kills() {
             t.completed.len(),
             t.failed.len()
         );
-        // Restart the broker at even shares of the way through.
-        if restarted < restarts && done * (restarts + 1) >= jobs * (restarted + 1) {
-            rabbit.restart().await;
-            restarted += 1;
-        }
         if chaos && last_kill.elapsed() >= kill_every {
             let victim = kills % workers.len();
             workers[victim].signal("KILL");

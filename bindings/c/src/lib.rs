@@ -309,7 +309,7 @@ unsafe fn encryption(o: &DashpackOptions) -> Result<Option<core::Encryption>, (i
 fn defaults(struct_size: usize) -> DashpackOptions {
     DashpackOptions {
         struct_size,
-        segment_duration: core::DEFAULT_SEGMENT_DURATION,
+        segment_duration: core::Options::DEFAULT_SEGMENT_DURATION,
         mpd_name: std::ptr::null(),
         timeline: DASHPACK_TIMELINE_NUMBER,
         force: 0,

@@ -460,7 +460,7 @@ fn package(
     let callback_error: Arc<Mutex<Option<PyErr>>> = Arc::new(Mutex::new(None));
     if let Some(cb) = progress {
         let (cancel, slot) = (cancel.clone(), callback_error.clone());
-        run = run.with_progress(Arc::new(move |p: dashpack::Progress| {
+        run = run.with_progress(move |p: dashpack::Progress| {
             Python::attach(|py| {
                 if let Err(e) = cb.call1(py, (p.bytes_done, p.bytes_total)) {
                     cancel.store(true, Ordering::Relaxed);
@@ -469,7 +469,7 @@ fn package(
                         .get_or_insert(e);
                 }
             });
-        }));
+        });
     }
     let out = output_dir.clone();
     let (tx, rx) = std::sync::mpsc::channel();

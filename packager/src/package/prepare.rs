@@ -38,7 +38,7 @@ impl Prepared {
 
 pub(super) fn target_duration(options: &Options) -> Result<Rational> {
     let d = options.segment_duration;
-    let range = crate::options::SEGMENT_DURATION_RANGE;
+    let range = Options::SEGMENT_DURATION_RANGE;
     if !d.is_finite() || !range.contains(&d) {
         return Err(Error::InvalidOption {
             name: "segment_duration",

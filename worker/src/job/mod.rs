@@ -330,11 +330,11 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         .with_cancel(cancel.clone())
         .with_progress({
             let first_segment = first_segment.clone();
-            Arc::new(move |_| {
+            move |_| {
                 if first_segment.set(Instant::now()).is_ok() {
                     state(&ids, "ENCODING", started);
                 }
-            })
+            }
         });
     let prefix = ids.video_id.to_string();
     let (tx, rx) = mpsc::channel(ctx.cfg.uploads);

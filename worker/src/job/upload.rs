@@ -34,7 +34,8 @@ pub async fn upload_all(
                     let bucket = ctx.cfg.output_bucket.clone();
                     // The packager's own layout says what each of its files is; the MPD
                     // is held back and uploaded by the job itself.
-                    let content_type = dashpack::layout::content_type(&path, dashpack::layout::DEFAULT_MPD);
+                    let content_type = dashpack::layout::file_kind(&path, dashpack::layout::DEFAULT_MPD)
+                        .map_or("application/octet-stream", dashpack::layout::FileKind::content_type);
                     let name = format!("{prefix}/{path}");
                     running.spawn(async move {
                         gcs.upload(&bucket, Upload {
