@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use mp4_atom::{Decode, Moof, Moov, Sidx as SidxBox, TrunSamples};
+use mp4_atom::{Decode, Hdlr, Mdhd, Moof, Sidx as SidxBox, Tkhd, Trex, TrunSamples};
 
 /// `sample_is_non_sync_sample` in sample flags (ISO/IEC 14496-12 8.8.3.1).
 const NON_SYNC: u32 = 0x0001_0000;
@@ -105,9 +105,10 @@ struct TopBox<'a> {
     raw: &'a [u8],
 }
 
-/// The top-level boxes of `data`, `base` being the file offset of `data[0]`; a box that
-/// runs past the end is a problem naming it.
-fn top_level(data: &[u8], base: u64) -> impl Iterator<Item = Result<TopBox<'_>, BoxProblem>> {
+/// The boxes one after another in `data` (the top level of a file, or a box's body),
+/// `base` being the file offset of `data[0]`; a box that runs past the end is a problem
+/// naming it.
+fn boxes(data: &[u8], base: u64) -> impl Iterator<Item = Result<TopBox<'_>, BoxProblem>> {
     let mut at = 0usize;
     std::iter::from_fn(move || {
         if at >= data.len() {
@@ -169,7 +170,7 @@ fn decode<T: Decode>(b: &TopBox<'_>) -> Result<T, BoxProblem> {
 }
 
 fn find<'a>(data: &'a [u8], base: u64, kind: &[u8; 4]) -> Result<Option<TopBox<'a>>, BoxProblem> {
-    for b in top_level(data, base) {
+    for b in boxes(data, base) {
         let b = b?;
         if &b.kind == kind {
             return Ok(Some(b));
@@ -178,49 +179,85 @@ fn find<'a>(data: &'a [u8], base: u64, kind: &[u8; 4]) -> Result<Option<TopBox<'
     Ok(None)
 }
 
+/// The track of an init segment. Only the boxes the report needs are decoded (by
+/// `mp4-atom`); the sample entry is named from its header, so a codec the decoder does
+/// not know still has its report.
 pub(crate) fn read_init(data: &[u8]) -> Result<InitFacts, BoxProblem> {
     let moov =
         find(data, 0, b"moov")?.ok_or_else(|| problem("", 0, "required box moov is missing"))?;
-    let at = moov.offset;
-    let moov: Moov = decode(&moov)?;
-    let trak = moov
-        .trak
-        .first()
-        .ok_or_else(|| problem("moov", at, "required box trak is missing"))?;
+    let trak = child(&moov, b"trak")?
+        .ok_or_else(|| problem("moov", moov.offset, "required box trak is missing"))?;
+    let tkhd: Tkhd = decode(&need(&trak, b"tkhd")?)?;
+    let mdia = need(&trak, b"mdia")?;
+    let mdhd: Mdhd = decode(&need(&mdia, b"mdhd")?)?;
+    let hdlr: Hdlr = decode(&need(&mdia, b"hdlr")?)?;
     let mut facts = InitFacts {
-        track_id: trak.tkhd.track_id,
-        timescale: trak.mdia.mdhd.timescale,
-        handler: trak.mdia.hdlr.handler.to_string(),
+        track_id: tkhd.track_id,
+        timescale: mdhd.timescale,
+        handler: hdlr.handler.to_string(),
         ..InitFacts::default()
     };
-    let (w, h) = (trak.tkhd.width.integer(), trak.tkhd.height.integer());
+    let (w, h) = (tkhd.width.integer(), tkhd.height.integer());
     if w > 0 && h > 0 {
         facts.width = Some(u32::from(w));
         facts.height = Some(u32::from(h));
     }
-    if let Some(entry) = trak.mdia.minf.stbl.stsd.codecs.first() {
-        // The entry's type is the fourth to eighth byte of the box it encodes to.
-        let mut raw = Vec::new();
-        if mp4_atom::Encode::encode(entry, &mut raw).is_ok() && raw.len() >= 8 {
-            facts.sample_entry = String::from_utf8_lossy(&raw[4..8]).into_owned();
-        }
-        if let Some(v) = entry.visual().filter(|v| v.width > 0 && v.height > 0) {
-            facts.width = Some(u32::from(v.width));
-            facts.height = Some(u32::from(v.height));
+    let stsd = need(&need(&need(&mdia, b"minf")?, b"stbl")?, b"stsd")?;
+    // A full box: version and flags, entry_count, then the entries.
+    let entries = stsd.raw.get(stsd.header + 8..).unwrap_or_default();
+    if let Some(entry) = boxes(entries, stsd.offset + stsd.header as u64 + 8).next() {
+        let entry = entry?;
+        facts.sample_entry = String::from_utf8_lossy(&entry.kind).into_owned();
+        // A visual sample entry's width and height follow 24 bytes of reserved and
+        // pre-defined fields (ISO/IEC 14496-12 12.1.3).
+        let body = &entry.raw[entry.header..];
+        if facts.handler == "vide"
+            && let Some(size) = body.get(24..28)
+        {
+            let (w, h) = (
+                u16::from_be_bytes([size[0], size[1]]),
+                u16::from_be_bytes([size[2], size[3]]),
+            );
+            if w > 0 && h > 0 {
+                facts.width = Some(u32::from(w));
+                facts.height = Some(u32::from(h));
+            }
         }
     }
     if facts.timescale == 0 {
-        return Err(problem("moov/trak/mdia/mdhd", at, "timescale 0"));
+        return Err(problem("moov/trak/mdia/mdhd", moov.offset, "timescale 0"));
     }
-    let trex = moov.mvex.iter().flat_map(|m| &m.trex);
-    if let Some(t) = trex.into_iter().find(|t| t.track_id == facts.track_id) {
-        facts.defaults = Defaults {
-            duration: t.default_sample_duration,
-            size: t.default_sample_size,
-            flags: t.default_sample_flags,
-        };
+    if let Some(mvex) = child(&moov, b"mvex")? {
+        for b in boxes(&mvex.raw[mvex.header..], mvex.offset + mvex.header as u64) {
+            let b = b?;
+            if &b.kind != b"trex" {
+                continue;
+            }
+            let t: Trex = decode(&b)?;
+            if t.track_id == facts.track_id {
+                facts.defaults = Defaults {
+                    duration: t.default_sample_duration,
+                    size: t.default_sample_size,
+                    flags: t.default_sample_flags,
+                };
+            }
+        }
     }
     Ok(facts)
+}
+
+/// The child box of `parent` of type `kind`, which the specification requires.
+fn need<'a>(parent: &TopBox<'a>, kind: &[u8; 4]) -> Result<TopBox<'a>, BoxProblem> {
+    child(parent, kind)?.ok_or_else(|| {
+        let what = format!("required box {} is missing", String::from_utf8_lossy(kind));
+        problem(&String::from_utf8_lossy(&parent.kind), parent.offset, what)
+    })
+}
+
+/// The first child box of `parent` of type `kind`.
+fn child<'a>(parent: &TopBox<'a>, kind: &[u8; 4]) -> Result<Option<TopBox<'a>>, BoxProblem> {
+    let body = &parent.raw[parent.header..];
+    find(body, parent.offset + parent.header as u64, kind)
 }
 
 /// Reads every `moof` of a media segment (or of an on-demand subsegment starting at
@@ -232,7 +269,7 @@ pub(crate) fn read_segment(
 ) -> Result<SegmentFacts, BoxProblem> {
     let mut facts = SegmentFacts::default();
     let mut seen_moof = false;
-    for b in top_level(data, base) {
+    for b in boxes(data, base) {
         let b = b?;
         match &b.kind {
             b"moof" => {
