@@ -23,10 +23,10 @@ pub fn run(addr: &str, timeout: f64) -> CliResult {
         .map_err(|e| format!("healthcheck: {target}: {e}"))?;
     conn.set_read_timeout(Some(timeout))?;
     conn.set_write_timeout(Some(timeout))?;
-    write!(
-        conn,
-        "GET /healthz HTTP/1.0\r\nHost: {target}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` would send the request in pieces, and a server that answers
+    // after the first piece and closes makes the later pieces fail (EPIPE).
+    let request = format!("GET /healthz HTTP/1.0\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes())?;
     // The answer is a status line and a few words; never read more than 4 KiB.
     let mut answer = Vec::new();
     let read = conn.take(4096).read_to_end(&mut answer);
@@ -85,9 +85,15 @@ mod tests {
                 "HTTP/1.1 503 Service Unavailable\r\n\r\nnot consuming\n",
             ] {
                 let (mut s, _) = l.accept().expect("accept");
+                // The whole request, however it arrives.
+                let mut request = Vec::new();
                 let mut buf = [0u8; 256];
-                let n = s.read(&mut buf).expect("read");
-                assert!(buf[..n].starts_with(b"GET /healthz HTTP/1.0\r\n"));
+                while !request.ends_with(b"\r\n\r\n") {
+                    let n = s.read(&mut buf).expect("read");
+                    assert!(n > 0, "request cut: {request:?}");
+                    request.extend_from_slice(&buf[..n]);
+                }
+                assert!(request.starts_with(b"GET /healthz HTTP/1.0\r\n"));
                 s.write_all(answer.as_bytes()).expect("write");
                 let _ = s.shutdown(std::net::Shutdown::Write);
                 let _ = s.read(&mut buf);
