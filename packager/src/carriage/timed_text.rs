@@ -47,19 +47,8 @@ pub(crate) fn to_webvtt(
             )
             .in_file(name));
         }
-        if s.offset.saturating_add(u64::from(s.size)) > file_len {
-            return Err(BoxError::new(
-                &path,
-                s.offset,
-                Malformed::SampleOutOfFile {
-                    sample: s.index + 1,
-                    data_offset: s.offset,
-                    size: s.size,
-                    file_len,
-                },
-            )
-            .in_file(name));
-        }
+        s.check_in_file(&path, file_len)
+            .map_err(|e| e.in_file(name))?;
         let mut buf = vec![0u8; s.size as usize];
         input
             .source()

@@ -343,19 +343,7 @@ pub(crate) fn sample_stats(track: &Track, file_len: u64) -> Result<Stats, BoxErr
     let mut seen = 0u64;
     for s in t.cursor() {
         seen += 1;
-        let end = s.offset.checked_add(u64::from(s.size));
-        if end.is_none_or(|e| e > file_len) {
-            return Err(BoxError::new(
-                format!("{stbl}/stco"),
-                s.offset,
-                Malformed::SampleOutOfFile {
-                    sample: s.index + 1,
-                    data_offset: s.offset,
-                    size: s.size,
-                    file_len,
-                },
-            ));
-        }
+        s.check_in_file(format!("{stbl}/stco"), file_len)?;
         let cts = s.dts as i64 + s.cto;
         if cts < stats.min_cts {
             stats.min_cts = cts;

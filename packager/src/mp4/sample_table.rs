@@ -5,6 +5,8 @@
 //! ISO/IEC 14496-12 8.6.1 (stts, ctts), 8.6.2 (stss), 8.7.3 (stsz, stz2), 8.7.4 (stsc),
 //! 8.7.5 (stco, co64).
 
+use crate::error::{BoxError, Malformed};
+
 /// One sample as the packager needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sample {
@@ -21,6 +23,27 @@ pub(crate) struct Sample {
     pub sync: bool,
     /// The sample description index (`stsc`, or the fragment's `tfhd`), from 1.
     pub description: u32,
+}
+
+impl Sample {
+    /// Refuses a sample whose bytes run past the end of the file; `path` is the table
+    /// that places it.
+    pub fn check_in_file(&self, path: impl Into<String>, file_len: u64) -> Result<(), BoxError> {
+        let end = self.offset.checked_add(u64::from(self.size));
+        if end.is_none_or(|e| e > file_len) {
+            return Err(BoxError::new(
+                path,
+                self.offset,
+                Malformed::SampleOutOfFile {
+                    sample: self.index + 1,
+                    data_offset: self.offset,
+                    size: self.size,
+                    file_len,
+                },
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -341,7 +341,8 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     // The report is drawn from the written files: with it on, they are also kept in the
     // job's folder until the job ends.
     let report_dir = ctx.cfg.report.then(|| work.path.join("output"));
-    let sink = Arc::new(UploadSink::new(tx, &options.mpd_name, report_dir.clone()));
+    let mpd_name = options.mpd_name.clone();
+    let sink = Arc::new(UploadSink::new(tx, &mpd_name, report_dir.clone()));
     let packaging = {
         let sink = sink.clone();
         tokio::task::spawn_blocking(move || {
@@ -353,7 +354,7 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
         })
     };
     let uploads = async {
-        let r = upload_all(ctx, &prefix, rx).await;
+        let r = upload_all(ctx, &prefix, &mpd_name, rx).await;
         if r.is_err() {
             // Stop the packager early: its output has nowhere to go.
             cancel.store(true, Ordering::Relaxed);

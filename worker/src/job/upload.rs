@@ -17,6 +17,7 @@ use crate::storage::{StorageError, Upload};
 pub async fn upload_all(
     ctx: &Context,
     prefix: &str,
+    mpd_name: &str,
     mut rx: mpsc::Receiver<FinishedFile>,
 ) -> Result<usize, JobError> {
     let mut running: JoinSet<Result<(), StorageError>> = JoinSet::new();
@@ -34,7 +35,7 @@ pub async fn upload_all(
                     let bucket = ctx.cfg.output_bucket.clone();
                     // The packager's own layout says what each of its files is; the MPD
                     // is held back and uploaded by the job itself.
-                    let content_type = dashpack::layout::file_kind(&path, dashpack::layout::DEFAULT_MPD)
+                    let content_type = dashpack::layout::file_kind(&path, mpd_name)
                         .map_or("application/octet-stream", dashpack::layout::FileKind::content_type);
                     let name = format!("{prefix}/{path}");
                     running.spawn(async move {
