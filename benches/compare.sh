@@ -4,6 +4,7 @@
 # runs, ratios, and peak RSS from GNU time.
 #
 #   benches/compare.sh [RUNS]        default 5 runs each
+#   benches/compare.sh [RUNS] pcm    only the PCM-to-Opus transcode's memory
 #
 # Inputs are made with FFmpeg on first use (nothing large is committed) in $BENCH_DIR
 # (default /var/tmp/dashpack-bench): a 10-minute 720p H.264 + AAC file at about
@@ -15,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${1:-5}
+ONLY=${2:-}
 DIR=${BENCH_DIR:-/var/tmp/dashpack-bench}
 OUT=${BENCH_OUT:-/dev/shm/dashpack-bench}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -39,9 +41,23 @@ make_input() { # NAME SIZE SECONDS BITRATE
     -pix_fmt yuv420p -c:a aac -b:a 128k -movflags +faststart -f mp4 "$f.part"
   mv "$f.part" "$f"
 }
-make_input 720p-10min 1280x720 600 3M
-make_input 1080p-2min 1920x1080 120 5M
-make_input 720p-2min 1280x720 120 3M
+# PCM audio (stereo, 16-bit, 48 kHz) in a QuickTime file: transcoded to Opus.
+make_pcm() { # NAME SECONDS
+  local f=$DIR/$1.mov
+  [ -s "$f" ] && return 0
+  echo "making $f ($2 s of PCM)" >&2
+  ffmpeg -v error -y -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+    -f lavfi -i "anoisesrc=color=pink:sample_rate=48000:amplitude=0.2" \
+    -filter_complex "[0][1]amerge=inputs=2" -t "$2" -c:a pcm_s16le -f mov "$f.part"
+  mv "$f.part" "$f"
+}
+if [ "$ONLY" != pcm ]; then
+  make_input 720p-10min 1280x720 600 3M
+  make_input 1080p-2min 1920x1080 120 5M
+  make_input 720p-2min 1280x720 120 3M
+fi
+make_pcm pcm-2min 120
+make_pcm pcm-10min 600
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -68,6 +84,23 @@ measure() {
   echo "$(median <"$times") $(sort -n "$rss" | tail -1)"
   rm -f "$times" "$rss"
 }
+
+# Transcoding holds one segment of audio per track, not the track: peak RSS is the same
+# for 2 and 10 minutes of PCM (it grew with the Opus track, 24 KB/s, when the track was
+# encoded whole before packaging).
+pcm_memory() {
+  local a b ta tb
+  read -r ta a < <(measure dashpack "$DASHPACK" package "$DIR/pcm-2min.mov" -o "$OUT/run/dashpack" -f)
+  read -r tb b < <(measure dashpack "$DASHPACK" package "$DIR/pcm-10min.mov" -o "$OUT/run/dashpack" -f)
+  echo
+  awk -v a="$a" -v b="$b" -v ta="$ta" -v tb="$tb" 'BEGIN {
+    printf "PCM to Opus: %.2f s and %.1f MiB peak RSS for 2 min, %.2f s and %.1f MiB for 10 min: %.1f bytes per added second (x%.1f realtime)\n",
+      ta, a / 1024, tb, b / 1024, (b - a) * 1024 / 480, 600 / tb }'
+}
+if [ "$ONLY" = pcm ]; then
+  pcm_memory
+  exit 0
+fi
 
 declare -A RSS SAMPLES
 for name in 720p-10min 1080p-2min 720p-2min; do
@@ -103,3 +136,4 @@ awk -v a="${RSS[720p-2min]}" -v b="${RSS[720p-10min]}" \
   -v sa="${SAMPLES[720p-2min]}" -v sb="${SAMPLES[720p-10min]}" 'BEGIN {
   printf "dashpack peak RSS: %.1f MiB at %d samples (2 min), %.1f MiB at %d samples (10 min): %.1f bytes per added sample\n",
     a / 1024, sa, b / 1024, sb, (b - a) * 1024 / (sb - sa) }'
+pcm_memory

@@ -252,13 +252,6 @@ impl RunControl {
         self
     }
 
-    /// Whether the caller asked to stop.
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancel
-            .as_ref()
-            .is_some_and(|f| f.load(Ordering::Relaxed))
-    }
-
     /// Stops the call (with [`crate::Error::Cancelled`]) soon after `flag` is set to
     /// true, from any thread; no output is left behind.
     pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {

@@ -163,3 +163,17 @@ impl std::fmt::Debug for Input {
             .finish()
     }
 }
+
+/// A track whose samples are made while it is written (PCM audio encoded to Opus), so
+/// they never sit in memory whole: the segment writer asks for each segment's samples
+/// in turn and learns their sizes from them.
+pub(crate) trait MadeSamples: Send + Sync + std::fmt::Debug {
+    /// Starts making the samples from the beginning, reading from `input`.
+    fn start<'a>(&'a self, input: &'a Input) -> crate::Result<Box<dyn SampleMaker + 'a>>;
+}
+
+/// One pass over a [`MadeSamples`] track.
+pub(crate) trait SampleMaker {
+    /// Appends the next `n` samples to `data` and their sizes to `sizes`.
+    fn next(&mut self, n: usize, data: &mut Vec<u8>, sizes: &mut Vec<u32>) -> crate::Result<()>;
+}

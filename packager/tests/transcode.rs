@@ -10,8 +10,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use dashpack::{Error, Options};
+use dashpack::{Error, Input, MemorySink, Options, RunControl};
 
 /// 16-bit samples FFmpeg decodes from `file` (an MP4 or an MPD) at 48 kHz, interleaved,
 /// with `args` before the output (such as a downmix).
@@ -107,10 +109,10 @@ fn pcm_becomes_opus_sample_aligned() {
     }
 }
 
-/// A one-second PCM chirp at `rate` (extra channels after `|`), written by FFmpeg.
-fn chirp(name: &str, rate: u32, channels: &str) -> PathBuf {
+/// A PCM chirp of `seconds` at `rate` (extra channels after `|`), written by FFmpeg.
+fn chirp(name: &str, rate: u32, channels: &str, seconds: u32) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let src = format!("aevalsrc=0.5*sin(2*PI*t*(200+400*t)){channels}:s={rate}:d=1");
+    let src = format!("aevalsrc=0.5*sin(2*PI*t*(200+400*t)){channels}:s={rate}:d={seconds}");
     let ok = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", &src])
         .args(["-c:a", "pcm_s16le", "-f", "mov"])
@@ -125,7 +127,7 @@ fn chirp(name: &str, rate: u32, channels: &str) -> PathBuf {
 #[test]
 fn other_rates_are_resampled_to_48k_in_time() {
     for rate in [44_100, 96_000, 22_050] {
-        let path = chirp(&format!("pcm_{rate}.mov"), rate, "");
+        let path = chirp(&format!("pcm_{rate}.mov"), rate, "", 1);
         let (out, p) = common::package_into(&path, &format!("pcm_{rate}-out"));
         let r = &p.representations[0];
         assert_eq!((r.codecs.as_str(), r.sample_rate), ("opus", Some(48_000)));
@@ -211,7 +213,7 @@ fn surround_pcm_becomes_multichannel_opus_with_each_channel_in_place() {
 #[test]
 fn pcm_that_is_not_transcoded_here_is_refused_by_name() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let path = chirp("pcm_9ch.mov", 48_000, "|0|0|0|0|0|0|0|0");
+    let path = chirp("pcm_9ch.mov", 48_000, "|0|0|0|0|0|0|0|0", 1);
     let out = dir.join("pcm_9ch-out");
     let err = dashpack::package_files(&[&path], &out, &Options::default()).unwrap_err();
     assert!(
@@ -220,4 +222,71 @@ fn pcm_that_is_not_transcoded_here_is_refused_by_name() {
     );
     assert!(err.to_string().contains("PCM with 9 channels"), "{err}");
     assert!(!out.exists());
+}
+
+/// An input in memory that counts the bytes read from it.
+struct Counted {
+    bytes: Vec<u8>,
+    read: AtomicU64,
+}
+
+impl dashpack::Source for Counted {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let at = offset as usize;
+        let src = self
+            .bytes
+            .get(at..at + buf.len())
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        self.read.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The audio is encoded a segment at a time as it is written, not before: a cancel
+/// as the first segment is reported stops the transcode with most of the PCM unread.
+#[test]
+fn a_transcode_reads_as_it_writes_and_stops_when_cancelled() {
+    let path = chirp("pcm_60s.mov", 48_000, "", 60);
+    let options = Options::default().with_segment_duration(1.0);
+    let counted = Arc::new(Counted {
+        bytes: std::fs::read(&path).unwrap(),
+        read: AtomicU64::new(0),
+    });
+    let input = Input::from_source("pcm_60s.mov", counted.clone());
+    let audio_segments = |sink: MemorySink| {
+        sink.into_files()
+            .keys()
+            .filter(|k| k.starts_with("audio-") && k.ends_with(".m4s"))
+            .count()
+    };
+
+    let whole = MemorySink::new();
+    dashpack::package(
+        std::slice::from_ref(&input),
+        &whole,
+        &options,
+        &RunControl::default(),
+    )
+    .unwrap();
+    let all = audio_segments(whole);
+    assert!(all >= 60, "{all} segments for 60 s");
+    let len = counted.bytes.len() as u64;
+    assert!(counted.read.swap(0, Ordering::Relaxed) >= len * 9 / 10);
+
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = flag.clone();
+    let run = RunControl::default()
+        .with_cancel(flag)
+        .with_progress(move |_| seen.store(true, Ordering::Relaxed));
+    let cut = MemorySink::new();
+    let err = dashpack::package(&[input], &cut, &options, &run).unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_eq!(audio_segments(cut), 1, "of {all}");
+    // The first segment's second of PCM and the read-ahead of one block (1 MiB), of 60.
+    let read = counted.read.load(Ordering::Relaxed);
+    assert!(read < len / 2, "{read} of {len} bytes read");
 }

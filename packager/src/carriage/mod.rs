@@ -10,7 +10,7 @@ pub(crate) mod timed_text;
 use crate::mp4::file::{self, Stats, sample_stats};
 use crate::mp4::header::fourcc_str;
 use crate::mp4::moov::{SkipWhy, Skipped, TextTrack, Track};
-use crate::source::Input;
+use crate::source::{Input, MadeSamples};
 use crate::subtitles::Subtitles;
 use crate::{Error, Result};
 
@@ -19,8 +19,8 @@ use crate::{Error, Result};
 pub(crate) struct CheckedTrack {
     pub track: Track,
     pub stats: Stats,
-    /// Where the samples are read from when not the input itself (transcoded audio).
-    pub transcoded: Option<Input>,
+    /// Samples made while the track is written rather than read (transcoded audio).
+    pub made: Option<Box<dyn MadeSamples>>,
 }
 
 #[derive(Debug)]
@@ -184,7 +184,7 @@ fn carry(
     Ok(Ok(CheckedTrack {
         track,
         stats,
-        transcoded: None,
+        made: None,
     }))
 }
 

@@ -197,7 +197,7 @@ fn build_tracks(
             .map(|(o, protection)| {
                 let checked = p.checked(o);
                 let job = TrackJob {
-                    input: checked.transcoded.as_ref().unwrap_or(&inputs[o.input]),
+                    input: &inputs[o.input],
                     track: checked,
                     timing: o.timing,
                     plan: &o.plan,

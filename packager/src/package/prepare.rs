@@ -262,8 +262,8 @@ fn adjust_input(
         );
         match run {
             #[cfg(feature = "transcode")]
-            Some(run) => {
-                t.transcoded = Some(crate::transcode::to_opus(input, t, run)?);
+            Some(_) => {
+                t.made = Some(Box::new(crate::transcode::to_opus(input, t)?));
                 warnings.push(format!(
                     "{name}: track {id}: PCM audio ('{kind}') transcoded to Opus"
                 ));

@@ -16,6 +16,7 @@ use crate::mp4::write::init::TRACK_ID;
 use crate::mp4::write::moof::Fragment;
 use crate::options::{Control, Profile};
 use crate::sink::Sink;
+use crate::source::SampleMaker;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +47,17 @@ pub(crate) fn build_track(
             Output::Files { sink, timeline }
         }
     };
+    let maker = match &job.track.made {
+        Some(m) => Some(m.start(job.input)?),
+        None => None,
+    };
     let mut cut = Cut {
         job,
         cursor: t.table.cursor(),
+        maker,
+        made: Vec::new(),
+        made_sizes: Vec::new(),
+        planned: 0,
         samples: Vec::new(),
         runs: Runs::default(),
         raw: Vec::new(),
@@ -69,7 +78,7 @@ pub(crate) fn build_track(
             duration,
             bytes: cut.buf.len() as u64,
         });
-        ctl.advance(cut.runs.payload);
+        ctl.advance(cut.planned);
     }
     let index_range = match output {
         Output::OnDemand(f) => Some(f.finish(t.timescale, built.first().map_or(0, |s| s.time))?),
@@ -87,6 +96,12 @@ pub(crate) fn build_track(
 struct Cut<'a> {
     job: &'a TrackJob<'a>,
     cursor: Cursor<'a>,
+    /// Samples made as they are written (transcoded audio): their bytes and sizes.
+    maker: Option<Box<dyn SampleMaker + 'a>>,
+    made: Vec<u8>,
+    made_sizes: Vec<u32>,
+    /// The segment's bytes as the sample table plans them.
+    planned: u64,
     samples: Vec<Sample>,
     runs: Runs<'a>,
     /// The samples as read, when they are written with parameter sets before them.
@@ -97,6 +112,22 @@ struct Cut<'a> {
 }
 
 impl Cut<'_> {
+    /// Made samples: the next segment's bytes, and their sizes in `samples`.
+    fn make_samples(&mut self) -> Result<()> {
+        let Some(maker) = self.maker.as_mut() else {
+            return Ok(());
+        };
+        self.made.clear();
+        self.made_sizes.clear();
+        maker.next(self.samples.len(), &mut self.made, &mut self.made_sizes)?;
+        let mut offset = 0u64;
+        for (s, &size) in self.samples.iter_mut().zip(&self.made_sizes) {
+            (s.offset, s.size) = (offset, size);
+            offset += u64::from(size);
+        }
+        Ok(())
+    }
+
     /// Segment `i` into `buf`; returns its SAP type.
     fn segment(
         &mut self,
@@ -120,6 +151,10 @@ impl Cut<'_> {
                 },
             });
         }
+        // Progress counts the planned sizes: made samples learn theirs only now.
+        self.planned = self.samples.iter().map(|s| u64::from(s.size)).sum();
+        self.make_samples()?;
+        let made = self.maker.is_some().then_some(&self.made[..]);
         self.runs.describe(job, &self.samples)?;
         let fragment = Fragment {
             sequence: i as u32 + 1,
@@ -138,7 +173,7 @@ impl Cut<'_> {
                 self.raw.clear();
                 self.raw
                     .resize(samples.iter().map(|s| s.size as usize).sum(), 0);
-                sap = read_checked(job, seg, samples, &mut self.raw)?;
+                sap = read_checked(job, seg, samples, made, &mut self.raw)?;
                 let raw = &self.raw;
                 write::segment(&mut self.buf, &fragment, payload, None, |buf| {
                     runs.with_parameter_sets(samples, raw, buf);
@@ -148,7 +183,7 @@ impl Cut<'_> {
             None => write::segment(&mut self.buf, &fragment, payload, None, |buf| {
                 let start = buf.len();
                 buf.resize(start + payload as usize, 0);
-                sap = read_checked(job, seg, samples, &mut buf[start..])?;
+                sap = read_checked(job, seg, samples, made, &mut buf[start..])?;
                 Ok(())
             })?,
             Some(e) => {
@@ -156,7 +191,7 @@ impl Cut<'_> {
                 // subsample layout found while encrypting.
                 e.payload.clear();
                 e.payload.resize(payload as usize, 0);
-                sap = read_checked(job, seg, samples, &mut e.payload)?;
+                sap = read_checked(job, seg, samples, made, &mut e.payload)?;
                 let clear = i < e.clear_segments;
                 if !clear {
                     encrypt_samples(job, seg.first, samples, e)?;

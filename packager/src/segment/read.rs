@@ -11,15 +11,20 @@ use crate::mp4::sample_table::Sample;
 use crate::source::Input;
 use crate::{Error, Result};
 
-/// A segment's samples read into `data`, decrypted when the input is, and checked
+/// A segment's samples read into `data` (or copied from `made`, when the track's
+/// samples are made as it is written), decrypted when the input is, and checked
 /// against their codec's framing; returns the segment's SAP type (1 for audio).
 pub(super) fn read_checked(
     job: &TrackJob<'_>,
     seg: &SegmentPlan,
     samples: &[Sample],
+    made: Option<&[u8]>,
     data: &mut [u8],
 ) -> Result<u8> {
-    read_samples(job.input, samples, data)?;
+    match made {
+        Some(bytes) => data.copy_from_slice(bytes),
+        None => read_samples(job.input, samples, data)?,
+    }
     decrypt_samples(job, seg.first, samples, data);
     check_samples(job, seg.first, samples, data)?;
     Ok(if job.track.track.kind == ContentType::Video {

@@ -28,9 +28,8 @@ use crate::codec::{CodecInfo, Family};
 use crate::error::Error;
 use crate::mp4::file::sample_stats;
 use crate::mp4::moov::Track;
-use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
-use crate::options::RunControl;
-use crate::source::Input;
+use crate::mp4::sample_table::{Cursor, SampleTable, Sizes, StscEntry};
+use crate::source::{Input, MadeSamples, SampleMaker};
 
 /// Opus's one timescale in ISOBMFF, and its sample: 20 ms.
 const OPUS_RATE: u32 = 48_000;
@@ -41,78 +40,49 @@ const BITS_PER_CHANNEL: i32 = 96_000;
 const READ_BLOCK: usize = 1 << 20;
 
 /// Why a PCM track cannot be transcoded here, for [`Error::UncarriedTrack`].
-fn refuse(input: &Input, c: &CheckedTrack, reason: String) -> Error {
+fn refuse(file: &str, track: u32, fourcc: &[u8; 4], reason: String) -> Error {
     Error::UncarriedTrack {
-        file: input.name().to_string(),
-        track: c.track.id,
+        file: file.to_string(),
+        track,
         handler: "soun".into(),
-        codec: crate::mp4::header::fourcc_str(&c.track.codec.fourcc),
+        codec: crate::mp4::header::fourcc_str(fourcc),
         reason,
     }
 }
 
-/// Encodes a PCM track to Opus: the track is rewritten in place (codec, sample entry,
-/// tables, timescale, edit) and the returned input holds the encoded samples.
-pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack, control: &RunControl) -> Result<Input> {
+/// A PCM track planned as Opus. Its packets are made while the track is written, a
+/// segment at a time ([`MadeSamples`]): memory holds one segment's audio, not the track.
+#[derive(Debug)]
+pub(crate) struct OpusTrack {
+    /// The PCM samples, in decode order.
+    pcm: SampleTable,
+    format: PcmFormat,
+    /// Output channel `i` is input channel `order[i]` (3 to 8 channels).
+    order: Option<Vec<usize>>,
+    /// How many packets the input makes, known before encoding.
+    packets: u32,
+    track: u32,
+    fourcc: [u8; 4],
+}
+
+/// Plans a PCM track as Opus: the track is rewritten in place (codec, sample entry,
+/// tables, timescale, edit), with each packet's size learnt as it is encoded. Nothing is
+/// read: a PCM track the encoder cannot take is refused here, before anything is written.
+pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack) -> Result<OpusTrack> {
+    let (name, id, fourcc) = (input.name(), c.track.id, c.track.codec.fourcc);
     let Some(format) = c.track.codec.pcm else {
-        return Err(refuse(input, c, "not PCM".into()));
+        return Err(refuse(name, id, &fourcc, "not PCM".into()));
     };
-    let order = surround_order(format).map_err(|why| refuse(input, c, why))?;
-    let opus_err =
-        |e: dashpack_opus::Error| refuse(input, c, format!("the Opus encoder failed: {e}"));
-    let (mut encoder, encoder_rate, mut resampler) = encoder_for(format).map_err(opus_err)?;
+    let order = surround_order(format).map_err(|why| refuse(name, id, &fourcc, why))?;
+    let opus_err = |e: dashpack_opus::Error| {
+        refuse(name, id, &fourcc, format!("the Opus encoder failed: {e}"))
+    };
+    let (mut encoder, encoder_rate, _) = encoder_for(format).map_err(opus_err)?;
     let lookahead = u32::try_from(encoder.lookahead().map_err(opus_err)?).unwrap_or(0);
     let pre_skip = lookahead * (OPUS_RATE / encoder_rate);
 
-    let frame_values = (encoder_rate / 50) as usize * usize::from(format.channels);
-    let (bpf, name) = (format.bytes_per_frame(), input.name().to_string());
-    let mut pcm: Vec<f32> = Vec::with_capacity(frame_values * 2);
-    let mut data: Vec<u8> = Vec::new();
-    let mut sizes: Vec<u32> = Vec::new();
-    // At most 1275 bytes per stream (RFC 6716 3.2.1), at most 8 streams.
-    let mut packet = vec![0u8; 1275 * 8];
+    let bpf = format.bytes_per_frame();
     let mut frames_in = 0u64;
-    let mut encode = |pcm: &mut Vec<f32>, last: bool| -> Result<()> {
-        if control.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let mut at = 0;
-        while at + frame_values <= pcm.len() || (last && at < pcm.len()) {
-            let mut frame = pcm[at..pcm.len().min(at + frame_values)].to_vec();
-            frame.resize(frame_values, 0.0);
-            let n = encoder
-                .encode_float(&frame, &mut packet)
-                .map_err(opus_err)?;
-            data.extend_from_slice(&packet[..n]);
-            sizes.push(n as u32);
-            at += frame_values;
-        }
-        pcm.drain(..at.min(pcm.len()));
-        Ok(())
-    };
-    // Read the samples in decode order, joining neighbours into large reads.
-    let (mut block, mut decoded): (Vec<u8>, Vec<f32>) = (Vec::new(), Vec::new());
-    let mut run: Option<(u64, usize)> = None;
-    let mut flush =
-        |run: &mut Option<(u64, usize)>, pcm: &mut Vec<f32>, last: bool| -> Result<()> {
-            decoded.clear();
-            if let Some((offset, len)) = run.take() {
-                block.resize(len, 0);
-                input
-                    .source()
-                    .read_exact_at(&mut block, offset)
-                    .map_err(|e| Error::io(format!("{name}: read PCM at byte {offset}"), e))?;
-                format.decode(&block, &mut decoded);
-                if let Some(order) = &order {
-                    reorder(&mut decoded, order);
-                }
-            }
-            match resampler.as_mut() {
-                Some(r) => r.push(&decoded, last, pcm),
-                None => pcm.extend_from_slice(&decoded),
-            }
-            Ok(())
-        };
     for s in c.track.table.cursor() {
         let size = s.size as usize;
         if !size.is_multiple_of(bpf) {
@@ -120,39 +90,206 @@ pub(crate) fn to_opus(input: &Input, c: &mut CheckedTrack, control: &RunControl)
                 "PCM sample {} of {size} bytes is not whole frames of {bpf} bytes",
                 s.index + 1
             );
-            return Err(refuse(input, c, why));
+            return Err(refuse(name, id, &fourcc, why));
         }
         frames_in += (size / bpf) as u64;
-        match run {
-            Some((offset, len)) if offset + len as u64 == s.offset && len + size <= READ_BLOCK => {
-                run = Some((offset, len + size));
+    }
+    // Frames the encoder is given: the input at its rate (the resampler makes
+    // ceil(frames * 48000 / rate)), then `lookahead` of silence so the last input
+    // samples come out too (the edit's end hides it); the last packet is zero-filled.
+    let at_encoder_rate = if encoder_rate == format.rate {
+        frames_in
+    } else {
+        (frames_in * u64::from(OPUS_RATE)).div_ceil(u64::from(format.rate))
+    };
+    let frame = u64::from(encoder_rate / 50);
+    let packets = u32::try_from((at_encoder_rate + u64::from(lookahead)).div_ceil(frame))
+        .map_err(|_| refuse(name, id, &fourcc, "too long for one Opus track".into()))?;
+
+    let pcm = rewrite_track(&mut c.track, format, pre_skip, frames_in, packets);
+    // Sizes are not known before encoding: the statistics count the nominal bit rate.
+    let nominal = nominal_packet_bytes(format.channels);
+    c.stats = sample_stats(&c.track, u64::from(packets) * u64::from(nominal))
+        .map_err(|e| e.in_file(name))?;
+    Ok(OpusTrack {
+        pcm,
+        format,
+        order,
+        packets,
+        track: id,
+        fourcc,
+    })
+}
+
+/// A 20 ms packet at the nominal bit rate.
+fn nominal_packet_bytes(channels: u16) -> u32 {
+    (BITS_PER_CHANNEL as u32 * u32::from(channels)) / 50 / 8
+}
+
+impl MadeSamples for OpusTrack {
+    fn start<'a>(&'a self, input: &'a Input) -> Result<Box<dyn SampleMaker + 'a>> {
+        let (mut encoder, encoder_rate, resampler) =
+            encoder_for(self.format).map_err(|e| self.encoder_failed(input, e))?;
+        let lookahead = encoder
+            .lookahead()
+            .map_err(|e| self.encoder_failed(input, e))?;
+        let channels = usize::from(self.format.channels);
+        Ok(Box::new(OpusMaker {
+            track: self,
+            input,
+            samples: self.pcm.cursor().peekable(),
+            encoder,
+            resampler,
+            frame_values: (encoder_rate / 50) as usize * channels,
+            padding: usize::try_from(lookahead).unwrap_or(0) * channels,
+            pcm: Vec::new(),
+            at: 0,
+            frame: Vec::new(),
+            block: Vec::new(),
+            decoded: Vec::new(),
+            // At most 1275 bytes per stream (RFC 6716 3.2.1), at most 8 streams.
+            packet: vec![0u8; 1275 * 8],
+            ended: false,
+            made: 0,
+        }))
+    }
+}
+
+impl OpusTrack {
+    fn encoder_failed(&self, input: &Input, e: dashpack_opus::Error) -> Error {
+        let why = format!("the Opus encoder failed: {e}");
+        refuse(input.name(), self.track, &self.fourcc, why)
+    }
+}
+
+/// One pass of the encoder over a PCM track.
+struct OpusMaker<'a> {
+    track: &'a OpusTrack,
+    input: &'a Input,
+    samples: std::iter::Peekable<Cursor<'a>>,
+    encoder: Encoder,
+    resampler: Option<resample::Resampler>,
+    /// Interleaved values in one 20 ms frame at the encoder's rate.
+    frame_values: usize,
+    /// The silence after the input: the encoder's lookahead.
+    padding: usize,
+    /// Audio at the encoder's rate not yet encoded, from `at`.
+    pcm: Vec<f32>,
+    at: usize,
+    frame: Vec<f32>,
+    block: Vec<u8>,
+    decoded: Vec<f32>,
+    packet: Vec<u8>,
+    /// Every input sample read and the padding added.
+    ended: bool,
+    made: u32,
+}
+
+impl OpusMaker<'_> {
+    /// Reads the next run of neighbouring PCM samples (at most [`READ_BLOCK`] bytes)
+    /// into `pcm`, at the encoder's rate; after the last, the padding.
+    fn fill(&mut self) -> Result<()> {
+        self.pcm.drain(..self.at);
+        self.at = 0;
+        let mut run: Option<(u64, usize)> = None;
+        while let Some(s) = self.samples.peek() {
+            let size = s.size as usize;
+            match run {
+                None => run = Some((s.offset, size)),
+                Some((offset, len))
+                    if offset + len as u64 == s.offset && len + size <= READ_BLOCK =>
+                {
+                    run = Some((offset, len + size));
+                }
+                Some(_) => break,
             }
-            _ => {
-                flush(&mut run, &mut pcm, false)?;
-                encode(&mut pcm, false)?;
-                run = Some((s.offset, size));
+            self.samples.next();
+        }
+        self.decoded.clear();
+        if let Some((offset, len)) = run {
+            self.block.resize(len, 0);
+            self.input
+                .source()
+                .read_exact_at(&mut self.block, offset)
+                .map_err(|e| {
+                    let name = self.input.name();
+                    Error::io(format!("{name}: read PCM at byte {offset}"), e)
+                })?;
+            self.track.format.decode(&self.block, &mut self.decoded);
+            if let Some(order) = &self.track.order {
+                reorder(&mut self.decoded, order);
             }
         }
+        let last = run.is_none();
+        match self.resampler.as_mut() {
+            Some(r) => r.push(&self.decoded, last, &mut self.pcm),
+            None => self.pcm.extend_from_slice(&self.decoded),
+        }
+        if last {
+            self.pcm.resize(self.pcm.len() + self.padding, 0.0);
+            self.ended = true;
+        }
+        Ok(())
     }
-    flush(&mut run, &mut pcm, true)?;
-    // The encoder holds back `lookahead` samples: feed that much silence so the last
-    // input samples come out too (the edit's end hides the padding).
-    let padding = lookahead as usize * usize::from(format.channels);
-    pcm.resize(pcm.len() + padding, 0.0);
-    encode(&mut pcm, true)?;
 
-    rewrite_track(&mut c.track, format, pre_skip, frames_in, sizes);
-    c.stats = sample_stats(&c.track, data.len() as u64).map_err(|e| e.in_file(&name))?;
-    Ok(Input::from_bytes(
-        format!("{name} (track {} as Opus)", c.track.id),
-        data,
-    ))
+    /// The planned packet count and the audio disagree: a fault here, not in the input.
+    fn miscount(&self) -> Error {
+        Error::internal(format!(
+            "{}: track {}: the Opus encoder made {} packets where {} were planned",
+            self.input.name(),
+            self.track.track,
+            self.made,
+            self.track.packets
+        ))
+    }
+}
+
+impl SampleMaker for OpusMaker<'_> {
+    fn next(&mut self, n: usize, data: &mut Vec<u8>, sizes: &mut Vec<u32>) -> Result<()> {
+        for _ in 0..n {
+            while self.pcm.len() - self.at < self.frame_values && !self.ended {
+                self.fill()?;
+            }
+            let left = self.pcm.len() - self.at;
+            if left == 0 || self.made == self.track.packets {
+                return Err(self.miscount());
+            }
+            let take = self.frame_values.min(left);
+            self.frame.clear();
+            self.frame
+                .extend_from_slice(&self.pcm[self.at..self.at + take]);
+            self.frame.resize(self.frame_values, 0.0);
+            let bytes = self
+                .encoder
+                .encode_float(&self.frame, &mut self.packet)
+                .map_err(|e| self.track.encoder_failed(self.input, e))?;
+            data.extend_from_slice(&self.packet[..bytes]);
+            sizes.push(bytes as u32);
+            self.at += take;
+            self.made += 1;
+        }
+        if self.made == self.track.packets {
+            while !self.ended {
+                self.fill()?;
+            }
+            if self.at < self.pcm.len() {
+                return Err(self.miscount());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The track as the Opus packets make it: codec, sample entry, tables, timescale and
-/// the edit on the 48 kHz timeline (the encoder's pre-skip and padding hidden).
-fn rewrite_track(t: &mut Track, format: PcmFormat, pre_skip: u32, frames_in: u64, sizes: Vec<u32>) {
-    let count = sizes.len() as u32;
+/// the edit on the 48 kHz timeline (the encoder's pre-skip and padding hidden); returns
+/// the PCM table.
+fn rewrite_track(
+    t: &mut Track,
+    format: PcmFormat,
+    pre_skip: u32,
+    frames_in: u64,
+    count: u32,
+) -> SampleTable {
     // Input times (at the PCM rate) on the 48 kHz timeline, rounded to the nearest tick.
     let to_48k = |t: i64| {
         (i128::from(t) * i128::from(OPUS_RATE) + i128::from(format.rate / 2))
@@ -164,11 +301,11 @@ fn rewrite_track(t: &mut Track, format: PcmFormat, pre_skip: u32, frames_in: u64
     t.timescale = OPUS_RATE;
     t.stsd = opus_stsd(format, pre_skip as u16);
     t.codec = CodecInfo::plain_audio(*b"Opus", Family::Opus, "opus", OPUS_RATE, format.channels);
-    t.table = SampleTable {
+    let opus = SampleTable {
         count,
         stts: vec![(count, FRAME_48K)],
         ctts: Vec::new(),
-        sizes: Sizes::PerSample(sizes),
+        sizes: Sizes::Constant(nominal_packet_bytes(format.channels)),
         stsc: vec![StscEntry {
             first_chunk: 1,
             samples_per_chunk: count.max(1),
@@ -177,6 +314,7 @@ fn rewrite_track(t: &mut Track, format: PcmFormat, pre_skip: u32, frames_in: u64
         chunk_offsets: vec![0],
         sync: None,
     };
+    std::mem::replace(&mut t.table, opus)
 }
 
 /// Mono and stereo are one Opus stream; 3 to 8 channels are channel mapping family 1,
