@@ -128,6 +128,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             until: None,
             sap: 1,
             tolerance: 0.02,
+            captions: &[],
         })
         .collect();
     mpd::write(&inputs, &[], Timeline::Number)

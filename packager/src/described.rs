@@ -50,6 +50,8 @@ pub(crate) struct RepInput<'a> {
     /// On-demand profile: the init segment's length and the `sidx` byte range in the
     /// Representation's one file.
     pub on_demand: Option<(u64, (u64, u64))>,
+    /// Closed captions in the video, as (channel, language): `CC1`, `SERVICE1`.
+    pub captions: &'a [(String, String)],
 }
 
 /// A WebVTT sidecar file: one text AdaptationSet.

@@ -55,6 +55,22 @@ pub(crate) fn shortest(tag: &str) -> String {
     }
 }
 
+/// The ISO 639-2 code of a tag's language (`en` and `en-US` give `eng`; a three-letter
+/// or unknown primary subtag stays as it is), for the places that want one.
+pub(crate) fn iso639_2(tag: &str) -> String {
+    let primary = tag.split('-').next().unwrap_or(tag).to_ascii_lowercase();
+    if primary.len() != 2 {
+        return primary;
+    }
+    TABLE
+        .split('|')
+        .find_map(|row| {
+            let mut parts = row.split(' ');
+            (parts.next()? == primary).then(|| parts.next().map(str::to_string))?
+        })
+        .unwrap_or(primary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +85,15 @@ mod tests {
         assert_eq!(shortest("yue"), "yue");
         assert_eq!(shortest("en-US"), "en-US");
         assert_eq!(shortest("por-BR"), "pt-BR");
+    }
+
+    #[test]
+    fn iso639_2_forms() {
+        assert_eq!(iso639_2("en"), "eng");
+        assert_eq!(iso639_2("de-AT"), "deu");
+        assert_eq!(iso639_2("und"), "und");
+        assert_eq!(iso639_2("yue"), "yue");
+        assert_eq!(iso639_2("xx"), "xx");
     }
 
     #[test]

@@ -149,6 +149,10 @@ pub struct Options {
     /// Keys for encrypted input (`cenc`, `cbcs`, PIFF), by key ID. A protected track
     /// whose key is here is decrypted; without one it cannot be carried.
     pub decryption_keys: Vec<crate::DecryptionKey>,
+    /// Languages of closed-caption channels found in the video, as (channel, BCP-47
+    /// tag): `CC1` to `CC4` (CEA-608), `SERVICE1` to `SERVICE63` (CEA-708). A channel not
+    /// named takes the video track's language.
+    pub caption_languages: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -164,6 +168,7 @@ impl Default for Options {
             subtitles: Vec::new(),
             skip: Vec::new(),
             decryption_keys: Vec::new(),
+            caption_languages: Vec::new(),
         }
     }
 }
@@ -179,6 +184,12 @@ impl Options {
     /// Sets [`Options::segment_duration`].
     pub fn with_segment_duration(mut self, seconds: f64) -> Self {
         self.segment_duration = seconds;
+        self
+    }
+
+    /// Sets [`Options::caption_languages`].
+    pub fn with_caption_languages(mut self, languages: Vec<(String, String)>) -> Self {
+        self.caption_languages = languages;
         self
     }
 

@@ -38,6 +38,9 @@ pub struct Representation {
     pub bytes: u64,
     /// The longest segment, seconds.
     pub max_segment_duration: f64,
+    /// Closed captions in the video's SEI, as `CHANNEL=LANGUAGE` (`CC1=en`,
+    /// `SERVICE1=und`): CEA-608 channels CC1 to CC4, CEA-708 services 1 to 63.
+    pub captions: Vec<String>,
 }
 
 /// The result of a successful [`crate::package`] call.

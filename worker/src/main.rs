@@ -85,6 +85,11 @@ enum Command {
         /// comma-separated. Protected tracks with a key are decrypted.
         #[arg(long, value_name = "KID:KEY", value_delimiter = ',')]
         decryption_key: Vec<dashpack::DecryptionKey>,
+        /// The language of a closed-caption channel in the video's SEI,
+        /// `CHANNEL=LANG` (`CC1`..`CC4`, `SERVICE1`..`SERVICE63`); repeatable or
+        /// comma-separated. Channels not named take the video track's language.
+        #[arg(long, value_name = "CHANNEL=LANG", value_delimiter = ',', value_parser = specs::caption_language)]
+        caption_language: Vec<(String, String)>,
         #[command(flatten)]
         encryption: EncryptionArgs,
     },
@@ -238,6 +243,7 @@ fn main() -> ExitCode {
             subtitles,
             skip,
             decryption_key,
+            caption_language,
             encryption,
         } => encryption.parse().and_then(|encryption| {
             let subtitles = subtitles
@@ -254,7 +260,8 @@ fn main() -> ExitCode {
                 .with_hls(hls)
                 .with_subtitles(subtitles)
                 .with_skip(skip)
-                .with_decryption_keys(decryption_key);
+                .with_decryption_keys(decryption_key)
+                .with_caption_languages(caption_language);
             run_package(&inputs, &output, options, json)
         }),
         Command::Inspect {

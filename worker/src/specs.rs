@@ -45,3 +45,13 @@ mod tests {
         );
     }
 }
+
+/// `--caption-language CHANNEL=LANG`: the library checks the channel and the tag.
+pub fn caption_language(spec: &str) -> Result<(String, String), String> {
+    match spec.split_once('=') {
+        Some((channel, lang)) if !channel.is_empty() && !lang.is_empty() => {
+            Ok((channel.to_ascii_uppercase(), lang.to_string()))
+        }
+        _ => Err(format!("{spec:?}: expected CHANNEL=LANG, such as CC1=en")),
+    }
+}

@@ -139,6 +139,26 @@ fn text_playlist(duration: f64, file: &str) -> String {
 }
 
 /// The variants of one video Representation: alone, or with each audio group.
+/// The video's closed captions as a CLOSED-CAPTIONS rendition group (RFC 8216bis
+/// 4.4.6.1: INSTREAM-ID `CC1`..`CC4`, `SERVICE1`..`SERVICE63`); returns the variant's
+/// attribute naming it, or nothing.
+fn closed_captions(m: &mut String, v: &RepInput<'_>) -> String {
+    if v.captions.is_empty() {
+        return String::new();
+    }
+    let group = format!("cc-{}", v.id);
+    for (k, (channel, language)) in v.captions.iter().enumerate() {
+        let _ = writeln!(
+            m,
+            "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"{}\",NAME=\"{channel}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES,INSTREAM-ID=\"{channel}\"",
+            quoted(&group),
+            quoted(language),
+            if k == 0 { "YES" } else { "NO" },
+        );
+    }
+    format!(",CLOSED-CAPTIONS=\"{}\"", quoted(&group))
+}
+
 fn video_variants(
     m: &mut String,
     v: &RepInput<'_>,
@@ -260,7 +280,8 @@ pub(crate) fn write(
         }
     }
     for v in &videos {
-        video_variants(&mut m, v, &groups, subs);
+        let cc = closed_captions(&mut m, v);
+        video_variants(&mut m, v, &groups, &format!("{subs}{cc}"));
     }
     files.push((MULTIVARIANT.to_string(), m));
     files

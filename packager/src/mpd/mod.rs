@@ -201,6 +201,7 @@ fn media_set(
             .then(|| members.iter().map(|r| r.height).max().unwrap_or(0)),
         max_frame_rate: None,
         content_protection: set_protection,
+        accessibility: caption_descriptors(&members),
         role: several.then(|| Descriptor {
             scheme_id_uri: "urn:mpeg:dash:role:2011",
             value: if is_first_of_kind {
@@ -296,6 +297,41 @@ fn adaptation_groups(reps: &[RepInput<'_>]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// The closed captions of an AdaptationSet's Representations as `Accessibility`
+/// descriptors (SCTE 214-1, DASH-IF IOP 6.4.3): `CC1=eng;CC3=spa` for CEA-608,
+/// `1=lang:eng` for CEA-708 services. Languages are ISO 639-2 codes there.
+fn caption_descriptors(members: &[&RepInput<'_>]) -> Vec<Descriptor> {
+    let mut channels: Vec<&(String, String)> = Vec::new();
+    for c in members.iter().flat_map(|r| r.captions) {
+        if !channels.iter().any(|k| k.0 == c.0) {
+            channels.push(c);
+        }
+    }
+    let cea608: Vec<String> = channels
+        .iter()
+        .filter(|(c, _)| c.starts_with("CC"))
+        .map(|(c, l)| format!("{c}={}", crate::lang::iso639_2(l)))
+        .collect();
+    let cea708: Vec<String> = channels
+        .iter()
+        .filter_map(|(c, l)| {
+            let n = c.strip_prefix("SERVICE")?;
+            Some(format!("{n}=lang:{}", crate::lang::iso639_2(l)))
+        })
+        .collect();
+    [
+        ("urn:scte:dash:cc:cea-608:2015", cea608),
+        ("urn:scte:dash:cc:cea-708:2015", cea708),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(scheme_id_uri, v)| Descriptor {
+        scheme_id_uri,
+        value: v.join(";"),
+    })
+    .collect()
+}
+
 /// One audio or video Representation; `protection` when it is signalled here rather
 /// than once for its AdaptationSet.
 fn representation(
@@ -383,6 +419,7 @@ fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
         max_height: None,
         max_frame_rate: None,
         content_protection: Vec::new(),
+        accessibility: Vec::new(),
         role: Some(Descriptor {
             scheme_id_uri: "urn:mpeg:dash:role:2011",
             value: "subtitle".into(),

@@ -71,6 +71,9 @@ pub(crate) struct AdaptationSet {
     pub max_frame_rate: Option<String>,
     #[serde(rename = "ContentProtection", skip_serializing_if = "Vec::is_empty")]
     pub content_protection: Vec<ContentProtection>,
+    /// Closed captions in the video (SCTE 214-1 schemes for CEA-608 and CEA-708).
+    #[serde(rename = "Accessibility", skip_serializing_if = "Vec::is_empty")]
+    pub accessibility: Vec<Descriptor>,
     #[serde(rename = "Role", skip_serializing_if = "Option::is_none")]
     pub role: Option<Descriptor>,
     #[serde(rename = "Representation")]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+mod captions;
 mod prepare;
 mod protection;
 
@@ -28,6 +29,7 @@ fn rep_input<'a>(
     o: &'a OutTrack,
     built: &'a BuiltTrack,
     protection: Option<RepProtection<'a>>,
+    captions: &'a [(String, String)],
 ) -> RepInput<'a> {
     let c = p.checked(o);
     let t = &c.track;
@@ -73,6 +75,7 @@ fn rep_input<'a>(
         tolerance: half_frame(c),
         protection,
         on_demand: built.index_range.map(|r| (built.init_bytes, r)),
+        captions,
     }
 }
 
@@ -104,14 +107,25 @@ pub fn package(
     ctl.check_cancel()?;
 
     let laurl = clearkey_laurl(options.encryption.as_ref(), &protections);
+    let named: Vec<Vec<(String, String)>> = p
+        .tracks
+        .iter()
+        .zip(&built)
+        .map(|(o, b)| captions::named(b.captions, options, &p.checked(o).track.language))
+        .collect();
+    let all = built.iter().fold(
+        Default::default(),
+        |a: crate::codec::captions::Captions, b| a.union(b.captions),
+    );
+    captions::unfound(options, all, &mut warnings);
     let reps: Vec<RepInput<'_>> = p
         .tracks
         .iter()
         .zip(&built)
-        .zip(&protections)
-        .map(|((o, b), prot)| {
+        .zip(protections.iter().zip(&named))
+        .map(|((o, b), (prot, named))| {
             let prot = prot.as_ref().map(|t| rep_protection(t, &laurl));
-            rep_input(&p, o, b, prot)
+            rep_input(&p, o, b, prot, named)
         })
         .collect();
     // Subtitles: the inputs' timed-text tracks (converted to WebVTT), then the sidecar
@@ -293,6 +307,7 @@ fn media_representation(
         segments: b.segments.len() as u32,
         bytes: rep_bytes,
         max_segment_duration: r.max_segment_duration(),
+        captions: r.captions.iter().map(|(c, l)| format!("{c}={l}")).collect(),
     }
 }
 
@@ -314,6 +329,7 @@ fn text_representation(t: &TextInput<'_>, sub: &crate::Subtitles, duration: f64)
         segments: 0,
         bytes: t.bytes,
         max_segment_duration: 0.0,
+        captions: Vec::new(),
     }
 }
 

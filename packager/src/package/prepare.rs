@@ -329,6 +329,7 @@ pub(super) fn prepare(
 ) -> Result<Prepared> {
     let target = target_duration(options)?;
     check_mpd_name(&options.mpd_name)?;
+    super::captions::check_options(options)?;
     if inputs.is_empty() {
         return Err(Error::InvalidOption {
             name: "inputs",

@@ -7,6 +7,7 @@ use super::plan::SegmentPlan;
 use super::read::read_checked;
 use super::transform::{self, Encrypting, Runs, encrypt_samples};
 use super::write::{self, OnDemandFile, Output};
+use crate::codec::captions::{CaptionScan, Captions};
 use crate::described::BuiltSegment;
 use crate::error::Malformed;
 use crate::layout::{Timeline, init_path};
@@ -27,6 +28,8 @@ pub(crate) struct BuiltTrack {
     pub init_bytes: u64,
     /// On-demand: the `sidx` byte range (first, last) in the Representation's file.
     pub index_range: Option<(u64, u64)>,
+    /// The closed-caption channels in the video's SEI.
+    pub captions: Captions,
 }
 
 /// Writes `job`'s init segment and every media segment to `sink`, one segment in memory
@@ -58,6 +61,7 @@ pub(crate) fn build_track(
         made: Vec::new(),
         made_sizes: Vec::new(),
         planned: 0,
+        captions: CaptionScan::default(),
         samples: Vec::new(),
         runs: Runs::default(),
         raw: Vec::new(),
@@ -89,6 +93,7 @@ pub(crate) fn build_track(
         sap,
         init_bytes: init.len() as u64,
         index_range,
+        captions: cut.captions.found,
     })
 }
 
@@ -102,6 +107,8 @@ struct Cut<'a> {
     made_sizes: Vec<u32>,
     /// The segment's bytes as the sample table plans them.
     planned: u64,
+    /// Closed captions found in the video's SEI so far.
+    captions: CaptionScan,
     samples: Vec<Sample>,
     runs: Runs<'a>,
     /// The samples as read, when they are written with parameter sets before them.
@@ -173,7 +180,7 @@ impl Cut<'_> {
                 self.raw.clear();
                 self.raw
                     .resize(samples.iter().map(|s| s.size as usize).sum(), 0);
-                sap = read_checked(job, seg, samples, made, &mut self.raw)?;
+                sap = read_checked(job, seg, samples, made, &mut self.raw, &mut self.captions)?;
                 let raw = &self.raw;
                 write::segment(&mut self.buf, &fragment, payload, None, |buf| {
                     runs.with_parameter_sets(samples, raw, buf);
@@ -183,7 +190,14 @@ impl Cut<'_> {
             None => write::segment(&mut self.buf, &fragment, payload, None, |buf| {
                 let start = buf.len();
                 buf.resize(start + payload as usize, 0);
-                sap = read_checked(job, seg, samples, made, &mut buf[start..])?;
+                sap = read_checked(
+                    job,
+                    seg,
+                    samples,
+                    made,
+                    &mut buf[start..],
+                    &mut self.captions,
+                )?;
                 Ok(())
             })?,
             Some(e) => {
@@ -191,7 +205,7 @@ impl Cut<'_> {
                 // subsample layout found while encrypting.
                 e.payload.clear();
                 e.payload.resize(payload as usize, 0);
-                sap = read_checked(job, seg, samples, made, &mut e.payload)?;
+                sap = read_checked(job, seg, samples, made, &mut e.payload, &mut self.captions)?;
                 let clear = i < e.clear_segments;
                 if !clear {
                     encrypt_samples(job, seg.first, samples, e)?;

@@ -4,6 +4,7 @@
 
 use super::job::TrackJob;
 use super::plan::SegmentPlan;
+use crate::codec::captions::{self, CaptionScan};
 use crate::codec::{self, Family};
 use crate::error::{BoxError, Malformed};
 use crate::layout::ContentType;
@@ -20,6 +21,7 @@ pub(super) fn read_checked(
     samples: &[Sample],
     made: Option<&[u8]>,
     data: &mut [u8],
+    captions: &mut CaptionScan,
 ) -> Result<u8> {
     match made {
         Some(bytes) => data.copy_from_slice(bytes),
@@ -28,10 +30,35 @@ pub(super) fn read_checked(
     decrypt_samples(job, seg.first, samples, data);
     check_samples(job, seg.first, samples, data)?;
     Ok(if job.track.track.kind == ContentType::Video {
+        scan_captions(job, samples, data, captions);
         sap_type(job, seg.ept, samples, data)
     } else {
         1
     })
+}
+
+/// The closed captions in the segment's SEI, fed in presentation order: each picture
+/// carries its own captions, and pictures are stored in decode order.
+fn scan_captions(job: &TrackJob<'_>, samples: &[Sample], data: &[u8], scan: &mut CaptionScan) {
+    let codec = &job.track.track.codec;
+    if !matches!(codec.family, Family::Avc | Family::Hevc) {
+        return;
+    }
+    let mut pictures: Vec<(i64, Vec<[u8; 3]>)> = Vec::new();
+    let mut at = 0usize;
+    for s in samples {
+        let mut triples = Vec::new();
+        let bytes = &data[at..at + s.size as usize];
+        captions::cc_data(codec.family, codec.nal_length_size, bytes, &mut triples);
+        if !triples.is_empty() {
+            pictures.push((s.dts as i64 + s.cto, triples));
+        }
+        at += s.size as usize;
+    }
+    pictures.sort_by_key(|(pt, _)| *pt);
+    for (_, triples) in &pictures {
+        scan.feed(triples);
+    }
 }
 
 /// Read the samples' bytes into `out`, merging samples that sit next to each other in

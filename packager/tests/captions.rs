@@ -1,0 +1,122 @@
+//! Closed captions in the video's SEI (`fixtures/h264_cea608.mp4`: CEA-608 CC1 and
+//! CEA-708 service 1 in ATSC A/53 `cc_data`, made by `fixtures/make_captions.py`): found
+//! while the segments are written, signalled in the MPD (`Accessibility`, SCTE 214-1)
+//! and the HLS multivariant playlist (`CLOSED-CAPTIONS`), and still in the video, where
+//! FFmpeg's caption decoder reads the same cues at the same times as from the input.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dashpack::{ContentType, Error, Options};
+
+/// The CEA-608 CC1 cues FFmpeg decodes from `file`'s video, as SubRip text.
+fn cc1_cues(file: &Path) -> String {
+    let source = format!("movie={}[out+subcc]", file.display());
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", &source])
+        .args(["-map", "0:s", "-f", "srt", "-"]);
+    String::from_utf8(common::run(&mut cmd)).unwrap()
+}
+
+fn package(folder: &str, options: Options) -> (PathBuf, dashpack::Presentation) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
+    let input = common::fixture("h264_cea608.mp4");
+    let p = dashpack::package_files(&[input], &out, &options.with_force(true)).unwrap();
+    (out, p)
+}
+
+#[test]
+fn captions_in_sei_are_signalled_and_kept() {
+    let languages = vec![("CC1".to_string(), "en".to_string())];
+    let options = Options::default()
+        .with_hls(true)
+        .with_caption_languages(languages);
+    let (out, p) = package("captions", options);
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert_eq!(video.captions, ["CC1=en", "SERVICE1=und"]);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+    assert!(
+        mpd.contains(
+            r#"<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1=eng"/>"#
+        ),
+        "{mpd}"
+    );
+    assert!(
+        mpd.contains(
+            r#"<Accessibility schemeIdUri="urn:scte:dash:cc:cea-708:2015" value="1=lang:und"/>"#
+        ),
+        "{mpd}"
+    );
+    assert_eq!(common::mpd_schema_error(&out.join(&p.mpd)), None);
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(master.contains(
+        r#"#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc-video-1",NAME="CC1",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID="CC1""#
+    ), "{master}");
+    assert!(
+        master.contains(r#"CLOSED-CAPTIONS="cc-video-1""#),
+        "{master}"
+    );
+
+    // The captions are still in the pictures, in order and on time.
+    let input = cc1_cues(&common::fixture("h264_cea608.mp4"));
+    assert!(
+        input.contains("HELLO") && input.contains("WORLD"),
+        "{input}"
+    );
+    let output = cc1_cues(&common::exact::joined(&out, video).unwrap());
+    assert_eq!(output, input);
+}
+
+#[test]
+fn video_without_captions_says_none() {
+    let (out, p) = common::package_into(&common::fixture("h264_aac.mp4"), "no-captions");
+    assert!(p.representations.iter().all(|r| r.captions.is_empty()));
+    let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+    assert!(!mpd.contains("Accessibility"), "{mpd}");
+}
+
+#[test]
+fn caption_languages_are_checked() {
+    let input = common::fixture("h264_cea608.mp4");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("captions-bad");
+    for (channel, lang) in [
+        ("CC5", "en"),
+        ("SERVICE64", "en"),
+        ("CC1", ""),
+        ("CC1", "e n"),
+    ] {
+        let options = Options::default()
+            .with_caption_languages(vec![(channel.to_string(), lang.to_string())]);
+        let err = dashpack::package_files(&[&input], &out, &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidOption {
+                    name: "caption_languages",
+                    ..
+                }
+            ),
+            "{channel}={lang}: {err}"
+        );
+        assert!(!out.exists());
+    }
+    // A channel named but not carried is told, not refused.
+    let (_, p) = package(
+        "captions-unfound",
+        Options::default().with_caption_languages(vec![("CC3".into(), "fr".into())]),
+    );
+    assert!(
+        p.warnings.iter().any(|w| w.contains("CC3")),
+        "{:?}",
+        p.warnings
+    );
+}
