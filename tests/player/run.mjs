@@ -151,6 +151,15 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
     '--subtitles', `${path.join(root, 'en.vtt')}:en`, '--subtitles', `${path.join(root, 'fr.srt')}:fr`]);
   cases.push({ name: 'h264_aac with en WebVTT and fr SubRip subtitles', dir, frames: videoFrames('h264_aac.mp4'), hls: true, texts: ['en', 'fr'] });
 }
+{
+  // Closed captions in the video's SEI (CEA-608 CC1 "HELLO" 1-3 s and "WORLD" 5-7 s,
+  // CEA-708 service 1), signalled in the MPD (Accessibility) and HLS (CLOSED-CAPTIONS).
+  const dir = packageInto('captions', ['h264_cea608.mp4'], ['--hls', '--caption-language', 'CC1=en']);
+  cases.push({ name: 'h264_cea608 with closed captions in SEI', dir, frames: videoFrames('h264_cea608.mp4'),
+    texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]],
+    // dash.js parses a segment's captions as it plays it; at 8x it skips some.
+    rate: 2 });
+}
 // Faults: each must make the check fail.
 const faults = [];
 {
@@ -235,7 +244,7 @@ for (const mpd of mpds) {
   check(ok, 'server', 'content types, byte ranges and CORS');
 }
 
-async function play(player, c, precheck = true, rate = RATE) {
+async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
   const { duration, reps, openGop } = readMpd(c.dir);
   // Segments of open-GOP video start at recovery points, not IDR pictures. Chromium's
   // decoder rejects the first reference-list change after such a point, exactly as
@@ -262,6 +271,15 @@ function verdict(c, { duration, result, seeks }) {
   if (c.forceRep && result.reps.some((r) => r !== c.forceRep)) problems.push(`played ${result.reps} instead of ${c.forceRep} alone`);
   for (const lang of c.texts ?? []) {
     if (!(result.texts ?? []).includes(lang)) problems.push(`no ${lang} text track (player lists ${result.texts})`);
+  }
+  // Cues shown: the text (trimmed) and its times within one frame (FFmpeg's decode of
+  // the input gives the expected times).
+  for (const [text, start, end] of c.cues ?? []) {
+    const near = (a, b) => Math.abs(a - b) <= 0.034;
+    // Shaka wraps caption text in WebVTT class spans for its colours.
+    const plain = (t) => t.replace(/<[^>]*>/g, '').trim();
+    const found = (result.cues ?? []).some((q) => plain(q.text) === text && near(q.start, start) && near(q.end, end));
+    if (!found) problems.push(`no cue "${text}" ${start}-${end} s (cues: ${JSON.stringify(result.cues)})`);
   }
   if (result.ended && !result.errors.length) {
     const bad = result.seeks.filter((s) => s.shown === null || Math.abs(s.shown - s.target) > 0.5);

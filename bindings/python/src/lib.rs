@@ -151,6 +151,7 @@ struct Representation {
     segments: u32,
     bytes: u64,
     max_segment_duration: f64,
+    captions: Vec<String>,
 }
 
 #[pymethods]
@@ -190,6 +191,7 @@ impl From<dashpack::Representation> for Representation {
             segments: r.segments,
             bytes: r.bytes,
             max_segment_duration: r.max_segment_duration,
+            captions: r.captions,
         }
     }
 }
@@ -343,12 +345,14 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 ///     "audio". Without it, an audio or video track that cannot be carried raises
 ///     UnsupportedError instead of being dropped.
 /// decryption_key: key(s) for encrypted input, "KID:KEY" in hex (a str or a list).
+/// caption_languages: the language of each closed-caption channel in the video's SEI,
+///     {"CC1": "en", "SERVICE1": "es"}; channels not named take the video's language.
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=None, mpd_name=None, timeline=None, force=false, progress=None, encryption_key=None, encryption_scheme=None, clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile=None, skip=None, decryption_key=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=None, mpd_name=None, timeline=None, force=false, progress=None, encryption_key=None, encryption_scheme=None, clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile=None, skip=None, decryption_key=None, caption_languages=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -371,6 +375,7 @@ fn package(
     profile: Option<&str>,
     skip: Option<Vec<Bound<'_, PyAny>>>,
     decryption_key: Option<&Bound<'_, PyAny>>,
+    caption_languages: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<Presentation> {
     let paths = input_paths(input)?;
     let languages = languages.unwrap_or_default();
@@ -410,6 +415,7 @@ fn package(
     )
     .map_err(to_py)?;
     opts.hls = hls;
+    opts.caption_languages = caption_languages.unwrap_or_default().into_iter().collect();
     if let Some(p) = profile {
         opts.profile = p.parse().map_err(to_py)?;
     }

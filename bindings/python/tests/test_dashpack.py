@@ -194,7 +194,9 @@ def test_ctrl_c_stops_promptly_and_leaves_nothing(tmp_path):
     threading.Thread(target=interrupt).start()
     out = tmp_path / "cancelled"
     with pytest.raises(KeyboardInterrupt):
-        dashpack.package(FIXTURES / "h264_aac.mp4", out, progress=slow)
+        # One-second segments: many callbacks, so packaging is still running when the
+        # interrupt arrives on a loaded machine.
+        dashpack.package(FIXTURES / "h264_aac.mp4", out, progress=slow, segment_duration=1.0)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []
 
@@ -284,6 +286,17 @@ def test_hls_subtitles_and_languages(tmp_path):
     bad.write_text("just some text\n")
     with pytest.raises(dashpack.InvalidInputError, match="not a WebVTT file"):
         dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "q", subtitles=[(bad, "en")])
+
+
+def test_closed_captions(tmp_path):
+    p = dashpack.package(
+        FIXTURES / "h264_cea608.mp4", tmp_path / "o", caption_languages={"CC1": "en"}
+    )
+    video = next(r for r in p.representations if r.content_type == "video")
+    assert video.captions == ["CC1=en", "SERVICE1=und"]
+    assert 'value="CC1=eng"' in p.mpd_path.read_text()
+    with pytest.raises(dashpack.InvalidInputError, match="caption_languages"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "p", caption_languages={"CC7": "en"})
 
 
 def test_on_demand_profile(tmp_path):

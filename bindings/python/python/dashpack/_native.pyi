@@ -1,6 +1,6 @@
 import os
 import pathlib
-from typing import Tuple, Callable, Literal, Optional, Sequence, Union, final
+from typing import Tuple, Callable, Literal, Mapping, Optional, Sequence, Union, final
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -52,6 +52,7 @@ class Representation:
     segments: int
     bytes: int
     max_segment_duration: float
+    captions: list[str]
 
 @final
 class Presentation:
@@ -113,6 +114,7 @@ def package(
     profile: Optional[Literal["live", "on-demand"]] = None,
     skip: Optional[Sequence[Union[int, str]]] = None,
     decryption_key: Union[str, Sequence[str], None] = None,
+    caption_languages: Optional[Mapping[str, str]] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 
