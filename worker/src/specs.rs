@@ -26,6 +26,16 @@ pub fn subtitles(spec: &str) -> dashpack::Result<dashpack::Subtitles> {
     dashpack::Subtitles::open(file, lang)
 }
 
+/// `--caption-language CHANNEL=LANG`: the library checks the channel and the tag.
+pub fn caption_language(spec: &str) -> Result<(String, String), String> {
+    match spec.split_once('=') {
+        Some((channel, lang)) if !channel.is_empty() && !lang.is_empty() => {
+            Ok((channel.to_ascii_uppercase(), lang.to_string()))
+        }
+        _ => Err(format!("{spec:?}: expected CHANNEL=LANG, such as CC1=en")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,15 +53,5 @@ mod tests {
             e.to_string().contains("missing.mp4") && !e.to_string().contains('['),
             "{e}"
         );
-    }
-}
-
-/// `--caption-language CHANNEL=LANG`: the library checks the channel and the tag.
-pub fn caption_language(spec: &str) -> Result<(String, String), String> {
-    match spec.split_once('=') {
-        Some((channel, lang)) if !channel.is_empty() && !lang.is_empty() => {
-            Ok((channel.to_ascii_uppercase(), lang.to_string()))
-        }
-        _ => Err(format!("{spec:?}: expected CHANNEL=LANG, such as CC1=en")),
     }
 }
