@@ -113,6 +113,10 @@ impl FileKind {
             FileKind::Mpd => "application/dash+xml",
             FileKind::Playlist => "application/vnd.apple.mpegurl",
             FileKind::Init(ContentType::Audio) | FileKind::Media(ContentType::Audio) => "audio/mp4",
+            // Text in fragmented MP4 (wvtt, stpp): neither audio nor video.
+            FileKind::Init(ContentType::Text) | FileKind::Media(ContentType::Text) => {
+                "application/mp4"
+            }
             FileKind::Init(_) | FileKind::Media(_) => "video/mp4",
             FileKind::Subtitles => "text/vtt",
         }
@@ -141,7 +145,6 @@ pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
     match file {
         PLAYLIST => Some(FileKind::Playlist),
         SUBTITLES if content == ContentType::Text => Some(FileKind::Subtitles),
-        _ if content == ContentType::Text => None,
         INIT_FILE => Some(FileKind::Init(content)),
         ON_DEMAND_FILE => Some(FileKind::Media(content)),
         f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media(content)),

@@ -409,8 +409,11 @@ fn run_package(
             (_, _, Some(rate)) => {
                 format!("{rate} Hz, {} ch, {}", r.channels.unwrap_or(0), r.language)
             }
-            _ if r.content_type == dashpack::ContentType::Text => {
+            _ if r.content_type == dashpack::ContentType::Text && r.codecs.is_empty() => {
                 format!("WebVTT, {}", r.language)
+            }
+            _ if r.content_type == dashpack::ContentType::Text => {
+                format!("text in fMP4, {}", r.language)
             }
             _ => String::new(),
         };

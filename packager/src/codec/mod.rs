@@ -14,6 +14,7 @@ pub(crate) mod framing;
 pub(crate) mod hevc;
 pub(crate) mod pcm;
 pub(crate) mod slice_header;
+pub(crate) mod text;
 pub(crate) mod tx3g;
 pub(crate) mod vp9;
 pub(crate) mod vvc;
@@ -44,6 +45,10 @@ pub(crate) enum Family {
     TrueHd,
     MpegH,
     Iamf,
+    /// WebVTT in MP4 (`wvtt`), carried as it is.
+    Wvtt,
+    /// TTML in MP4 (`stpp`), carried as it is.
+    Stpp,
 }
 
 impl Family {
@@ -122,6 +127,8 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"mlpa" => audio(entry, Family::TrueHd),
         b"mha1" | b"mha2" | b"mhm1" | b"mhm2" => audio(entry, Family::MpegH),
         b"iamf" => audio(entry, Family::Iamf),
+        b"wvtt" => text::entry(entry, Family::Wvtt),
+        b"stpp" => text::entry(entry, Family::Stpp),
         kind if pcm::is_pcm(kind) => pcm(entry),
         _ => Ok(None),
     }

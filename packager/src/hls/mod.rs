@@ -211,8 +211,10 @@ pub(crate) fn write(
     duration: f64,
     timeline: Timeline,
 ) -> Vec<(String, String)> {
+    // Text in fMP4 is DASH's alone: HLS subtitles are WebVTT files.
     let mut files: Vec<(String, String)> = reps
         .iter()
+        .filter(|r| r.kind != ContentType::Text)
         .map(|r| (media_playlist_path(r.id), media_playlist(r, timeline)))
         .collect();
     for t in texts {

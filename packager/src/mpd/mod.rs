@@ -202,9 +202,11 @@ fn media_set(
         max_frame_rate: None,
         content_protection: set_protection,
         accessibility: caption_descriptors(&members),
-        role: several.then(|| Descriptor {
+        role: (several || first.kind == ContentType::Text).then(|| Descriptor {
             scheme_id_uri: "urn:mpeg:dash:role:2011",
-            value: if is_first_of_kind {
+            value: if first.kind == ContentType::Text {
+                "subtitle"
+            } else if is_first_of_kind {
                 "main"
             } else {
                 "alternate"
@@ -355,10 +357,10 @@ fn representation(
             let (h, v) = r.sar.unwrap_or((1, 1));
             format!("{h}:{v}")
         }),
-        audio_sampling_rate: (!video).then_some(r.sample_rate),
+        audio_sampling_rate: (r.kind == ContentType::Audio).then_some(r.sample_rate),
         supplemental_codecs: r.supplemental.map(|s| s.codecs.clone()),
         audio_channel_configuration: match (r.dolby_mask, r.channel_scheme) {
-            _ if video => None,
+            _ if r.kind != ContentType::Audio => None,
             (Some(mask), _) => Some(Descriptor {
                 scheme_id_uri: "tag:dolby.com,2014:dash:audio_channel_configuration:2011",
                 value: format!("{mask:04X}"),

@@ -137,8 +137,10 @@ pub fn package(
         .chain(&options.subtitles)
         .collect();
     let mut out = Written::new(sink);
+    // Numbered after the text tracks carried as fMP4.
+    let carried_texts = reps.iter().filter(|r| r.kind == ContentType::Text).count();
     let text_ids: Vec<String> = (1..=subtitles.len())
-        .map(|i| layout::representation_id(ContentType::Text, i))
+        .map(|i| layout::representation_id(ContentType::Text, carried_texts + i))
         .collect();
     let text_files: Vec<String> = text_ids
         .iter()
@@ -301,8 +303,8 @@ fn media_representation(
         width: video.then_some(u32::from(t.codec.width)),
         height: video.then_some(u32::from(t.codec.height)),
         frame_rate: frame_rate_string(c),
-        sample_rate: (!video).then_some(t.codec.sample_rate),
-        channels: (!video).then_some(t.codec.channels),
+        sample_rate: (t.kind == ContentType::Audio).then_some(t.codec.sample_rate),
+        channels: (t.kind == ContentType::Audio).then_some(t.codec.channels),
         language: t.language.clone(),
         segments: b.segments.len() as u32,
         bytes: rep_bytes,
@@ -398,8 +400,8 @@ pub fn inspect(input: &Input, options: &Options) -> Result<MediaInfo> {
                 width: video.then_some(u32::from(t.codec.width)),
                 height: video.then_some(u32::from(t.codec.height)),
                 frame_rate: frame_rate_string(c),
-                sample_rate: (!video).then_some(t.codec.sample_rate),
-                channels: (!video).then_some(t.codec.channels),
+                sample_rate: (t.kind == ContentType::Audio).then_some(t.codec.sample_rate),
+                channels: (t.kind == ContentType::Audio).then_some(t.codec.channels),
                 language: t.language.clone(),
                 start,
                 planned_segments: o.plan.segments.len() as u32,

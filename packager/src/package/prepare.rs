@@ -368,18 +368,13 @@ pub(super) fn prepare(
     let global_start = global_start.sub(preroll);
 
     let mut tracks = Vec::new();
-    let (mut videos, mut audios) = (0, 0);
+    // Representations numbered from 1 within each content type.
+    let mut counts: HashMap<ContentType, usize> = HashMap::new();
     for (i, m) in media.iter().enumerate() {
         for (j, t) in m.tracks.iter().enumerate() {
-            // Tracks read from inputs are audio or video.
-            let n = if t.track.kind == ContentType::Audio {
-                audios += 1;
-                audios
-            } else {
-                videos += 1;
-                videos
-            };
-            let rep_id = layout::representation_id(t.track.kind, n);
+            let n = counts.entry(t.track.kind).or_default();
+            *n += 1;
+            let rep_id = layout::representation_id(t.track.kind, *n);
             tracks.push(OutTrack {
                 input: i,
                 track: j,

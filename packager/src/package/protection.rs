@@ -86,6 +86,11 @@ pub(super) fn protections(
     let mut iv_reuse: HashMap<([u8; 16], Vec<u8>), usize> = HashMap::new();
     for o in &p.tracks {
         let c = p.checked(o);
+        if c.track.kind == ContentType::Text {
+            // Subtitles stay clear, as with sidecar files: players read them without a key.
+            out.push(None);
+            continue;
+        }
         let video = c.track.kind == ContentType::Video;
         encryptable(inputs[o.input].name(), c, &o.rep_id)?;
         let key = enc.key_for(&o.rep_id, video).ok_or_else(|| {

@@ -62,6 +62,7 @@ macro_rules! for_each_fixture {
             languages => "languages.mp4",
             h264_aac_qt => "h264_aac_qt.mov",
             h264_mpeg2_aac => "h264_mpeg2_aac.mp4",
+            h264_cea608 => "h264_cea608.mp4",
         }
     };
 }
@@ -79,7 +80,7 @@ pub const PASSTHROUGH: &[&str] = &[
 ];
 
 /// Clips with timed-text tracks, converted to WebVTT (`text_tracks.rs`).
-pub const TEXT: &[&str] = &["h264_aac_tx3g.mp4"];
+pub const TEXT: &[&str] = &["h264_aac_tx3g.mp4", "h264_aac_stpp.mp4", "h264_aac_wvtt.mp4"];
 
 /// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).
 pub const TRANSCODED: &[&str] = &[
@@ -114,6 +115,7 @@ pub const FIXTURES: &[&str] = &[
     "languages.mp4",
     "h264_aac_qt.mov",
     "h264_mpeg2_aac.mp4",
+    "h264_cea608.mp4",
 ];
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use crate::mp4::sample_table::SampleTable;
 pub(crate) fn handler(kind: ContentType) -> &'static [u8; 4] {
     match kind {
         ContentType::Audio => b"soun",
+        ContentType::Text => b"text",
         _ => b"vide",
     }
 }
@@ -242,6 +243,13 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
     let kind = match &handler {
         b"vide" => ContentType::Video,
         b"soun" => ContentType::Audio,
+        // WebVTT and TTML in MP4 are carried as they are; other text is converted
+        // (`text.rs`) or left out.
+        h if super::text::is_text_handler(h)
+            && matches!(first_entry_kind(&boxes.minf), Some(k) if &k == b"wvtt" || &k == b"stpp") =>
+        {
+            ContentType::Text
+        }
         _ => return Ok(Err(skipped(None, SkipWhy::NotAudioVideo))),
     };
     let (media_header, stbl_box) = minf_children(&boxes.minf)?;
@@ -364,13 +372,22 @@ impl<'a> TrakBoxes<'a> {
 }
 
 /// The media header (`vmhd`/`smhd`, raw) and the `stbl` of a `minf`.
+/// The kind of the first sample entry under `minf`, when the boxes on the way read.
+fn first_entry_kind(minf: &Bx<'_>) -> Option<FourCC> {
+    let stbl = minf.children().flatten().find(|b| &b.kind == b"stbl")?;
+    let stsd = stbl.children().flatten().find(|b| &b.kind == b"stsd")?;
+    // FullBox header and entry_count, then the first entry's size and type.
+    let kind = stsd.raw.get(stsd.header_len + 12..stsd.header_len + 16)?;
+    Some([kind[0], kind[1], kind[2], kind[3]])
+}
+
 fn minf_children<'a>(minf: &Bx<'a>) -> Result<(Option<Vec<u8>>, Bx<'a>), BoxError> {
     let mut media_header = None;
     let mut stbl_box = None;
     for child in minf.children() {
         let child = child?;
         match &child.kind {
-            b"vmhd" | b"smhd" => media_header = Some(child.raw.to_vec()),
+            b"vmhd" | b"smhd" | b"nmhd" | b"sthd" => media_header = Some(child.raw.to_vec()),
             b"stbl" => stbl_box = Some(child),
             _ => {}
         }

@@ -55,7 +55,8 @@ pub(crate) fn write_init_segment(track: &Track, stsd: &[u8], pssh: &[Pssh]) -> V
                         (None, ContentType::Audio) => {
                             write_full_box(buf, b"smhd", 0, 0, |buf| put_u32(buf, 0))
                         }
-                        // Tracks written here are audio or video.
+                        // Text in MP4 (14496-30): the null media header.
+                        (None, ContentType::Text) => write_full_box(buf, b"nmhd", 0, 0, |_| {}),
                         (None, _) => {
                             write_full_box(buf, b"vmhd", 0, 1, |buf| buf.extend_from_slice(&[0; 8]))
                         }

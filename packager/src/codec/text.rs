@@ -1,0 +1,131 @@
+//! Text carried as it is in fragmented MP4 (ISO/IEC 14496-30): WebVTT (`wvtt`, each
+//! sample a run of `vttc`/`vtte`/`vtta` boxes) and TTML (`stpp`, each sample an XML
+//! document). Players read both from segments; nothing is converted.
+
+use super::{CodecInfo, Family};
+use crate::error::BoxError;
+use crate::mp4::header::Bx;
+
+/// The `codecs` of an `stpp` entry (14496-30 and DASH-IF IOP 6.4.4): `stpp.ttml.` and
+/// the IMSC profile its namespace and schema location name (`im1t`, `im1i`, `im2t`,
+/// `im2i`); IMSC1 Text when they name none, the profile nearly all TTML in MP4 keeps to.
+fn stpp_codecs(namespaces: &str) -> String {
+    let profile = if namespaces.contains("imsc1.1/image") || namespaces.contains("im2i") {
+        "im2i"
+    } else if namespaces.contains("imsc1.1") || namespaces.contains("im2t") {
+        "im2t"
+    } else if namespaces.contains("imsc1/image") || namespaces.contains("im1i") {
+        "im1i"
+    } else {
+        "im1t"
+    };
+    format!("stpp.ttml.{profile}")
+}
+
+/// A `wvtt` or `stpp` sample entry.
+pub(crate) fn entry(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {
+    let codecs = match family {
+        Family::Wvtt => "wvtt".to_string(),
+        _ => {
+            // XMLSubtitleSampleEntry: SampleEntry (8 bytes), then namespace,
+            // schema_location and auxiliary_mime_types as NUL-terminated strings.
+            let strings = entry.raw.get(entry.header_len + 8..).unwrap_or_default();
+            stpp_codecs(&String::from_utf8_lossy(strings).to_ascii_lowercase())
+        }
+    };
+    Ok(Some(CodecInfo {
+        sample_rate: 0,
+        channels: 0,
+        ..CodecInfo::plain_audio(entry.kind, family, &codecs, 0, 0)
+    }))
+}
+
+/// The framing of a text sample: `wvtt` boxes that tile it exactly; `stpp` an XML
+/// document (its first non-blank byte `<`, after a byte-order mark if any).
+pub(crate) fn check(family: Family, data: &[u8]) -> Result<(), String> {
+    match family {
+        Family::Wvtt => {
+            let mut at = 0usize;
+            while at < data.len() {
+                let Some(head) = data.get(at..at + 8) else {
+                    return Err(format!(
+                        "{} bytes left at {at}: no WebVTT box header",
+                        data.len() - at
+                    ));
+                };
+                let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+                let kind = &head[4..8];
+                if size < 8 || at + size > data.len() {
+                    return Err(format!(
+                        "box '{}' of {size} bytes at {at} does not fit the sample's {} bytes",
+                        String::from_utf8_lossy(kind),
+                        data.len()
+                    ));
+                }
+                if !matches!(kind, b"vttc" | b"vtte" | b"vtta") {
+                    return Err(format!(
+                        "'{}' is not a WebVTT sample box",
+                        String::from_utf8_lossy(kind)
+                    ));
+                }
+                at += size;
+            }
+            if data.is_empty() {
+                return Err("an empty WebVTT sample (a gap is a vtte box)".into());
+            }
+            Ok(())
+        }
+        _ => {
+            let text = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+            match text.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'<') => Ok(()),
+                _ => Err("not an XML document".into()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stpp_profiles() {
+        assert_eq!(
+            stpp_codecs("http://www.w3.org/ns/ttml\0\0\0"),
+            "stpp.ttml.im1t"
+        );
+        assert_eq!(
+            stpp_codecs(
+                "http://www.w3.org/ns/ttml http://www.w3.org/ns/ttml/profile/imsc1/image\0"
+            ),
+            "stpp.ttml.im1i"
+        );
+        assert_eq!(
+            stpp_codecs("http://www.w3.org/ns/ttml/profile/imsc1.1/text\0"),
+            "stpp.ttml.im2t"
+        );
+    }
+
+    #[test]
+    fn wvtt_samples_are_whole_boxes() {
+        let cue = [
+            &16u32.to_be_bytes()[..],
+            b"vttc",
+            &8u32.to_be_bytes()[..],
+            b"payl",
+        ]
+        .concat();
+        let gap = [&8u32.to_be_bytes()[..], b"vtte"].concat();
+        assert_eq!(check(Family::Wvtt, &cue), Ok(()));
+        assert_eq!(check(Family::Wvtt, &gap), Ok(()));
+        assert!(check(Family::Wvtt, &cue[..12]).is_err());
+        assert!(check(Family::Wvtt, &[]).is_err());
+        assert!(check(Family::Wvtt, &[&8u32.to_be_bytes()[..], b"free"].concat()).is_err());
+        assert_eq!(
+            check(Family::Stpp, b"\xEF\xBB\xBF\n<?xml version=\"1.0\"?><tt/>"),
+            Ok(())
+        );
+        assert!(check(Family::Stpp, b"WEBVTT").is_err());
+    }
+}
