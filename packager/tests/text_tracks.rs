@@ -164,3 +164,96 @@ fn srt_sidecars_become_webvtt_as_ffmpeg_reads_them() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A box as 14496-30 writes WebVTT samples.
+fn vtt_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(kind);
+    b.extend_from_slice(body);
+    b
+}
+
+/// The samples of a text Representation, across its segments: (duration, bytes).
+fn text_samples(out: &std::path::Path, r: &dashpack::Representation) -> Vec<(u32, Vec<u8>)> {
+    (1..=r.segments)
+        .flat_map(|n| {
+            let seg = std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s"))).unwrap();
+            read_segment(&seg, 1).samples
+        })
+        .map(|s| (s.duration, s.data))
+        .collect()
+}
+
+/// WebVTT in MP4 (`wvtt`, fixtures/make_wvtt.py: cues at 1-3, 5-7 and 9-11 s with
+/// `vtte` gaps between, at 1 kHz) is carried sample for sample, cut with the video, in
+/// a text AdaptationSet of its own; TTML in MP4 (`stpp`) likewise.
+#[test]
+fn wvtt_and_stpp_are_carried_as_they_are() {
+    let (out, p) = package_into(&fixture("h264_aac_wvtt.mp4"), "wvtt");
+    let r = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Text)
+        .unwrap();
+    assert_eq!(
+        (r.id.as_str(), r.codecs.as_str(), r.language.as_str()),
+        ("text-1", "wvtt", "en")
+    );
+    assert_eq!(r.segments, 3, "cut at the video's three segments");
+    let gap = vtt_box(b"vtte", b"");
+    let cue = |t: &str| vtt_box(b"vttc", &vtt_box(b"payl", t.as_bytes()));
+    let want = vec![
+        (1000, gap.clone()),
+        (2000, cue("Hello")),
+        (2000, gap.clone()),
+        (2000, cue("World")),
+        (2000, gap.clone()),
+        (2000, cue("Again")),
+        (1000, gap),
+    ];
+    assert_eq!(text_samples(&out, r), want);
+    let init = std::fs::read(out.join("text-1/init.mp4")).unwrap();
+    assert!(find(&init, b"wvtt") && find(&init, b"vttC") && find(&init, b"nmhd"));
+    let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+    assert!(
+        mpd.contains(r#"contentType="text" mimeType="application/mp4" lang="en""#),
+        "{mpd}"
+    );
+    assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
+
+    let (out, p) = package_into(&fixture("h264_aac_stpp.mp4"), "stpp");
+    let r = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Text)
+        .unwrap();
+    assert_eq!(r.codecs, "stpp.ttml.im1t");
+    // FFmpeg writes the three cues as one TTML document lasting the track.
+    let samples = text_samples(&out, r);
+    assert_eq!(samples.len(), 1);
+    let doc = String::from_utf8(samples[0].1.clone()).unwrap();
+    assert!(doc.starts_with("<?xml"), "{doc}");
+    for t in ["Hello", "World", "Again"] {
+        assert!(doc.contains(t), "{doc}");
+    }
+    assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
+}
+
+/// Subtitles stay clear when the audio and video are encrypted: players read them
+/// without a key, as they do sidecar files.
+#[test]
+fn carried_text_stays_clear_when_the_rest_is_encrypted() {
+    let key = "00112233445566778899aabbccddeeff:ffeeddccbbaa99887766554433221100";
+    let enc = dashpack::Encryption::new(
+        dashpack::Scheme::Cenc,
+        dashpack::EncryptionKey::parse_list(key).unwrap(),
+    );
+    let input = Input::open(fixture("h264_aac_wvtt.mp4")).unwrap();
+    let sink = MemorySink::new();
+    let options = Options::default().with_encryption(Some(enc));
+    dashpack::package(&[input], &sink, &options, &dashpack::RunControl::default()).unwrap();
+    let files = sink.into_files();
+    assert!(find(&files["video-1/init.mp4"], b"encv"));
+    let text = &files["text-1/init.mp4"];
+    assert!(find(text, b"wvtt") && !find(text, b"enc") && !find(text, b"pssh"));
+}

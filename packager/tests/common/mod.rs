@@ -80,7 +80,11 @@ pub const PASSTHROUGH: &[&str] = &[
 ];
 
 /// Clips with timed-text tracks, converted to WebVTT (`text_tracks.rs`).
-pub const TEXT: &[&str] = &["h264_aac_tx3g.mp4", "h264_aac_stpp.mp4", "h264_aac_wvtt.mp4"];
+pub const TEXT: &[&str] = &[
+    "h264_aac_tx3g.mp4",
+    "h264_aac_stpp.mp4",
+    "h264_aac_wvtt.mp4",
+];
 
 /// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).
 pub const TRANSCODED: &[&str] = &[
