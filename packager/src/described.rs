@@ -62,6 +62,8 @@ pub(crate) struct TextInput<'a> {
     /// Path of the file relative to the MPD.
     pub file: &'a str,
     pub bytes: u64,
+    /// TTML rather than WebVTT.
+    pub ttml: bool,
 }
 
 /// How an encrypted Representation is signalled.

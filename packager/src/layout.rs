@@ -59,6 +59,7 @@ pub const DEFAULT_MPD: &str = "stream.mpd";
 /// The HLS multivariant playlist.
 pub const MULTIVARIANT: &str = "master.m3u8";
 const SUBTITLES: &str = "subtitles.vtt";
+const TTML_SUBTITLES: &str = "subtitles.ttml";
 const PLAYLIST: &str = "playlist.m3u8";
 /// A Representation's init segment (live profile), inside its folder.
 pub(crate) const INIT_FILE: &str = "init.mp4";
@@ -104,6 +105,8 @@ pub enum FileKind {
     Media(ContentType),
     /// A WebVTT file.
     Subtitles,
+    /// A TTML (IMSC) file.
+    TtmlSubtitles,
 }
 
 impl FileKind {
@@ -119,6 +122,7 @@ impl FileKind {
             }
             FileKind::Init(_) | FileKind::Media(_) => "video/mp4",
             FileKind::Subtitles => "text/vtt",
+            FileKind::TtmlSubtitles => "application/ttml+xml",
         }
     }
 }
@@ -145,6 +149,7 @@ pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
     match file {
         PLAYLIST => Some(FileKind::Playlist),
         SUBTITLES if content == ContentType::Text => Some(FileKind::Subtitles),
+        TTML_SUBTITLES if content == ContentType::Text => Some(FileKind::TtmlSubtitles),
         INIT_FILE => Some(FileKind::Init(content)),
         ON_DEMAND_FILE => Some(FileKind::Media(content)),
         f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media(content)),
@@ -192,8 +197,8 @@ pub(crate) fn media_playlist_path(rep: &str) -> String {
 /// A subtitle file inside its Representation's folder, and the path from the MPD.
 pub(crate) const SUBTITLE_FILE: &str = SUBTITLES;
 
-pub(crate) fn subtitle_path(rep: &str) -> String {
-    format!("{rep}/{SUBTITLES}")
+pub(crate) fn subtitle_path(rep: &str, ttml: bool) -> String {
+    format!("{rep}/{}", if ttml { TTML_SUBTITLES } else { SUBTITLES })
 }
 
 #[cfg(test)]
@@ -225,7 +230,8 @@ mod tests {
                 "audio/mp4",
             ),
             (on_demand_path("audio-3"), "audio/mp4"),
-            (subtitle_path("text-1"), "text/vtt"),
+            (subtitle_path("text-1", false), "text/vtt"),
+            (subtitle_path("text-1", true), "application/ttml+xml"),
         ];
         let content_type = |p: &str, mpd: &str| {
             file_kind(p, mpd).map_or("application/octet-stream", FileKind::content_type)

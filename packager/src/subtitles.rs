@@ -1,5 +1,6 @@
-//! Sidecar subtitles: WebVTT (W3C WebVTT) checked and published as it is, SubRip (SRT)
-//! converted to WebVTT; one text AdaptationSet (and HLS subtitle rendition) per file.
+//! Sidecar subtitles: WebVTT (W3C WebVTT) and TTML (W3C TTML, IMSC) checked and
+//! published as they are, SubRip (SRT) converted to WebVTT; one text AdaptationSet per
+//! file (and an HLS subtitle rendition for WebVTT: HLS has no TTML).
 
 use std::path::Path;
 
@@ -7,12 +8,13 @@ use crate::{Error, Result};
 
 use crate::limits::MAX_SUBTITLE_BYTES as MAX_BYTES;
 
-/// One WebVTT file and its language.
+/// One WebVTT or TTML file and its language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subtitles {
     name: String,
     language: String,
     text: String,
+    ttml: bool,
 }
 
 impl Subtitles {
@@ -26,12 +28,17 @@ impl Subtitles {
         &self.language
     }
 
-    /// The WebVTT text as published.
+    /// The text as published: WebVTT, or TTML.
     pub fn text(&self) -> &str {
         &self.text
     }
 
-    /// Read and check a WebVTT file, or convert a SubRip (SRT) one.
+    /// Whether the file is TTML rather than WebVTT.
+    pub(crate) fn is_ttml(&self) -> bool {
+        self.ttml
+    }
+
+    /// Read and check a WebVTT or TTML file, or convert a SubRip (SRT) one.
     pub fn open(path: impl AsRef<Path>, language: &str) -> Result<Subtitles> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -46,7 +53,7 @@ impl Subtitles {
         Subtitles::from_bytes(name, language, bytes)
     }
 
-    /// Check WebVTT bytes, or convert SubRip (SRT) ones; `name` is for messages.
+    /// Check WebVTT or TTML bytes, or convert SubRip (SRT) ones; `name` is for messages.
     pub fn from_bytes(
         name: impl Into<String>,
         language: &str,
@@ -61,6 +68,9 @@ impl Subtitles {
             reason: format!("{name}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
         })?;
         let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        if body.trim_start().starts_with('<') {
+            return Subtitles::from_ttml(name, language, text);
+        }
         if !body.starts_with("WEBVTT") && looks_like_srt(body) {
             let vtt = srt_to_webvtt(body).map_err(|why| Error::InvalidOption {
                 name: "subtitles",
@@ -85,23 +95,57 @@ impl Subtitles {
                 reason: format!("{name}: not a WebVTT file (it must start with \"WEBVTT\")"),
             });
         }
-        let ok_lang = !language.is_empty()
-            && language.len() <= 35
-            && language
-                .split('-')
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
-        if !ok_lang {
+        Ok(Subtitles {
+            language: checked_language(&name, language)?,
+            name,
+            text,
+            ttml: false,
+        })
+    }
+
+    /// Check a TTML document: XML whose root is a `tt` element in the TTML namespace.
+    fn from_ttml(name: String, language: &str, text: String) -> Result<Subtitles> {
+        let root = text
+            .split('<')
+            .skip(1)
+            .find(|tag| !tag.starts_with(['?', '!']))
+            .unwrap_or_default();
+        let is_tt = root.starts_with("tt ")
+            || root.starts_with("tt>")
+            || root.starts_with("tt:tt ")
+            || root.starts_with("tt\n");
+        if !is_tt || !root.contains("http://www.w3.org/ns/ttml") {
             return Err(Error::InvalidOption {
                 name: "subtitles",
-                reason: format!("{name}: {language:?} is not a language tag (such as en or pt-BR)"),
+                reason: format!(
+                    "{name}: XML but not a TTML document (its root must be a tt element in \
+                     the namespace http://www.w3.org/ns/ttml)"
+                ),
             });
         }
         Ok(Subtitles {
+            language: checked_language(&name, language)?,
             name,
-            language: crate::lang::shortest(language),
             text,
+            ttml: true,
         })
     }
+}
+
+/// The language in its shortest form, or the error for a tag that is not one.
+fn checked_language(name: &str, language: &str) -> Result<String> {
+    let ok_lang = !language.is_empty()
+        && language.len() <= 35
+        && language
+            .split('-')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if !ok_lang {
+        return Err(Error::InvalidOption {
+            name: "subtitles",
+            reason: format!("{name}: {language:?} is not a language tag (such as en or pt-BR)"),
+        });
+    }
+    Ok(crate::lang::shortest(language))
 }
 
 /// A subtitle file over the limit: a resource limit, like an oversized input.
@@ -323,5 +367,21 @@ mod tests {
             assert!(e.to_string().contains("b.srt"), "{e}");
         }
         assert!(Subtitles::from_text("a.vtt", "en us", "WEBVTT\n".into()).is_err());
+    }
+
+    #[test]
+    fn ttml_is_checked() {
+        let doc = "<?xml version=\"1.0\"?>\n<tt xmlns=\"http://www.w3.org/ns/ttml\" xml:lang=\"en\"><body/></tt>";
+        let ok = Subtitles::from_bytes("a.ttml", "en", doc.into()).unwrap();
+        assert!(ok.is_ttml());
+        assert_eq!(ok.text(), doc);
+        let not_tt = "<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/ns/ttml\"/>";
+        let e = Subtitles::from_bytes("b.xml", "en", not_tt.into()).unwrap_err();
+        assert!(
+            e.to_string().contains("b.xml: XML but not a TTML document"),
+            "{e}"
+        );
+        let other_ns = "<tt xmlns=\"urn:other\"></tt>";
+        assert!(Subtitles::from_bytes("c.ttml", "en", other_ns.into()).is_err());
     }
 }

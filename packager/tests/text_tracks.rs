@@ -257,3 +257,25 @@ fn carried_text_stays_clear_when_the_rest_is_encrypted() {
     let text = &files["text-1/init.mp4"];
     assert!(find(text, b"wvtt") && !find(text, b"enc") && !find(text, b"pssh"));
 }
+
+/// HLS subtitles are WebVTT files: with HLS asked for, a text track carried as fMP4 is
+/// refused by name before anything is written, never left out of the playlists.
+#[test]
+fn fmp4_text_is_refused_for_hls_not_dropped() {
+    let out = std::env::temp_dir().join("dashpack-wvtt-hls");
+    let options = Options::default().with_hls(true);
+    let err = dashpack::package_files(&[fixture("h264_aac_wvtt.mp4")], &out, &options).unwrap_err();
+    assert!(
+        matches!(&err, dashpack::Error::UncarriedTrack { track: 3, codec, .. } if codec == "wvtt"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("HLS"), "{err}");
+    assert!(!out.exists());
+    // Left out on purpose, the rest is published with HLS.
+    let options = options
+        .with_skip(vec![dashpack::TrackSelector::Id(3)])
+        .with_force(true);
+    let p = dashpack::package_files(&[fixture("h264_aac_wvtt.mp4")], &out, &options).unwrap();
+    assert_eq!(p.representations.len(), 2);
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -90,13 +90,16 @@ function readMpd(dir) {
 const cases = [];
 for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f)).sort()) {
   const name = path.parse(file).name;
-  // Clear presentations carry HLS playlists too: hls.js plays the same segments.
-  const dir = packageInto(name, [file], ['--hls']);
+  // Clear presentations carry HLS playlists too: hls.js plays the same segments. Text
+  // carried as fMP4 has no HLS form (dashpack refuses it with --hls), so those are DASH.
+  const hls = !/_(wvtt|stpp)$/.test(name);
+  const dir = packageInto(name, [file], hls ? ['--hls'] : []);
   // Text tracks inside the input must show up as text tracks in every player.
-  cases.push({ name, dir, frames: videoFrames(file), hls: true, texts: readMpd(dir).texts });
+  cases.push({ name, dir, frames: videoFrames(file), hls, texts: readMpd(dir).texts });
   // Encryption is refused where dashpack has no rule for the codec (AV1, VP9, ALAC,
-  // TrueHD, DTS, Dolby Vision); MPEG audio is left to the FFmpeg encryption test.
-  if (/^(av1|vp9)_|alac|truehd|dts|dolby_vision|mp2|mp3/.test(name)) continue;
+  // TrueHD, DTS, Dolby Vision); MPEG audio is left to the FFmpeg encryption test. Text
+  // in fMP4 stays clear beside encrypted media (packager/tests/text_tracks.rs).
+  if (/^(av1|vp9)_|alac|truehd|dts|dolby_vision|mp2|mp3/.test(name) || !hls) continue;
   const encrypted = `${name}-cenc-clearkey`;
   cases.push({ name: encrypted, dir: packageEncrypted(encrypted, [file]), frames: videoFrames(file), licenseUrl: `${base}/license/${encrypted}` });
 }
@@ -159,6 +162,15 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
     texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]],
     // dash.js parses a segment's captions as it plays it; at 8x it skips some.
     rate: 2 });
+}
+{
+  // A TTML sidecar, published as it is (application/ttml+xml; DASH only).
+  const ttml = '<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="de"><body><div>'
+    + '<p begin="00:00:02.000" end="00:00:04.000">Hallo</p><p begin="00:00:07.000" end="00:00:09.000">Welt</p></div></body></tt>\n';
+  fs.writeFileSync(path.join(root, 'de.ttml'), ttml);
+  const dir = packageInto('ttml-sidecar', ['h264_aac.mp4'], ['--subtitles', `${path.join(root, 'de.ttml')}:de`]);
+  cases.push({ name: 'h264_aac with a de TTML sidecar', dir, frames: videoFrames('h264_aac.mp4'), texts: ['de'],
+    cues: [['Hallo', 2, 4], ['Welt', 7, 9]], rate: 2 });
 }
 for (const [file, codec] of [['h264_aac_wvtt.mp4', 'WebVTT'], ['h264_aac_stpp.mp4', 'TTML']]) {
   // Text in the input carried as fMP4 (wvtt, stpp): its cues shown at their times.

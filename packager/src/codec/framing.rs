@@ -24,7 +24,7 @@ pub(crate) fn check(codec: &CodecInfo, data: &[u8]) -> Result<(), String> {
         }
         Family::Flac => starts_with(data, &[0xff, 0xf8], 0xfffe, "FLAC frame sync code"),
         Family::Opus if data.is_empty() => Err("an empty Opus packet".into()),
-        Family::Wvtt | Family::Stpp => super::text::check(codec.family, data),
+        Family::Wvtt | Family::Stpp => super::text::check(codec.family == Family::Wvtt, data),
         _ => Ok(()),
     }
 }

@@ -127,8 +127,12 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"mlpa" => audio(entry, Family::TrueHd),
         b"mha1" | b"mha2" | b"mhm1" | b"mhm2" => audio(entry, Family::MpegH),
         b"iamf" => audio(entry, Family::Iamf),
-        b"wvtt" => text::entry(entry, Family::Wvtt),
-        b"stpp" => text::entry(entry, Family::Stpp),
+        b"wvtt" => Ok(Some(text_entry(entry, Family::Wvtt, "wvtt".into()))),
+        b"stpp" => Ok(Some(text_entry(
+            entry,
+            Family::Stpp,
+            text::stpp_entry_codecs(entry),
+        ))),
         kind if pcm::is_pcm(kind) => pcm(entry),
         _ => Ok(None),
     }
@@ -294,6 +298,11 @@ fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> 
         channel_scheme,
         ..CodecInfo::plain_audio(entry.kind, family, &codecs, sample_rate, channels)
     }))
+}
+
+/// Text carried as it is (`wvtt`, `stpp`): a codec string and nothing more.
+fn text_entry(entry: &Bx<'_>, family: Family, codecs: String) -> CodecInfo {
+    CodecInfo::plain_audio(entry.kind, family, &codecs, 0, 0)
 }
 
 impl CodecInfo {

@@ -2,8 +2,6 @@
 //! sample a run of `vttc`/`vtte`/`vtta` boxes) and TTML (`stpp`, each sample an XML
 //! document). Players read both from segments; nothing is converted.
 
-use super::{CodecInfo, Family};
-use crate::error::BoxError;
 use crate::mp4::header::Bx;
 
 /// The `codecs` of an `stpp` entry (14496-30 and DASH-IF IOP 6.4.4): `stpp.ttml.` and
@@ -22,29 +20,18 @@ fn stpp_codecs(namespaces: &str) -> String {
     format!("stpp.ttml.{profile}")
 }
 
-/// A `wvtt` or `stpp` sample entry.
-pub(crate) fn entry(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {
-    let codecs = match family {
-        Family::Wvtt => "wvtt".to_string(),
-        _ => {
-            // XMLSubtitleSampleEntry: SampleEntry (8 bytes), then namespace,
-            // schema_location and auxiliary_mime_types as NUL-terminated strings.
-            let strings = entry.raw.get(entry.header_len + 8..).unwrap_or_default();
-            stpp_codecs(&String::from_utf8_lossy(strings).to_ascii_lowercase())
-        }
-    };
-    Ok(Some(CodecInfo {
-        sample_rate: 0,
-        channels: 0,
-        ..CodecInfo::plain_audio(entry.kind, family, &codecs, 0, 0)
-    }))
+/// The `codecs` of an `stpp` sample entry (an XMLSubtitleSampleEntry: SampleEntry,
+/// then namespace, schema_location and auxiliary_mime_types as NUL-terminated strings).
+pub(crate) fn stpp_entry_codecs(entry: &Bx<'_>) -> String {
+    let strings = entry.raw.get(entry.header_len + 8..).unwrap_or_default();
+    stpp_codecs(&String::from_utf8_lossy(strings).to_ascii_lowercase())
 }
 
-/// The framing of a text sample: `wvtt` boxes that tile it exactly; `stpp` an XML
-/// document (its first non-blank byte `<`, after a byte-order mark if any).
-pub(crate) fn check(family: Family, data: &[u8]) -> Result<(), String> {
-    match family {
-        Family::Wvtt => {
+/// The framing of a text sample: `wvtt` boxes that tile it exactly (`webvtt`); `stpp`
+/// an XML document (its first non-blank byte `<`, after a byte-order mark if any).
+pub(crate) fn check(webvtt: bool, data: &[u8]) -> Result<(), String> {
+    match webvtt {
+        true => {
             let mut at = 0usize;
             while at < data.len() {
                 let Some(head) = data.get(at..at + 8) else {
@@ -117,15 +104,15 @@ mod tests {
         ]
         .concat();
         let gap = [&8u32.to_be_bytes()[..], b"vtte"].concat();
-        assert_eq!(check(Family::Wvtt, &cue), Ok(()));
-        assert_eq!(check(Family::Wvtt, &gap), Ok(()));
-        assert!(check(Family::Wvtt, &cue[..12]).is_err());
-        assert!(check(Family::Wvtt, &[]).is_err());
-        assert!(check(Family::Wvtt, &[&8u32.to_be_bytes()[..], b"free"].concat()).is_err());
+        assert_eq!(check(true, &cue), Ok(()));
+        assert_eq!(check(true, &gap), Ok(()));
+        assert!(check(true, &cue[..12]).is_err());
+        assert!(check(true, &[]).is_err());
+        assert!(check(true, &[&8u32.to_be_bytes()[..], b"free"].concat()).is_err());
         assert_eq!(
-            check(Family::Stpp, b"\xEF\xBB\xBF\n<?xml version=\"1.0\"?><tt/>"),
+            check(false, b"\xEF\xBB\xBF\n<?xml version=\"1.0\"?><tt/>"),
             Ok(())
         );
-        assert!(check(Family::Stpp, b"WEBVTT").is_err());
+        assert!(check(false, b"WEBVTT").is_err());
     }
 }

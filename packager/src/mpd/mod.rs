@@ -406,12 +406,18 @@ pub(crate) fn text_bandwidth(bytes: u64, duration: f64) -> u64 {
     }
 }
 
-/// A WebVTT sidecar's AdaptationSet; its bandwidth is its size over the presentation.
+/// A WebVTT or TTML sidecar's AdaptationSet; its bandwidth is its size over the
+/// presentation.
 fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
     AdaptationSet {
         id,
         content_type: ContentType::Text.as_str(),
-        mime_type: FileKind::Subtitles.content_type(),
+        mime_type: if t.ttml {
+            FileKind::TtmlSubtitles
+        } else {
+            FileKind::Subtitles
+        }
+        .content_type(),
         lang: Some(t.language.to_string()),
         segment_alignment: None,
         start_with_sap: None,

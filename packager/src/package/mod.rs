@@ -144,7 +144,8 @@ pub fn package(
         .collect();
     let text_files: Vec<String> = text_ids
         .iter()
-        .map(|id| layout::subtitle_path(id))
+        .zip(&subtitles)
+        .map(|(id, sub)| layout::subtitle_path(id, sub.is_ttml()))
         .collect();
     for (sub, path) in subtitles.iter().zip(&text_files) {
         out.put(path, sub.text().as_bytes())?;
@@ -157,6 +158,7 @@ pub fn package(
             language: sub.language(),
             file,
             bytes: sub.text().len() as u64,
+            ttml: sub.is_ttml(),
         })
         .collect();
     let manifest = write_manifests(&mut out, &reps, &texts, options)?;

@@ -52,6 +52,26 @@ pub(super) fn target_duration(options: &Options) -> Result<Rational> {
     Ok(Rational::new((d * 1000.0).round() as i128, 1000))
 }
 
+/// Every option checked before anything is read; returns the target segment duration.
+fn checked_options(options: &Options) -> Result<Rational> {
+    let target = target_duration(options)?;
+    check_mpd_name(&options.mpd_name)?;
+    super::captions::check_options(options)?;
+    if options.hls
+        && let Some(ttml) = options.subtitles.iter().find(|s| s.is_ttml())
+    {
+        return Err(Error::InvalidOption {
+            name: "subtitles",
+            reason: format!(
+                "{}: TTML has no HLS form (HLS subtitles are WebVTT); publish it without \
+                 HLS, or give WebVTT or SubRip",
+                ttml.name()
+            ),
+        });
+    }
+    Ok(target)
+}
+
 pub(super) fn check_mpd_name(name: &str) -> Result<()> {
     let ok = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\']);
     if ok {
@@ -235,6 +255,23 @@ fn first_sync_warnings(inputs: &[Input], media: &[Media], warnings: &mut Vec<Str
     }
 }
 
+/// HLS subtitles are WebVTT files: a text track carried as fMP4 (`wvtt`, `stpp`) would
+/// be missing from the HLS playlists, so with HLS asked for it is refused, not lost.
+fn refuse_text_in_hls(name: &str, m: &Media) -> Result<()> {
+    match m.tracks.iter().find(|t| t.track.kind == ContentType::Text) {
+        Some(t) => Err(Error::UncarriedTrack {
+            file: name.to_string(),
+            track: t.track.id,
+            handler: "text".into(),
+            codec: crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
+            reason: "HLS has no text in fragmented MP4; package it without HLS, or leave \
+                     the track out (skip)"
+                .into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// One input's tracks as asked: its language, decryption keys, the tracks left out,
 /// PCM audio transcoded (when packaging), and the warnings that tell.
 fn adjust_input(
@@ -327,9 +364,7 @@ pub(super) fn prepare(
     options: &Options,
     run: Option<&RunControl>,
 ) -> Result<Prepared> {
-    let target = target_duration(options)?;
-    check_mpd_name(&options.mpd_name)?;
-    super::captions::check_options(options)?;
+    let target = checked_options(options)?;
     if inputs.is_empty() {
         return Err(Error::InvalidOption {
             name: "inputs",
@@ -343,6 +378,9 @@ pub(super) fn prepare(
     let mut warnings = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
         adjust_input(input, m, options, run, &mut warnings)?;
+        if options.hls {
+            refuse_text_in_hls(input.name(), m)?;
+        }
     }
     first_sync_warnings(inputs, &media, &mut warnings);
     // The presentation starts where its earliest track starts.

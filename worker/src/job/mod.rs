@@ -429,9 +429,10 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
 }
 
 /// Sidecar subtitles beside the video: for `dir/name.mp4`, the objects
-/// `dir/name.LANG.vtt` (WebVTT) and `dir/name.LANG.srt` (SubRip, converted), LANG a
-/// language tag such as `en` or `pt-BR`; in name order. One that is not WebVTT or SRT
-/// fails the job rather than being left out.
+/// `dir/name.LANG.vtt` (WebVTT), `dir/name.LANG.srt` (SubRip, converted) and
+/// `dir/name.LANG.ttml` (TTML), LANG a language tag such as `en` or `pt-BR`; in name
+/// order. One that is not what its extension says fails the job rather than being left
+/// out.
 async fn sidecar_subtitles(
     ctx: &Context,
     bucket: &str,
@@ -468,7 +469,7 @@ async fn sidecar_subtitles(
             && lang
                 .split('-')
                 .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
-        if !tag || !matches!(ext, "vtt" | "srt") {
+        if !tag || !matches!(ext, "vtt" | "srt" | "ttml") {
             continue;
         }
         let name = format!("gs://{bucket}/{}", o.name);

@@ -134,6 +134,7 @@ pub fn content_type(root: &Path, file: &Path, mpd: &str) -> &'static str {
         Some("mpd") => dashpack::layout::FileKind::Mpd.content_type(),
         Some("m3u8") => dashpack::layout::FileKind::Playlist.content_type(),
         Some("vtt") => dashpack::layout::FileKind::Subtitles.content_type(),
+        Some("ttml") => dashpack::layout::FileKind::TtmlSubtitles.content_type(),
         Some("html" | "htm") => "text/html; charset=utf-8",
         Some("json") => "application/json",
         Some("js") => "text/javascript; charset=utf-8",

@@ -47,7 +47,7 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
     for trak in &traks {
         match trak::parse_trak(trak)? {
             Ok(t) => tracks.push(t),
-            Err(mut s) if s.why == SkipWhy::NotAudioVideo && text::is_text_handler(&s.handler) => {
+            Err(mut s) if s.why == SkipWhy::NotAudioVideo && trak::is_text_handler(&s.handler) => {
                 if chapters.contains(&s.id) {
                     s.why = SkipWhy::Chapters;
                     skipped.push(s);

@@ -10,11 +10,6 @@ use crate::lang;
 use crate::mp4::header::{Bx, FourCC};
 use crate::mp4::sample_table::SampleTable;
 
-/// Handlers of text tracks: `text` (QuickTime, 3GPP), `sbtl` (Apple subtitles), `subt`.
-pub(crate) fn is_text_handler(h: &FourCC) -> bool {
-    matches!(h, b"text" | b"sbtl" | b"subt")
-}
-
 /// Sample entries converted to WebVTT.
 pub(crate) fn is_convertible(entry: &FourCC) -> bool {
     matches!(entry, b"tx3g" | b"text")

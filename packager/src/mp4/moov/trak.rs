@@ -21,6 +21,11 @@ pub(crate) fn handler(kind: ContentType) -> &'static [u8; 4] {
     }
 }
 
+/// Handlers of text tracks: `text` (QuickTime, 3GPP), `sbtl` (Apple subtitles), `subt`.
+pub(crate) fn is_text_handler(h: &FourCC) -> bool {
+    matches!(h, b"text" | b"sbtl" | b"subt")
+}
+
 /// One `elst` entry (ISO/IEC 14496-12 8.6.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ElstEntry {
@@ -245,7 +250,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         b"soun" => ContentType::Audio,
         // WebVTT and TTML in MP4 are carried as they are; other text is converted
         // (`text.rs`) or left out.
-        h if super::text::is_text_handler(h)
+        h if is_text_handler(h)
             && matches!(first_entry_kind(&boxes.minf), Some(k) if &k == b"wvtt" || &k == b"stpp") =>
         {
             ContentType::Text
