@@ -72,8 +72,8 @@ enum Command {
         /// same segments.
         #[arg(long)]
         hls: bool,
-        /// A WebVTT or SubRip (SRT, converted to WebVTT) subtitle file and its language,
-        /// `FILE:LANG`; repeatable.
+        /// A WebVTT, SubRip (SRT, converted to WebVTT) or TTML subtitle file and its
+        /// language, `FILE:LANG`; repeatable.
         #[arg(long, value_name = "FILE:LANG")]
         subtitles: Vec<String>,
         /// Leave these tracks of every input out on purpose: track IDs, `video` or
