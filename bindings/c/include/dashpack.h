@@ -146,8 +146,8 @@ typedef struct DashpackOptions {
    */
   int32_t hls;
   /*
-   WebVTT or SubRip (SRT, converted to WebVTT) files to publish, `FILE:LANG` each (the
-   language after the last colon).
+   WebVTT, SubRip (SRT, converted to WebVTT) or TTML files to publish, `FILE:LANG`
+   each (the language after the last colon).
    */
   const char *const *subtitles;
   size_t subtitles_count;
@@ -172,6 +172,12 @@ typedef struct DashpackOptions {
    */
   const char *const *decryption_keys;
   size_t decryption_keys_count;
+  /*
+   Languages of closed-caption channels in the video, `CHANNEL=LANG` each (`CC1`..`CC4`,
+   `SERVICE1`..`SERVICE63`); channels not named take the video's language.
+   */
+  const char *const *caption_languages;
+  size_t caption_languages_count;
 } DashpackOptions;
 
 #ifdef __cplusplus

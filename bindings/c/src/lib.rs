@@ -74,8 +74,8 @@ pub struct DashpackOptions {
     pub pssh_count: usize,
     /// Non-zero: also write HLS playlists (master.m3u8 and one per Representation).
     pub hls: i32,
-    /// WebVTT or SubRip (SRT, converted to WebVTT) files to publish, `FILE:LANG` each (the
-    /// language after the last colon).
+    /// WebVTT, SubRip (SRT, converted to WebVTT) or TTML files to publish, `FILE:LANG`
+    /// each (the language after the last colon).
     pub subtitles: *const *const c_char,
     pub subtitles_count: usize,
     /// None, or one language per input (NULL or "" keeps the file's).
@@ -91,6 +91,10 @@ pub struct DashpackOptions {
     /// Keys for encrypted input, `KID:KEY` in hex.
     pub decryption_keys: *const *const c_char,
     pub decryption_keys_count: usize,
+    /// Languages of closed-caption channels in the video, `CHANNEL=LANG` each (`CC1`..`CC4`,
+    /// `SERVICE1`..`SERVICE63`); channels not named take the video's language.
+    pub caption_languages: *const *const c_char,
+    pub caption_languages_count: usize,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -330,6 +334,8 @@ fn defaults(struct_size: usize) -> DashpackOptions {
         skip_tracks_count: 0,
         decryption_keys: std::ptr::null(),
         decryption_keys_count: 0,
+        caption_languages: std::ptr::null(),
+        caption_languages_count: 0,
         profile: DASHPACK_PROFILE_LIVE,
     }
 }
@@ -469,6 +475,24 @@ pub unsafe extern "C" fn dashpack_package(
                 )
             }?;
             opts.skip = unsafe { parsed(o.skip_tracks, o.skip_tracks_count, "skip_tracks") }?;
+            // SAFETY: an array as its count says, by contract.
+            let captions = unsafe {
+                required(
+                    o.caption_languages,
+                    o.caption_languages_count,
+                    "caption_languages",
+                )
+            }?;
+            for spec in captions {
+                let Some((channel, lang)) = spec.split_once('=') else {
+                    let why = format!(
+                        "invalid option caption_languages: {spec:?}: expected CHANNEL=LANG"
+                    );
+                    return Err((DASHPACK_ERR_INVALID_ARGUMENT, why));
+                };
+                opts.caption_languages
+                    .push((channel.to_ascii_uppercase(), lang.to_string()));
+            }
             let given = unsafe {
                 strings(
                     o.input_languages,

@@ -164,6 +164,20 @@ int main(int argc, char **argv) {
   opts.skip_tracks = NULL;
   CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
   opts.skip_tracks_count = 0;
+  /* Closed captions in the video's SEI, with a language for CC1. */
+  char captioned[4096];
+  snprintf(captioned, sizeof captioned, "%s/h264_cea608.mp4", argv[1]);
+  const char *cc_inputs[] = {captioned};
+  const char *cc_langs[] = {"CC1=en"};
+  const char *cc_bad[] = {"CC1"};
+  opts.caption_languages = cc_langs;
+  opts.caption_languages_count = 1;
+  CHECK(dashpack_package(cc_inputs, 1, od_out, &opts, NULL) == DASHPACK_OK);
+  CHECK(file_contains(od_mpd, "urn:scte:dash:cc:cea-608:2015\" value=\"CC1=eng\""));
+  opts.caption_languages = cc_bad;
+  CHECK(dashpack_package(cc_inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  opts.caption_languages = NULL;
+  opts.caption_languages_count = 0;
   /* A struct from a newer, larger header (fields this library does not know) and one
    * too small to hold even the segment duration are refused. */
   opts.struct_size = sizeof(DashpackOptions) + 8;
