@@ -277,6 +277,28 @@ mod tests {
     }
 
     #[test]
+    fn hevc_prefix_sei_is_read_and_suffix_sei_is_not() {
+        // The same SEI with HEVC's two-byte NAL header: prefix SEI (39), suffix (40).
+        let h264 = sei(&[[0x04, 0x94, 0x20]]);
+        let hevc = |nal_type: u8| {
+            let mut nal = vec![nal_type << 1, 1];
+            nal.extend_from_slice(&h264[5..]);
+            let mut out = (nal.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(&nal);
+            out
+        };
+        let mut triples = Vec::new();
+        cc_data(Family::Hevc, 4, &hevc(39), &mut triples);
+        assert_eq!(triples, [[0x04, 0x94, 0x20]]);
+        triples.clear();
+        cc_data(Family::Hevc, 4, &hevc(40), &mut triples);
+        assert!(triples.is_empty());
+        // Other codecs' samples are not read.
+        cc_data(Family::Av1, 4, &h264, &mut triples);
+        assert!(triples.is_empty());
+    }
+
+    #[test]
     fn truncated_or_foreign_sei_gives_nothing() {
         let mut s = sei(&[[0x04, 0x94, 0x20]]);
         let whole = s.clone();
