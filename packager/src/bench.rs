@@ -129,6 +129,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             sap: 1,
             tolerance: 0.02,
             captions: &[],
+            role: None,
         })
         .collect();
     mpd::write(&inputs, &[], Timeline::Number)

@@ -52,6 +52,8 @@ pub(crate) struct RepInput<'a> {
     pub on_demand: Option<(u64, (u64, u64))>,
     /// Closed captions in the video, as (channel, language): `CC1`, `SERVICE1`.
     pub captions: &'a [(String, String)],
+    /// Text: the DASH role when the track gives one (else `subtitle`).
+    pub role: Option<&'a str>,
 }
 
 /// A WebVTT sidecar file: one text AdaptationSet.
@@ -64,6 +66,8 @@ pub(crate) struct TextInput<'a> {
     pub bytes: u64,
     /// TTML rather than WebVTT.
     pub ttml: bool,
+    /// The DASH role when the source gives one (else `subtitle`).
+    pub role: Option<&'a str>,
 }
 
 /// How an encrypted Representation is signalled.

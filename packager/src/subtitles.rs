@@ -15,6 +15,8 @@ pub struct Subtitles {
     language: String,
     text: String,
     ttml: bool,
+    /// The DASH role when not `subtitle` (a converted track's `caption`, ...).
+    role: Option<String>,
 }
 
 impl Subtitles {
@@ -36,6 +38,16 @@ impl Subtitles {
     /// Whether the file is TTML rather than WebVTT.
     pub(crate) fn is_ttml(&self) -> bool {
         self.ttml
+    }
+
+    /// The DASH role (`subtitle` when none is given).
+    pub(crate) fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    pub(crate) fn with_role(mut self, role: Option<String>) -> Self {
+        self.role = role;
+        self
     }
 
     /// Read and check a WebVTT or TTML file, or convert a SubRip (SRT) one.
@@ -100,6 +112,7 @@ impl Subtitles {
             name,
             text,
             ttml: false,
+            role: None,
         })
     }
 
@@ -128,6 +141,7 @@ impl Subtitles {
             name,
             text,
             ttml: true,
+            role: None,
         })
     }
 }

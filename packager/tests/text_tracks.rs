@@ -219,6 +219,11 @@ fn wvtt_and_stpp_are_carried_as_they_are() {
         mpd.contains(r#"contentType="text" mimeType="application/mp4" lang="en""#),
         "{mpd}"
     );
+    // The track's udta/kind says captions.
+    assert!(
+        mpd.contains(r#"<Role schemeIdUri="urn:mpeg:dash:role:2011" value="caption"/>"#),
+        "{mpd}"
+    );
     assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
 
     let (out, p) = package_into(&fixture("h264_aac_stpp.mp4"), "stpp");
@@ -278,4 +283,29 @@ fn fmp4_text_is_refused_for_hls_not_dropped() {
     let p = dashpack::package_files(&[fixture("h264_aac_wvtt.mp4")], &out, &options).unwrap();
     assert_eq!(p.representations.len(), 2);
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A tx3g track whose sample entry says every sample is forced becomes a forced
+/// subtitle: `Role` forced-subtitle in the MPD, FORCED=YES (never the default) in HLS.
+#[test]
+fn forced_tx3g_is_a_forced_subtitle() {
+    let mut bytes = std::fs::read(fixture("h264_aac_tx3g.mp4")).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"tx3g").unwrap() + 4 + 8;
+    bytes[at..at + 4].copy_from_slice(&0x8000_0000u32.to_be_bytes());
+    let input = Input::from_bytes("forced.mp4", bytes);
+    let sink = MemorySink::new();
+    let options = Options::default().with_hls(true);
+    dashpack::package(&[input], &sink, &options, &dashpack::RunControl::default()).unwrap();
+    let files = sink.into_files();
+    let mpd = String::from_utf8(files["stream.mpd"].clone()).unwrap();
+    assert!(
+        mpd.contains(r#"<Role schemeIdUri="urn:mpeg:dash:role:2011" value="forced-subtitle"/>"#),
+        "{mpd}"
+    );
+    let master = String::from_utf8(files["master.m3u8"].clone()).unwrap();
+    assert!(
+        master.contains("TYPE=SUBTITLES")
+            && master.contains("DEFAULT=NO,AUTOSELECT=YES,FORCED=YES"),
+        "{master}"
+    );
 }

@@ -37,11 +37,18 @@ def test_package_matches_the_written_mpd(fixture, tmp_path):
             assert (int(x.get("width")), int(x.get("height"))) == (r.width, r.height)
         elif r.content_type == "audio":
             assert int(x.get("audioSamplingRate")) == r.sample_rate
-        else:
+        elif not r.codecs:
             # A text track of the input, converted: one WebVTT file, not segmented.
             assert r.content_type == "text" and r.segments == 0
             assert (out / r.id / "subtitles.vtt").read_text().startswith("WEBVTT")
             files += 1
+            continue
+        else:
+            # Text carried as fMP4 (wvtt, stpp): an init segment and media segments.
+            assert r.content_type == "text" and (r.codecs == "wvtt" or r.codecs.startswith("stpp."))
+            segs = list((out / r.id).glob("seg-*.m4s"))
+            assert len(segs) == r.segments >= 1 and (out / r.id / "init.mp4").exists()
+            files += 1 + r.segments
             continue
         segs = list((out / r.id).glob("seg-*.m4s"))
         # One segment per started 4 s of the clip (12 s clips, and 2-4 s codec samples).

@@ -85,6 +85,7 @@ pub(crate) fn to_webvtt(
         });
     }
     let text = subtitles::webvtt(&cues);
-    let subs = Subtitles::from_text(format!("{name} (text track {})", t.id), &t.language, text)?;
+    let subs = Subtitles::from_text(format!("{name} (text track {})", t.id), &t.language, text)?
+        .with_role(t.role.clone());
     Ok((subs, styled))
 }

@@ -18,6 +18,8 @@ pub(crate) struct TextRendition<'a> {
     pub id: &'a str,
     pub file: &'a str,
     pub language: &'a str,
+    /// The DASH role: `forced-subtitle` is FORCED=YES, `caption` names what captions add.
+    pub role: Option<&'a str>,
 }
 
 /// Bits per second over every byte of every segment: peak (any one segment) and
@@ -255,12 +257,20 @@ pub(crate) fn write(
         }
     }
     for (k, t) in texts.iter().enumerate() {
+        // RFC 8216bis 4.4.6.1: a forced rendition is never the default choice; captions
+        // (SDH) say what they transcribe.
+        let forced = t.role == Some("forced-subtitle");
+        let extra = match t.role {
+            Some("forced-subtitle") => ",FORCED=YES".to_string(),
+            Some("caption") => ",CHARACTERISTICS=\"public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound\"".to_string(),
+            _ => String::new(),
+        };
         let _ = writeln!(
             m,
-            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}\"",
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES{extra},URI=\"{}\"",
             quoted(t.id),
             quoted(t.language),
-            if k == 0 { "YES" } else { "NO" },
+            if k == 0 && !forced { "YES" } else { "NO" },
             media_playlist_path(t.id)
         );
     }

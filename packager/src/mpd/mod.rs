@@ -205,7 +205,7 @@ fn media_set(
         role: (several || first.kind == ContentType::Text).then(|| Descriptor {
             scheme_id_uri: "urn:mpeg:dash:role:2011",
             value: if first.kind == ContentType::Text {
-                "subtitle"
+                first.role.unwrap_or("subtitle")
             } else if is_first_of_kind {
                 "main"
             } else {
@@ -287,7 +287,9 @@ fn adaptation_groups(reps: &[RepInput<'_>]) -> Vec<Vec<usize>> {
     for (i, r) in reps.iter().enumerate() {
         let same = |j: &usize| {
             let o = &reps[*j];
+            // Text tracks are never bitrates of one another: each its own set.
             o.kind == r.kind
+                && r.kind != ContentType::Text
                 && o.fourcc == r.fourcc
                 && (r.kind == ContentType::Video || (o.language == r.language && o.slot == r.slot))
         };
@@ -430,7 +432,7 @@ fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
         accessibility: Vec::new(),
         role: Some(Descriptor {
             scheme_id_uri: "urn:mpeg:dash:role:2011",
-            value: "subtitle".into(),
+            value: t.role.unwrap_or("subtitle").into(),
         }),
         representations: vec![Representation {
             id: t.id.to_string(),

@@ -76,6 +76,7 @@ fn rep_input<'a>(
         protection,
         on_demand: built.index_range.map(|r| (built.init_bytes, r)),
         captions,
+        role: t.role.as_deref(),
     }
 }
 
@@ -159,6 +160,7 @@ pub fn package(
             file,
             bytes: sub.text().len() as u64,
             ttml: sub.is_ttml(),
+            role: sub.role(),
         })
         .collect();
     let manifest = write_manifests(&mut out, &reps, &texts, options)?;
@@ -271,6 +273,7 @@ fn write_manifests(
                 id: t.id,
                 file: layout::SUBTITLE_FILE,
                 language: t.language,
+                role: t.role,
             })
             .collect();
         for (path, text) in hls::write(reps, &renditions, written.duration, options.timeline) {

@@ -25,7 +25,13 @@ pub(crate) struct TextTrack {
     pub language: String,
     pub elst: Vec<ElstEntry>,
     pub table: SampleTable,
+    /// The DASH role: from `udta/kind`, else `forced-subtitle` when the `tx3g` entry
+    /// says every sample is forced.
+    pub role: Option<String>,
 }
+
+/// 3GPP TS 26.245 5.16: displayFlags bit "all samples are forced".
+const ALL_SAMPLES_FORCED: u32 = 0x8000_0000;
 
 /// The text track in `trak`, or `None` when its sample entry is not one converted here.
 pub(crate) fn parse_text_trak(
@@ -66,6 +72,13 @@ pub(crate) fn parse_text_trak(
     if !is_convertible(&parsed.entry.kind) {
         return Ok(None);
     }
+    // tx3g: displayFlags right after the SampleEntry fields.
+    let at = parsed.entry.header_len + 8;
+    let forced = &parsed.entry.kind == b"tx3g"
+        && parsed.entry.raw.get(at..at + 4).is_some_and(|f| {
+            u32::from_be_bytes([f[0], f[1], f[2], f[3]]) & ALL_SAMPLES_FORCED != 0
+        });
+    let role = super::trak::dash_role(trak).or(forced.then(|| "forced-subtitle".to_string()));
     let (timescale, mdhd_language) = parse_mdhd(&mdhd)?;
     if timescale == 0 {
         return Err(mdhd.err(Malformed::InvalidField {
@@ -83,6 +96,7 @@ pub(crate) fn parse_text_trak(
             .unwrap_or_else(|| "und".into()),
         elst,
         table: parsed.table,
+        role,
     }))
 }
 

@@ -105,6 +105,8 @@ pub(crate) struct Track {
     pub path: String,
     /// Absolute offset of the `trak`.
     pub offset: u64,
+    /// The DASH role the track's `udta/kind` gives (text tracks: `caption`, ...).
+    pub role: Option<String>,
 }
 
 /// An encrypted track's protection, the key found for it, and what to say when none is.
@@ -323,7 +325,29 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         mdhd_language,
         path: trak.path.clone(),
         offset: trak.start,
+        role: (kind == ContentType::Text)
+            .then(|| dash_role(trak))
+            .flatten(),
     }))
+}
+
+/// The role a track's `udta/kind` box (ISO/IEC 14496-12 8.10.4) gives in the DASH role
+/// scheme (`subtitle`, `caption`, `forced-subtitle`, ...), when it gives one.
+pub(crate) fn dash_role(trak: &Bx<'_>) -> Option<String> {
+    let udta = trak.children().flatten().find(|b| &b.kind == b"udta")?;
+    udta.children()
+        .flatten()
+        .filter(|b| &b.kind == b"kind")
+        .find_map(|kind| {
+            // FullBox header, then schemeURI and value as NUL-terminated strings.
+            let body = kind.raw.get(kind.header_len + 4..)?;
+            let mut parts = body.split(|&b| b == 0);
+            let scheme = parts.next()?;
+            let value = std::str::from_utf8(parts.next()?).ok()?;
+            let known =
+                value.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') && !value.is_empty();
+            (scheme == b"urn:mpeg:dash:role:2011" && known).then(|| value.to_string())
+        })
 }
 
 /// The boxes of a `trak` and its `mdia` that every track needs.
