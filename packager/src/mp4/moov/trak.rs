@@ -26,6 +26,11 @@ pub(crate) fn is_text_handler(h: &FourCC) -> bool {
     matches!(h, b"text" | b"sbtl" | b"subt")
 }
 
+/// Tracks a viewer reads: text tracks and QuickTime closed-caption tracks (`clcp`).
+fn is_subtitle_handler(h: &FourCC) -> bool {
+    is_text_handler(h) || h == b"clcp"
+}
+
 /// One `elst` entry (ISO/IEC 14496-12 8.6.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ElstEntry {
@@ -168,12 +173,20 @@ impl Skipped {
         }
     }
 
-    /// Audio or video whose loss the caller would not notice: only dropped on request.
+    /// Audio, video, subtitles or captions whose loss the caller would not notice: only
+    /// dropped on request. (Chapters, timecode, metadata and cover art may go with a
+    /// warning.)
     pub fn loses_media(&self) -> bool {
-        matches!(
-            self.why,
-            SkipWhy::UnsupportedCodec | SkipWhy::Encrypted { .. }
-        )
+        let lost_text = is_subtitle_handler(&self.handler)
+            && matches!(
+                self.why,
+                SkipWhy::NotAudioVideo | SkipWhy::UnreadableText(_)
+            );
+        lost_text
+            || matches!(
+                self.why,
+                SkipWhy::UnsupportedCodec | SkipWhy::Encrypted { .. }
+            )
     }
 
     fn describe_track(&self) -> String {
@@ -192,6 +205,9 @@ impl Skipped {
     pub fn reason(&self) -> String {
         let name = |f: &Option<FourCC>| f.as_ref().map_or("unknown".into(), fourcc_str);
         match &self.why {
+            SkipWhy::NotAudioVideo if is_subtitle_handler(&self.handler) => {
+                "subtitles or captions in a format not carried here".into()
+            }
             SkipWhy::NotAudioVideo => "not audio or video".into(),
             SkipWhy::StillImage => "a one-picture still image (cover art)".into(),
             SkipWhy::UnsupportedCodec => "this codec is not supported".into(),
@@ -247,17 +263,9 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         entry,
         why,
     };
-    let kind = match &handler {
-        b"vide" => ContentType::Video,
-        b"soun" => ContentType::Audio,
-        // WebVTT and TTML in MP4 are carried as they are; other text is converted
-        // (`text.rs`) or left out.
-        h if is_text_handler(h)
-            && matches!(first_entry_kind(&boxes.minf), Some(k) if &k == b"wvtt" || &k == b"stpp") =>
-        {
-            ContentType::Text
-        }
-        _ => return Ok(Err(skipped(None, SkipWhy::NotAudioVideo))),
+    let Some(kind) = track_kind(&handler, &boxes.minf) else {
+        let entry = first_entry_kind(&boxes.minf);
+        return Ok(Err(skipped(entry, SkipWhy::NotAudioVideo)));
     };
     let (media_header, stbl_box) = minf_children(&boxes.minf)?;
     let parsed = stbl::parse_stbl(&stbl_box)?;
@@ -401,6 +409,21 @@ impl<'a> TrakBoxes<'a> {
 }
 
 /// The media header (`vmhd`/`smhd`, raw) and the `stbl` of a `minf`.
+/// What a track is packaged as, from its handler: WebVTT and TTML in MP4 are carried as
+/// they are; other text is converted (`text.rs`) or refused.
+fn track_kind(handler: &FourCC, minf: &Bx<'_>) -> Option<ContentType> {
+    match handler {
+        b"vide" => Some(ContentType::Video),
+        b"soun" => Some(ContentType::Audio),
+        h if is_text_handler(h)
+            && matches!(first_entry_kind(minf), Some(k) if &k == b"wvtt" || &k == b"stpp") =>
+        {
+            Some(ContentType::Text)
+        }
+        _ => None,
+    }
+}
+
 /// The kind of the first sample entry under `minf`, when the boxes on the way read.
 fn first_entry_kind(minf: &Bx<'_>) -> Option<FourCC> {
     let stbl = minf.children().flatten().find(|b| &b.kind == b"stbl")?;
