@@ -37,14 +37,8 @@ pub(crate) fn shortest(tag: &str) -> String {
     };
     let primary = primary.to_ascii_lowercase();
     let short = if primary.len() == 3 {
-        TABLE
-            .split('|')
-            .find_map(|row| {
-                let mut parts = row.split(' ');
-                let two = parts.next()?;
-                parts.any(|p| p == primary).then_some(two)
-            })
-            .map(str::to_string)
+        row(|codes| codes[1..].contains(&primary.as_str()))
+            .map(|codes| codes[0].to_string())
             .unwrap_or(primary)
     } else {
         primary
@@ -62,13 +56,26 @@ pub(crate) fn iso639_2(tag: &str) -> String {
     if primary.len() != 2 {
         return primary;
     }
+    row(|codes| codes[0] == primary)
+        .map(|codes| codes[1].to_string())
+        .unwrap_or(primary)
+}
+
+/// The codes of the first row of [`TABLE`] that `pick` takes: ISO 639-1, then 639-2.
+fn row(pick: impl Fn(&[&str]) -> bool) -> Option<Vec<&'static str>> {
     TABLE
         .split('|')
-        .find_map(|row| {
-            let mut parts = row.split(' ');
-            (parts.next()? == primary).then(|| parts.next().map(str::to_string))?
-        })
-        .unwrap_or(primary)
+        .map(|row| row.split(' ').collect::<Vec<_>>())
+        .find(|codes| codes.len() >= 2 && pick(codes))
+}
+
+/// Whether `tag` looks like a BCP-47 language tag: alphanumeric subtags joined by `-`.
+pub(crate) fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 35
+        && tag
+            .split('-')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]

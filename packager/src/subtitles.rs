@@ -148,12 +148,7 @@ impl Subtitles {
 
 /// The language in its shortest form, or the error for a tag that is not one.
 fn checked_language(name: &str, language: &str) -> Result<String> {
-    let ok_lang = !language.is_empty()
-        && language.len() <= 35
-        && language
-            .split('-')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
-    if !ok_lang {
+    if !crate::lang::is_tag(language) {
         return Err(Error::InvalidOption {
             name: "subtitles",
             reason: format!("{name}: {language:?} is not a language tag (such as en or pt-BR)"),

@@ -22,11 +22,7 @@ pub(super) fn check_options(options: &Options) -> Result<()> {
                 ),
             });
         }
-        let tag_ok = !language.is_empty()
-            && language.split('-').all(|p| {
-                (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
-            });
-        if !tag_ok {
+        if !crate::lang::is_tag(language) {
             return Err(Error::InvalidOption {
                 name: "caption_languages",
                 reason: format!("{channel}: {language:?} is not a language tag"),
