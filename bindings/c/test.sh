@@ -47,7 +47,8 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic tests/test_dashpack.c \
 cc -std=c99 -Wall -Wextra -Werror -pedantic tests/test_dashpack.c \
   $(pkg-config --cflags dashpack) "$libdir/libdashpack.a" \
   $(pkg-config --static --libs-only-l dashpack | sed 's/-ldashpack//') -o "$work/test_static"
-LD_LIBRARY_PATH=$libdir ldd "$work/test_shared" | grep -q "$libdir/libdashpack.so" ||
+# grep without -q: reading ldd's whole output keeps ldd from a SIGPIPE under pipefail.
+LD_LIBRARY_PATH=$libdir ldd "$work/test_shared" | grep -F "$libdir/libdashpack.so" >/dev/null ||
   { echo "the shared test program does not load the installed libdashpack.so" >&2; exit 1; }
 LD_LIBRARY_PATH=$libdir "$work/test_shared" "$PWD/../../fixtures" "$work"
 "$work/test_static" "$PWD/../../fixtures" "$work"
