@@ -28,6 +28,7 @@ mod crypt;
 mod described;
 mod error;
 mod hls;
+mod ladder;
 mod lang;
 pub mod layout;
 mod limits;
@@ -40,11 +41,11 @@ mod segment;
 mod sink;
 mod source;
 mod subtitles;
-#[cfg(feature = "transcode")]
 mod transcode;
 
 pub use crypt::{ClearKey, DecryptionKey, Encryption, EncryptionKey, KeyScope, Pssh, Scheme};
 pub use error::{Error, ErrorKind, Malformed, Result};
+pub use ladder::Ladder;
 pub use layout::{ContentType, Timeline};
 pub use options::{Options, Profile, Progress, RunControl, TrackSelector};
 pub use package::{inspect, package, package_files};

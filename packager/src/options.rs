@@ -153,6 +153,9 @@ pub struct Options {
     /// tag): `CC1` to `CC4` (CEA-608), `SERVICE1` to `SERVICE63` (CEA-708). A channel not
     /// named takes the video track's language.
     pub caption_languages: Vec<(String, String)>,
+    /// Encode each video track to an ABR ladder of H.264 renditions (the `transcode`
+    /// feature); default none: the video is published as it is.
+    pub ladder: Option<crate::Ladder>,
 }
 
 impl Default for Options {
@@ -169,6 +172,7 @@ impl Default for Options {
             skip: Vec::new(),
             decryption_keys: Vec::new(),
             caption_languages: Vec::new(),
+            ladder: None,
         }
     }
 }
@@ -190,6 +194,12 @@ impl Options {
     /// Sets [`Options::caption_languages`].
     pub fn with_caption_languages(mut self, languages: Vec<(String, String)>) -> Self {
         self.caption_languages = languages;
+        self
+    }
+
+    /// Sets [`Options::ladder`].
+    pub fn with_ladder(mut self, ladder: crate::Ladder) -> Self {
+        self.ladder = Some(ladder);
         self
     }
 

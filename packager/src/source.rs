@@ -164,7 +164,8 @@ impl std::fmt::Debug for Input {
     }
 }
 
-/// A track whose samples are made while it is written (PCM audio encoded to Opus), so
+/// A track whose samples are made while it is written (PCM audio encoded to Opus, video
+/// encoded to a ladder rung), so
 /// they never sit in memory whole: the segment writer asks for each segment's samples
 /// in turn and learns their sizes from them.
 pub(crate) trait MadeSamples: Send + Sync + std::fmt::Debug {
@@ -174,6 +175,15 @@ pub(crate) trait MadeSamples: Send + Sync + std::fmt::Debug {
 
 /// One pass over a [`MadeSamples`] track.
 pub(crate) trait SampleMaker {
-    /// Appends the next `n` samples to `data` and their sizes to `sizes`.
-    fn next(&mut self, n: usize, data: &mut Vec<u8>, sizes: &mut Vec<u32>) -> crate::Result<()>;
+    /// Appends the next `n` samples to `data` and what is learnt of each to `made`.
+    fn next(&mut self, n: usize, data: &mut Vec<u8>, made: &mut Vec<Made>) -> crate::Result<()>;
+}
+
+/// What is learnt of a sample as it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Made {
+    pub size: u32,
+    /// Encoded video: when the sample is shown (the track's media time, so it fixes
+    /// the composition offset) and whether it is a keyframe; `None` keeps the plan's.
+    pub shown: Option<(i64, bool)>,
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error", "limits", "lang"],
     &["layout", "source", "sink", "mp4::header"],
-    &["codec", "subtitles"],
+    &["codec", "ladder", "subtitles"],
     &["crypt"],
     &["mp4"],
     &["carriage"],

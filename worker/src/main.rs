@@ -90,6 +90,15 @@ enum Command {
         /// comma-separated. Channels not named take the video track's language.
         #[arg(long, value_name = "CHANNEL=LANG", value_delimiter = ',', value_parser = specs::caption_language)]
         caption_language: Vec<(String, String)>,
+        /// Encode the video to an ABR ladder of H.264 renditions: `auto` (Apple's
+        /// authoring ladder up to the source's size) or `SIZE:BITRATE,...`
+        /// (`1080:6000k,720:3000k`, the size being the short side). Needs a build with
+        /// the `transcode` feature.
+        #[arg(long, value_name = "auto|SIZE:BITRATE,...")]
+        ladder: Option<dashpack::Ladder>,
+        /// x264's preset for the ladder (`ultrafast` .. `placebo`).
+        #[arg(long, default_value = "medium", requires = "ladder")]
+        ladder_preset: String,
         #[command(flatten)]
         encryption: EncryptionArgs,
     },
@@ -244,13 +253,15 @@ fn main() -> ExitCode {
             skip,
             decryption_key,
             caption_language,
+            ladder,
+            ladder_preset,
             encryption,
         } => encryption.parse().and_then(|encryption| {
             let subtitles = subtitles
                 .iter()
                 .map(|spec| specs::subtitles(spec))
                 .collect::<Result<Vec<_>, _>>()?;
-            let options = Options::default()
+            let mut options = Options::default()
                 .with_segment_duration(segment_duration)
                 .with_mpd_name(mpd_name)
                 .with_timeline(timeline)
@@ -262,6 +273,9 @@ fn main() -> ExitCode {
                 .with_skip(skip)
                 .with_decryption_keys(decryption_key)
                 .with_caption_languages(caption_language);
+            if let Some(ladder) = ladder {
+                options = options.with_ladder(ladder.with_preset(&ladder_preset)?);
+            }
             run_package(&inputs, &output, options, json)
         }),
         Command::Inspect {

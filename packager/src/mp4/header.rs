@@ -314,18 +314,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A whole box (size, type, body) held in memory, as the root of a tree: for the
-/// unit tests of the configuration-box parsers.
-#[cfg(test)]
-pub(crate) fn test_box(raw: &[u8]) -> Bx<'_> {
-    Bx {
-        kind: [raw[4], raw[5], raw[6], raw[7]],
+/// A whole box (size, type, body) held in memory, as the root of a tree: a box dashpack
+/// built itself, or one in the unit tests of the configuration-box parsers. `None` when
+/// `raw` is shorter than a header.
+pub(crate) fn whole_box(raw: &[u8]) -> Option<Bx<'_>> {
+    let kind: FourCC = raw.get(4..8)?.try_into().ok()?;
+    Some(Bx {
+        kind,
         start: 0,
         raw,
         header_len: 8,
-        path: String::from_utf8_lossy(&raw[4..8]).into_owned(),
+        path: String::from_utf8_lossy(&kind).into_owned(),
         depth: 0,
-    }
+    })
+}
+
+#[cfg(test)]
+pub(crate) fn test_box(raw: &[u8]) -> Bx<'_> {
+    whole_box(raw).expect("a box header")
 }
 
 /// Size and type in front of a body.

@@ -204,9 +204,16 @@ fn build_tracks(
     ctl: &Control,
 ) -> Result<Vec<BuiltTrack>> {
     // Each call gets its own threads, one per track: concurrent calls (threads of a
-    // Python program, jobs of the worker) then never wait on each other's tracks.
+    // Python program, jobs of the worker) then never wait on each other's tracks. The
+    // rungs of a ladder share one decoder and wait on it, so each needs a thread of its
+    // own whatever the count.
+    let threads = if options.ladder.is_some() {
+        p.tracks.len().max(1)
+    } else {
+        p.tracks.len().clamp(1, 16)
+    };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(p.tracks.len().clamp(1, 16))
+        .num_threads(threads)
         .thread_name(|i| format!("dashpack-track-{i}"))
         .build()
         .map_err(|e| Error::internal(format!("cannot start packaging threads: {e}")))?;

@@ -10,7 +10,7 @@ use crate::layout;
 use crate::layout::ContentType;
 use crate::mp4::moov::{SkipWhy, Skipped};
 use crate::options::{Options, RunControl, TrackSelector};
-use crate::segment::plan::{TrackPlan, plan_at, plan_by_sync, regular_cuts};
+use crate::segment::plan::{TrackPlan, plan_at, plan_at_syncs, plan_by_sync, regular_cuts};
 use crate::segment::timing::{Rational, Timing, start_delay, timing};
 use crate::source::Input;
 use crate::{Error, Result};
@@ -67,6 +67,14 @@ fn checked_options(options: &Options) -> Result<Rational> {
                  HLS, or give WebVTT or SubRip",
                 ttml.name()
             ),
+        });
+    }
+    if cfg!(not(feature = "transcode")) && options.ladder.is_some() {
+        return Err(Error::InvalidOption {
+            name: "ladder",
+            reason: "this build cannot encode video: the ladder needs the library's \
+                     `transcode` feature"
+                .into(),
         });
     }
     Ok(target)
@@ -298,14 +306,14 @@ fn adjust_input(
             crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
         );
         match run {
-            #[cfg(feature = "transcode")]
+            #[cfg(feature = "opus")]
             Some(_) => {
-                t.made = Some(Box::new(crate::transcode::to_opus(input, t)?));
+                t.made = Some(Box::new(crate::transcode::opus::to_opus(input, t)?));
                 warnings.push(format!(
                     "{name}: track {id}: PCM audio ('{kind}') transcoded to Opus"
                 ));
             }
-            #[cfg(not(feature = "transcode"))]
+            #[cfg(not(feature = "opus"))]
             Some(_) => {
                 return Err(Error::UncarriedTrack {
                     file: name.to_string(),
@@ -313,7 +321,7 @@ fn adjust_input(
                     handler: "soun".into(),
                     codec: kind,
                     reason: "PCM audio is transcoded to Opus only with the library's \
-                             `transcode` feature"
+                             `opus` feature"
                         .into(),
                 });
             }
@@ -322,7 +330,57 @@ fn adjust_input(
             )),
         }
     }
+    if let (Some(ladder), Some(_)) = (&options.ladder, run) {
+        encode_ladders(input, m, ladder, target_duration(options)?, warnings)?;
+    }
     Ok(())
+}
+
+/// Every video track replaced by its ladder's renditions.
+#[cfg(feature = "transcode")]
+fn encode_ladders(
+    input: &Input,
+    m: &mut Media,
+    ladder: &crate::Ladder,
+    target: Rational,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let mut tracks = Vec::with_capacity(m.tracks.len());
+    for t in std::mem::take(&mut m.tracks) {
+        if t.track.kind != ContentType::Video {
+            tracks.push(t);
+            continue;
+        }
+        let (rungs, notes) =
+            crate::transcode::video::ladder_tracks(input, &t, ladder, (target.num, target.den))?;
+        let sizes: Vec<String> = rungs
+            .iter()
+            .map(|r| format!("{}x{}", r.track.codec.width, r.track.codec.height))
+            .collect();
+        warnings.push(format!(
+            "{}: track {}: video encoded to H.264 renditions {}",
+            input.name(),
+            t.track.id,
+            sizes.join(", ")
+        ));
+        for n in notes {
+            warnings.push(format!("{}: track {}: {n}", input.name(), t.track.id));
+        }
+        tracks.extend(rungs);
+    }
+    m.tracks = tracks;
+    Ok(())
+}
+
+#[cfg(not(feature = "transcode"))]
+fn encode_ladders(
+    _: &Input,
+    _: &mut Media,
+    _: &crate::Ladder,
+    _: Rational,
+    _: &mut Vec<String>,
+) -> Result<()> {
+    Ok(()) // refused with the options (`checked_options`)
 }
 
 /// Where the segments of every track but video are cut: at the first video track's
@@ -436,8 +494,11 @@ pub(super) fn prepare(
         let (kind, plan) = {
             let o = &p.tracks[k];
             let c = p.checked(o);
-            let plan = (c.track.kind == ContentType::Video)
-                .then(|| plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target));
+            let plan = (c.track.kind == ContentType::Video).then(|| match c.made {
+                // Encoded here: every keyframe starts a segment.
+                Some(_) => plan_at_syncs(&c.track.table, &o.timing),
+                None => plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target),
+            });
             (c.track.kind, plan)
         };
         if let (ContentType::Video, Some(plan)) = (kind, plan) {

@@ -17,7 +17,7 @@ use crate::mp4::write::init::TRACK_ID;
 use crate::mp4::write::moof::Fragment;
 use crate::options::{Control, Profile};
 use crate::sink::Sink;
-use crate::source::SampleMaker;
+use crate::source::{Made, SampleMaker};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,12 @@ pub(crate) fn build_track(
     ctl: &Control,
 ) -> Result<BuiltTrack> {
     let t = &job.track.track;
+    // Started first: a maker fed by others (a ladder rung) must hold its feed before
+    // anything here can fail, so a failure releases it.
+    let maker = match &job.track.made {
+        Some(m) => Some(m.start(job.input)?),
+        None => None,
+    };
     let (init, mut encrypting) = transform::init_segment(job)?;
     let mut output = match profile {
         Profile::OnDemand => Output::OnDemand(OnDemandFile::open(sink, job, &init)?),
@@ -50,16 +56,12 @@ pub(crate) fn build_track(
             Output::Files { sink, timeline }
         }
     };
-    let maker = match &job.track.made {
-        Some(m) => Some(m.start(job.input)?),
-        None => None,
-    };
     let mut cut = Cut {
         job,
         cursor: t.table.cursor(),
         maker,
         made: Vec::new(),
-        made_sizes: Vec::new(),
+        made_samples: Vec::new(),
         planned: 0,
         captions: CaptionScan::default(),
         samples: Vec::new(),
@@ -104,7 +106,7 @@ struct Cut<'a> {
     /// Samples made as they are written (transcoded audio): their bytes and sizes.
     maker: Option<Box<dyn SampleMaker + 'a>>,
     made: Vec<u8>,
-    made_sizes: Vec<u32>,
+    made_samples: Vec<Made>,
     /// The segment's bytes as the sample table plans them.
     planned: u64,
     /// Closed captions found in the video's SEI so far.
@@ -125,12 +127,26 @@ impl Cut<'_> {
             return Ok(());
         };
         self.made.clear();
-        self.made_sizes.clear();
-        maker.next(self.samples.len(), &mut self.made, &mut self.made_sizes)?;
+        self.made_samples.clear();
+        maker.next(self.samples.len(), &mut self.made, &mut self.made_samples)?;
         let mut offset = 0u64;
-        for (s, &size) in self.samples.iter_mut().zip(&self.made_sizes) {
-            (s.offset, s.size) = (offset, size);
-            offset += u64::from(size);
+        for (s, m) in self.samples.iter_mut().zip(&self.made_samples) {
+            (s.offset, s.size) = (offset, m.size);
+            offset += u64::from(m.size);
+            if let Some((shown, key)) = m.shown {
+                // Encoded video: the encoder decides the order, the plan the decode
+                // times; a frame shown before it is decoded means a deeper reorder
+                // than planned.
+                s.cto = shown - s.dts as i64;
+                s.sync = key;
+                if s.cto < 0 {
+                    return Err(Error::internal(format!(
+                        "encoded sample {} is shown {} ticks before it is decoded",
+                        s.index + 1,
+                        -s.cto
+                    )));
+                }
+            }
         }
         Ok(())
     }

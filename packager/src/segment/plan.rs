@@ -105,6 +105,19 @@ pub(crate) fn plan_by_sync(
     b.finish()
 }
 
+/// Cut before every sync sample: for video encoded here, whose keyframes were put at
+/// the segment starts on purpose.
+pub(crate) fn plan_at_syncs(table: &SampleTable, timing: &Timing) -> TrackPlan {
+    let mut b = Builder::new();
+    for s in table.cursor() {
+        if s.sync && b.current.is_some() {
+            b.cut();
+        }
+        b.add(s.index, timing.period_time(s.dts, s.cto), s.duration);
+    }
+    b.finish()
+}
+
 /// Cut at the sample boundary nearest each of `cuts` (period times, ascending).
 pub(crate) fn plan_at(
     table: &SampleTable,

@@ -67,7 +67,7 @@ pub(crate) struct Join {
     pub at: i64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Track {
     pub id: u32,
     pub kind: ContentType,

@@ -1,0 +1,393 @@
+//! The FFmpeg calls dashpack's ABR ladder makes, behind a small safe API: decode one
+//! video stream, scale its pictures, encode them to H.264 with libx264. Containers stay
+//! dashpack's own: packets go in and come out as bytes with their times, never through
+//! FFmpeg's demuxers or muxers.
+//!
+//! Linked from the system's FFmpeg (5.1 or later). A build with this crate is GPL, as
+//! libx264 is.
+
+#![allow(unsafe_code)] // reading and setting AVCodecContext fields the binding does not wrap
+
+use std::fmt;
+use std::sync::Once;
+
+use ff::codec::{self, Context};
+use ff::software::scaling;
+use ff::util::frame;
+use ff::{Dictionary, Packet, Rational, format, picture};
+use ffmpeg_next as ff;
+
+/// What FFmpeg said, with the step that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn fail(step: &str) -> impl Fn(ff::Error) -> Error + '_ {
+    move |e| Error(format!("{step}: {e}"))
+}
+
+fn init() -> Result<()> {
+    static INIT: Once = Once::new();
+    let mut result = Ok(());
+    INIT.call_once(|| {
+        result = ff::init().map_err(fail("FFmpeg init"));
+        // FFmpeg's own messages go to stderr; errors come back as values instead.
+        ff::util::log::set_level(ff::util::log::Level::Fatal);
+    });
+    result
+}
+
+/// The video codecs a source can be decoded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    H264,
+    Hevc,
+    Mpeg4,
+    H263,
+    Vp9,
+    Av1,
+}
+
+impl VideoCodec {
+    fn id(self) -> codec::Id {
+        match self {
+            VideoCodec::H264 => codec::Id::H264,
+            VideoCodec::Hevc => codec::Id::HEVC,
+            VideoCodec::Mpeg4 => codec::Id::MPEG4,
+            VideoCodec::H263 => codec::Id::H263,
+            VideoCodec::Vp9 => codec::Id::VP9,
+            VideoCodec::Av1 => codec::Id::AV1,
+        }
+    }
+}
+
+/// Sets a codec context's `extradata` (the decoder configuration: avcC, hvcC, ...).
+fn set_extradata(ctx: &mut Context, data: &[u8]) -> Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let padded = data.len() + ff::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+    // SAFETY: av_mallocz gives `padded` zeroed bytes or null; the context owns and
+    // frees them (avcodec_free_context), as FFmpeg requires of extradata.
+    unsafe {
+        let buf = ff::ffi::av_mallocz(padded) as *mut u8;
+        if buf.is_null() {
+            return Err(Error("out of memory for the decoder configuration".into()));
+        }
+        std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
+        let raw = ctx.as_mut_ptr();
+        (*raw).extradata = buf;
+        (*raw).extradata_size = data.len() as i32;
+    }
+    Ok(())
+}
+
+/// One decoded picture, shared read-only between the renditions that scale it.
+pub struct Picture(frame::Video);
+
+impl Picture {
+    /// Presentation time, in the timescale the decoder was opened with.
+    pub fn pts(&self) -> Option<i64> {
+        self.0.timestamp().or(self.0.pts())
+    }
+    pub fn width(&self) -> u32 {
+        self.0.width()
+    }
+    pub fn height(&self) -> u32 {
+        self.0.height()
+    }
+}
+
+/// A video decoder fed with one sample at a time, in decode order.
+pub struct Decoder {
+    dec: codec::decoder::Video,
+}
+
+impl Decoder {
+    /// Opens the decoder for `codec` with its configuration record (`avcC`, `hvcC`, the
+    /// `esds` decoder-specific info, ...); times are in ticks of `timescale`.
+    pub fn new(codec: VideoCodec, config: &[u8], timescale: u32) -> Result<Self> {
+        init()?;
+        let found = codec::decoder::find(codec.id())
+            .ok_or_else(|| Error(format!("FFmpeg has no {codec:?} decoder")))?;
+        let mut ctx = Context::new_with_codec(found);
+        set_extradata(&mut ctx, config)?;
+        ctx.set_threading(codec::threading::Config::kind(
+            codec::threading::Type::Frame,
+        ));
+        let mut dec = ctx.decoder();
+        dec.set_packet_time_base(Rational::new(1, timescale as i32));
+        let dec = dec
+            .open_as(found)
+            .and_then(|o| o.video())
+            .map_err(fail("opening the decoder"))?;
+        Ok(Decoder { dec })
+    }
+
+    /// Sends one sample; take every picture it frees with [`Decoder::receive`] before
+    /// the next.
+    pub fn send(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<()> {
+        let mut packet = Packet::copy(data);
+        packet.set_pts(Some(pts));
+        packet.set_dts(Some(dts));
+        self.dec.send_packet(&packet).map_err(fail("decoding"))
+    }
+
+    /// No more samples: the pictures still held come out of [`Decoder::receive`].
+    pub fn finish(&mut self) -> Result<()> {
+        self.dec.send_eof().map_err(fail("decoding"))
+    }
+
+    /// The next decoded picture, or `None` when the decoder needs more input (or,
+    /// after [`Decoder::finish`], has given everything).
+    pub fn receive(&mut self) -> Result<Option<Picture>> {
+        let mut f = frame::Video::empty();
+        match self.dec.receive_frame(&mut f) {
+            Ok(()) => Ok(Some(Picture(f))),
+            Err(ff::Error::Eof) => Ok(None),
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(None),
+            Err(e) => Err(fail("decoding")(e)),
+        }
+    }
+}
+
+/// Quarter turns clockwise applied after scaling, for sources stored sideways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Turn {
+    #[default]
+    None,
+    Right,
+    Half,
+    Left,
+}
+
+/// Scales (and converts to 8-bit 4:2:0) pictures of one source to one size.
+pub struct Scaler {
+    ctx: Option<scaling::Context>,
+    width: u32,
+    height: u32,
+    turn: Turn,
+}
+
+impl Scaler {
+    /// Pictures of `width` x `height` as shown, after `turn`.
+    pub fn new(width: u32, height: u32, turn: Turn) -> Self {
+        Scaler {
+            ctx: None,
+            width,
+            height,
+            turn,
+        }
+    }
+
+    /// The picture scaled; the scaler is set up on the first picture and again when the
+    /// source's size or format changes.
+    pub fn scale(&mut self, src: &Picture) -> Result<Frame> {
+        let (w, h) = match self.turn {
+            Turn::Right | Turn::Left => (self.height, self.width),
+            Turn::None | Turn::Half => (self.width, self.height),
+        };
+        let s = &src.0;
+        let stale = self.ctx.as_ref().is_none_or(|c| {
+            let i = c.input();
+            (i.format, i.width, i.height) != (s.format(), s.width(), s.height())
+        });
+        if stale {
+            self.ctx = Some(
+                scaling::Context::get(
+                    s.format(),
+                    s.width(),
+                    s.height(),
+                    format::Pixel::YUV420P,
+                    w,
+                    h,
+                    scaling::Flags::BICUBIC,
+                )
+                .map_err(fail("setting up the scaler"))?,
+            );
+        }
+        let mut out = frame::Video::new(format::Pixel::YUV420P, w, h);
+        if let Some(ctx) = self.ctx.as_mut() {
+            ctx.run(s, &mut out).map_err(fail("scaling"))?;
+        }
+        let out = match self.turn {
+            Turn::None => out,
+            turn => rotate(&out, turn),
+        };
+        Ok(Frame(out))
+    }
+}
+
+/// A picture turned by quarter turns, plane by plane (4:2:0, 8-bit).
+fn rotate(src: &frame::Video, turn: Turn) -> frame::Video {
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    let (ow, oh) = match turn {
+        Turn::Right | Turn::Left => (h, w),
+        _ => (w, h),
+    };
+    let mut out = frame::Video::new(format::Pixel::YUV420P, ow as u32, oh as u32);
+    for p in 0..3 {
+        let (pw, ph) = if p == 0 {
+            (w, h)
+        } else {
+            (w.div_ceil(2), h.div_ceil(2))
+        };
+        let (opw, oph) = if p == 0 {
+            (ow, oh)
+        } else {
+            (ow.div_ceil(2), oh.div_ceil(2))
+        };
+        let (ss, os) = (src.stride(p), out.stride(p));
+        let sdata = src.data(p);
+        let odata = out.data_mut(p);
+        for y in 0..oph {
+            for x in 0..opw {
+                let (sx, sy) = match turn {
+                    Turn::Right => (y, ph - 1 - x),
+                    Turn::Left => (pw - 1 - y, x),
+                    Turn::Half => (pw - 1 - x, ph - 1 - y),
+                    Turn::None => (x, y),
+                };
+                odata[y * os + x] = sdata[sy * ss + sx];
+            }
+        }
+    }
+    out
+}
+
+/// A picture ready for an encoder.
+pub struct Frame(frame::Video);
+
+/// How one H.264 rendition is encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct H264Settings {
+    pub width: u32,
+    pub height: u32,
+    /// Ticks per second of the times given with each frame.
+    pub timescale: u32,
+    /// The average frame rate (for rate control), as a fraction.
+    pub frame_rate: (i32, i32),
+    /// Average bit rate; the peak is capped at `max_rate` over `buffer` bits.
+    pub bit_rate: u64,
+    pub max_rate: u64,
+    pub buffer: u64,
+    /// x264's preset (`veryfast`, `medium`, ...).
+    pub preset: String,
+    /// Longest distance between keyframes, in frames.
+    pub gop: u32,
+}
+
+/// One encoded sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The access unit, as Annex B (start codes), as libx264 writes it.
+    pub data: Vec<u8>,
+    pub pts: i64,
+    pub key: bool,
+}
+
+/// An H.264 encoder (libx264) with closed GOPs and keyframes where asked.
+pub struct H264Encoder {
+    enc: codec::encoder::Video,
+    parameter_sets: Vec<u8>,
+    delay: u32,
+}
+
+impl H264Encoder {
+    pub fn new(s: &H264Settings) -> Result<Self> {
+        init()?;
+        let x264 = codec::encoder::find_by_name("libx264")
+            .ok_or_else(|| Error("FFmpeg was built without libx264".into()))?;
+        let mut ctx = Context::new_with_codec(x264);
+        ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+        let mut enc = ctx.encoder().video().map_err(fail("the H.264 encoder"))?;
+        enc.set_width(s.width);
+        enc.set_height(s.height);
+        enc.set_format(format::Pixel::YUV420P);
+        enc.set_time_base(Rational::new(1, s.timescale as i32));
+        enc.set_frame_rate(Some(Rational::new(s.frame_rate.0, s.frame_rate.1)));
+        enc.set_gop(s.gop);
+        enc.set_bit_rate(s.bit_rate as usize);
+        enc.set_max_bit_rate(s.max_rate as usize);
+        // SAFETY: a plain field of the context this encoder owns, set before opening.
+        unsafe {
+            (*enc.as_mut_ptr()).rc_buffer_size = s.buffer.min(i32::MAX as u64) as i32;
+        }
+        let mut opts = Dictionary::new();
+        opts.set("preset", &s.preset);
+        // A keyframe asked for is an IDR (a segment start), never an open-GOP I frame.
+        opts.set("forced-idr", "1");
+        let enc = enc
+            .open_as_with(x264, opts)
+            .map_err(fail("opening the H.264 encoder"))?;
+        // SAFETY: after a successful open with GLOBAL_HEADER, extradata holds
+        // extradata_size bytes (the SPS and PPS) owned by the context.
+        let (parameter_sets, delay) = unsafe {
+            let raw = enc.as_ptr();
+            let len = usize::try_from((*raw).extradata_size).unwrap_or(0);
+            let bytes = if (*raw).extradata.is_null() || len == 0 {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts((*raw).extradata, len).to_vec()
+            };
+            (bytes, u32::try_from((*raw).has_b_frames).unwrap_or(0))
+        };
+        Ok(H264Encoder {
+            enc,
+            parameter_sets,
+            delay,
+        })
+    }
+
+    /// The SPS and PPS, Annex B.
+    pub fn parameter_sets(&self) -> &[u8] {
+        &self.parameter_sets
+    }
+
+    /// How many frames a sample may be decoded before it is shown (B-frame depth).
+    pub fn reorder_delay(&self) -> u32 {
+        self.delay
+    }
+
+    /// Sends a frame shown at `pts`; `keyframe` makes it an IDR.
+    pub fn send(&mut self, frame: Frame, pts: i64, keyframe: bool) -> Result<()> {
+        let mut f = frame.0;
+        f.set_pts(Some(pts));
+        f.set_kind(if keyframe {
+            picture::Type::I
+        } else {
+            picture::Type::None
+        });
+        self.enc.send_frame(&f).map_err(fail("encoding"))
+    }
+
+    /// No more frames: the samples still held come out of [`H264Encoder::receive`].
+    pub fn finish(&mut self) -> Result<()> {
+        self.enc.send_eof().map_err(fail("encoding"))
+    }
+
+    /// The next sample in decode order, or `None` when the encoder needs more frames
+    /// (or, after [`H264Encoder::finish`], has given everything).
+    pub fn receive(&mut self) -> Result<Option<Encoded>> {
+        let mut p = Packet::empty();
+        match self.enc.receive_packet(&mut p) {
+            Ok(()) => Ok(Some(Encoded {
+                data: p.data().unwrap_or_default().to_vec(),
+                pts: p.pts().unwrap_or(0),
+                key: p.is_key(),
+            })),
+            Err(ff::Error::Eof) => Ok(None),
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(None),
+            Err(e) => Err(fail("encoding")(e)),
+        }
+    }
+}

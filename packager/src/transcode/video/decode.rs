@@ -1,0 +1,155 @@
+//! The source video decoded once, on a thread of its own, each picture handed to every
+//! rung through a channel a few pictures deep: memory is a few pictures per rung, and
+//! the slowest encoder sets the pace.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use dashpack_av::{Decoder, Picture, VideoCodec};
+
+use crate::mp4::sample_table::SampleTable;
+use crate::source::Input;
+
+/// Pictures queued per rung ahead of its encoder.
+const DEPTH: usize = 4;
+
+/// What a rung receives: pictures in presentation order, then the end of the channel;
+/// or why decoding stopped.
+pub(super) enum Msg {
+    Picture(Arc<Picture>),
+    Failed(String),
+}
+
+/// One decode of a source track, shared by its rungs. The decoder thread owns what it
+/// reads: the rungs' channels close as soon as this (with the plan) is dropped.
+pub(super) struct SharedDecode {
+    job: Mutex<Option<DecodeJob>>,
+    receivers: Vec<Mutex<Option<Receiver<Msg>>>>,
+}
+
+struct DecodeJob {
+    input: Input,
+    table: SampleTable,
+    codec: VideoCodec,
+    config: Vec<u8>,
+    timescale: u32,
+    /// Per sample description (from 1), parameter sets to put before a sample whose
+    /// description changes (several H.264 or HEVC entries); empty otherwise.
+    inband: Vec<Vec<u8>>,
+    senders: Vec<SyncSender<Msg>>,
+}
+
+impl std::fmt::Debug for SharedDecode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedDecode")
+            .field("rungs", &self.receivers.len())
+            .finish()
+    }
+}
+
+impl SharedDecode {
+    pub fn new(
+        input: &Input,
+        table: SampleTable,
+        (codec, config): (VideoCodec, Vec<u8>),
+        timescale: u32,
+        inband: Vec<Vec<u8>>,
+        rungs: usize,
+    ) -> Self {
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..rungs)
+            .map(|_| {
+                let (tx, rx) = sync_channel(DEPTH);
+                (tx, Mutex::new(Some(rx)))
+            })
+            .unzip();
+        let job = DecodeJob {
+            input: input.clone(),
+            table,
+            codec,
+            config,
+            timescale,
+            inband,
+            senders,
+        };
+        SharedDecode {
+            job: Mutex::new(Some(job)),
+            receivers,
+        }
+    }
+
+    /// Rung `rung`'s pictures; the first rung to ask starts the decoder. `None` when
+    /// asked twice.
+    pub fn pictures(&self, rung: usize) -> Option<Receiver<Msg>> {
+        let job = self.job.lock().ok()?.take();
+        if let Some(job) = job {
+            std::thread::Builder::new()
+                .name("dashpack-decode".into())
+                .spawn(move || job.run())
+                .ok()?;
+        }
+        self.receivers.get(rung)?.lock().ok()?.take()
+    }
+}
+
+impl DecodeJob {
+    /// Decodes every sample in order and hands each picture to every rung still
+    /// listening; stops early when none is.
+    fn run(mut self) {
+        let mut senders = std::mem::take(&mut self.senders);
+        if let Err(why) = self.decode_all(&mut senders) {
+            for tx in &senders {
+                let _ = tx.send(Msg::Failed(why.clone()));
+            }
+        }
+    }
+
+    fn decode_all(&self, senders: &mut Vec<SyncSender<Msg>>) -> Result<(), String> {
+        let mut dec =
+            Decoder::new(self.codec, &self.config, self.timescale).map_err(|e| e.to_string())?;
+        let mut data = Vec::new();
+        let mut description = 0;
+        for s in self.table.cursor() {
+            data.clear();
+            if let Some(prefix) = self.inband.get((s.description as usize).saturating_sub(1))
+                && (s.sync || s.description != description)
+            {
+                data.extend_from_slice(prefix);
+            }
+            description = s.description;
+            let start = data.len();
+            data.resize(start + s.size as usize, 0);
+            self.input
+                .source()
+                .read_exact_at(&mut data[start..], s.offset)
+                .map_err(|e| format!("reading sample {} at byte {}: {e}", s.index + 1, s.offset))?;
+            dec.send(&data, s.dts as i64 + s.cto, s.dts as i64)
+                .map_err(|e| format!("sample {} (byte {}): {e}", s.index + 1, s.offset))?;
+            if !hand_out(&mut dec, senders)? {
+                return Ok(());
+            }
+        }
+        dec.finish().map_err(|e| e.to_string())?;
+        hand_out(&mut dec, senders)?;
+        Ok(())
+    }
+}
+
+/// Every picture the decoder has ready, to every rung; false when no rung listens.
+fn hand_out(dec: &mut Decoder, senders: &mut Vec<SyncSender<Msg>>) -> Result<bool, String> {
+    while let Some(p) = dec.receive().map_err(|e| e.to_string())? {
+        let p = Arc::new(p);
+        senders.retain(|tx| {
+            // A full channel waits for its rung; a closed one (the rung stopped) is
+            // dropped.
+            match tx.try_send(Msg::Picture(Arc::clone(&p))) {
+                Ok(()) => true,
+                Err(TrySendError::Full(m)) => tx.send(m).is_ok(),
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        });
+        if senders.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

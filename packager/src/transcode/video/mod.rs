@@ -1,0 +1,411 @@
+//! The ABR ladder: a video track decoded once (`decode`) and encoded to H.264 renditions
+//! in parallel (`rung`), each a track of its own that is written as it is encoded.
+//!
+//! Planned before anything is decoded, so the segment plan, the init segments and the
+//! MPD are known up front: every rung keeps the source's frames and their presentation
+//! times (so its frame rate, variable or not, and its edit), an IDR frame starts every
+//! segment (the first frame at or after each multiple of the segment duration, counted
+//! from the edit's start, the same in every rung), and the GOPs are closed. Decode
+//! times are the presentation times `d` frames earlier, `d` being the encoder's reorder
+//! depth, so no sample is shown before it is decoded whatever order the encoder picks;
+//! the edit moves by the same amount. Sizes, composition offsets and keyframe flags are
+//! learnt as the samples are encoded.
+
+mod decode;
+mod rung;
+
+use std::sync::{Arc, Mutex};
+
+use dashpack_av::{H264Encoder, H264Settings, Turn, VideoCodec};
+
+use crate::Result;
+use crate::carriage::CheckedTrack;
+use crate::codec::{self, Family, annexb};
+use crate::error::BoxError;
+use crate::ladder::{Ladder, Rendition};
+use crate::mp4::file::sample_stats;
+use crate::mp4::header::{fourcc_str, whole_box};
+use crate::mp4::moov::Track;
+use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
+use crate::mp4::write::video_entry::avc1_stsd;
+use crate::source::Input;
+use decode::SharedDecode;
+use rung::{Encoder, Frames, RungSamples};
+
+/// The renditions of `source`'s video as tracks to write, largest first, with a note
+/// for each rung left out. `target` is the segment duration (num / den seconds).
+pub(crate) fn ladder_tracks(
+    input: &Input,
+    source: &CheckedTrack,
+    ladder: &Ladder,
+    target: (i128, i128),
+) -> Result<(Vec<CheckedTrack>, Vec<String>)> {
+    let t = &source.track;
+    let mut frames = Frames {
+        shown: Vec::new(),
+        idr: Vec::new(),
+        base: 0,
+        turn: turn_of(&t.tkhd),
+        file: input.name().to_string(),
+        track: t.id,
+        fourcc: fourcc_str(&t.codec.fourcc),
+    };
+    if t.protection.is_some() {
+        return Err(frames.fail("the track is encrypted"));
+    }
+    let decoder = decoder_config(t).map_err(|why| frames.fail(why))?;
+    frames.shown = shown_times(&t.table).map_err(|why| frames.fail(why))?;
+    frames.idr = segment_starts(&frames.shown, t.edit.media_time, t.timescale, target);
+    let (width, height) = display_size(t, frames.turn);
+    let (renditions, notes) = ladder.renditions(width, height);
+    let rate = frame_rate(&t.table, &frames.shown, t.timescale);
+    let gop = longest_run(&frames.idr);
+
+    let mut planned = Vec::new();
+    for r in &renditions {
+        let settings = settings(r, t.timescale, rate, gop, ladder.preset());
+        let enc = H264Encoder::new(&settings).map_err(|e| frames.fail(e))?;
+        planned.push((settings, enc));
+    }
+    let delay = planned
+        .iter()
+        .map(|(_, e)| e.reorder_delay())
+        .max()
+        .unwrap_or(0);
+    let first = *frames
+        .shown
+        .first()
+        .ok_or_else(|| frames.fail("no frames"))?;
+    let step = frames.shown.get(1).map_or(1, |s| s - first).max(1);
+    frames.base = first - i64::from(delay) * step;
+    let table = rung_table(&frames.shown, &frames.idr, &t.table, delay, frames.base);
+
+    let frames = Arc::new(frames);
+    let shared = Arc::new(SharedDecode::new(
+        input,
+        t.table.clone(),
+        decoder,
+        t.timescale,
+        t.inband.clone(),
+        planned.len(),
+    ));
+    let mut out = Vec::with_capacity(planned.len());
+    for (i, (settings, enc)) in planned.into_iter().enumerate() {
+        let config = annexb::avc_config(enc.parameter_sets())
+            .ok_or_else(|| frames.fail("the encoder gave no SPS and PPS"))?;
+        let mut track = t.clone();
+        rewrite_track(&mut track, &settings, &config, table.clone(), frames.base)
+            .map_err(|why| frames.fail(why))?;
+        let nominal = settings.bit_rate / 8 * u64::from(track.table.count) * rate.1 as u64
+            / rate.0.max(1) as u64;
+        let stats = sample_stats(&track, nominal.max(1)).map_err(|e| e.in_file(input.name()))?;
+        out.push(CheckedTrack {
+            track,
+            stats,
+            made: Some(Box::new(RungSamples {
+                decode: Arc::clone(&shared),
+                frames: Arc::clone(&frames),
+                rung: i,
+                settings,
+                encoder: Mutex::new(Some(Encoder(enc))),
+            })),
+        });
+    }
+    Ok((out, notes))
+}
+
+/// A box of dashpack's own that does not read back: a bug, said plainly.
+fn box_err(e: BoxError) -> String {
+    format!("{} at byte {}: {}", e.path, e.offset, e.kind)
+}
+
+fn settings(
+    r: &Rendition,
+    timescale: u32,
+    rate: (i32, i32),
+    gop: u32,
+    preset: &str,
+) -> H264Settings {
+    H264Settings {
+        width: r.width,
+        height: r.height,
+        timescale,
+        frame_rate: rate,
+        bit_rate: r.bit_rate,
+        max_rate: 2 * r.bit_rate,
+        buffer: 2 * r.bit_rate,
+        preset: preset.to_string(),
+        gop,
+    }
+}
+
+/// The decoder for the track's codec and its configuration record (the body of
+/// `avcC`, `hvcC`, `av1C`; VP9 needs none).
+fn decoder_config(t: &Track) -> std::result::Result<(VideoCodec, Vec<u8>), String> {
+    let (codec, config): (VideoCodec, &[u8; 4]) = match t.codec.family {
+        Family::Avc => (VideoCodec::H264, b"avcC"),
+        Family::Hevc => (VideoCodec::Hevc, b"hvcC"),
+        Family::Av1 => (VideoCodec::Av1, b"av1C"),
+        Family::Vp9 => (VideoCodec::Vp9, b"vpcC"),
+        _ => return Err("no decoder for this codec here".into()),
+    };
+    let stsd = whole_box(&t.stsd).ok_or("no sample description")?;
+    // stsd: version and flags, entry count, then the first entry.
+    let entry = stsd
+        .children_after(8)
+        .next()
+        .ok_or("no sample entry")?
+        .map_err(box_err)?;
+    let found = codec::find_child(&entry, codec::VISUAL_FIELDS, config).map_err(box_err)?;
+    let body = match (codec, found) {
+        (VideoCodec::Vp9, _) => Vec::new(),
+        (_, Some(b)) => b.raw.get(b.header_len..).unwrap_or_default().to_vec(),
+        (_, None) => return Err(format!("no {} box", fourcc_str(config))),
+    };
+    Ok((codec, body))
+}
+
+/// Every sample's presentation time, ascending; two frames shown at one time cannot
+/// be encoded as a stream.
+fn shown_times(table: &SampleTable) -> std::result::Result<Vec<i64>, String> {
+    let mut shown: Vec<i64> = table.cursor().map(|s| s.dts as i64 + s.cto).collect();
+    shown.sort_unstable();
+    if let Some(w) = shown.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("two frames are shown at media time {}", w[0]));
+    }
+    if shown.len() != table.count as usize {
+        return Err("the sample table ends early".into());
+    }
+    Ok(shown)
+}
+
+/// IDR positions: the first frame, and the first at or after each multiple of the
+/// segment duration from the edit's start.
+fn segment_starts(
+    shown: &[i64],
+    edit_start: i64,
+    timescale: u32,
+    target: (i128, i128),
+) -> Vec<bool> {
+    let (num, den) = target;
+    let ts = i128::from(timescale);
+    let mut next: i128 = 1;
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let rel = i128::from(t - edit_start);
+            if i == 0 {
+                return true;
+            }
+            // rel >= next * num / den seconds
+            if rel * den >= next * num * ts {
+                next = (rel * den).div_euclid(num * ts) + 1;
+                true
+            } else {
+                false
+            }
+        })
+        .collect()
+}
+
+/// Most frames from one IDR to the next: the encoder's keyframe interval, so it adds
+/// none of its own.
+fn longest_run(idr: &[bool]) -> u32 {
+    let mut longest = 1;
+    let mut run = 0u32;
+    for &k in idr {
+        if k {
+            run = 0;
+        }
+        run += 1;
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// The average frame rate, as a fraction that fits FFmpeg's.
+fn frame_rate(table: &SampleTable, shown: &[i64], timescale: u32) -> (i32, i32) {
+    let last = table
+        .cursor()
+        .last()
+        .map_or(1, |s| i64::from(s.duration.max(1)));
+    let span =
+        (shown.last().copied().unwrap_or(0) - shown.first().copied().unwrap_or(0) + last).max(1);
+    let (mut num, mut den) = (
+        shown.len() as i128 * i128::from(timescale),
+        i128::from(span),
+    );
+    let g = gcd(num, den);
+    (num, den) = (num / g, den / g);
+    while num > i128::from(i32::MAX) || den > i128::from(i32::MAX) {
+        (num, den) = ((num / 2).max(1), (den / 2).max(1));
+    }
+    (num as i32, den as i32)
+}
+
+fn gcd(a: i128, b: i128) -> i128 {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
+}
+
+/// The rung's sample table: decode time `i` is presentation time `i - delay` (before
+/// the first, one frame step apart), less `base`; composition offsets as if shown in
+/// decode order (the encoder's are set as it writes); a keyframe at each IDR.
+fn rung_table(
+    shown: &[i64],
+    idr: &[bool],
+    source: &SampleTable,
+    delay: u32,
+    base: i64,
+) -> SampleTable {
+    let n = shown.len();
+    let d = delay as usize;
+    let first = shown.first().copied().unwrap_or(0);
+    let step = shown.get(1).map_or(1, |s| s - first).max(1);
+    let dts = |i: usize| -> i64 {
+        if i < d {
+            first - (d - i) as i64 * step - base
+        } else {
+            shown[i - d] - base
+        }
+    };
+    let last_duration = source.cursor().last().map_or(1, |s| s.duration.max(1));
+    let mut stts: Vec<(u32, u32)> = Vec::new();
+    let mut ctts: Vec<(u32, i64)> = Vec::new();
+    for i in 0..n {
+        // The last sample lasts as the source's last does: decode times then span the
+        // frames' presentation (the frames shown after the last decode time are the
+        // last `delay`, reordered).
+        let duration = if i + 1 < n {
+            u32::try_from(dts(i + 1) - dts(i)).unwrap_or(u32::MAX)
+        } else {
+            last_duration
+        };
+        push_run(&mut stts, duration);
+        push_run(&mut ctts, shown[i] - base - dts(i));
+    }
+    if ctts.iter().all(|e| e.1 == 0) {
+        ctts.clear();
+    }
+    SampleTable {
+        count: n as u32,
+        stts,
+        ctts,
+        sizes: Sizes::Constant(0),
+        stsc: vec![StscEntry {
+            first_chunk: 1,
+            samples_per_chunk: (n as u32).max(1),
+            sample_description_index: 1,
+        }],
+        chunk_offsets: vec![0],
+        // Decode order equals presentation order at an IDR: GOPs are closed.
+        sync: Some(
+            (1..=n as u32)
+                .zip(idr)
+                .filter_map(|(i, &k)| k.then_some(i))
+                .collect(),
+        ),
+    }
+}
+
+fn push_run<T: PartialEq + Copy>(runs: &mut Vec<(u32, T)>, v: T) {
+    match runs.last_mut() {
+        Some((count, last)) if *last == v => *count += 1,
+        _ => runs.push((1, v)),
+    }
+}
+
+/// The source track as one rung: H.264 of the rung's size, its sample table, the edit
+/// moved by `base`, upright (identity matrix), in the clear.
+fn rewrite_track(
+    t: &mut Track,
+    s: &H264Settings,
+    avc_config: &[u8],
+    mut table: SampleTable,
+    base: i64,
+) -> std::result::Result<(), String> {
+    let (w, h) = (
+        u16::try_from(s.width).map_err(|_| "too wide")?,
+        u16::try_from(s.height).map_err(|_| "too tall")?,
+    );
+    t.stsd = avc1_stsd(w, h, avc_config);
+    let stsd = whole_box(&t.stsd).ok_or("no sample description")?;
+    let entry = stsd
+        .children_after(8)
+        .next()
+        .ok_or("no sample entry")?
+        .map_err(box_err)?;
+    t.codec = codec::parse_sample_entry(&entry)
+        .map_err(box_err)?
+        .ok_or("the encoder's sample entry does not read back")?;
+    table.sizes = Sizes::Constant(
+        u32::try_from(s.bit_rate / 8 * s.frame_rate.1 as u64 / s.frame_rate.0.max(1) as u64)
+            .unwrap_or(u32::MAX)
+            .max(1),
+    );
+    t.table = table;
+    t.edit.media_time -= base;
+    t.edit.end = t.edit.end.map(|e| e - base);
+    for j in &mut t.edit.joins {
+        j.media_time -= base;
+        j.end = j.end.map(|e| e - base);
+    }
+    t.tkhd = upright_tkhd(&t.tkhd, s.width, s.height);
+    t.inband.clear();
+    t.protection = None;
+    t.aux.clear();
+    t.aux_at = None;
+    t.usable_entries = 1;
+    Ok(())
+}
+
+/// Where the `tkhd` matrix (36 bytes) starts, by version.
+fn matrix_at(tkhd: &[u8]) -> Option<usize> {
+    match tkhd.get(8)? {
+        0 => Some(8 + 40),
+        1 => Some(8 + 52),
+        _ => None,
+    }
+}
+
+/// Quarter turns the `tkhd` matrix asks for (ISO/IEC 14496-12 8.3.2): {a, b, c, d} of
+/// (0, 1, -1, 0) is a turn clockwise.
+fn turn_of(tkhd: &[u8]) -> Turn {
+    let Some(m) = matrix_at(tkhd).and_then(|at| tkhd.get(at..at + 20)) else {
+        return Turn::None;
+    };
+    let v = |i: usize| i32::from_be_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]).signum();
+    // a, b, c, d: the matrix's first two rows, less their third columns.
+    match (v(0), v(4), v(12), v(16)) {
+        (0, 1, -1, 0) => Turn::Right,
+        (0, -1, 1, 0) => Turn::Left,
+        (-1, 0, 0, -1) => Turn::Half,
+        _ => Turn::None,
+    }
+}
+
+/// The `tkhd` with the identity matrix and the rung's size.
+fn upright_tkhd(tkhd: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let mut out = tkhd.to_vec();
+    if let Some(at) = matrix_at(tkhd).filter(|at| out.len() >= at + 44) {
+        let identity: [u32; 9] = [0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000];
+        for (k, v) in identity.iter().enumerate() {
+            out[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_be_bytes());
+        }
+        out[at + 36..at + 40].copy_from_slice(&(width << 16).to_be_bytes());
+        out[at + 40..at + 44].copy_from_slice(&(height << 16).to_be_bytes());
+    }
+    out
+}
+
+/// The picture as shown: coded size stretched by the pixel aspect ratio, turned.
+fn display_size(t: &Track, turn: Turn) -> (u32, u32) {
+    let (mut w, h) = (u32::from(t.codec.width), u32::from(t.codec.height));
+    if let Some((hs, vs)) = t.codec.sar.filter(|&(h, v)| h > 0 && v > 0) {
+        w = u32::try_from(u64::from(w) * u64::from(hs) / u64::from(vs)).unwrap_or(w);
+    }
+    match turn {
+        Turn::Right | Turn::Left => (h, w),
+        _ => (w, h),
+    }
+}

@@ -1,0 +1,192 @@
+//! The ABR ladder (the `transcode` feature): each rung, read strictly by mp4-atom and
+//! decoded by FFmpeg, holds every frame of the source in order, at its size, close to
+//! the source (PSNR against the source scaled the same way); every segment of every
+//! rung starts with an IDR frame at the same time as the audio's; a source stored
+//! sideways (HEVC from a phone) comes out upright; a cancelled ladder stops.
+#![cfg(feature = "transcode")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dashpack::{ContentType, Error, Input, Ladder, MemorySink, Options, RunControl};
+
+fn out_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+fn ladder(spec: &str) -> Ladder {
+    spec.parse::<Ladder>()
+        .unwrap()
+        .with_preset("veryfast")
+        .unwrap()
+}
+
+/// Frames FFmpeg decodes from a file.
+fn frame_count(file: &Path) -> u64 {
+    let out = common::run(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames"])
+            .args([
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=nb_read_frames",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(file),
+    );
+    // Side data (a rotation) may follow the count on its line.
+    let text = String::from_utf8_lossy(&out);
+    let digits: String = text
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no frame count in {text}"))
+}
+
+/// Average PSNR (dB) of `rung` against `source` decoded (and turned upright) by FFmpeg
+/// and scaled to the rung's size, frame by frame in order.
+fn psnr(rung: &Path, source: &Path, width: u32, height: u32) -> f64 {
+    let graph = format!(
+        "[1:v]scale={width}:{height}:flags=bicubic,setpts=N[ref];[0:v]setpts=N[out];[out][ref]psnr"
+    );
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "info", "-i"])
+        .arg(rung)
+        .arg("-i")
+        .arg(source)
+        .args(["-lavfi", &graph, "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let avg = log
+        .split("average:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no PSNR in {log}"));
+    avg.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn every_rung_holds_every_frame_close_to_the_source_with_aligned_idr_segments() {
+    let source = common::fixture("h264_aac.mp4");
+    let out = out_dir("ladder_h264");
+    let options = Options::default()
+        .with_force(true)
+        .with_segment_duration(2.0)
+        .with_ladder(ladder("180:400k,120:150k"));
+    let p = dashpack::package_files(&[&source], &out, &options).unwrap();
+    let videos: Vec<_> = p
+        .representations
+        .iter()
+        .filter(|r| r.content_type == ContentType::Video)
+        .collect();
+    let sizes: Vec<(u32, u32)> = videos
+        .iter()
+        .map(|r| (r.width.unwrap(), r.height.unwrap()))
+        .collect();
+    assert_eq!(sizes, [(320, 180), (214, 120)]);
+    let audio = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Audio)
+        .unwrap();
+    let source_frames = frame_count(&source);
+    let mut starts: Vec<Vec<f64>> = Vec::new();
+    for r in &videos {
+        assert!(r.codecs.starts_with("avc1.64"), "{}", r.codecs);
+        let init = std::fs::read(out.join(&r.id).join("init.mp4")).unwrap();
+        let moov = common::read_init(&init);
+        let timescale = f64::from(moov.trak[0].mdia.mdhd.timescale);
+        let mut times = Vec::new();
+        for n in 1..=r.segments {
+            let bytes = std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s"))).unwrap();
+            let seg = common::read_segment(&bytes, 1);
+            assert!(
+                seg.samples[0].is_sync(),
+                "{} segment {n} starts with a keyframe",
+                r.id
+            );
+            let first = seg.samples.iter().map(|s| s.pt()).min().unwrap();
+            assert_eq!(first, seg.samples[0].pt(), "the keyframe is shown first");
+            times.push(first as f64 / timescale);
+        }
+        starts.push(times);
+        let joined = common::exact::joined(&out, r).unwrap();
+        assert_eq!(frame_count(&joined), source_frames, "{}", r.id);
+        let db = psnr(&joined, &source, r.width.unwrap(), r.height.unwrap());
+        assert!(db > 32.0, "{}: PSNR {db:.2} dB", r.id);
+    }
+    assert_eq!(starts[0], starts[1], "rungs cut at the same times");
+    assert_eq!(
+        starts[0].len(),
+        6,
+        "2 s segments of a 12 s source: {:?}",
+        starts[0]
+    );
+    assert_eq!(
+        audio.segments, videos[0].segments,
+        "audio follows the video's cuts"
+    );
+    assert!(common::mpd_schema_error(&out.join(&p.mpd)).is_none());
+}
+
+#[test]
+fn a_sideways_hevc_source_becomes_upright_h264() {
+    // HEVC stored 320x180 with a quarter turn in its track matrix.
+    let source = common::fixture("phone.mov");
+    let out = out_dir("ladder_phone");
+    let options = Options::default()
+        .with_force(true)
+        .with_ladder(ladder("auto"));
+    let p = dashpack::package_files(&[&source], &out, &options).unwrap();
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert_eq!((video.width, video.height), (Some(180), Some(320)));
+    assert!(video.codecs.starts_with("avc1."), "{}", video.codecs);
+    let init = std::fs::read(out.join(&video.id).join("init.mp4")).unwrap();
+    let moov = common::read_init(&init);
+    let tkhd = &moov.trak[0].tkhd;
+    assert_eq!(
+        (tkhd.matrix.a, tkhd.matrix.b, tkhd.matrix.c, tkhd.matrix.d),
+        (0x10000, 0, 0, 0x10000),
+        "no turn left for the player"
+    );
+    let joined = common::exact::joined(&out, video).unwrap();
+    assert_eq!(frame_count(&joined), frame_count(&source));
+    // FFmpeg turns the source by its matrix: the rung must match it upright.
+    let db = psnr(&joined, &source, 180, 320);
+    assert!(
+        db > 30.0,
+        "PSNR {db:.2} dB against the source turned upright"
+    );
+}
+
+#[test]
+fn a_cancelled_ladder_stops_with_its_decoder() {
+    let input = Input::open(common::fixture("hevc_aac.mp4")).unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    let run = RunControl::default()
+        .with_progress(move |_| flag.store(true, Ordering::SeqCst))
+        .with_cancel(Arc::clone(&cancel));
+    let sink = MemorySink::new();
+    let options = Options::default().with_ladder(ladder("180:300k,120:100k"));
+    let err = dashpack::package(&[input], &sink, &options, &run).unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert!(
+        !sink.into_files().keys().any(|k| k.ends_with(".mpd")),
+        "no MPD for a cancelled call"
+    );
+}
