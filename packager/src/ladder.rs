@@ -131,7 +131,7 @@ impl Rendition {
         let long = (u64::from(short) * u64::from(src_long) + u64::from(src_short))
             / (2 * u64::from(src_short))
             * 2;
-        let long = u32::try_from(long).unwrap_or(u32::MAX & !1).max(2);
+        let long = u32::try_from(long).unwrap_or(!1).max(2);
         let (w, h) = if width >= height {
             (long, short)
         } else {

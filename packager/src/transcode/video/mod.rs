@@ -272,7 +272,7 @@ fn rung_table(
     let last_duration = source.cursor().last().map_or(1, |s| s.duration.max(1));
     let mut stts: Vec<(u32, u32)> = Vec::new();
     let mut ctts: Vec<(u32, i64)> = Vec::new();
-    for i in 0..n {
+    for (i, &at) in shown.iter().enumerate() {
         // The last sample lasts as the source's last does: decode times then span the
         // frames' presentation (the frames shown after the last decode time are the
         // last `delay`, reordered).
@@ -282,7 +282,7 @@ fn rung_table(
             last_duration
         };
         push_run(&mut stts, duration);
-        push_run(&mut ctts, shown[i] - base - dts(i));
+        push_run(&mut ctts, at - base - dts(i));
     }
     if ctts.iter().all(|e| e.1 == 0) {
         ctts.clear();
