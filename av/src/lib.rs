@@ -284,6 +284,8 @@ pub struct H264Settings {
     pub preset: String,
     /// Longest distance between keyframes, in frames.
     pub gop: u32,
+    /// Encoder threads; 0 lets x264 choose (about 1.5 per core).
+    pub threads: u32,
 }
 
 /// One encoded sample.
@@ -326,6 +328,7 @@ impl H264Encoder {
         opts.set("preset", &s.preset);
         // A keyframe asked for is an IDR (a segment start), never an open-GOP I frame.
         opts.set("forced-idr", "1");
+        opts.set("threads", &s.threads.to_string());
         let enc = enc
             .open_as_with(x264, opts)
             .map_err(fail("opening the H.264 encoder"))?;

@@ -61,9 +61,14 @@ pub(crate) fn ladder_tracks(
     let rate = frame_rate(&t.table, &frames.shown, t.timescale);
     let gop = longest_run(&frames.idr);
 
+    // The rungs encode side by side: the cores shared between them, not each
+    // encoder taking them all.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.div_ceil(renditions.len()).max(1) as u32;
     let mut planned = Vec::new();
     for r in &renditions {
-        let settings = settings(r, t.timescale, rate, gop, ladder.preset());
+        let mut settings = settings(r, t.timescale, rate, gop, ladder.preset());
+        settings.threads = threads;
         let enc = H264Encoder::new(&settings).map_err(|e| frames.fail(e))?;
         planned.push((settings, enc));
     }
@@ -136,6 +141,7 @@ fn settings(
         buffer: 2 * r.bit_rate,
         preset: preset.to_string(),
         gop,
+        threads: 0,
     }
 }
 
