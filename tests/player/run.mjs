@@ -60,14 +60,20 @@ function packageEncrypted(name, inputs, { scheme = 'cenc', clearLead = 0, inline
 function videoFrames(file) {
   const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets',
     '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path.join(fixtures, file)]).toString().trim();
-  return out === '' ? 0 : Number(out);
+  // A rotation's side data may follow the count on its line (`309,`).
+  return out === '' ? 0 : parseInt(out, 10);
 }
 
 // Video frames FFmpeg presents from an input, its edit list applied.
 function presentedFrames(file) {
   const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames',
     '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', path.join(fixtures, file)]).toString().trim();
-  return out === '' ? 0 : Number(out);
+  return out === '' ? 0 : parseInt(out, 10);
+}
+
+// Whether the command under test can encode a ladder (its help lists --ladder).
+function ladderBuild() {
+  return execFileSync(bin, ['package', '--help']).toString().includes('--ladder');
 }
 
 function readMpd(dir) {
@@ -126,6 +132,29 @@ for (const [name, opts] of [['h264_aac-cenc-one-key-hls', {}], ['h264_aac-cbcs-o
     cases.push({ name: `ladder forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
   }
 }
+// The ABR ladder (a build with the `transcode` feature): H.264, HEVC and a sideways
+// HEVC phone clip encoded to three H.264 rungs each; every rung forced in turn in every
+// player (hls.js too), and dash.js left to its own ABR over a slow link must pick a
+// lower rung.
+if (ladderBuild()) {
+  for (const file of ['h264_aac.mp4', 'hevc_aac.mp4', 'phone.mov']) {
+    const name = `ladder-${path.parse(file).name}`;
+    const dir = packageInto(name, [file], ['--hls', '--ladder', '180:400k,144:200k,90:80k', '--ladder-preset', 'veryfast']);
+    const frames = videoFrames(file);
+    const videos = readMpd(dir).reps.filter((r) => r.mime.startsWith('video'));
+    if (videos.length !== 3) throw new Error(`${name}: ${videos.length} video rungs, expected 3`);
+    for (const r of videos) cases.push({ name: `${name} forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
+    // At 1x over a 150 kbit/s link the top rung (400 kbit/s and the audio) cannot keep
+    // up: dash.js's ABR must pick a lower one (and play to the end without stalling out).
+    const abr = packageInto(`${name}-abr`, [file], ['--segment-duration', '1', '--ladder', '180:400k,144:200k,90:80k',
+      '--ladder-preset', 'veryfast']);
+    cases.push({ name: `${name} with ABR over a 150 kbit/s link`, dir: abr, frames, belowTop: videos[0].id, players: ['dashjs'],
+      rate: 1, link: { kbps: 150, ms: 0, thenKbps: 150 } });
+  }
+} else {
+  console.log('note: this dashpack was built without the `transcode` feature: ladder cases not run');
+}
+
 // Edit lists (fixtures/edits): what they present plays, to its end, and no more; and a
 // track whose sample entries change the picture size (avc3, parameter sets in band).
 for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp4', 'edit_repeat.mp4', 'edit_start_mid_gop.mp4',
@@ -274,7 +303,8 @@ async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
   for (const r of precheck ? reps.filter((r) => r.mime !== 'application/mp4') : []) {
     if (!(await page.evaluate(([m, k]) => window.supported(m, k), [r.mime, r.codecs]))) unsupported.push(r);
   }
-  const mpd = `${base}/media/${path.relative(root, c.dir)}/${player === 'hlsjs' ? 'master.m3u8' : 'stream.mpd'}`;
+  const via = c.link ? `${base}/slow/${c.link.kbps}/for/${c.link.ms}/then/${c.link.thenKbps}` : base;
+  const mpd = `${via}/media/${path.relative(root, c.dir)}/${player === 'hlsjs' ? 'master.m3u8' : 'stream.mpd'}`;
   const result = unsupported.length ? null : await page.evaluate((o) => window.runPlayback(o), {
     player, mpd, duration, rate, seeks, seed: 20261128, timeoutMs: (duration / rate) * 1000 + 30000,
     forceRep: c.forceRep, hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
@@ -288,6 +318,8 @@ function verdict(c, { duration, result, seeks }) {
   else if (Math.abs(result.endTime - duration) > 0.5) problems.push(`ended at ${result.endTime} s, MPD says ${duration} s`);
   if (c.frames > 0 && result.frames < 0.97 * c.frames) problems.push(`decoded ${result.frames} of ${c.frames} frames`);
   if (c.forceRep && result.reps.some((r) => r !== c.forceRep)) problems.push(`played ${result.reps} instead of ${c.forceRep} alone`);
+  const videoReps = result.reps.filter((r) => r.startsWith('video'));
+  if (c.belowTop && !videoReps.some((r) => r !== c.belowTop)) problems.push(`ABR played ${videoReps} only, expected a lower rung`);
   for (const lang of c.texts ?? []) {
     if (!(result.texts ?? []).includes(lang)) problems.push(`no ${lang} text track (player lists ${result.texts})`);
   }
@@ -310,7 +342,7 @@ function verdict(c, { duration, result, seeks }) {
 
 const only = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
 for (const c of cases) {
-  for (const player of c.hls ? [...PLAYERS, 'hlsjs'] : PLAYERS) {
+  for (const player of c.players ?? (c.hls ? [...PLAYERS, 'hlsjs'] : PLAYERS)) {
     if (only && !only.test(`${player} ${c.name}`)) continue;
     const label = `${player} ${c.name}`;
     if (LAYER_II.has(c.name)) {

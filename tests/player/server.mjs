@@ -57,6 +57,24 @@ function license(req, res, keys) {
   });
 }
 
+/** When each slowed link was first used, by its URL prefix. */
+const linkStart = new Map();
+
+/** Bytes `start..=end` of `file` at `kbps` kbit/s, in 4 KiB slices. */
+function trickle(res, file, start, end, kbps) {
+  const data = fs.readFileSync(file).subarray(start, end + 1);
+  const slice = 4096;
+  let at = 0;
+  const next = () => {
+    if (at >= data.length || res.destroyed) return res.end();
+    const part = data.subarray(at, at + slice);
+    at += part.length;
+    res.write(part);
+    setTimeout(next, (part.length * 8) / kbps);
+  };
+  next();
+}
+
 /**
  * Serve `mediaRoot` under /media/ on 127.0.0.1, and ClearKey licenses from
  * `licenses` (name -> { hexKid: hexKey }) under /license/; resolves to { server, base }.
@@ -75,9 +93,20 @@ export function serve(mediaRoot, licenses = {}) {
     if (req.method === 'POST' && url.pathname.startsWith('/license/')) {
       return license(req, res, licenses[url.pathname.slice('/license/'.length)] ?? {});
     }
-    let file = LIBS[url.pathname];
-    if (!file && url.pathname.startsWith('/media/')) {
-      const rel = decodeURIComponent(url.pathname.slice('/media/'.length));
+    // /slow/KBPS/for/MS/then/KBPS2/media/NAME/...: the same files at KBPS kbit/s for MS
+    // ms from the first request for NAME this way, then at KBPS2: a link that changes,
+    // for ABR to follow.
+    const slow = /^\/slow\/(\d+)\/for\/(\d+)\/then\/(\d+)(\/media\/([^/]+)\/.*)$/.exec(url.pathname);
+    const pathname = slow ? slow[4] : url.pathname;
+    let kbps = 0;
+    if (slow) {
+      const link = `${slow[1]}/${slow[2]}/${slow[3]}/${slow[5]}`;
+      if (!linkStart.has(link)) linkStart.set(link, Date.now());
+      kbps = Number(Date.now() - linkStart.get(link) < Number(slow[2]) ? slow[1] : slow[3]);
+    }
+    let file = LIBS[pathname];
+    if (!file && pathname.startsWith('/media/')) {
+      const rel = decodeURIComponent(pathname.slice('/media/'.length));
       file = path.join(mediaRoot, rel);
       if (!file.startsWith(path.resolve(mediaRoot) + path.sep)) file = undefined;
     }
@@ -114,6 +143,7 @@ export function serve(mediaRoot, licenses = {}) {
     headers['Content-Length'] = end - start + 1;
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return res.end();
+    if (kbps > 0) return trickle(res, file, start, end, kbps);
     fs.createReadStream(file, { start, end }).pipe(res);
   });
   return new Promise((resolve) => {
