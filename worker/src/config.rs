@@ -26,6 +26,9 @@ pub struct Config {
     pub segment_duration: f64,
     /// Write `report.html` (the quality report) beside each presentation, uploaded last.
     pub report: bool,
+    /// Encode every job's video to this ABR ladder (`DASHPACK_LADDER`; off by default,
+    /// as the old service published the upload's one rendition).
+    pub ladder: Option<dashpack::Ladder>,
 }
 
 /// The broker and the names of the worker's exchanges and queues.
@@ -174,6 +177,34 @@ fn broker_from_vars(v: &Vars) -> Result<BrokerConfig, ConfigError> {
     Ok(b)
 }
 
+/// `DASHPACK_LADDER` (`off`, `auto` or `SIZE:BITRATE,...`) and
+/// `DASHPACK_LADDER_PRESET` (x264's, default `medium`). A ladder in a build without the
+/// `transcode` feature is refused here, at start, not job by job.
+fn ladder_from(v: &Vars<'_>) -> Result<Option<dashpack::Ladder>, ConfigError> {
+    let spec = match v.get("DASHPACK_LADDER") {
+        None | Some("" | "off" | "0") => return Ok(None),
+        Some(s) => s,
+    };
+    if !cfg!(feature = "transcode") {
+        return Err(ConfigError {
+            name: "DASHPACK_LADDER",
+            problem: "this dashpack was built without the `transcode` feature".into(),
+        });
+    }
+    let problem = |name: &'static str| {
+        move |e: dashpack::Error| ConfigError {
+            name,
+            problem: e.to_string(),
+        }
+    };
+    let ladder: dashpack::Ladder = spec.parse().map_err(problem("DASHPACK_LADDER"))?;
+    let preset = v.get("DASHPACK_LADDER_PRESET").unwrap_or("medium");
+    ladder
+        .with_preset(preset)
+        .map(Some)
+        .map_err(problem("DASHPACK_LADDER_PRESET"))
+}
+
 /// Builds the configuration from a set of variables (the environment, or a test's map).
 pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
     let v = Vars(vars);
@@ -242,7 +273,9 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
             });
         }
     };
+    let ladder = ladder_from(&v)?;
     Ok(Config {
+        ladder,
         input_bucket: v.bucket("inputBucketName")?,
         output_bucket: v.bucket("outputBucketName")?,
         work_dir: v

@@ -777,3 +777,46 @@ async fn sidecar_subtitles_beside_the_video_are_published() {
     );
     s.broker.cleanup().await;
 }
+
+/// `DASHPACK_LADDER` (a build with the `transcode` feature): every job's video is
+/// published as the ladder's H.264 rungs, each with all its segments, beside the audio;
+/// a ladder that does not parse stops the worker at start, naming the variable.
+#[cfg(feature = "transcode")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ladder_publishes_every_rung() {
+    let s = Setup::new("ladder", None).await;
+    let mut w = Worker::start(&s.dir, &s.env(&[("DASHPACK_LADDER", "1080p")]));
+    assert_eq!(w.wait(WAIT).await.code(), Some(1));
+    let log = w.log_text();
+    assert!(log.contains("configuration: DASHPACK_LADDER: "), "{log}");
+    s.gcs.put(IN, "in.mp4", fixture("hevc_aac.mp4")).await;
+    let w = s
+        .worker(&[
+            ("DASHPACK_LADDER", "180:300k,120:120k"),
+            ("DASHPACK_LADDER_PRESET", "ultrafast"),
+        ])
+        .await;
+    s.publish_job("laddered", "in.mp4").await;
+    let results = s.broker.results(1, WAIT).await;
+    assert_eq!(results.len(), 1, "log:\n{}", w.log_text());
+    let folder = assert_completed(&results[0], "laddered", "in.mp4");
+    let mpd = String::from_utf8(s.gcs.get(OUT, &format!("{folder}/stream.mpd")).await).unwrap();
+    let objects = s.gcs.list(OUT, &format!("{folder}/")).await;
+    for (id, size) in [
+        ("video-1", "width=\"320\" height=\"180\""),
+        ("video-2", "width=\"214\" height=\"120\""),
+    ] {
+        assert!(
+            mpd.contains(&format!("id=\"{id}\" codecs=\"avc1.")),
+            "{id}: {mpd}"
+        );
+        assert!(mpd.contains(size), "{id} {size}: {mpd}");
+        let segments = objects
+            .keys()
+            .filter(|k| k.starts_with(&format!("{folder}/{id}/seg-")))
+            .count();
+        assert_eq!(segments, 3, "{id}: {:?}", objects.keys());
+    }
+    assert!(!mpd.contains("hvc1") && !mpd.contains("hev1"), "{mpd}");
+    s.broker.cleanup().await;
+}

@@ -323,9 +323,12 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     // segment finished marks the change from FRAGMENTING to ENCODING.
     let first_segment: Arc<OnceLock<Instant>> = Arc::default();
     let subtitles = sidecar_subtitles(ctx, bucket, &msg.file_path, &work.path).await?;
-    let options = dashpack::Options::default()
+    let mut options = dashpack::Options::default()
         .with_segment_duration(ctx.cfg.segment_duration)
         .with_subtitles(subtitles);
+    if let Some(ladder) = &ctx.cfg.ladder {
+        options = options.with_ladder(ladder.clone());
+    }
     let run = dashpack::RunControl::default()
         .with_cancel(cancel.clone())
         .with_progress({
