@@ -6,6 +6,9 @@ use std::str::FromStr;
 
 use crate::{Error, Result};
 
+// The renditions are the encoder's (the `transcode` feature); without it a ladder is
+// only parsed, and refused when packaging.
+#[cfg_attr(not(feature = "transcode"), allow(dead_code))]
 /// Apple's HLS authoring ladder for H.264 (short side in pixels, kbit/s): 416x234 at
 /// 145 up to 1920x1080 at 7800, for 16:9; other shapes keep the short side.
 const APPLE: [(u32, u64); 9] = [
@@ -79,6 +82,7 @@ impl Ladder {
         &self.preset
     }
 
+    #[cfg_attr(not(feature = "transcode"), allow(dead_code))]
     /// The renditions for a picture shown at `width` x `height` (square pixels, turned
     /// the right way up), largest first, and a note for each rung left out.
     pub(crate) fn renditions(&self, width: u32, height: u32) -> (Vec<Rendition>, Vec<String>) {
@@ -116,6 +120,7 @@ impl Ladder {
 }
 
 /// One H.264 rendition: its picture size and average bit rate.
+#[cfg_attr(not(feature = "transcode"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rendition {
     pub width: u32,
@@ -123,6 +128,7 @@ pub(crate) struct Rendition {
     pub bit_rate: u64,
 }
 
+#[cfg_attr(not(feature = "transcode"), allow(dead_code))]
 impl Rendition {
     /// `short` pixels on the short side, the long side in the source's proportion;
     /// both even (4:2:0).

@@ -178,6 +178,16 @@ typedef struct DashpackOptions {
    */
   const char *const *caption_languages;
   size_t caption_languages_count;
+  /*
+   Encode the video to an ABR ladder of H.264 renditions: "auto" (Apple's authoring
+   ladder up to the source's size) or "1080:6000k,720:3000k,..."; NULL for none. A
+   library built without the `transcode` feature refuses it.
+   */
+  const char *ladder;
+  /*
+   x264's preset for the ladder ("ultrafast" .. "placebo"); NULL for "medium".
+   */
+  const char *ladder_preset;
 } DashpackOptions;
 
 #ifdef __cplusplus

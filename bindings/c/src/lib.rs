@@ -95,6 +95,12 @@ pub struct DashpackOptions {
     /// `SERVICE1`..`SERVICE63`); channels not named take the video's language.
     pub caption_languages: *const *const c_char,
     pub caption_languages_count: usize,
+    /// Encode the video to an ABR ladder of H.264 renditions: "auto" (Apple's authoring
+    /// ladder up to the source's size) or "1080:6000k,720:3000k,..."; NULL for none. A
+    /// library built without the `transcode` feature refuses it.
+    pub ladder: *const c_char,
+    /// x264's preset for the ladder ("ultrafast" .. "placebo"); NULL for "medium".
+    pub ladder_preset: *const c_char,
 }
 
 /// Track information returned by `dashpack_inspect`; read it with the accessors.
@@ -336,6 +342,8 @@ fn defaults(struct_size: usize) -> DashpackOptions {
         decryption_keys_count: 0,
         caption_languages: std::ptr::null(),
         caption_languages_count: 0,
+        ladder: std::ptr::null(),
+        ladder_preset: std::ptr::null(),
         profile: DASHPACK_PROFILE_LIVE,
     }
 }
@@ -492,6 +500,22 @@ pub unsafe extern "C" fn dashpack_package(
                 };
                 opts.caption_languages
                     .push((channel.to_ascii_uppercase(), lang.to_string()));
+            }
+            let fail = |e: core::Error| (status(&e), e.to_string());
+            // SAFETY: NUL-terminated strings or NULL, by contract.
+            let (ladder, preset) = unsafe {
+                (
+                    optional(o.ladder, "ladder")?,
+                    optional(o.ladder_preset, "ladder_preset")?,
+                )
+            };
+            if let Some(spec) = ladder {
+                let ladder: core::Ladder = spec.parse().map_err(fail)?;
+                opts.ladder = Some(
+                    ladder
+                        .with_preset(preset.unwrap_or("medium"))
+                        .map_err(fail)?,
+                );
             }
             let given = unsafe {
                 strings(

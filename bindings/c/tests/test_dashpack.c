@@ -178,6 +178,16 @@ int main(int argc, char **argv) {
   CHECK(dashpack_package(cc_inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
   opts.caption_languages = NULL;
   opts.caption_languages_count = 0;
+  /* A ladder that does not parse, and (this library is built without the transcode
+   * feature) any ladder, are refused rather than ignored. */
+  opts.ladder = "1080";
+  CHECK(dashpack_package(inputs, 1, od_out, &opts, NULL) == DASHPACK_ERR_INVALID_ARGUMENT);
+  opts.ladder = "auto";
+  rc = dashpack_package(inputs, 1, od_out, &opts, &error);
+  CHECK(rc == DASHPACK_ERR_INVALID_ARGUMENT && error != NULL && strstr(error, "transcode") != NULL);
+  dashpack_string_free(error);
+  error = NULL;
+  opts.ladder = NULL;
   /* A struct from a newer, larger header (fields this library does not know) and one
    * too small to hold even the segment duration are refused. */
   opts.struct_size = sizeof(DashpackOptions) + 8;

@@ -347,12 +347,17 @@ fn input_paths(input: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 /// decryption_key: key(s) for encrypted input, "KID:KEY" in hex (a str or a list).
 /// caption_languages: the language of each closed-caption channel in the video's SEI,
 ///     {"CC1": "en", "SERVICE1": "es"}; channels not named take the video's language.
+/// ladder: encode the video to an ABR ladder of H.264 renditions: "auto" (Apple's
+///     authoring ladder up to the source's size) or "1080:6000k,720:3000k,..." (a build
+///     with the `transcode` feature; others raise InvalidOptionError).
+/// ladder_preset: x264's preset for the ladder ("ultrafast" .. "placebo", default
+///     "medium").
 ///
 /// Returns a Presentation. Raises InvalidInputError, UnsupportedError,
 /// DashpackIOError (OutputExistsError when output_dir is not empty) or
 /// KeyboardInterrupt when interrupted; the GIL is released while packaging.
 #[pyfunction]
-#[pyo3(signature = (input, output_dir, *, segment_duration=None, mpd_name=None, timeline=None, force=false, progress=None, encryption_key=None, encryption_scheme=None, clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile=None, skip=None, decryption_key=None, caption_languages=None))]
+#[pyo3(signature = (input, output_dir, *, segment_duration=None, mpd_name=None, timeline=None, force=false, progress=None, encryption_key=None, encryption_scheme=None, clear_lead=0.0, clearkey_license_url=None, clearkey_inline=false, pssh=None, hls=false, subtitles=None, languages=None, profile=None, skip=None, decryption_key=None, caption_languages=None, ladder=None, ladder_preset=None))]
 #[allow(clippy::too_many_arguments)]
 fn package(
     py: Python<'_>,
@@ -376,6 +381,8 @@ fn package(
     skip: Option<Vec<Bound<'_, PyAny>>>,
     decryption_key: Option<&Bound<'_, PyAny>>,
     caption_languages: Option<std::collections::BTreeMap<String, String>>,
+    ladder: Option<String>,
+    ladder_preset: Option<String>,
 ) -> PyResult<Presentation> {
     let paths = input_paths(input)?;
     let languages = languages.unwrap_or_default();
@@ -416,6 +423,15 @@ fn package(
     .map_err(to_py)?;
     opts.hls = hls;
     opts.caption_languages = caption_languages.unwrap_or_default().into_iter().collect();
+    if let Some(spec) = ladder {
+        let ladder: dashpack::Ladder = spec.parse().map_err(to_py)?;
+        let preset = ladder_preset.as_deref().unwrap_or("medium");
+        opts.ladder = Some(ladder.with_preset(preset).map_err(to_py)?);
+    } else if ladder_preset.is_some() {
+        return Err(InvalidOptionError::new_err(
+            "ladder_preset is given without ladder",
+        ));
+    }
     if let Some(p) = profile {
         opts.profile = p.parse().map_err(to_py)?;
     }

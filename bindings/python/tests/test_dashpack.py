@@ -336,3 +336,17 @@ def test_error_kinds_map_to_documented_exceptions():
     assert issubclass(dashpack.InternalError, dashpack.DashpackError)
     with pytest.raises(dashpack.InvalidOptionError, match="timeline"):
         dashpack.package(FIXTURES / "h264_aac.mp4", "unused", timeline="sometimes")
+
+
+def test_ladder_options_are_checked(tmp_path):
+    # A ladder that does not parse, or a preset x264 does not have, is refused by name
+    # before anything is read or written.
+    with pytest.raises(dashpack.InvalidOptionError, match="ladder"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "o", ladder="1080")
+    with pytest.raises(dashpack.InvalidOptionError, match="preset"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "o", ladder="auto", ladder_preset="quick")
+    # The wheel is built without the `transcode` feature: a ladder is refused, never
+    # ignored (the video would be published as it is).
+    with pytest.raises(dashpack.InvalidOptionError, match="transcode"):
+        dashpack.package(FIXTURES / "h264_aac.mp4", tmp_path / "o", ladder="auto")
+    assert not (tmp_path / "o").exists()

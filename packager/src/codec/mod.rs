@@ -3,6 +3,7 @@
 //! ISO/IEC 14496-12 12.1.3 (VisualSampleEntry), 12.2.3 (AudioSampleEntry).
 
 pub(crate) mod aac;
+#[cfg(feature = "transcode")]
 pub(crate) mod annexb;
 pub(crate) mod audio_config;
 pub(crate) mod av1;

@@ -317,6 +317,7 @@ impl<'a> Reader<'a> {
 /// A whole box (size, type, body) held in memory, as the root of a tree: a box dashpack
 /// built itself, or one in the unit tests of the configuration-box parsers. `None` when
 /// `raw` is shorter than a header.
+#[cfg(any(test, feature = "transcode"))]
 pub(crate) fn whole_box(raw: &[u8]) -> Option<Bx<'_>> {
     let kind: FourCC = raw.get(4..8)?.try_into().ok()?;
     Some(Bx {

@@ -115,6 +115,8 @@ def package(
     skip: Optional[Sequence[Union[int, str]]] = None,
     decryption_key: Union[str, Sequence[str], None] = None,
     caption_languages: Optional[Mapping[str, str]] = None,
+    ladder: Optional[str] = None,
+    ladder_preset: Optional[str] = None,
 ) -> Presentation:
     """Package MP4 file(s) into an MPEG-DASH folder and return what was written."""
 

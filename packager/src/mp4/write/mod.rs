@@ -7,6 +7,7 @@ pub(crate) mod init;
 pub(crate) mod moof;
 pub(crate) mod sidx;
 pub(crate) mod trun;
+#[cfg(feature = "transcode")]
 pub(crate) mod video_entry;
 
 /// Append a box whose body `body` writes; its 32-bit size is filled in afterwards.
