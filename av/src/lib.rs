@@ -55,6 +55,10 @@ pub enum VideoCodec {
     H263,
     Vp9,
     Av1,
+    Mpeg2,
+    Mpeg1,
+    ProRes,
+    Dv,
 }
 
 impl VideoCodec {
@@ -66,6 +70,10 @@ impl VideoCodec {
             VideoCodec::H263 => codec::Id::H263,
             VideoCodec::Vp9 => codec::Id::VP9,
             VideoCodec::Av1 => codec::Id::AV1,
+            VideoCodec::Mpeg2 => codec::Id::MPEG2VIDEO,
+            VideoCodec::Mpeg1 => codec::Id::MPEG1VIDEO,
+            VideoCodec::ProRes => codec::Id::PRORES,
+            VideoCodec::Dv => codec::Id::DVVIDEO,
         }
     }
 }
@@ -306,6 +314,27 @@ pub struct H264Encoder {
 
 impl H264Encoder {
     pub fn new(s: &H264Settings) -> Result<Self> {
+        let e = Self::open(s, None)?;
+        // x264 gives a very small picture level 1b, which High profile writes as
+        // level_idc 9 and browsers' codec checks refuse (`avc1.640009`): level 1.1
+        // instead, which holds everything 1b does.
+        if e.level_idc() == Some(9) {
+            return Self::open(s, Some("1.1"));
+        }
+        Ok(e)
+    }
+
+    /// The SPS's level_idc.
+    fn level_idc(&self) -> Option<u8> {
+        let at = self
+            .parameter_sets
+            .windows(4)
+            .position(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 7)?;
+        // start code (3), NAL header, profile_idc, constraint flags, level_idc
+        self.parameter_sets.get(at + 6).copied()
+    }
+
+    fn open(s: &H264Settings, level: Option<&str>) -> Result<Self> {
         init()?;
         let x264 = codec::encoder::find_by_name("libx264")
             .ok_or_else(|| Error("FFmpeg was built without libx264".into()))?;
@@ -329,6 +358,9 @@ impl H264Encoder {
         // A keyframe asked for is an IDR (a segment start), never an open-GOP I frame.
         opts.set("forced-idr", "1");
         opts.set("threads", &s.threads.to_string());
+        if let Some(level) = level {
+            opts.set("level", level);
+        }
         let enc = enc
             .open_as_with(x264, opts)
             .map_err(fail("opening the H.264 encoder"))?;

@@ -329,6 +329,7 @@ fn every_fixture_is_listed() {
         .chain(PASSTHROUGH)
         .chain(TRANSCODED)
         .chain(TEXT)
+        .chain(LADDER_ONLY)
         .map(|s| s.to_string())
         .collect();
     listed.sort();

@@ -190,3 +190,54 @@ fn a_cancelled_ladder_stops_with_its_decoder() {
         "no MPD for a cancelled call"
     );
 }
+
+#[test]
+fn video_no_player_decodes_is_carried_only_through_the_ladder() {
+    for (file, size) in [("mpeg4_aac.mp4", (320, 180)), ("h263_aac.3gp", (176, 144))] {
+        let source = common::fixture(file);
+        let out = out_dir(&format!("ladder_legacy_{file}"));
+        // Without a ladder: refused by name, nothing published.
+        let plain = Options::default().with_force(true);
+        let err = dashpack::package_files(&[&source], &out, &plain).unwrap_err();
+        assert!(
+            matches!(&err, Error::UncarriedTrack { track: 1, .. })
+                && err.to_string().contains("carried only encoded to H.264"),
+            "{file}: {err}"
+        );
+        let options = plain.with_ladder(ladder("auto"));
+        let p = dashpack::package_files(&[&source], &out, &options).unwrap();
+        let video = p
+            .representations
+            .iter()
+            .find(|r| r.content_type == ContentType::Video)
+            .unwrap();
+        assert!(
+            video.codecs.starts_with("avc1."),
+            "{file}: {}",
+            video.codecs
+        );
+        assert_eq!((video.width, video.height), (Some(size.0), Some(size.1)));
+        let joined = common::exact::joined(&out, video).unwrap();
+        assert_eq!(frame_count(&joined), frame_count(&source), "{file}");
+        let db = psnr(&joined, &source, size.0, size.1);
+        assert!(db > 28.0, "{file}: PSNR {db:.2} dB");
+    }
+}
+
+#[test]
+fn a_tiny_rung_never_gets_a_level_browsers_refuse() {
+    // x264 gives 110x90 level 1b, which High profile writes as level_idc 9: Chromium
+    // refuses `avc1.640009`, so dash.js and Shaka would not play the rung.
+    let out = out_dir("ladder_tiny");
+    let options = Options::default()
+        .with_force(true)
+        .with_ladder(ladder("90:80k"));
+    let p = dashpack::package_files(&[common::fixture("h263_aac.3gp")], &out, &options).unwrap();
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert_eq!((video.width, video.height), (Some(110), Some(90)));
+    assert_eq!(video.codecs, "avc1.64000B", "level 1.1");
+}

@@ -94,7 +94,8 @@ function readMpd(dir) {
 
 // What to play.
 const cases = [];
-for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f)).sort()) {
+// MPEG-4 Part 2 is carried only through the ladder (below).
+for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f) && !f.startsWith('mpeg4_')).sort()) {
   const name = path.parse(file).name;
   // Clear presentations carry HLS playlists too: hls.js plays the same segments. Text
   // carried as fMP4 has no HLS form (dashpack refuses it with --hls), so those are DASH.
@@ -132,21 +133,21 @@ for (const [name, opts] of [['h264_aac-cenc-one-key-hls', {}], ['h264_aac-cbcs-o
     cases.push({ name: `ladder forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
   }
 }
-// The ABR ladder (a build with the `transcode` feature): H.264, HEVC and a sideways
-// HEVC phone clip encoded to three H.264 rungs each; every rung forced in turn in every
+// The ABR ladder (a build with the `transcode` feature): H.264, HEVC, a sideways HEVC
+// phone clip, MPEG-4 Part 2 and H.263 encoded to three H.264 rungs each; every rung forced in turn in every
 // player (hls.js too), and dash.js left to its own ABR over a slow link must pick a
 // lower rung.
 if (ladderBuild()) {
-  for (const file of ['h264_aac.mp4', 'hevc_aac.mp4', 'phone.mov']) {
+  for (const file of ['h264_aac.mp4', 'hevc_aac.mp4', 'phone.mov', 'mpeg4_aac.mp4', 'h263_aac.3gp']) {
     const name = `ladder-${path.parse(file).name}`;
-    const dir = packageInto(name, [file], ['--hls', '--ladder', '180:400k,144:200k,90:80k', '--ladder-preset', 'veryfast']);
+    const dir = packageInto(name, [file], ['--hls', '--ladder', '144:300k,120:150k,90:80k', '--ladder-preset', 'veryfast']);
     const frames = videoFrames(file);
     const videos = readMpd(dir).reps.filter((r) => r.mime.startsWith('video'));
     if (videos.length !== 3) throw new Error(`${name}: ${videos.length} video rungs, expected 3`);
     for (const r of videos) cases.push({ name: `${name} forced to ${r.id}`, dir, frames, forceRep: r.id, hls: true });
-    // At 1x over a 150 kbit/s link the top rung (400 kbit/s and the audio) cannot keep
+    // At 1x over a 150 kbit/s link the top rung (300 kbit/s and the audio) cannot keep
     // up: dash.js's ABR must pick a lower one (and play to the end without stalling out).
-    const abr = packageInto(`${name}-abr`, [file], ['--segment-duration', '1', '--ladder', '180:400k,144:200k,90:80k',
+    const abr = packageInto(`${name}-abr`, [file], ['--segment-duration', '1', '--ladder', '144:300k,120:150k,90:80k',
       '--ladder-preset', 'veryfast']);
     cases.push({ name: `${name} with ABR over a 150 kbit/s link`, dir: abr, frames, belowTop: videos[0].id, players: ['dashjs'],
       rate: 1, link: { kbps: 150, ms: 0, thenKbps: 150 } });

@@ -41,7 +41,7 @@ pub(crate) const SAMPLE_RATES: [u32; 13] = [
     96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
 ];
 
-fn descriptor(r: &mut Reader<'_>) -> Result<(u8, usize), BoxError> {
+pub(crate) fn descriptor(r: &mut Reader<'_>) -> Result<(u8, usize), BoxError> {
     let tag = r.u8()?;
     let mut len = 0usize;
     for _ in 0..4 {

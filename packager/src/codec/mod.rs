@@ -14,6 +14,7 @@ pub(crate) mod dolby_vision;
 mod entry;
 pub(crate) mod framing;
 pub(crate) mod hevc;
+pub(crate) mod legacy;
 pub(crate) mod pcm;
 pub(crate) mod slice_header;
 pub(crate) mod text;
@@ -47,6 +48,9 @@ pub(crate) enum Family {
     TrueHd,
     MpegH,
     Iamf,
+    /// Video no player decodes (MPEG-4 Part 2, H.263, ProRes, DV): carried only
+    /// encoded to H.264 by the ladder (`legacy`).
+    Legacy,
     /// WebVTT in MP4 (`wvtt`), carried as it is.
     Wvtt,
     /// TTML in MP4 (`stpp`), carried as it is.
@@ -118,6 +122,9 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"vvc1" | b"vvi1" => visual(entry, Family::Vvc),
         b"av01" | b"dav1" => visual(entry, Family::Av1),
         b"vp09" => visual(entry, Family::Vp9),
+        b"mp4v" | b"s263" | b"h263" | b"H263" | b"apcn" | b"apch" | b"apcs" | b"apco" | b"ap4h"
+        | b"ap4x" | b"dvc " | b"dvcp" | b"dvpp" | b"dv5n" | b"dv5p" | b"dvh5" | b"dvh6"
+        | b"dvhp" | b"dvhq" | b"dvh2" | b"dvh3" => legacy::entry(entry),
         b"mp4a" => audio(entry, Family::Aac),
         b"Opus" => audio(entry, Family::Opus),
         b"fLaC" => audio(entry, Family::Flac),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::carriage::{self, CheckedTrack, Media};
+use crate::codec::Family;
 use crate::layout;
 use crate::layout::ContentType;
 use crate::mp4::moov::{SkipWhy, Skipped};
@@ -298,7 +299,7 @@ fn adjust_input(
     keep_tracks(input.name(), m, &options.skip, run.is_some(), warnings)?;
     let name = input.name();
     for t in &mut m.tracks {
-        if t.track.codec.family != crate::codec::Family::Pcm {
+        if t.track.codec.family != Family::Pcm {
             continue;
         }
         let (id, kind) = (
@@ -330,10 +331,47 @@ fn adjust_input(
             )),
         }
     }
-    if let (Some(ladder), Some(_)) = (&options.ladder, run) {
-        encode_ladders(input, m, ladder, target_duration(options)?, warnings)?;
+    match (&options.ladder, run) {
+        (Some(ladder), Some(_)) => {
+            encode_ladders(input, m, ladder, target_duration(options)?, warnings)?;
+        }
+        (None, Some(_)) => refuse_legacy_video(name, m)?,
+        (_, None) => {
+            for t in m
+                .tracks
+                .iter()
+                .filter(|t| t.track.codec.family == Family::Legacy)
+            {
+                warnings.push(format!(
+                    "{name}: track {}: '{}' video is carried only encoded to H.264 (a ladder)",
+                    t.track.id, t.track.codec.codecs
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// Video no player decodes (MPEG-4 Part 2, H.263, ProRes, DV) without a ladder to
+/// encode it: refused by name, as any track that cannot be carried.
+fn refuse_legacy_video(name: &str, m: &Media) -> Result<()> {
+    match m
+        .tracks
+        .iter()
+        .find(|t| t.track.codec.family == Family::Legacy)
+    {
+        Some(t) => Err(Error::UncarriedTrack {
+            file: name.to_string(),
+            track: t.track.id,
+            handler: "vide".into(),
+            codec: crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
+            reason: "no DASH player decodes this video; it is carried only encoded to H.264 \
+                     (package with a ladder, `--ladder auto`, in a build with the `transcode` \
+                     feature)"
+                .into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Every video track replaced by its ladder's renditions.

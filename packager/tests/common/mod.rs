@@ -87,6 +87,9 @@ pub const TEXT: &[&str] = &[
 ];
 
 /// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).
+/// Video no player decodes, carried only through the ABR ladder (`tests/ladder.rs`).
+pub const LADDER_ONLY: &[&str] = &["mpeg4_aac.mp4"];
+
 pub const TRANSCODED: &[&str] = &[
     "camera_pcm.mov",
     "camera_pcm_51.mov",

@@ -20,6 +20,7 @@ use dashpack_av::{H264Encoder, H264Settings, Turn, VideoCodec};
 
 use crate::Result;
 use crate::carriage::CheckedTrack;
+use crate::codec::legacy::Legacy;
 use crate::codec::{self, Family, annexb};
 use crate::error::BoxError;
 use crate::ladder::{Ladder, Rendition};
@@ -148,13 +149,6 @@ fn settings(
 /// The decoder for the track's codec and its configuration record (the body of
 /// `avcC`, `hvcC`, `av1C`; VP9 needs none).
 fn decoder_config(t: &Track) -> std::result::Result<(VideoCodec, Vec<u8>), String> {
-    let (codec, config): (VideoCodec, &[u8; 4]) = match t.codec.family {
-        Family::Avc => (VideoCodec::H264, b"avcC"),
-        Family::Hevc => (VideoCodec::Hevc, b"hvcC"),
-        Family::Av1 => (VideoCodec::Av1, b"av1C"),
-        Family::Vp9 => (VideoCodec::Vp9, b"vpcC"),
-        _ => return Err("no decoder for this codec here".into()),
-    };
     let stsd = whole_box(&t.stsd).ok_or("no sample description")?;
     // stsd: version and flags, entry count, then the first entry.
     let entry = stsd
@@ -162,6 +156,27 @@ fn decoder_config(t: &Track) -> std::result::Result<(VideoCodec, Vec<u8>), Strin
         .next()
         .ok_or("no sample entry")?
         .map_err(box_err)?;
+    if t.codec.family == Family::Legacy {
+        let (kind, config) = codec::legacy::decoder(&entry)
+            .map_err(box_err)?
+            .ok_or("no decoder for this codec here")?;
+        let codec = match kind {
+            Legacy::Mpeg4Part2 => VideoCodec::Mpeg4,
+            Legacy::Mpeg2 => VideoCodec::Mpeg2,
+            Legacy::Mpeg1 => VideoCodec::Mpeg1,
+            Legacy::H263 => VideoCodec::H263,
+            Legacy::ProRes => VideoCodec::ProRes,
+            Legacy::Dv => VideoCodec::Dv,
+        };
+        return Ok((codec, config));
+    }
+    let (codec, config): (VideoCodec, &[u8; 4]) = match t.codec.family {
+        Family::Avc => (VideoCodec::H264, b"avcC"),
+        Family::Hevc => (VideoCodec::Hevc, b"hvcC"),
+        Family::Av1 => (VideoCodec::Av1, b"av1C"),
+        Family::Vp9 => (VideoCodec::Vp9, b"vpcC"),
+        _ => return Err("no decoder for this codec here".into()),
+    };
     let found = codec::find_child(&entry, codec::VISUAL_FIELDS, config).map_err(box_err)?;
     let body = match (codec, found) {
         (VideoCodec::Vp9, _) => Vec::new(),
