@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::codec::Family;
 use crate::{Error, Result};
 
 // The renditions are the encoder's (the `transcode` feature); without it a ladder is
@@ -39,7 +40,9 @@ const PRESETS: [&str; 10] = [
 
 /// The H.264 renditions to encode every video track to (the `transcode` feature):
 /// Apple's authoring ladder up to the source's size ([`Ladder::auto`]) or the rungs
-/// given (`"1080:6000k,720:3000k"`). Each rung keeps the source's aspect ratio and
+/// given (`"1080:6000k,720:3000k"`); `"compat"` encodes only video not every browser
+/// decodes (HEVC, VVC, MPEG-4 Part 2, H.263, ProRes, DV; `"compat-wide"` AV1 and VP9
+/// too), keeping an HEVC, VVC, AV1 or VP9 source beside its rungs. Each rung keeps the source's aspect ratio and
 /// frame rate, is never larger than the source, averages its bit rate with peaks
 /// capped at twice it, and starts every segment with an IDR frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,30 @@ pub struct Ladder {
     /// (short side, bit/s), largest first; empty for Apple's ladder.
     rungs: Vec<(u32, u64)>,
     preset: String,
+    scope: Scope,
+}
+
+/// Which video tracks a ladder encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every one.
+    All,
+    /// Only video not every browser decodes (`compat`): HEVC, VVC and the codecs no
+    /// player takes; with `wide`, AV1 and VP9 too (older Safari). A source already in a
+    /// streaming codec is kept beside its rungs.
+    Incompatible { wide: bool },
+}
+
+/// What a ladder does with one video track.
+#[cfg_attr(not(feature = "transcode"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Treatment {
+    /// Published as it is.
+    Keep,
+    /// Replaced by its rungs.
+    Encode,
+    /// Rungs, and the source beside them in an AdaptationSet of its own.
+    EncodeAndKeep,
 }
 
 impl Default for Ladder {
@@ -62,6 +89,21 @@ impl Ladder {
         Ladder {
             rungs: Vec::new(),
             preset: "medium".into(),
+            scope: Scope::All,
+        }
+    }
+
+    /// What this ladder does with a video track of `family`.
+    #[cfg_attr(not(feature = "transcode"), allow(dead_code))]
+    pub(crate) fn treatment(&self, family: Family) -> Treatment {
+        let Scope::Incompatible { wide } = self.scope else {
+            return Treatment::Encode;
+        };
+        match family {
+            Family::Avc => Treatment::Keep,
+            Family::Av1 | Family::Vp9 if !wide => Treatment::Keep,
+            Family::Hevc | Family::Vvc | Family::Av1 | Family::Vp9 => Treatment::EncodeAndKeep,
+            _ => Treatment::Encode,
         }
     }
 
@@ -158,12 +200,24 @@ impl FromStr for Ladder {
     /// bit/s with an optional `k` or `M` (`1080:6000k,720:3000k,360:800k`).
     fn from_str(spec: &str) -> Result<Self> {
         let spec = spec.trim();
-        if spec.eq_ignore_ascii_case("auto") {
-            return Ok(Ladder::auto());
+        let named = match spec.to_ascii_lowercase().as_str() {
+            "auto" => Some(Scope::All),
+            "compat" => Some(Scope::Incompatible { wide: false }),
+            "compat-wide" => Some(Scope::Incompatible { wide: true }),
+            _ => None,
+        };
+        if let Some(scope) = named {
+            return Ok(Ladder {
+                scope,
+                ..Ladder::auto()
+            });
         }
         let invalid = |why: String| Error::InvalidOption {
             name: "ladder",
-            reason: format!("'{spec}': {why} (expected `auto` or `1080:6000k,720:3000k,...`)"),
+            reason: format!(
+                "'{spec}': {why} (expected `auto`, `compat`, `compat-wide` or \
+                 `1080:6000k,720:3000k,...`)"
+            ),
         };
         let mut rungs = Vec::new();
         for part in spec.split(',') {
@@ -197,7 +251,7 @@ impl FromStr for Ladder {
         rungs.dedup();
         Ok(Ladder {
             rungs,
-            preset: "medium".into(),
+            ..Ladder::auto()
         })
     }
 }
@@ -205,7 +259,11 @@ impl FromStr for Ladder {
 impl fmt::Display for Ladder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.rungs.is_empty() {
-            return f.write_str("auto");
+            return f.write_str(match self.scope {
+                Scope::All => "auto",
+                Scope::Incompatible { wide: false } => "compat",
+                Scope::Incompatible { wide: true } => "compat-wide",
+            });
         }
         let parts: Vec<String> = self
             .rungs
@@ -265,5 +323,34 @@ mod tests {
         }
         assert!(Ladder::auto().with_preset("fastest").is_err());
         assert_eq!("AUTO".parse::<Ladder>().expect("auto"), Ladder::auto());
+    }
+
+    #[test]
+    fn compat_encodes_only_what_some_browser_cannot_play() {
+        let all = Ladder::auto();
+        let compat: Ladder = "compat".parse().expect("compat");
+        let wide: Ladder = "compat-wide".parse().expect("compat-wide");
+        assert_eq!(
+            (compat.to_string(), wide.to_string()),
+            ("compat".into(), "compat-wide".into())
+        );
+        use Treatment::*;
+        for (family, a, c, w) in [
+            (Family::Avc, Encode, Keep, Keep),
+            (Family::Hevc, Encode, EncodeAndKeep, EncodeAndKeep),
+            (Family::Av1, Encode, Keep, EncodeAndKeep),
+            (Family::Vp9, Encode, Keep, EncodeAndKeep),
+            (Family::Legacy, Encode, Encode, Encode),
+        ] {
+            assert_eq!(
+                (
+                    all.treatment(family),
+                    compat.treatment(family),
+                    wide.treatment(family)
+                ),
+                (a, c, w),
+                "{family:?}"
+            );
+        }
     }
 }

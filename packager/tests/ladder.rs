@@ -241,3 +241,34 @@ fn a_tiny_rung_never_gets_a_level_browsers_refuse() {
     assert_eq!((video.width, video.height), (Some(110), Some(90)));
     assert_eq!(video.codecs, "avc1.64000B", "level 1.1");
 }
+
+#[test]
+fn compat_encodes_only_what_a_browser_may_not_play_and_keeps_hevc_beside() {
+    let compat = ladder("compat");
+    // HEVC: H.264 rungs, and the HEVC itself in an AdaptationSet of its own.
+    let sink = MemorySink::new();
+    let input = Input::open(common::fixture("hevc_aac.mp4")).unwrap();
+    let options = Options::default().with_ladder(compat.clone());
+    let p = dashpack::package(&[input], &sink, &options, &RunControl::default()).unwrap();
+    let codecs: Vec<&str> = p
+        .representations
+        .iter()
+        .filter(|r| r.content_type == ContentType::Video)
+        .map(|r| &r.codecs[..4])
+        .collect();
+    assert_eq!(codecs, ["avc1", "hvc1"]);
+    let files = sink.into_files();
+    let mpd = String::from_utf8(files[&p.mpd].clone()).unwrap();
+    assert_eq!(mpd.matches("contentType=\"video\"").count(), 2, "{mpd}");
+    // H.264: published exactly as without a ladder.
+    let plain = MemorySink::new();
+    let with = MemorySink::new();
+    for (sink, options) in [
+        (&plain, Options::default()),
+        (&with, Options::default().with_ladder(compat)),
+    ] {
+        let input = Input::open(common::fixture("h264_aac.mp4")).unwrap();
+        dashpack::package(&[input], sink, &options, &RunControl::default()).unwrap();
+    }
+    assert_eq!(plain.into_files(), with.into_files());
+}

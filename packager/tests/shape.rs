@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error", "limits", "lang"],
     &["layout", "source", "sink", "mp4::header"],
-    &["codec", "ladder", "subtitles"],
-    &["crypt"],
+    &["codec", "subtitles"],
+    &["crypt", "ladder"],
     &["mp4"],
     &["carriage"],
     &["described", "options", "presentation"],

@@ -152,6 +152,11 @@ if (ladderBuild()) {
     cases.push({ name: `${name} with ABR over a 150 kbit/s link`, dir: abr, frames, belowTop: videos[0].id, players: ['dashjs'],
       rate: 1, link: { kbps: 150, ms: 0, thenKbps: 150 } });
   }
+  // `compat`: HEVC gets H.264 rungs and stays beside them; Chromium decodes only the
+  // H.264, which the players must choose.
+  const compat = packageInto('ladder-compat-hevc', ['hevc_aac.mp4'], ['--hls', '--ladder', 'compat', '--ladder-preset', 'veryfast']);
+  cases.push({ name: 'ladder compat: hevc_aac with H.264 rungs beside it', dir: compat, frames: videoFrames('hevc_aac.mp4'), fallback: 'hvc1',
+    players: PLAYERS });
 } else {
   console.log('note: this dashpack was built without the `transcode` feature: ladder cases not run');
 }
@@ -304,6 +309,9 @@ async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
   for (const r of precheck ? reps.filter((r) => r.mime !== 'application/mp4') : []) {
     if (!(await page.evaluate(([m, k]) => window.supported(m, k), [r.mime, r.codecs]))) unsupported.push(r);
   }
+  // A presentation that offers a codec beside a fallback (HEVC beside H.264) plays
+  // when the browser takes the fallback: the player must pick it.
+  if (c.fallback) unsupported.splice(0, unsupported.length, ...unsupported.filter((r) => !r.codecs.startsWith(c.fallback)));
   const via = c.link ? `${base}/slow/${c.link.kbps}/for/${c.link.ms}/then/${c.link.thenKbps}` : base;
   const mpd = `${via}/media/${path.relative(root, c.dir)}/${player === 'hlsjs' ? 'master.m3u8' : 'stream.mpd'}`;
   const result = unsupported.length ? null : await page.evaluate((o) => window.runPlayback(o), {

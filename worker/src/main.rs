@@ -91,10 +91,11 @@ enum Command {
         #[arg(long, value_name = "CHANNEL=LANG", value_delimiter = ',', value_parser = specs::caption_language)]
         caption_language: Vec<(String, String)>,
         /// Encode the video to an ABR ladder of H.264 renditions: `auto` (Apple's
-        /// authoring ladder up to the source's size) or `SIZE:BITRATE,...`
-        /// (`1080:6000k,720:3000k`, the size being the short side). Needs a build with
-        /// the `transcode` feature.
-        #[arg(long, value_name = "auto|SIZE:BITRATE,...")]
+        /// authoring ladder up to the source's size), `compat` (only video not every
+        /// browser plays, such as HEVC, kept beside its rungs; `compat-wide`: AV1 and
+        /// VP9 too) or `SIZE:BITRATE,...` (`1080:6000k,720:3000k`, the size being the
+        /// short side). Needs a build with the `transcode` feature.
+        #[arg(long, value_name = "auto|compat|SIZE:BITRATE,...")]
         ladder: Option<dashpack::Ladder>,
         /// x264's preset for the ladder (`ultrafast` .. `placebo`).
         #[arg(long, default_value = "medium", requires = "ladder")]

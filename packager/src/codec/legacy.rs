@@ -3,7 +3,7 @@
 //! without a ladder such a track is refused by name, never dropped.
 
 use super::aac::descriptor;
-use super::{CodecInfo, Family, VISUAL_FIELDS, find_child};
+use super::entry::VISUAL_FIELDS;
 use crate::error::BoxError;
 use crate::mp4::header::Bx;
 
@@ -32,7 +32,15 @@ fn kind_of(fourcc: &[u8; 4]) -> Option<Legacy> {
 
 /// `mp4v`'s object type (ISO/IEC 14496-1 Table 5) and DecoderSpecificInfo.
 fn mp4v(entry: &Bx<'_>) -> Result<Option<(Legacy, Vec<u8>)>, BoxError> {
-    let Some(esds) = find_child(entry, VISUAL_FIELDS, b"esds")? else {
+    let mut esds = None;
+    for child in entry.children_after(VISUAL_FIELDS) {
+        let child = child?;
+        if &child.kind == b"esds" {
+            esds = Some(child);
+            break;
+        }
+    }
+    let Some(esds) = esds else {
         return Ok(None);
     };
     let mut r = esds.body();
@@ -76,30 +84,4 @@ pub(crate) fn decoder(entry: &Bx<'_>) -> Result<Option<(Legacy, Vec<u8>)>, BoxEr
         return mp4v(entry);
     }
     Ok(kind_of(&entry.kind).map(|k| (k, Vec::new())))
-}
-
-/// The entry described for planning (size, pixel aspect); `None` when it is not one
-/// of these codecs.
-pub(crate) fn entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
-    if decoder(entry)?.is_none() {
-        return Ok(None);
-    }
-    let mut r = entry.body();
-    r.skip(24)?;
-    let (width, height) = (r.u16()?, r.u16()?);
-    let sar = match find_child(entry, VISUAL_FIELDS, b"pasp")? {
-        Some(p) => {
-            let mut r = p.body();
-            let (h, v) = (r.u32()?, r.u32()?);
-            (h > 0 && v > 0).then_some((h, v))
-        }
-        None => None,
-    };
-    let codecs = String::from_utf8_lossy(&entry.kind).trim().to_string();
-    Ok(Some(CodecInfo {
-        width,
-        height,
-        sar,
-        ..CodecInfo::plain_audio(entry.kind, Family::Legacy, &codecs, 0, 0)
-    }))
 }

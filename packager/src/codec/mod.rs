@@ -124,7 +124,7 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"vp09" => visual(entry, Family::Vp9),
         b"mp4v" | b"s263" | b"h263" | b"H263" | b"apcn" | b"apch" | b"apcs" | b"apco" | b"ap4h"
         | b"ap4x" | b"dvc " | b"dvcp" | b"dvpp" | b"dv5n" | b"dv5p" | b"dvh5" | b"dvh6"
-        | b"dvhp" | b"dvhq" | b"dvh2" | b"dvh3" => legacy::entry(entry),
+        | b"dvhp" | b"dvhq" | b"dvh2" | b"dvh3" => legacy_visual(entry),
         b"mp4a" => audio(entry, Family::Aac),
         b"Opus" => audio(entry, Family::Opus),
         b"fLaC" => audio(entry, Family::Flac),
@@ -230,14 +230,7 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
         Family::Hevc => hevc::parameter_sets(&cfg),
         _ => Vec::new(),
     };
-    let sar = match find_child(entry, VISUAL_FIELDS, b"pasp")? {
-        Some(p) => {
-            let mut r = p.body();
-            let (h, v) = (r.u32()?, r.u32()?);
-            (h > 0 && v > 0).then_some((h, v))
-        }
-        None => None,
-    };
+    let sar = pasp(entry)?;
     Ok(Some(CodecInfo {
         fourcc: entry.kind,
         family,
@@ -254,6 +247,36 @@ fn visual(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError>
         supplemental,
         dolby_vision: dovi.is_some(),
         pcm: None,
+    }))
+}
+
+/// The pixel aspect ratio of a visual entry's `pasp`, when it has a usable one.
+fn pasp(entry: &Bx<'_>) -> Result<Option<(u32, u32)>, BoxError> {
+    Ok(match find_child(entry, VISUAL_FIELDS, b"pasp")? {
+        Some(p) => {
+            let mut r = p.body();
+            let (h, v) = (r.u32()?, r.u32()?);
+            (h > 0 && v > 0).then_some((h, v))
+        }
+        None => None,
+    })
+}
+
+/// Video no player decodes (see `legacy`), described for planning: its size and pixel
+/// aspect; `None` when FFmpeg has no decoder here for the entry.
+fn legacy_visual(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
+    if legacy::decoder(entry)?.is_none() {
+        return Ok(None);
+    }
+    let mut r = entry.body();
+    r.skip(24)?;
+    let (width, height) = (r.u16()?, r.u16()?);
+    let codecs = String::from_utf8_lossy(&entry.kind).trim().to_string();
+    Ok(Some(CodecInfo {
+        width,
+        height,
+        sar: pasp(entry)?,
+        ..CodecInfo::plain_audio(entry.kind, Family::Legacy, &codecs, 0, 0)
     }))
 }
 

@@ -374,7 +374,7 @@ fn refuse_legacy_video(name: &str, m: &Media) -> Result<()> {
     }
 }
 
-/// Every video track replaced by its ladder's renditions.
+/// Every video track the ladder takes replaced by its renditions (or kept beside them).
 #[cfg(feature = "transcode")]
 fn encode_ladders(
     input: &Input,
@@ -383,9 +383,11 @@ fn encode_ladders(
     target: Rational,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
+    use crate::ladder::Treatment;
     let mut tracks = Vec::with_capacity(m.tracks.len());
     for t in std::mem::take(&mut m.tracks) {
-        if t.track.kind != ContentType::Video {
+        let treatment = ladder.treatment(t.track.codec.family);
+        if t.track.kind != ContentType::Video || treatment == Treatment::Keep {
             tracks.push(t);
             continue;
         }
@@ -404,7 +406,11 @@ fn encode_ladders(
         for n in notes {
             warnings.push(format!("{}: track {}: {n}", input.name(), t.track.id));
         }
+        // The rungs first: the other tracks follow the first video track's cuts.
         tracks.extend(rungs);
+        if treatment == Treatment::EncodeAndKeep {
+            tracks.push(t);
+        }
     }
     m.tracks = tracks;
     Ok(())
