@@ -113,6 +113,12 @@ impl Picture {
     pub fn height(&self) -> u32 {
         self.0.height()
     }
+    /// The pixel aspect ratio the bitstream gives, when it gives one.
+    pub fn pixel_aspect(&self) -> Option<(u32, u32)> {
+        let r = self.0.aspect_ratio();
+        let (n, d) = (r.numerator(), r.denominator());
+        (n > 0 && d > 0).then_some((n as u32, d as u32))
+    }
 }
 
 /// A video decoder fed with one sample at a time, in decode order.

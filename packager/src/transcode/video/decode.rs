@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use dashpack_av::{Decoder, Picture, VideoCodec};
 
-use crate::mp4::sample_table::SampleTable;
+use crate::mp4::sample_table::{Sample, SampleTable};
 use crate::source::Input;
 
 /// Pictures queued per rung ahead of its encoder.
@@ -45,6 +45,31 @@ impl std::fmt::Debug for SharedDecode {
             .field("rungs", &self.receivers.len())
             .finish()
     }
+}
+
+/// The first picture's size and pixel aspect ratio as the bitstream gives them (the
+/// sample entry may not: H.263 and MPEG-4 Part 2 carry the pixel aspect in the
+/// picture headers only), from a decode of the first samples.
+pub(super) fn first_picture(
+    input: &Input,
+    table: &SampleTable,
+    (codec, config): (VideoCodec, &[u8]),
+    timescale: u32,
+    inband: &[Vec<u8>],
+) -> Result<Option<(u32, u32, Option<(u32, u32)>)>, String> {
+    let mut dec = Decoder::new(codec, config, timescale).map_err(|e| e.to_string())?;
+    let (mut data, mut description) = (Vec::new(), 0);
+    // A picture comes out within the decoder's delay; give up after a few seconds'
+    // worth of samples.
+    for s in table.cursor().take(300) {
+        send(input, inband, &mut dec, &s, (&mut data, &mut description))?;
+        if let Some(p) = dec.receive().map_err(|e| e.to_string())? {
+            return Ok(Some((p.width(), p.height(), p.pixel_aspect())));
+        }
+    }
+    dec.finish().map_err(|e| e.to_string())?;
+    let last = dec.receive().map_err(|e| e.to_string())?;
+    Ok(last.map(|p| (p.width(), p.height(), p.pixel_aspect())))
 }
 
 impl SharedDecode {
@@ -106,24 +131,15 @@ impl DecodeJob {
     fn decode_all(&self, senders: &mut Vec<SyncSender<Msg>>) -> Result<(), String> {
         let mut dec =
             Decoder::new(self.codec, &self.config, self.timescale).map_err(|e| e.to_string())?;
-        let mut data = Vec::new();
-        let mut description = 0;
+        let (mut data, mut description) = (Vec::new(), 0);
         for s in self.table.cursor() {
-            data.clear();
-            if let Some(prefix) = self.inband.get((s.description as usize).saturating_sub(1))
-                && (s.sync || s.description != description)
-            {
-                data.extend_from_slice(prefix);
-            }
-            description = s.description;
-            let start = data.len();
-            data.resize(start + s.size as usize, 0);
-            self.input
-                .source()
-                .read_exact_at(&mut data[start..], s.offset)
-                .map_err(|e| format!("reading sample {} at byte {}: {e}", s.index + 1, s.offset))?;
-            dec.send(&data, s.dts as i64 + s.cto, s.dts as i64)
-                .map_err(|e| format!("sample {} (byte {}): {e}", s.index + 1, s.offset))?;
+            send(
+                &self.input,
+                &self.inband,
+                &mut dec,
+                &s,
+                (&mut data, &mut description),
+            )?;
             if !hand_out(&mut dec, senders)? {
                 return Ok(());
             }
@@ -132,6 +148,32 @@ impl DecodeJob {
         hand_out(&mut dec, senders)?;
         Ok(())
     }
+}
+
+/// Sends sample `s` (after its parameter sets when they change: `inband`, per sample
+/// description) to the decoder; `data` and the last description are the caller's.
+fn send(
+    input: &Input,
+    inband: &[Vec<u8>],
+    dec: &mut Decoder,
+    s: &Sample,
+    (data, description): (&mut Vec<u8>, &mut u32),
+) -> Result<(), String> {
+    data.clear();
+    if let Some(prefix) = inband.get((s.description as usize).saturating_sub(1))
+        && (s.sync || s.description != *description)
+    {
+        data.extend_from_slice(prefix);
+    }
+    *description = s.description;
+    let start = data.len();
+    data.resize(start + s.size as usize, 0);
+    input
+        .source()
+        .read_exact_at(&mut data[start..], s.offset)
+        .map_err(|e| format!("reading sample {} at byte {}: {e}", s.index + 1, s.offset))?;
+    dec.send(data, s.dts as i64 + s.cto, s.dts as i64)
+        .map_err(|e| format!("sample {} (byte {}): {e}", s.index + 1, s.offset))
 }
 
 /// Every picture the decoder has ready, to every rung; false when no rung listens.

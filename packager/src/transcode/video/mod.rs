@@ -57,7 +57,17 @@ pub(crate) fn ladder_tracks(
     let decoder = decoder_config(t).map_err(|why| frames.fail(why))?;
     frames.shown = shown_times(&t.table).map_err(|why| frames.fail(why))?;
     frames.idr = segment_starts(&frames.shown, t.edit.media_time, t.timescale, target);
-    let (width, height) = display_size(t, frames.turn);
+    // The picture as decoded: its size and pixel aspect win over the sample entry's.
+    let first = decode::first_picture(
+        input,
+        &t.table,
+        (decoder.0, &decoder.1),
+        t.timescale,
+        &t.inband,
+    )
+    .map_err(|why| frames.fail(format!("decoding: {why}")))?
+    .ok_or_else(|| frames.fail("the decoder gives no picture"))?;
+    let (width, height) = display_size(first, t.codec.sar, frames.turn);
     let (renditions, notes) = ladder.renditions(width, height);
     let rate = frame_rate(&t.table, &frames.shown, t.timescale);
     let gop = longest_run(&frames.idr);
@@ -419,10 +429,15 @@ fn upright_tkhd(tkhd: &[u8], width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-/// The picture as shown: coded size stretched by the pixel aspect ratio, turned.
-fn display_size(t: &Track, turn: Turn) -> (u32, u32) {
-    let (mut w, h) = (u32::from(t.codec.width), u32::from(t.codec.height));
-    if let Some((hs, vs)) = t.codec.sar.filter(|&(h, v)| h > 0 && v > 0) {
+/// The picture as shown: its size stretched by the pixel aspect ratio (the bitstream's,
+/// else the `pasp` box's), turned.
+fn display_size(
+    (w, h, aspect): (u32, u32, Option<(u32, u32)>),
+    pasp: Option<(u32, u32)>,
+    turn: Turn,
+) -> (u32, u32) {
+    let mut w = w;
+    if let Some((hs, vs)) = aspect.or(pasp).filter(|&(h, v)| h > 0 && v > 0) {
         w = u32::try_from(u64::from(w) * u64::from(hs) / u64::from(vs)).unwrap_or(w);
     }
     match turn {
