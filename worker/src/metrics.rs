@@ -41,6 +41,10 @@ pub struct Metrics {
     jobs: Family<Outcome, Counter>,
     stages: Family<Stage, Histogram>,
     in_flight: Gauge<i64, AtomicI64>,
+    /// Media bytes written and to write by the jobs in flight: their progress, for a
+    /// long job (a ladder) that holds a message for many minutes.
+    bytes_done: Gauge<i64, AtomicI64>,
+    bytes_total: Gauge<i64, AtomicI64>,
     /// A consumer is registered on a live channel.
     consuming: Arc<AtomicBool>,
     /// A publisher channel is open or can be reopened (shared with the `Publisher`).
@@ -75,11 +79,25 @@ impl Metrics {
         );
         let in_flight = Gauge::<i64, AtomicI64>::default();
         registry.register("jobs_in_flight", "Jobs being processed", in_flight.clone());
+        let bytes_done = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "packaging_bytes_done",
+            "Media bytes the jobs in flight have written",
+            bytes_done.clone(),
+        );
+        let bytes_total = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "packaging_bytes_total",
+            "Media bytes the jobs in flight will write when done",
+            bytes_total.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             jobs,
             stages,
             in_flight,
+            bytes_done,
+            bytes_total,
             consuming: Arc::new(AtomicBool::new(false)),
             publishing: Arc::new(AtomicBool::new(false)),
             open_connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
@@ -100,6 +118,15 @@ impl Metrics {
                 stage: stage.to_string(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A job's share of the progress gauges, taken back when it drops.
+    pub fn job_progress(&self) -> JobProgress {
+        JobProgress {
+            done: self.bytes_done.clone(),
+            total: self.bytes_total.clone(),
+            last: Default::default(),
+        }
     }
 
     /// Counts a job in flight until the guard drops.
@@ -224,10 +251,66 @@ impl Metrics {
     }
 }
 
+/// One job's progress in the gauges: each update adds what changed since the last.
+pub struct JobProgress {
+    done: Gauge<i64, AtomicI64>,
+    total: Gauge<i64, AtomicI64>,
+    last: std::sync::Mutex<(i64, i64)>,
+}
+
+impl JobProgress {
+    pub fn update(&self, done: u64, total: u64) {
+        let (done, total) = (
+            i64::try_from(done).unwrap_or(i64::MAX),
+            i64::try_from(total).unwrap_or(i64::MAX),
+        );
+        if let Ok(mut last) = self.last.lock() {
+            self.done.inc_by(done - last.0);
+            self.total.inc_by(total - last.1);
+            *last = (done, total);
+        }
+    }
+}
+
+impl Drop for JobProgress {
+    fn drop(&mut self) {
+        if let Ok(last) = self.last.lock() {
+            self.done.dec_by(last.0);
+            self.total.dec_by(last.1);
+        }
+    }
+}
+
 pub struct InFlight(Gauge<i64, AtomicI64>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_progress_adds_up_across_jobs_and_leaves_with_them() {
+        let m = Metrics::new();
+        let a = m.job_progress();
+        let b = m.job_progress();
+        a.update(10, 100);
+        a.update(40, 100);
+        b.update(5, 50);
+        let text = m.render();
+        assert!(text.contains("dashpack_packaging_bytes_done 45"), "{text}");
+        assert!(
+            text.contains("dashpack_packaging_bytes_total 150"),
+            "{text}"
+        );
+        drop(a);
+        let text = m.render();
+        assert!(text.contains("dashpack_packaging_bytes_done 5"), "{text}");
+        drop(b);
+        assert!(m.render().contains("dashpack_packaging_bytes_total 0"));
     }
 }

@@ -329,11 +329,14 @@ pub async fn run(ctx: &Context, msg: &JobMessage, ids: Ids) -> Result<JobResult,
     if let Some(ladder) = &ctx.cfg.ladder {
         options = options.with_ladder(ladder.clone());
     }
+    let progress = Arc::new(ctx.metrics.job_progress());
     let run = dashpack::RunControl::default()
         .with_cancel(cancel.clone())
         .with_progress({
             let first_segment = first_segment.clone();
-            move |_| {
+            let progress = progress.clone();
+            move |p| {
+                progress.update(p.bytes_done, p.bytes_total);
                 if first_segment.set(Instant::now()).is_ok() {
                     state(&ids, "ENCODING", started);
                 }
