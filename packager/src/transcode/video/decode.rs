@@ -47,6 +47,9 @@ impl std::fmt::Debug for SharedDecode {
     }
 }
 
+/// A picture's width, height and pixel aspect ratio (when the bitstream gives one).
+pub(super) type Shown = (u32, u32, Option<(u32, u32)>);
+
 /// The first picture's size and pixel aspect ratio as the bitstream gives them (the
 /// sample entry may not: H.263 and MPEG-4 Part 2 carry the pixel aspect in the
 /// picture headers only), from a decode of the first samples.
@@ -56,7 +59,7 @@ pub(super) fn first_picture(
     (codec, config): (VideoCodec, &[u8]),
     timescale: u32,
     inband: &[Vec<u8>],
-) -> Result<Option<(u32, u32, Option<(u32, u32)>)>, String> {
+) -> Result<Option<Shown>, String> {
     let mut dec = Decoder::new(codec, config, timescale).map_err(|e| e.to_string())?;
     let (mut data, mut description) = (Vec::new(), 0);
     // A picture comes out within the decoder's delay; give up after a few seconds'

@@ -25,7 +25,7 @@ use crate::codec::{self, Family, annexb};
 use crate::error::BoxError;
 use crate::ladder::{Ladder, Rendition};
 use crate::mp4::file::sample_stats;
-use crate::mp4::header::{fourcc_str, whole_box};
+use crate::mp4::header::{Bx, fourcc_str, whole_box};
 use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 use crate::mp4::write::video_entry::avc1_stsd;
@@ -130,6 +130,14 @@ pub(crate) fn ladder_tracks(
     Ok((out, notes))
 }
 
+/// The first sample entry of an `stsd` (after its version, flags and entry count).
+fn first_entry<'a>(stsd: &Bx<'a>) -> std::result::Result<Bx<'a>, String> {
+    stsd.children_after(8)
+        .next()
+        .ok_or("no sample entry")?
+        .map_err(box_err)
+}
+
 /// A box of dashpack's own that does not read back: a bug, said plainly.
 fn box_err(e: BoxError) -> String {
     format!("{} at byte {}: {}", e.path, e.offset, e.kind)
@@ -160,12 +168,7 @@ fn settings(
 /// `avcC`, `hvcC`, `av1C`; VP9 needs none).
 fn decoder_config(t: &Track) -> std::result::Result<(VideoCodec, Vec<u8>), String> {
     let stsd = whole_box(&t.stsd).ok_or("no sample description")?;
-    // stsd: version and flags, entry count, then the first entry.
-    let entry = stsd
-        .children_after(8)
-        .next()
-        .ok_or("no sample entry")?
-        .map_err(box_err)?;
+    let entry = first_entry(&stsd)?;
     if t.codec.family == Family::Legacy {
         let (kind, config) = codec::legacy::decoder(&entry)
             .map_err(box_err)?
@@ -361,11 +364,7 @@ fn rewrite_track(
     );
     t.stsd = avc1_stsd(w, h, avc_config);
     let stsd = whole_box(&t.stsd).ok_or("no sample description")?;
-    let entry = stsd
-        .children_after(8)
-        .next()
-        .ok_or("no sample entry")?
-        .map_err(box_err)?;
+    let entry = first_entry(&stsd)?;
     t.codec = codec::parse_sample_entry(&entry)
         .map_err(box_err)?
         .ok_or("the encoder's sample entry does not read back")?;
@@ -431,11 +430,7 @@ fn upright_tkhd(tkhd: &[u8], width: u32, height: u32) -> Vec<u8> {
 
 /// The picture as shown: its size stretched by the pixel aspect ratio (the bitstream's,
 /// else the `pasp` box's), turned.
-fn display_size(
-    (w, h, aspect): (u32, u32, Option<(u32, u32)>),
-    pasp: Option<(u32, u32)>,
-    turn: Turn,
-) -> (u32, u32) {
+fn display_size((w, h, aspect): decode::Shown, pasp: Option<(u32, u32)>, turn: Turn) -> (u32, u32) {
     let mut w = w;
     if let Some((hs, vs)) = aspect.or(pasp).filter(|&(h, v)| h > 0 && v > 0) {
         w = u32::try_from(u64::from(w) * u64::from(hs) / u64::from(vs)).unwrap_or(w);
