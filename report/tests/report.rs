@@ -241,6 +241,8 @@ fn every_fixture_reads_back_without_a_warning() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".mp4") || n.ends_with(".mov") || n.ends_with(".m4a"))
+        // MPEG-4 Part 2 is packaged only through a ladder (packager/tests/ladder.rs).
+        .filter(|n| !n.starts_with("mpeg4_"))
         .collect();
     names.sort();
     assert!(names.len() > 30, "{names:?}");
