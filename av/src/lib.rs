@@ -318,6 +318,14 @@ pub struct H264Encoder {
     delay: u32,
 }
 
+impl fmt::Debug for H264Encoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("H264Encoder")
+            .field("delay", &self.delay)
+            .finish_non_exhaustive()
+    }
+}
+
 impl H264Encoder {
     pub fn new(s: &H264Settings) -> Result<Self> {
         let e = Self::open(s, None)?;

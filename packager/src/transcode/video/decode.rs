@@ -2,7 +2,7 @@
 //! rung through a channel a few pictures deep: memory is a few pictures per rung, and
 //! the slowest encoder sets the pace.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use dashpack_av::{Decoder, Picture, VideoCodec};
@@ -183,15 +183,9 @@ fn send(
 fn hand_out(dec: &mut Decoder, senders: &mut Vec<SyncSender<Msg>>) -> Result<bool, String> {
     while let Some(p) = dec.receive().map_err(|e| e.to_string())? {
         let p = Arc::new(p);
-        senders.retain(|tx| {
-            // A full channel waits for its rung; a closed one (the rung stopped) is
-            // dropped.
-            match tx.try_send(Msg::Picture(Arc::clone(&p))) {
-                Ok(()) => true,
-                Err(TrySendError::Full(m)) => tx.send(m).is_ok(),
-                Err(TrySendError::Disconnected(_)) => false,
-            }
-        });
+        // A full channel waits for its rung; a closed one (the rung stopped) is
+        // dropped.
+        senders.retain(|tx| tx.send(Msg::Picture(Arc::clone(&p))).is_ok());
         if senders.is_empty() {
             return Ok(false);
         }

@@ -31,7 +31,7 @@ use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 use crate::mp4::write::video_entry::avc1_stsd;
 use crate::source::Input;
 use decode::SharedDecode;
-use rung::{Encoder, Frames, RungSamples};
+use rung::{Frames, RungSamples};
 
 /// The renditions of `source`'s video as tracks to write, largest first, with a note
 /// for each rung left out. `target` is the segment duration (num / den seconds).
@@ -55,10 +55,11 @@ pub(crate) fn ladder_tracks(
         return Err(frames.fail("the track is encrypted"));
     }
     let decoder = decoder_config(t).map_err(|why| frames.fail(why))?;
-    frames.shown = shown_times(&t.table).map_err(|why| frames.fail(why))?;
+    let (shown, last_duration) = shown_times(&t.table).map_err(|why| frames.fail(why))?;
+    frames.shown = shown;
     frames.idr = segment_starts(&frames.shown, t.edit.media_time, t.timescale, target);
     // The picture as decoded: its size and pixel aspect win over the sample entry's.
-    let first = decode::first_picture(
+    let picture = decode::first_picture(
         input,
         &t.table,
         (decoder.0, &decoder.1),
@@ -67,9 +68,9 @@ pub(crate) fn ladder_tracks(
     )
     .map_err(|why| frames.fail(format!("decoding: {why}")))?
     .ok_or_else(|| frames.fail("the decoder gives no picture"))?;
-    let (width, height) = display_size(first, t.codec.sar, frames.turn);
+    let (width, height) = display_size(picture, t.codec.sar, frames.turn);
     let (renditions, notes) = ladder.renditions(width, height);
-    let rate = frame_rate(&t.table, &frames.shown, t.timescale);
+    let rate = frame_rate(&frames.shown, last_duration, t.timescale);
     let gop = longest_run(&frames.idr);
 
     // The rungs encode side by side: the cores shared between them, not each
@@ -94,7 +95,7 @@ pub(crate) fn ladder_tracks(
         .ok_or_else(|| frames.fail("no frames"))?;
     let step = frames.shown.get(1).map_or(1, |s| s - first).max(1);
     frames.base = first - i64::from(delay) * step;
-    let table = rung_table(&frames.shown, &frames.idr, &t.table, delay, frames.base);
+    let table = rung_table(&frames, delay, step, last_duration);
 
     let frames = Arc::new(frames);
     let shared = Arc::new(SharedDecode::new(
@@ -123,7 +124,7 @@ pub(crate) fn ladder_tracks(
                 frames: Arc::clone(&frames),
                 rung: i,
                 settings,
-                encoder: Mutex::new(Some(Encoder(enc))),
+                encoder: Mutex::new(Some(enc)),
             })),
         });
     }
@@ -201,8 +202,16 @@ fn decoder_config(t: &Track) -> std::result::Result<(VideoCodec, Vec<u8>), Strin
 
 /// Every sample's presentation time, ascending; two frames shown at one time cannot
 /// be encoded as a stream.
-fn shown_times(table: &SampleTable) -> std::result::Result<Vec<i64>, String> {
-    let mut shown: Vec<i64> = table.cursor().map(|s| s.dts as i64 + s.cto).collect();
+/// Also the last sample's duration (at least 1), from the same walk of the table.
+fn shown_times(table: &SampleTable) -> std::result::Result<(Vec<i64>, u32), String> {
+    let mut last = 1;
+    let mut shown: Vec<i64> = table
+        .cursor()
+        .map(|s| {
+            last = s.duration.max(1);
+            s.dts as i64 + s.cto
+        })
+        .collect();
     shown.sort_unstable();
     if let Some(w) = shown.windows(2).find(|w| w[0] == w[1]) {
         return Err(format!("two frames are shown at media time {}", w[0]));
@@ -210,7 +219,7 @@ fn shown_times(table: &SampleTable) -> std::result::Result<Vec<i64>, String> {
     if shown.len() != table.count as usize {
         return Err("the sample table ends early".into());
     }
-    Ok(shown)
+    Ok((shown, last))
 }
 
 /// IDR positions: the first frame, and the first at or after each multiple of the
@@ -259,11 +268,8 @@ fn longest_run(idr: &[bool]) -> u32 {
 }
 
 /// The average frame rate, as a fraction that fits FFmpeg's.
-fn frame_rate(table: &SampleTable, shown: &[i64], timescale: u32) -> (i32, i32) {
-    let last = table
-        .cursor()
-        .last()
-        .map_or(1, |s| i64::from(s.duration.max(1)));
+fn frame_rate(shown: &[i64], last_duration: u32, timescale: u32) -> (i32, i32) {
+    let last = i64::from(last_duration);
     let span =
         (shown.last().copied().unwrap_or(0) - shown.first().copied().unwrap_or(0) + last).max(1);
     let (mut num, mut den) = (
@@ -283,27 +289,21 @@ fn gcd(a: i128, b: i128) -> i128 {
 }
 
 /// The rung's sample table: decode time `i` is presentation time `i - delay` (before
-/// the first, one frame step apart), less `base`; composition offsets as if shown in
+/// the first, `step` apart from 0), less `base`; composition offsets as if shown in
 /// decode order (the encoder's are set as it writes); a keyframe at each IDR.
-fn rung_table(
-    shown: &[i64],
-    idr: &[bool],
-    source: &SampleTable,
-    delay: u32,
-    base: i64,
-) -> SampleTable {
+fn rung_table(frames: &Frames, delay: u32, step: i64, last_duration: u32) -> SampleTable {
+    let (shown, idr, base) = (&frames.shown, &frames.idr, frames.base);
     let n = shown.len();
     let d = delay as usize;
-    let first = shown.first().copied().unwrap_or(0);
-    let step = shown.get(1).map_or(1, |s| s - first).max(1);
+    // `base` is the first frame's time less `delay` steps: the first `delay` decode
+    // times are 0, step, 2 step, ...
     let dts = |i: usize| -> i64 {
         if i < d {
-            first - (d - i) as i64 * step - base
+            i as i64 * step
         } else {
             shown[i - d] - base
         }
     };
-    let last_duration = source.cursor().last().map_or(1, |s| s.duration.max(1));
     let mut stts: Vec<(u32, u32)> = Vec::new();
     let mut ctts: Vec<(u32, i64)> = Vec::new();
     for (i, &at) in shown.iter().enumerate() {

@@ -53,16 +53,7 @@ pub(super) struct RungSamples {
     pub rung: usize,
     pub settings: H264Settings,
     /// The encoder opened while planning: its SPS and PPS are the init segment's.
-    pub encoder: Mutex<Option<Encoder>>,
-}
-
-/// [`H264Encoder`] made `Debug` for the plan's printout.
-pub(super) struct Encoder(pub H264Encoder);
-
-impl std::fmt::Debug for Encoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("H264Encoder")
-    }
+    pub encoder: Mutex<Option<H264Encoder>>,
 }
 
 impl MadeSamples for RungSamples {
@@ -71,11 +62,12 @@ impl MadeSamples for RungSamples {
             .decode
             .pictures(self.rung)
             .ok_or_else(|| Error::internal("a ladder rung was started twice"))?;
-        let planned = self.encoder.lock().ok().and_then(|mut e| e.take());
-        let encoder = match planned {
-            Some(Encoder(e)) => e,
-            None => return Err(Error::internal("a ladder rung was started twice")),
-        };
+        let encoder = self
+            .encoder
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+            .ok_or_else(|| Error::internal("a ladder rung was started twice"))?;
         Ok(Box::new(RungMaker {
             frames: &self.frames,
             pictures,
