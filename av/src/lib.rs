@@ -190,16 +190,26 @@ pub struct Scaler {
     width: u32,
     height: u32,
     turn: Turn,
+    format: format::Pixel,
 }
 
 impl Scaler {
-    /// Pictures of `width` x `height` as shown, after `turn`.
+    /// Pictures of `width` x `height` as shown, after `turn`, for a video encoder.
     pub fn new(width: u32, height: u32, turn: Turn) -> Self {
         Scaler {
             ctx: None,
             width,
             height,
             turn,
+            format: format::Pixel::YUV420P,
+        }
+    }
+
+    /// The same for still pictures ([`Tile`]): full-range 4:2:0, as JPEG has it.
+    pub fn for_stills(width: u32, height: u32, turn: Turn) -> Self {
+        Scaler {
+            format: format::Pixel::YUVJ420P,
+            ..Scaler::new(width, height, turn)
         }
     }
 
@@ -221,7 +231,7 @@ impl Scaler {
                     s.format(),
                     s.width(),
                     s.height(),
-                    format::Pixel::YUV420P,
+                    self.format,
                     w,
                     h,
                     scaling::Flags::BICUBIC,
@@ -229,7 +239,7 @@ impl Scaler {
                 .map_err(fail("setting up the scaler"))?,
             );
         }
-        let mut out = frame::Video::new(format::Pixel::YUV420P, w, h);
+        let mut out = frame::Video::new(self.format, w, h);
         if let Some(ctx) = self.ctx.as_mut() {
             ctx.run(s, &mut out).map_err(fail("scaling"))?;
         }
@@ -248,7 +258,7 @@ fn rotate(src: &frame::Video, turn: Turn) -> frame::Video {
         Turn::Right | Turn::Left => (h, w),
         _ => (w, h),
     };
-    let mut out = frame::Video::new(format::Pixel::YUV420P, ow as u32, oh as u32);
+    let mut out = frame::Video::new(src.format(), ow as u32, oh as u32);
     for p in 0..3 {
         let (pw, ph) = if p == 0 {
             (w, h)
@@ -280,6 +290,84 @@ fn rotate(src: &frame::Video, turn: Turn) -> frame::Video {
 
 /// A picture ready for an encoder.
 pub struct Frame(frame::Video);
+
+impl Frame {
+    pub fn width(&self) -> u32 {
+        self.0.width()
+    }
+    pub fn height(&self) -> u32 {
+        self.0.height()
+    }
+}
+
+/// A grid of still pictures in one image (thumbnail tiles), full-range 4:2:0, black
+/// where nothing is placed.
+pub struct Tile(frame::Video);
+
+impl Tile {
+    pub fn new(width: u32, height: u32) -> Self {
+        let mut f = frame::Video::new(format::Pixel::YUVJ420P, width, height);
+        for (p, value) in [(0, 0u8), (1, 128), (2, 128)] {
+            f.data_mut(p).fill(value);
+        }
+        Tile(f)
+    }
+
+    /// Copies `picture` (from [`Scaler::for_stills`]) with its top left corner at
+    /// (`x`, `y`), both even; what falls outside the tile is cut off.
+    pub fn place(&mut self, picture: &Frame, x: u32, y: u32) {
+        let (src, dst) = (&picture.0, &mut self.0);
+        for p in 0..3 {
+            let shift = u32::from(p > 0);
+            let (sw, sh) = (
+                src.width().div_ceil(1 << shift) as usize,
+                src.height().div_ceil(1 << shift) as usize,
+            );
+            let (dw, dh) = (
+                dst.width().div_ceil(1 << shift) as usize,
+                dst.height().div_ceil(1 << shift) as usize,
+            );
+            let (x, y) = ((x >> shift) as usize, (y >> shift) as usize);
+            if x >= dw || y >= dh {
+                continue;
+            }
+            let w = sw.min(dw - x);
+            let (ss, ds) = (src.stride(p), dst.stride(p));
+            let sdata = src.data(p);
+            let ddata = dst.data_mut(p);
+            for row in 0..sh.min(dh - y) {
+                let to = (y + row) * ds + x;
+                ddata[to..to + w].copy_from_slice(&sdata[row * ss..row * ss + w]);
+            }
+        }
+    }
+
+    /// The tile as a baseline JPEG; `quality` is FFmpeg's scale (2 best, 31 worst).
+    pub fn jpeg(&mut self, quality: u32) -> Result<Vec<u8>> {
+        init()?;
+        let mjpeg = codec::encoder::find(codec::Id::MJPEG)
+            .ok_or_else(|| Error("FFmpeg has no JPEG encoder".into()))?;
+        let mut ctx = Context::new_with_codec(mjpeg);
+        ctx.set_flags(codec::Flags::QSCALE);
+        let mut enc = ctx.encoder().video().map_err(fail("the JPEG encoder"))?;
+        enc.set_width(self.0.width());
+        enc.set_height(self.0.height());
+        enc.set_format(format::Pixel::YUVJ420P);
+        enc.set_time_base(Rational::new(1, 25));
+        // FF_QP2LAMBDA: the quantiser scale in lambda units.
+        enc.set_global_quality(quality.clamp(2, 31) as i32 * 118);
+        let mut enc = enc
+            .open_as(mjpeg)
+            .map_err(fail("opening the JPEG encoder"))?;
+        self.0.set_pts(Some(0));
+        enc.send_frame(&self.0).map_err(fail("encoding a JPEG"))?;
+        enc.send_eof().map_err(fail("encoding a JPEG"))?;
+        let mut p = Packet::empty();
+        enc.receive_packet(&mut p)
+            .map_err(fail("encoding a JPEG"))?;
+        Ok(p.data().unwrap_or_default().to_vec())
+    }
+}
 
 /// How one H.264 rendition is encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]

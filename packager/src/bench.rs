@@ -91,6 +91,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
                     time,
                     duration,
                     bytes,
+                    key_bytes: 0,
                 })
                 .collect()
         })
@@ -132,7 +133,7 @@ pub fn write_mpd_for(reps: &[RepDescription]) -> Option<String> {
             role: None,
         })
         .collect();
-    mpd::write(&inputs, &[], Timeline::Number)
+    mpd::write(&inputs, &[], &[], Timeline::Number)
         .ok()
         .map(|w| w.xml)
 }

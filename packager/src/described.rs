@@ -11,6 +11,9 @@ pub(crate) struct BuiltSegment {
     pub time: u64,
     pub duration: u64,
     pub bytes: u64,
+    /// Video whose segment starts with a sync sample: the bytes from the segment's
+    /// start to the end of that sample (an HLS I-frame's byte range); 0 otherwise.
+    pub key_bytes: u64,
 }
 
 /// What the MPD needs to know about one written Representation.
@@ -79,4 +82,69 @@ pub(crate) struct RepProtection<'a> {
     pub pssh: &'a [Pssh],
     /// ClearKey license URL, when ClearKey is signalled.
     pub clearkey_laurl: Option<String>,
+}
+
+/// Seek-bar previews made from a ladder's decode (DASH-IF thumbnail tiles): the plan,
+/// known before anything is decoded, and the JPEG tiles, left here by the decoder when
+/// it has given its last picture.
+#[derive(Debug)]
+pub(crate) struct Thumbnails {
+    /// For messages: the input and the video track the thumbnails show.
+    pub file: String,
+    pub track: u32,
+    /// One thumbnail's size; a tile is `columns` x `rows` of them.
+    pub width: u32,
+    pub height: u32,
+    pub columns: u32,
+    pub rows: u32,
+    /// Seconds between thumbnails, as a fraction.
+    pub interval: (u64, u64),
+    /// Thumbnails in all; the last tile may be part empty.
+    pub count: usize,
+    pub tiles: std::sync::Mutex<Option<Result<Vec<Vec<u8>>, String>>>,
+    pub ready: std::sync::Condvar,
+}
+
+impl Thumbnails {
+    pub fn per_tile(&self) -> usize {
+        (self.columns * self.rows) as usize
+    }
+
+    /// Tiles needed for every thumbnail.
+    pub fn tile_count(&self) -> usize {
+        self.count.div_ceil(self.per_tile())
+    }
+
+    /// The decoder's thread, as it ends: the tiles, or why there are none.
+    pub fn deposit(&self, result: Result<Vec<Vec<u8>>, String>) {
+        if let Ok(mut tiles) = self.tiles.lock() {
+            *tiles = Some(result);
+        }
+        self.ready.notify_all();
+    }
+
+    /// The tiles, once, waiting for the decoder's thread to leave them (it may still
+    /// be writing the last tile when the rungs have their last pictures). Ask only
+    /// after the rungs were written: the decoder ran to its end.
+    pub fn take_tiles(&self) -> Result<Vec<Vec<u8>>, String> {
+        let poisoned = |_| "the thumbnail maker panicked".to_string();
+        let mut tiles = self.tiles.lock().map_err(poisoned)?;
+        loop {
+            if let Some(result) = tiles.take() {
+                return result;
+            }
+            tiles = self.ready.wait(tiles).map_err(poisoned)?;
+        }
+    }
+}
+
+/// Written thumbnail tiles: one image AdaptationSet.
+#[derive(Debug, Clone)]
+pub(crate) struct ImageInput<'a> {
+    pub id: &'a str,
+    /// The tiles' path, with `$Number$` (from 1).
+    pub media: &'a str,
+    pub set: &'a Thumbnails,
+    /// The largest tile's bytes.
+    pub largest: u64,
 }

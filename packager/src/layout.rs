@@ -9,7 +9,9 @@
 //! video-1/seg-1.m4s                its media segments ($Number$ or $Time$)
 //! video-1/media.mp4                its one file (on-demand profile)
 //! video-1/playlist.m3u8            its HLS media playlist
+//! video-1/iframes.m3u8             its HLS I-frame playlist (byte ranges of its segments)
 //! text-1/subtitles.vtt             a WebVTT sidecar (and text-1/playlist.m3u8)
+//! image-1/tile-1.jpg               thumbnail tiles ($Number$), made with a ladder
 //! ```
 
 use std::fmt;
@@ -61,6 +63,7 @@ pub const MULTIVARIANT: &str = "master.m3u8";
 const SUBTITLES: &str = "subtitles.vtt";
 const TTML_SUBTITLES: &str = "subtitles.ttml";
 const PLAYLIST: &str = "playlist.m3u8";
+const IFRAME_PLAYLIST: &str = "iframes.m3u8";
 /// A Representation's init segment (live profile), inside its folder.
 pub(crate) const INIT_FILE: &str = "init.mp4";
 /// A Representation's one file (on-demand profile), inside its folder.
@@ -77,16 +80,19 @@ pub enum ContentType {
     Audio,
     /// A WebVTT sidecar file.
     Text,
+    /// Thumbnail tiles (JPEG) for seek-bar previews.
+    Image,
 }
 
 impl ContentType {
-    /// `video`, `audio` or `text`: the MPD's `@contentType`, and the start of a
-    /// Representation's id and folder name.
+    /// `video`, `audio`, `text` or `image`: the MPD's `@contentType`, and the start of
+    /// a Representation's id and folder name.
     pub fn as_str(self) -> &'static str {
         match self {
             ContentType::Video => "video",
             ContentType::Audio => "audio",
             ContentType::Text => "text",
+            ContentType::Image => "image",
         }
     }
 }
@@ -120,6 +126,9 @@ impl FileKind {
             FileKind::Init(ContentType::Text) | FileKind::Media(ContentType::Text) => {
                 "application/mp4"
             }
+            FileKind::Init(ContentType::Image) | FileKind::Media(ContentType::Image) => {
+                "image/jpeg"
+            }
             FileKind::Init(_) | FileKind::Media(_) => "video/mp4",
             FileKind::Subtitles => "text/vtt",
             FileKind::TtmlSubtitles => "application/ttml+xml",
@@ -137,19 +146,30 @@ pub fn file_kind(path: &str, mpd_name: &str) -> Option<FileKind> {
         return Some(FileKind::Playlist);
     }
     let (rep, file) = path.split_once('/')?;
-    let content = [ContentType::Video, ContentType::Audio, ContentType::Text]
-        .into_iter()
-        .find(|c| {
-            rep.strip_prefix(c.as_str())
-                .is_some_and(|n| n.starts_with('-'))
-        })?;
+    let content = [
+        ContentType::Video,
+        ContentType::Audio,
+        ContentType::Text,
+        ContentType::Image,
+    ]
+    .into_iter()
+    .find(|c| {
+        rep.strip_prefix(c.as_str())
+            .is_some_and(|n| n.starts_with('-'))
+    })?;
     if file.contains('/') {
         return None;
     }
     match file {
         PLAYLIST => Some(FileKind::Playlist),
+        IFRAME_PLAYLIST if content == ContentType::Video => Some(FileKind::Playlist),
         SUBTITLES if content == ContentType::Text => Some(FileKind::Subtitles),
         TTML_SUBTITLES if content == ContentType::Text => Some(FileKind::TtmlSubtitles),
+        f if content == ContentType::Image => f
+            .strip_prefix("tile-")
+            .and_then(|n| n.strip_suffix(".jpg"))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|_| FileKind::Media(content)),
         INIT_FILE => Some(FileKind::Init(content)),
         ON_DEMAND_FILE => Some(FileKind::Media(content)),
         f if f.starts_with("seg-") && f.ends_with(".m4s") => Some(FileKind::Media(content)),
@@ -194,6 +214,19 @@ pub(crate) fn media_playlist_path(rep: &str) -> String {
     format!("{rep}/{PLAYLIST}")
 }
 
+pub(crate) fn iframe_playlist_path(rep: &str) -> String {
+    format!("{rep}/{IFRAME_PLAYLIST}")
+}
+
+/// Thumbnail tiles, numbered from 1: the SegmentTemplate's `@media`, and tile `n`.
+pub(crate) fn tile_template(rep: &str) -> String {
+    format!("{rep}/tile-$Number$.jpg")
+}
+
+pub(crate) fn tile_path(rep: &str, n: usize) -> String {
+    format!("{rep}/tile-{n}.jpg")
+}
+
 /// A subtitle file inside its Representation's folder, and the path from the MPD.
 pub(crate) const SUBTITLE_FILE: &str = SUBTITLES;
 
@@ -232,6 +265,11 @@ mod tests {
             (on_demand_path("audio-3"), "audio/mp4"),
             (subtitle_path("text-1", false), "text/vtt"),
             (subtitle_path("text-1", true), "application/ttml+xml"),
+            (tile_path("image-1", 12), "image/jpeg"),
+            (
+                iframe_playlist_path("video-2"),
+                "application/vnd.apple.mpegurl",
+            ),
         ];
         let content_type = |p: &str, mpd: &str| {
             file_kind(p, mpd).map_or("application/octet-stream", FileKind::content_type)
@@ -245,6 +283,14 @@ mod tests {
         );
         assert_eq!(
             content_type("video-1/x/seg-1.m4s", DEFAULT_MPD),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            content_type("image-1/tile-x.jpg", DEFAULT_MPD),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            content_type("video-1/tile-1.jpg", DEFAULT_MPD),
             "application/octet-stream"
         );
         assert_eq!(

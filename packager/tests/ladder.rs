@@ -274,3 +274,77 @@ fn compat_encodes_only_what_a_browser_may_not_play_and_keeps_hevc_beside() {
     }
     assert_eq!(plain.into_files(), with.into_files());
 }
+
+/// A picture as 8-bit grey pixels, from FFmpeg: `filter` picks and shapes it.
+fn grey(file: &Path, filter: &str) -> Vec<u8> {
+    common::run(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(file)
+            .args(["-vf", filter, "-frames:v", "1"])
+            .args(["-pix_fmt", "gray", "-f", "rawvideo", "-"]),
+    )
+}
+
+fn psnr_of(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
+}
+
+#[test]
+fn thumbnail_tiles_show_the_picture_at_each_segment_start() {
+    let source = common::fixture("h264_aac.mp4");
+    let out = out_dir("ladder_thumbnails");
+    let options = Options::default()
+        .with_force(true)
+        .with_segment_duration(2.0)
+        .with_ladder(ladder("120:150k"));
+    let p = dashpack::package_files(&[&source], &out, &options).unwrap();
+    let image = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Image)
+        .expect("a thumbnail Representation");
+    // 320x180 shown: 256x144 thumbnails, 5x5 to a tile; 12 s every 2 s is 6, one tile.
+    assert_eq!((image.width, image.height), (Some(1280), Some(720)));
+    assert_eq!(image.segments, 1);
+    assert!(image.bandwidth > 0);
+    let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+    for want in [
+        r#"contentType="image" mimeType="image/jpeg""#,
+        r#"<EssentialProperty schemeIdUri="http://dashif.org/thumbnail_tile" value="5x5"/>"#,
+        r#"media="image-1/tile-$Number$.jpg""#,
+        r#"duration="50""#,
+    ] {
+        assert!(mpd.contains(want), "{want} in\n{mpd}");
+    }
+    let tile = out.join("image-1/tile-1.jpg");
+    assert!(!out.join("image-1/tile-2.jpg").exists());
+    // Each thumbnail against the source's frame at its time (every 50th at 25 fps) and
+    // against the frame a second later: it is the right picture, not just a picture.
+    for k in 0..6u32 {
+        let (x, y) = (k % 5 * 256, k / 5 * 144);
+        let thumb = grey(&tile, &format!("crop=256:144:{x}:{y}"));
+        let frame = |n: u32| {
+            grey(
+                &source,
+                &format!("select=eq(n\\,{n}),scale=256:144:flags=bicubic"),
+            )
+        };
+        let right = psnr_of(&thumb, &frame(50 * k));
+        let wrong = psnr_of(&thumb, &frame(50 * k + 25));
+        assert!(
+            right > 30.0 && right > wrong + 3.0,
+            "thumbnail {k}: {right:.1} dB against its frame, {wrong:.1} dB a second later"
+        );
+    }
+    // The cells after the last thumbnail stay black.
+    let empty = grey(&tile, "crop=256:144:1024:144");
+    assert!(empty.iter().all(|&v| v < 24), "an empty cell is black");
+}

@@ -94,6 +94,8 @@ function readMpd(dir) {
 
 // What to play.
 const cases = [];
+// Thumbnail tiles to look up through the players' preview APIs.
+const thumbnailCases = [];
 // MPEG-4 Part 2 is carried only through the ladder (below).
 for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f) && !f.startsWith('mpeg4_')).sort()) {
   const name = path.parse(file).name;
@@ -152,6 +154,10 @@ if (ladderBuild()) {
     cases.push({ name: `${name} with ABR over a 150 kbit/s link`, dir: abr, frames, belowTop: videos[0].id, players: ['dashjs'],
       rate: 1, link: { kbps: 150, ms: 0, thenKbps: 150 } });
   }
+  // Seek-bar previews: both players' thumbnail APIs find the tile and the cell for a
+  // time (one thumbnail per 2 s segment, 5x5 to a 1280x720 tile), and the tile loads.
+  thumbnailCases.push({ name: 'ladder thumbnails of h264_aac', dir: path.join(root, 'ladder-h264_aac'), every: 2,
+    cell: [256, 144], grid: [5, 5], times: [0.5, 3.1, 7.9, 11.5] });
   // `compat`: HEVC gets H.264 rungs and stays beside them; Chromium decodes only the
   // H.264, which the players must choose.
   const compat = packageInto('ladder-compat-hevc', ['hevc_aac.mp4'], ['--hls', '--ladder', 'compat', '--ladder-preset', 'veryfast']);
@@ -388,6 +394,29 @@ for (const c of cases) {
     }
     check(problems.length === 0, label, problems.length ? problems.join('; ')
       : `${r.endedWithoutEvent ? 'reached the end (no ended event)' : 'ended'} at ${r.endTime.toFixed(3)}/${run.duration} s, ${r.frames}/${c.frames} frames (${r.dropped} dropped), ${r.seeks.length} seeks${retried}`);
+  }
+}
+
+for (const c of thumbnailCases) {
+  for (const player of PLAYERS) {
+    const label = `${player} ${c.name}`;
+    if (only && !only.test(label)) continue;
+    const mpd = `${base}/media/${path.relative(root, c.dir)}/stream.mpd`;
+    const { errors, found } = await page.evaluate((o) => window.thumbnailsAt(o), { player, mpd, times: c.times });
+    const problems = [...errors];
+    for (const f of found) {
+      const k = Math.floor(f.time / c.every);
+      const perTile = c.grid[0] * c.grid[1];
+      const want = { file: `image-1/tile-${Math.floor(k / perTile) + 1}.jpg`, x: (k % c.grid[0]) * c.cell[0],
+        y: Math.floor((k % perTile) / c.grid[0]) * c.cell[1] };
+      if (f.missing) problems.push(`no thumbnail for ${f.time} s`);
+      else if (!f.url.endsWith(want.file) || f.x !== want.x || f.y !== want.y || f.width !== c.cell[0] || f.height !== c.cell[1]) {
+        problems.push(`${f.time} s: ${f.url} at ${f.x},${f.y} ${f.width}x${f.height}, expected ${want.file} at ${want.x},${want.y} ${c.cell.join('x')}`);
+      } else if (!f.loaded || f.imageWidth !== c.cell[0] * c.grid[0] || f.imageHeight !== c.cell[1] * c.grid[1]) {
+        problems.push(`${f.time} s: the tile ${f.loaded ? `is ${f.imageWidth}x${f.imageHeight}` : 'does not load'}`);
+      }
+    }
+    check(problems.length === 0, label, problems.join('; ') || `${found.length} times, each the right cell of a tile that loads`);
   }
 }
 

@@ -418,6 +418,9 @@ fn run_package(
     println!("{}", output.join(&p.mpd).display());
     for r in &p.representations {
         let what = match (r.width, r.height, r.sample_rate) {
+            (Some(w), Some(h), _) if r.content_type == dashpack::ContentType::Image => {
+                format!("{w}x{h} JPEG tiles of thumbnails")
+            }
             (Some(w), Some(h), _) => {
                 format!("{w}x{h} @ {}", r.frame_rate.as_deref().unwrap_or("?"))
             }

@@ -1,7 +1,8 @@
 //! HLS playlists over the same fMP4 segments as the MPD (RFC 8216bis): one media
 //! playlist per Representation (`EXT-X-MAP` on its init segment, `EXTINF` per
-//! segment) and a multivariant playlist with the video variants, audio renditions
-//! grouped by codec, and subtitle renditions.
+//! segment), an I-frame playlist per video Representation (byte ranges of each
+//! segment's first frame), and a multivariant playlist with the video variants, audio
+//! renditions grouped by codec, subtitle renditions and the I-frame variants.
 
 use std::fmt::Write;
 
@@ -10,7 +11,7 @@ use crate::described::RepInput;
 use crate::layout::ContentType;
 use crate::layout::Timeline;
 use crate::layout::{INIT_FILE, ON_DEMAND_FILE, segment_file_name};
-pub(crate) use crate::layout::{MULTIVARIANT, media_playlist_path};
+pub(crate) use crate::layout::{MULTIVARIANT, iframe_playlist_path, media_playlist_path};
 
 /// A subtitle rendition as the playlists see it.
 pub(crate) struct TextRendition<'a> {
@@ -25,12 +26,20 @@ pub(crate) struct TextRendition<'a> {
 /// Bits per second over every byte of every segment: peak (any one segment) and
 /// average, for `BANDWIDTH` and `AVERAGE-BANDWIDTH`.
 fn rates(r: &RepInput<'_>) -> (u64, u64) {
+    rates_of(r, |s| s.bytes)
+}
+
+/// The same over the bytes `length` counts of each segment (an I-frame's).
+fn rates_of(
+    r: &RepInput<'_>,
+    length: impl Fn(&crate::described::BuiltSegment) -> u64,
+) -> (u64, u64) {
     let ts = f64::from(r.timescale.max(1));
     let mut peak = 0.0f64;
     let (mut bits, mut secs) = (0.0f64, 0.0f64);
     for s in r.segments {
         let d = s.duration as f64 / ts;
-        let b = s.bytes as f64 * 8.0;
+        let b = length(s) as f64 * 8.0;
         if d > 0.0 {
             peak = peak.max(b / d);
         }
@@ -83,6 +92,19 @@ fn key_lines(r: &RepInput<'_>) -> String {
 
 /// The media playlist of one Representation; segment URIs are relative to it.
 fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
+    playlist(r, timeline, false)
+}
+
+/// The I-frame playlist of a video Representation (RFC 8216bis 4.3.3.6,
+/// `EXT-X-I-FRAMES-ONLY`) for trick play and seek previews: each segment's first
+/// sample, a sync frame, as the byte range of the segment's header and that sample,
+/// lasting until the next. `None` when a segment starts with no sync sample.
+fn iframe_playlist(r: &RepInput<'_>, timeline: Timeline) -> Option<String> {
+    let every_key = !r.segments.is_empty() && r.segments.iter().all(|s| s.key_bytes > 0);
+    (r.kind == ContentType::Video && every_key).then(|| playlist(r, timeline, true))
+}
+
+fn playlist(r: &RepInput<'_>, timeline: Timeline, iframes: bool) -> String {
     let ts = f64::from(r.timescale.max(1));
     let target = r
         .segments
@@ -97,7 +119,12 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
          #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n"
     );
+    if iframes {
+        out.push_str("#EXT-X-I-FRAMES-ONLY\n");
+    }
     out.push_str(&key_lines(r));
+    // A segment's length in the playlist: all of it, or its I-frame.
+    let length = |s: &crate::described::BuiltSegment| if iframes { s.key_bytes } else { s.bytes };
     match r.on_demand {
         // On-demand: byte ranges of the one file, after the init segment and the sidx.
         Some((init, (_, index_last))) => {
@@ -111,7 +138,7 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
                     out,
                     "#EXTINF:{:.6},\n#EXT-X-BYTERANGE:{}@{at}\n{ON_DEMAND_FILE}\n",
                     s.duration as f64 / ts,
-                    s.bytes
+                    length(s)
                 );
                 at += s.bytes;
             }
@@ -119,12 +146,11 @@ fn media_playlist(r: &RepInput<'_>, timeline: Timeline) -> String {
         None => {
             let _ = writeln!(out, "#EXT-X-MAP:URI=\"{INIT_FILE}\"");
             for (i, s) in r.segments.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "#EXTINF:{:.6},\n{}\n",
-                    s.duration as f64 / ts,
-                    segment_file_name(timeline, i as u32 + 1, s.time)
-                );
+                let _ = write!(out, "#EXTINF:{:.6},\n", s.duration as f64 / ts);
+                if iframes {
+                    let _ = writeln!(out, "#EXT-X-BYTERANGE:{}@0", s.key_bytes);
+                }
+                let _ = writeln!(out, "{}", segment_file_name(timeline, i as u32 + 1, s.time));
             }
         }
     }
@@ -219,6 +245,13 @@ pub(crate) fn write(
         .filter(|r| r.kind != ContentType::Text)
         .map(|r| (media_playlist_path(r.id), media_playlist(r, timeline)))
         .collect();
+    let iframes: Vec<(&RepInput<'_>, String)> = reps
+        .iter()
+        .filter_map(|r| iframe_playlist(r, timeline).map(|text| (r, text)))
+        .collect();
+    for (r, text) in &iframes {
+        files.push((iframe_playlist_path(r.id), text.clone()));
+    }
     for t in texts {
         files.push((media_playlist_path(t.id), text_playlist(duration, t.file)));
     }
@@ -294,6 +327,17 @@ pub(crate) fn write(
     for v in &videos {
         let cc = closed_captions(&mut m, v);
         video_variants(&mut m, v, &groups, &format!("{subs}{cc}"));
+    }
+    for (v, _) in &iframes {
+        let (peak, average) = rates_of(v, |s| s.key_bytes);
+        let _ = writeln!(
+            m,
+            "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\",RESOLUTION={}x{},URI=\"{}\"",
+            quoted(v.codecs),
+            v.width,
+            v.height,
+            iframe_playlist_path(v.id)
+        );
     }
     files.push((MULTIVARIANT.to_string(), m));
     files

@@ -5,6 +5,7 @@
 
 mod bandwidth;
 pub(crate) mod model;
+mod thumbnails;
 
 use model::{
     AdaptationSet, ContentProtection, Descriptor, Initialization, Mpd, Period, Representation, S,
@@ -13,11 +14,12 @@ use model::{
 use serde::Serialize;
 
 use crate::crypt::{self, CLEARKEY_UUID, COMMON_SYSTEM_ID};
-use crate::described::{BuiltSegment, RepInput, RepProtection, TextInput};
+use crate::described::{BuiltSegment, ImageInput, RepInput, RepProtection, TextInput};
 use crate::layout::ContentType;
 use crate::layout::Timeline;
 use crate::layout::{FileKind, init_path, media_template, on_demand_path};
 pub(crate) use bandwidth::bandwidth;
+pub(crate) use thumbnails::image_bandwidth;
 
 impl RepProtection<'_> {
     /// `mp4protection` with the default KID, then one element per DRM system.
@@ -220,6 +222,7 @@ fn media_set(
 pub(crate) fn write(
     reps: &[RepInput<'_>],
     texts: &[TextInput<'_>],
+    images: &[ImageInput<'_>],
     timeline_kind: Timeline,
 ) -> Result<Written, quick_xml::SeError> {
     let max_seg = reps
@@ -242,6 +245,10 @@ pub(crate) fn write(
     for t in texts {
         let id = sets.len() as u32;
         sets.push(text_set(id, t, duration));
+    }
+    for image in images {
+        let id = sets.len() as u32;
+        sets.push(thumbnails::image_set(id, image));
     }
     let protected = reps.iter().any(|r| r.protection.is_some());
     let mpd = Mpd {
@@ -361,6 +368,7 @@ fn representation(
         }),
         audio_sampling_rate: (r.kind == ContentType::Audio).then_some(r.sample_rate),
         supplemental_codecs: r.supplemental.map(|s| s.codecs.clone()),
+        essential_property: None,
         audio_channel_configuration: match (r.dolby_mask, r.channel_scheme) {
             _ if r.kind != ContentType::Audio => None,
             (Some(mask), _) => Some(Descriptor {
@@ -389,12 +397,13 @@ fn representation(
         segment_template: r.on_demand.is_none().then(|| SegmentTemplate {
             timescale: r.timescale,
             presentation_time_offset: (r.pto > 0).then_some(r.pto),
-            initialization: init_path(r.id),
+            initialization: Some(init_path(r.id)),
             media: media_template(r.id, timeline_kind),
             start_number: (timeline_kind == Timeline::Number).then_some(1),
-            timeline: SegmentTimeline {
+            duration: None,
+            timeline: Some(SegmentTimeline {
                 s: timeline(r.segments),
-            },
+            }),
         }),
     }
 }
@@ -446,6 +455,7 @@ fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
             audio_sampling_rate: None,
             audio_channel_configuration: None,
             content_protection: Vec::new(),
+            essential_property: None,
             base_url: Some(t.file.to_string()),
             segment_base: None,
             segment_template: None,
@@ -464,6 +474,7 @@ mod tests {
             time,
             duration,
             bytes,
+            key_bytes: 0,
         }
     }
 
@@ -531,6 +542,7 @@ mod tests {
                     time,
                     duration: d,
                     bytes: next(5_000_000) * (1 + next(20) / 19 * 20),
+                    key_bytes: 0,
                 });
                 time += d + next(3) * u64::from(timescale) / 7;
             }

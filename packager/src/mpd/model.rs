@@ -135,6 +135,9 @@ pub(crate) struct Representation {
     pub audio_channel_configuration: Option<Descriptor>,
     #[serde(rename = "ContentProtection", skip_serializing_if = "Vec::is_empty")]
     pub content_protection: Vec<ContentProtection>,
+    /// Thumbnail tiles: `http://dashif.org/thumbnail_tile`, columns x rows.
+    #[serde(rename = "EssentialProperty", skip_serializing_if = "Option::is_none")]
+    pub essential_property: Option<Descriptor>,
     /// A sidecar file's location (text Representations).
     #[serde(rename = "BaseURL", skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
@@ -177,14 +180,18 @@ pub(crate) struct SegmentTemplate {
         skip_serializing_if = "Option::is_none"
     )]
     pub presentation_time_offset: Option<u64>,
-    #[serde(rename = "@initialization")]
-    pub initialization: String,
+    /// Absent for images (thumbnail tiles have no init segment).
+    #[serde(rename = "@initialization", skip_serializing_if = "Option::is_none")]
+    pub initialization: Option<String>,
     #[serde(rename = "@media")]
     pub media: String,
     #[serde(rename = "@startNumber", skip_serializing_if = "Option::is_none")]
     pub start_number: Option<u32>,
-    #[serde(rename = "SegmentTimeline")]
-    pub timeline: SegmentTimeline,
+    /// Every segment this long (thumbnail tiles), instead of a SegmentTimeline.
+    #[serde(rename = "@duration", skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+    #[serde(rename = "SegmentTimeline", skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<SegmentTimeline>,
 }
 
 #[derive(Debug, Clone, Serialize)]

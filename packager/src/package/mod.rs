@@ -12,7 +12,7 @@ mod protection;
 use prepare::*;
 use protection::*;
 
-use crate::described::{RepInput, RepProtection, TextInput};
+use crate::described::{ImageInput, RepInput, RepProtection, TextInput};
 use crate::hls;
 use crate::layout;
 use crate::layout::ContentType;
@@ -138,6 +138,17 @@ pub fn package(
         .chain(&options.subtitles)
         .collect();
     let mut out = Written::new(sink);
+    let tiles = write_thumbnails(&p, &mut out)?;
+    let images: Vec<ImageInput<'_>> = tiles
+        .iter()
+        .zip(&p.thumbnails)
+        .map(|(t, set)| ImageInput {
+            id: &t.id,
+            media: &t.media,
+            set,
+            largest: t.largest,
+        })
+        .collect();
     // Numbered after the text tracks carried as fMP4.
     let carried_texts = reps.iter().filter(|r| r.kind == ContentType::Text).count();
     let text_ids: Vec<String> = (1..=subtitles.len())
@@ -163,7 +174,7 @@ pub fn package(
             role: sub.role(),
         })
         .collect();
-    let manifest = write_manifests(&mut out, &reps, &texts, options)?;
+    let manifest = write_manifests(&mut out, &reps, &texts, &images, options)?;
     let mut representations: Vec<Representation> = p
         .tracks
         .iter()
@@ -182,6 +193,9 @@ pub fn package(
         .collect();
     for (t, sub) in texts.iter().zip(&subtitles) {
         representations.push(text_representation(t, sub, manifest.duration));
+    }
+    for (image, t) in images.iter().zip(&tiles) {
+        representations.push(image_representation(image, t, manifest.duration));
     }
     Ok(Presentation {
         mpd: options.mpd_name.clone(),
@@ -263,15 +277,61 @@ impl<'s> Written<'s> {
     }
 }
 
+/// Thumbnail tiles as written.
+struct WrittenTiles {
+    id: String,
+    media: String,
+    count: usize,
+    bytes: u64,
+    largest: u64,
+}
+
+/// Every ladder's thumbnail tiles (`image-N/tile-K.jpg`), once its rungs are written.
+fn write_thumbnails(p: &Prepared, out: &mut Written<'_>) -> Result<Vec<WrittenTiles>> {
+    let mut written = Vec::new();
+    for set in &p.thumbnails {
+        let tiles = set.take_tiles().map_err(|why| Error::UncarriedTrack {
+            file: set.file.clone(),
+            track: set.track,
+            handler: "vide".into(),
+            codec: "jpeg".into(),
+            reason: format!("cannot make the thumbnails: {why}"),
+        })?;
+        if tiles.len() != set.tile_count() {
+            return Err(Error::internal(format!(
+                "{} thumbnail tiles made of {}",
+                tiles.len(),
+                set.tile_count()
+            )));
+        }
+        if tiles.is_empty() {
+            continue;
+        }
+        let id = layout::representation_id(ContentType::Image, written.len() + 1);
+        for (k, tile) in tiles.iter().enumerate() {
+            out.put(&layout::tile_path(&id, k + 1), tile)?;
+        }
+        written.push(WrittenTiles {
+            media: layout::tile_template(&id),
+            id,
+            count: tiles.len(),
+            bytes: tiles.iter().map(|t| t.len() as u64).sum(),
+            largest: tiles.iter().map(|t| t.len() as u64).max().unwrap_or(0),
+        });
+    }
+    Ok(written)
+}
+
 /// The HLS playlists when asked, then the MPD, last: a reader that finds it finds
 /// everything it names.
 fn write_manifests(
     out: &mut Written<'_>,
     reps: &[RepInput<'_>],
     texts: &[TextInput<'_>],
+    images: &[ImageInput<'_>],
     options: &Options,
 ) -> Result<mpd::Written> {
-    let written = mpd::write(reps, texts, options.timeline)
+    let written = mpd::write(reps, texts, images, options.timeline)
         .map_err(|e| Error::internal(format!("cannot serialise the MPD: {e}")))?;
     if options.hls {
         let renditions: Vec<hls::TextRendition<'_>> = texts
@@ -343,6 +403,31 @@ fn text_representation(t: &TextInput<'_>, sub: &crate::Subtitles, duration: f64)
         segments: 0,
         bytes: t.bytes,
         max_segment_duration: 0.0,
+        captions: Vec::new(),
+    }
+}
+
+/// What the caller is told of one thumbnail Representation.
+fn image_representation(image: &ImageInput<'_>, t: &WrittenTiles, duration: f64) -> Representation {
+    let set = image.set;
+    Representation {
+        id: t.id.clone(),
+        input: set.file.clone(),
+        track_id: set.track,
+        content_type: ContentType::Image,
+        codecs: String::new(),
+        bandwidth: mpd::image_bandwidth(image),
+        width: Some(set.width * set.columns),
+        height: Some(set.height * set.rows),
+        frame_rate: None,
+        sample_rate: None,
+        channels: None,
+        language: "und".into(),
+        segments: t.count as u32,
+        bytes: t.bytes,
+        max_segment_duration: (set.interval.0 as f64 / set.interval.1.max(1) as f64
+            * set.per_tile() as f64)
+            .min(duration),
         captions: Vec::new(),
     }
 }

@@ -2,11 +2,13 @@
 //! timeline for all of them, and each track's cuts planned.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::carriage::{self, CheckedTrack, Media};
 use crate::codec::Family;
+use crate::described::Thumbnails;
 use crate::layout;
 use crate::layout::ContentType;
 use crate::mp4::moov::{SkipWhy, Skipped};
@@ -29,6 +31,8 @@ pub(super) struct Prepared {
     pub(super) media: Vec<Media>,
     pub(super) tracks: Vec<OutTrack>,
     pub(super) warnings: Vec<String>,
+    /// The ladders' seek-bar previews, made as their rungs are written.
+    pub(super) thumbnails: Vec<Arc<Thumbnails>>,
 }
 
 impl Prepared {
@@ -282,14 +286,15 @@ fn refuse_text_in_hls(name: &str, m: &Media) -> Result<()> {
 }
 
 /// One input's tracks as asked: its language, decryption keys, the tracks left out,
-/// PCM audio transcoded (when packaging), and the warnings that tell.
+/// PCM audio transcoded and video laddered (when packaging), and the warnings that
+/// tell. Returns the ladders' thumbnails.
 fn adjust_input(
     input: &Input,
     m: &mut Media,
     options: &Options,
     run: Option<&RunControl>,
     warnings: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<Vec<Arc<Thumbnails>>> {
     if let Some(lang) = input.language() {
         for t in &mut m.tracks {
             t.track.language = lang.to_string();
@@ -333,9 +338,9 @@ fn adjust_input(
     }
     match (&options.ladder, run) {
         (Some(ladder), Some(_)) => {
-            encode_ladders(input, m, ladder, target_duration(options)?, warnings)?;
+            encode_ladders(input, m, ladder, target_duration(options)?, warnings)
         }
-        (None, Some(_)) => refuse_legacy_video(name, m)?,
+        (None, Some(_)) => refuse_legacy_video(name, m).map(|()| Vec::new()),
         (_, None) => {
             for t in m
                 .tracks
@@ -347,9 +352,9 @@ fn adjust_input(
                     t.track.id, t.track.codec.codecs
                 ));
             }
+            Ok(Vec::new())
         }
     }
-    Ok(())
 }
 
 /// Video no player decodes (MPEG-4 Part 2, H.263, ProRes, DV) without a ladder to
@@ -382,17 +387,20 @@ fn encode_ladders(
     ladder: &crate::Ladder,
     target: Rational,
     warnings: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<Vec<Arc<Thumbnails>>> {
     use crate::ladder::Treatment;
     let mut tracks = Vec::with_capacity(m.tracks.len());
+    let mut thumbnails = Vec::new();
     for t in std::mem::take(&mut m.tracks) {
         let treatment = ladder.treatment(t.track.codec.family);
         if t.track.kind != ContentType::Video || treatment == Treatment::Keep {
             tracks.push(t);
             continue;
         }
-        let (rungs, notes) =
+        let planned =
             crate::transcode::video::ladder_tracks(input, &t, ladder, (target.num, target.den))?;
+        let (rungs, notes) = (planned.rungs, planned.notes);
+        thumbnails.push(planned.thumbnails);
         let sizes: Vec<String> = rungs
             .iter()
             .map(|r| format!("{}x{}", r.track.codec.width, r.track.codec.height))
@@ -413,7 +421,7 @@ fn encode_ladders(
         }
     }
     m.tracks = tracks;
-    Ok(())
+    Ok(thumbnails)
 }
 
 #[cfg(not(feature = "transcode"))]
@@ -423,8 +431,8 @@ fn encode_ladders(
     _: &crate::Ladder,
     _: Rational,
     _: &mut Vec<String>,
-) -> Result<()> {
-    Ok(()) // refused with the options (`checked_options`)
+) -> Result<Vec<Arc<Thumbnails>>> {
+    Ok(Vec::new()) // refused with the options (`checked_options`)
 }
 
 /// Where the segments of every track but video are cut: at the first video track's
@@ -478,8 +486,9 @@ pub(super) fn prepare(
         .map(carriage::open)
         .collect::<Result<_>>()?;
     let mut warnings = Vec::new();
+    let mut thumbnails = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
-        adjust_input(input, m, options, run, &mut warnings)?;
+        thumbnails.extend(adjust_input(input, m, options, run, &mut warnings)?);
         if options.hls {
             refuse_text_in_hls(input.name(), m)?;
         }
@@ -531,6 +540,7 @@ pub(super) fn prepare(
         media,
         tracks,
         warnings,
+        thumbnails,
     };
 
     // Video first: each video track is cut at its own sync samples on the same grid.

@@ -10,7 +10,7 @@ use super::write::{self, OnDemandFile, Output};
 use crate::codec::captions::{CaptionScan, Captions};
 use crate::described::BuiltSegment;
 use crate::error::Malformed;
-use crate::layout::{Timeline, init_path};
+use crate::layout::{ContentType, Timeline, init_path};
 use crate::mp4::sample_table::{Cursor, Sample};
 use crate::mp4::write::cenc::TrafProtection;
 use crate::mp4::write::init::TRACK_ID;
@@ -83,6 +83,7 @@ pub(crate) fn build_track(
             time,
             duration,
             bytes: cut.buf.len() as u64,
+            key_bytes: cut.key_bytes(),
         });
         ctl.advance(cut.planned);
     }
@@ -121,6 +122,19 @@ struct Cut<'a> {
 }
 
 impl Cut<'_> {
+    /// The segment just written, when it is video starting with a sync sample: its
+    /// bytes up to the end of that sample (header, then the first sample as written).
+    fn key_bytes(&self) -> u64 {
+        let (Some(first), Some(written)) = (self.samples.first(), self.runs.trun.first()) else {
+            return 0;
+        };
+        if self.job.track.track.kind != ContentType::Video || !first.sync {
+            return 0;
+        }
+        let header = self.buf.len() as u64 - self.runs.payload;
+        header + u64::from(written.size)
+    }
+
     /// Made samples: the next segment's bytes, and their sizes in `samples`.
     fn make_samples(&mut self) -> Result<()> {
         let Some(maker) = self.maker.as_mut() else {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use dashpack_av::{Decoder, Picture, VideoCodec};
 
+use super::thumbnails::{ThumbnailMaker, ThumbnailPlan};
 use crate::mp4::sample_table::{Sample, SampleTable};
 use crate::source::Input;
 
@@ -37,6 +38,7 @@ struct DecodeJob {
     /// description changes (several H.264 or HEVC entries); empty otherwise.
     inband: Vec<Vec<u8>>,
     senders: Vec<SyncSender<Msg>>,
+    thumbnails: Option<ThumbnailPlan>,
 }
 
 impl std::fmt::Debug for SharedDecode {
@@ -83,6 +85,7 @@ impl SharedDecode {
         timescale: u32,
         inband: Vec<Vec<u8>>,
         rungs: usize,
+        thumbnails: ThumbnailPlan,
     ) -> Self {
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..rungs)
             .map(|_| {
@@ -98,6 +101,7 @@ impl SharedDecode {
             timescale,
             inband,
             senders,
+            thumbnails: Some(thumbnails),
         };
         SharedDecode {
             job: Mutex::new(Some(job)),
@@ -121,17 +125,28 @@ impl SharedDecode {
 
 impl DecodeJob {
     /// Decodes every sample in order and hands each picture to every rung still
-    /// listening; stops early when none is.
+    /// listening (and to the thumbnails); stops early when no rung is.
     fn run(mut self) {
         let mut senders = std::mem::take(&mut self.senders);
-        if let Err(why) = self.decode_all(&mut senders) {
+        let mut thumbnails = self.thumbnails.take().map(ThumbnailMaker::new);
+        let whole = self.decode_all(&mut senders, &mut thumbnails);
+        let result = match thumbnails {
+            Some(t) => t.finish(whole),
+            None => whole.map(|_| ()),
+        };
+        if let Err(why) = result {
             for tx in &senders {
                 let _ = tx.send(Msg::Failed(why.clone()));
             }
         }
     }
 
-    fn decode_all(&self, senders: &mut Vec<SyncSender<Msg>>) -> Result<(), String> {
+    /// True when every sample was decoded (no rung stopped listening).
+    fn decode_all(
+        &self,
+        senders: &mut Vec<SyncSender<Msg>>,
+        thumbnails: &mut Option<ThumbnailMaker>,
+    ) -> Result<bool, String> {
         let mut dec =
             Decoder::new(self.codec, &self.config, self.timescale).map_err(|e| e.to_string())?;
         let (mut data, mut description) = (Vec::new(), 0);
@@ -143,13 +158,12 @@ impl DecodeJob {
                 &s,
                 (&mut data, &mut description),
             )?;
-            if !hand_out(&mut dec, senders)? {
-                return Ok(());
+            if !hand_out(&mut dec, senders, thumbnails)? {
+                return Ok(false);
             }
         }
         dec.finish().map_err(|e| e.to_string())?;
-        hand_out(&mut dec, senders)?;
-        Ok(())
+        hand_out(&mut dec, senders, thumbnails)
     }
 }
 
@@ -179,9 +193,17 @@ fn send(
         .map_err(|e| format!("sample {} (byte {}): {e}", s.index + 1, s.offset))
 }
 
-/// Every picture the decoder has ready, to every rung; false when no rung listens.
-fn hand_out(dec: &mut Decoder, senders: &mut Vec<SyncSender<Msg>>) -> Result<bool, String> {
+/// Every picture the decoder has ready, to every rung and the thumbnails; false when no
+/// rung listens.
+fn hand_out(
+    dec: &mut Decoder,
+    senders: &mut Vec<SyncSender<Msg>>,
+    thumbnails: &mut Option<ThumbnailMaker>,
+) -> Result<bool, String> {
     while let Some(p) = dec.receive().map_err(|e| e.to_string())? {
+        if let Some(t) = thumbnails {
+            t.offer(&p)?;
+        }
         let p = Arc::new(p);
         // A full channel waits for its rung; a closed one (the rung stopped) is
         // dropped.

@@ -13,6 +13,7 @@
 
 mod decode;
 mod rung;
+mod thumbnails;
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,7 @@ use crate::Result;
 use crate::carriage::CheckedTrack;
 use crate::codec::legacy::Legacy;
 use crate::codec::{self, Family, annexb};
+use crate::described::Thumbnails;
 use crate::error::BoxError;
 use crate::ladder::{Ladder, Rendition};
 use crate::mp4::file::sample_stats;
@@ -33,14 +35,25 @@ use crate::source::Input;
 use decode::SharedDecode;
 use rung::{Frames, RungSamples};
 
-/// The renditions of `source`'s video as tracks to write, largest first, with a note
-/// for each rung left out. `target` is the segment duration (num / den seconds).
+/// A video track's ladder, planned.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    /// The renditions as tracks to write, largest first.
+    pub rungs: Vec<CheckedTrack>,
+    /// A note for each rung left out.
+    pub notes: Vec<String>,
+    /// Made from the same decode, ready when the rungs are written.
+    pub thumbnails: Arc<Thumbnails>,
+}
+
+/// The ladder of `source`'s video. `target` is the segment duration (num / den
+/// seconds).
 pub(crate) fn ladder_tracks(
     input: &Input,
     source: &CheckedTrack,
     ladder: &Ladder,
     target: (i128, i128),
-) -> Result<(Vec<CheckedTrack>, Vec<String>)> {
+) -> Result<Planned> {
     let t = &source.track;
     let mut frames = Frames {
         shown: Vec::new(),
@@ -97,6 +110,13 @@ pub(crate) fn ladder_tracks(
     frames.base = first - i64::from(delay) * step;
     let table = rung_table(&frames, delay, step, last_duration);
 
+    let (thumbnails, thumbnail_maker) = thumbnails::plan(
+        &frames,
+        t.edit.media_time,
+        t.timescale,
+        target,
+        (width, height),
+    );
     let frames = Arc::new(frames);
     let shared = Arc::new(SharedDecode::new(
         input,
@@ -105,6 +125,7 @@ pub(crate) fn ladder_tracks(
         t.timescale,
         t.inband.clone(),
         planned.len(),
+        thumbnail_maker,
     ));
     let mut out = Vec::with_capacity(planned.len());
     for (i, (settings, enc)) in planned.into_iter().enumerate() {
@@ -128,7 +149,11 @@ pub(crate) fn ladder_tracks(
             })),
         });
     }
-    Ok((out, notes))
+    Ok(Planned {
+        rungs: out,
+        notes,
+        thumbnails,
+    })
 }
 
 /// The first sample entry of an `stsd` (after its version, flags and entry count).
