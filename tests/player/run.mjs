@@ -155,8 +155,8 @@ if (ladderBuild()) {
       rate: 1, link: { kbps: 150, ms: 0, thenKbps: 150 } });
   }
   // Seek-bar previews: both players' thumbnail APIs find the tile and the cell for a
-  // time (one thumbnail per 2 s segment, 5x5 to a 1280x720 tile), and the tile loads.
-  thumbnailCases.push({ name: 'ladder thumbnails of h264_aac', dir: path.join(root, 'ladder-h264_aac'), every: 2,
+  // time (one thumbnail per segment, 4 s by default; 5x5 to a 1280x720 tile), and the tile loads.
+  thumbnailCases.push({ name: 'ladder thumbnails of h264_aac', dir: path.join(root, 'ladder-h264_aac'), every: 4,
     cell: [256, 144], grid: [5, 5], times: [0.5, 3.1, 7.9, 11.5] });
   // `compat`: HEVC gets H.264 rungs and stays beside them; Chromium decodes only the
   // H.264, which the players must choose.
