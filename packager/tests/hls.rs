@@ -44,10 +44,69 @@ fn media_playlist(path: &Path) -> Vec<(f64, String)> {
                 d.round() <= target,
                 "EXTINF {d} rounds above the target {target}"
             );
-            out.push((d, lines[i + 1].to_string()));
+            // The URI: the next line that is not a tag (EXT-X-BYTERANGE may come first).
+            let uri = lines[i + 1..].iter().find(|l| !l.starts_with('#')).unwrap();
+            out.push((d, uri.to_string()));
         }
     }
     out
+}
+
+/// The first frame FFmpeg decodes from `bytes` (an init segment and what follows), as
+/// its `framemd5` hash. FFmpeg is told to be quiet: an I-frame's byte range ends inside
+/// the `mdat` its header announces.
+fn first_frame(dir: &Path, bytes: &[u8]) -> String {
+    let file = dir.join("first-frame.tmp.mp4");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "fatal", "-i"])
+        .arg(&file)
+        .args(["-map", "0:v:0", "-frames:v", "1", "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let hashes = framemd5_sizes_and_hashes(&out.stdout);
+    assert_eq!(hashes.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    hashes[0].clone()
+}
+
+/// The I-frame playlist of a video Representation: listed in the multivariant
+/// playlist, one entry per segment, each a byte range from the segment's start that
+/// decodes alone (after the init segment) to the same picture as the whole segment's
+/// first frame.
+fn iframes_decode_alone(dir: &Path, rep: &dashpack::Representation, master: &str) {
+    let uri = format!("{}/iframes.m3u8", rep.id);
+    let listed = master
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-I-FRAME-STREAM-INF:") && l.contains(&uri))
+        .unwrap_or_else(|| panic!("{uri} not in {master}"));
+    assert!(
+        listed.contains(&format!("CODECS=\"{}\"", rep.codecs)),
+        "{listed}"
+    );
+    let text = std::fs::read_to_string(dir.join(&uri)).unwrap();
+    assert!(text.contains("\n#EXT-X-I-FRAMES-ONLY\n"), "{text}");
+    let entries = media_playlist(&dir.join(&uri));
+    assert_eq!(entries.len(), rep.segments as usize, "{uri}");
+    let init = std::fs::read(dir.join(&rep.id).join("init.mp4")).unwrap();
+    let ranges: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXT-X-BYTERANGE:"))
+        .collect();
+    assert_eq!(ranges.len(), entries.len(), "{uri}: a byte range per entry");
+    for ((_, file), range) in entries.iter().zip(ranges) {
+        let (len, at) = range.split_once('@').unwrap();
+        let (len, at): (usize, usize) = (len.parse().unwrap(), at.parse().unwrap());
+        let segment = std::fs::read(dir.join(&rep.id).join(file)).unwrap();
+        assert!(at + len < segment.len(), "{uri}: {range} inside {file}");
+        let whole = [&init[..], &segment[..]].concat();
+        let iframe = [&init[..], &segment[at..at + len]].concat();
+        assert_eq!(
+            first_frame(dir, &iframe),
+            first_frame(dir, &whole),
+            "{uri}: {file} {range}"
+        );
+    }
 }
 
 fn check(name: &str) {
@@ -82,6 +141,7 @@ fn check(name: &str) {
         assert!(master.contains(&rep.codecs), "{} in {master}", rep.codecs);
         if let (Some(w), Some(h)) = (rep.width, rep.height) {
             assert!(master.contains(&format!("RESOLUTION={w}x{h}")));
+            iframes_decode_alone(&dir, rep, &master);
         }
     }
     // BANDWIDTH covers the peak segment rate of the variant (video plus audio).
