@@ -232,6 +232,41 @@ fn video_variants(
     }
 }
 
+/// The subtitle renditions, one group.
+fn subtitle_renditions(m: &mut String, texts: &[TextRendition<'_>]) {
+    for (k, t) in texts.iter().enumerate() {
+        // RFC 8216bis 4.4.6.1: a forced rendition is never the default choice; captions
+        // (SDH) say what they transcribe.
+        let forced = t.role == Some("forced-subtitle");
+        let extra = match t.role {
+            Some("forced-subtitle") => ",FORCED=YES".to_string(),
+            Some("caption") => ",CHARACTERISTICS=\"public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound\"".to_string(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            m,
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES{extra},URI=\"{}\"",
+            quoted(t.id),
+            quoted(t.language),
+            if k == 0 && !forced { "YES" } else { "NO" },
+            media_playlist_path(t.id)
+        );
+    }
+}
+
+/// The multivariant playlist's line for a video Representation's I-frame playlist.
+fn iframe_variant(m: &mut String, v: &RepInput<'_>) {
+    let (peak, average) = rates_of(v, |s| s.key_bytes);
+    let _ = writeln!(
+        m,
+        "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\",RESOLUTION={}x{},URI=\"{}\"",
+        quoted(v.codecs),
+        v.width,
+        v.height,
+        iframe_playlist_path(v.id)
+    );
+}
+
 /// Every playlist as (path, text): the media playlists, then the multivariant one.
 pub(crate) fn write(
     reps: &[RepInput<'_>],
@@ -245,13 +280,14 @@ pub(crate) fn write(
         .filter(|r| r.kind != ContentType::Text)
         .map(|r| (media_playlist_path(r.id), media_playlist(r, timeline)))
         .collect();
-    let iframes: Vec<(&RepInput<'_>, String)> = reps
+    let iframes: Vec<&RepInput<'_>> = reps
         .iter()
-        .filter_map(|r| iframe_playlist(r, timeline).map(|text| (r, text)))
+        .filter_map(|r| {
+            let text = iframe_playlist(r, timeline)?;
+            files.push((iframe_playlist_path(r.id), text));
+            Some(r)
+        })
         .collect();
-    for (r, text) in &iframes {
-        files.push((iframe_playlist_path(r.id), text.clone()));
-    }
     for t in texts {
         files.push((media_playlist_path(t.id), text_playlist(duration, t.file)));
     }
@@ -289,24 +325,7 @@ pub(crate) fn write(
             );
         }
     }
-    for (k, t) in texts.iter().enumerate() {
-        // RFC 8216bis 4.4.6.1: a forced rendition is never the default choice; captions
-        // (SDH) say what they transcribe.
-        let forced = t.role == Some("forced-subtitle");
-        let extra = match t.role {
-            Some("forced-subtitle") => ",FORCED=YES".to_string(),
-            Some("caption") => ",CHARACTERISTICS=\"public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound\"".to_string(),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            m,
-            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES{extra},URI=\"{}\"",
-            quoted(t.id),
-            quoted(t.language),
-            if k == 0 && !forced { "YES" } else { "NO" },
-            media_playlist_path(t.id)
-        );
-    }
+    subtitle_renditions(&mut m, texts);
     let subs = if texts.is_empty() {
         ""
     } else {
@@ -328,16 +347,8 @@ pub(crate) fn write(
         let cc = closed_captions(&mut m, v);
         video_variants(&mut m, v, &groups, &format!("{subs}{cc}"));
     }
-    for (v, _) in &iframes {
-        let (peak, average) = rates_of(v, |s| s.key_bytes);
-        let _ = writeln!(
-            m,
-            "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\",RESOLUTION={}x{},URI=\"{}\"",
-            quoted(v.codecs),
-            v.width,
-            v.height,
-            iframe_playlist_path(v.id)
-        );
+    for v in &iframes {
+        iframe_variant(&mut m, v);
     }
     files.push((MULTIVARIANT.to_string(), m));
     files

@@ -139,29 +139,9 @@ pub fn package(
         .collect();
     let mut out = Written::new(sink);
     let tiles = write_thumbnails(&p, &mut out)?;
-    let images: Vec<ImageInput<'_>> = tiles
-        .iter()
-        .zip(&p.thumbnails)
-        .map(|(t, set)| ImageInput {
-            id: &t.id,
-            media: &t.media,
-            set,
-            largest: t.largest,
-        })
-        .collect();
-    // Numbered after the text tracks carried as fMP4.
+    let images = image_inputs(&p, &tiles);
     let carried_texts = reps.iter().filter(|r| r.kind == ContentType::Text).count();
-    let text_ids: Vec<String> = (1..=subtitles.len())
-        .map(|i| layout::representation_id(ContentType::Text, carried_texts + i))
-        .collect();
-    let text_files: Vec<String> = text_ids
-        .iter()
-        .zip(&subtitles)
-        .map(|(id, sub)| layout::subtitle_path(id, sub.is_ttml()))
-        .collect();
-    for (sub, path) in subtitles.iter().zip(&text_files) {
-        out.put(path, sub.text().as_bytes())?;
-    }
+    let (text_ids, text_files) = write_subtitles(&mut out, &subtitles, carried_texts)?;
     let texts: Vec<TextInput<'_>> = subtitles
         .iter()
         .zip(text_ids.iter().zip(&text_files))
@@ -279,6 +259,8 @@ impl<'s> Written<'s> {
 
 /// Thumbnail tiles as written.
 struct WrittenTiles {
+    /// Which of the ladders' thumbnail sets.
+    set: usize,
     id: String,
     media: String,
     count: usize,
@@ -289,7 +271,7 @@ struct WrittenTiles {
 /// Every ladder's thumbnail tiles (`image-N/tile-K.jpg`), once its rungs are written.
 fn write_thumbnails(p: &Prepared, out: &mut Written<'_>) -> Result<Vec<WrittenTiles>> {
     let mut written = Vec::new();
-    for set in &p.thumbnails {
+    for (k, set) in p.thumbnails.iter().enumerate() {
         let tiles = set.take_tiles().map_err(|why| Error::UncarriedTrack {
             file: set.file.clone(),
             track: set.track,
@@ -312,6 +294,7 @@ fn write_thumbnails(p: &Prepared, out: &mut Written<'_>) -> Result<Vec<WrittenTi
             out.put(&layout::tile_path(&id, k + 1), tile)?;
         }
         written.push(WrittenTiles {
+            set: k,
             media: layout::tile_template(&id),
             id,
             count: tiles.len(),
@@ -320,6 +303,39 @@ fn write_thumbnails(p: &Prepared, out: &mut Written<'_>) -> Result<Vec<WrittenTi
         });
     }
     Ok(written)
+}
+
+/// The subtitle files, each in a folder of its own (numbered after the `carried` text
+/// tracks carried as fMP4): their ids and paths.
+fn write_subtitles(
+    out: &mut Written<'_>,
+    subtitles: &[&crate::Subtitles],
+    carried: usize,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let ids: Vec<String> = (1..=subtitles.len())
+        .map(|i| layout::representation_id(ContentType::Text, carried + i))
+        .collect();
+    let files: Vec<String> = ids
+        .iter()
+        .zip(subtitles)
+        .map(|(id, sub)| layout::subtitle_path(id, sub.is_ttml()))
+        .collect();
+    for (sub, path) in subtitles.iter().zip(&files) {
+        out.put(path, sub.text().as_bytes())?;
+    }
+    Ok((ids, files))
+}
+
+fn image_inputs<'a>(p: &'a Prepared, tiles: &'a [WrittenTiles]) -> Vec<ImageInput<'a>> {
+    tiles
+        .iter()
+        .map(|t| ImageInput {
+            id: &t.id,
+            media: &t.media,
+            set: &p.thumbnails[t.set],
+            largest: t.largest,
+        })
+        .collect()
 }
 
 /// The HLS playlists when asked, then the MPD, last: a reader that finds it finds

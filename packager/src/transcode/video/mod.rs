@@ -86,17 +86,8 @@ pub(crate) fn ladder_tracks(
     let rate = frame_rate(&frames.shown, last_duration, t.timescale);
     let gop = longest_run(&frames.idr);
 
-    // The rungs encode side by side: the cores shared between them, not each
-    // encoder taking them all.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.div_ceil(renditions.len()).max(1) as u32;
-    let mut planned = Vec::new();
-    for r in &renditions {
-        let mut settings = settings(r, t.timescale, rate, gop, ladder.preset());
-        settings.threads = threads;
-        let enc = H264Encoder::new(&settings).map_err(|e| frames.fail(e))?;
-        planned.push((settings, enc));
-    }
+    let planned = open_encoders(&renditions, t.timescale, rate, gop, ladder.preset())
+        .map_err(|e| frames.fail(e))?;
     let delay = planned
         .iter()
         .map(|(_, e)| e.reorder_delay())
@@ -154,6 +145,28 @@ pub(crate) fn ladder_tracks(
         notes,
         thumbnails,
     })
+}
+
+/// Every rung's encoder, opened. The rungs encode side by side: the cores are shared
+/// between them, not each encoder taking them all.
+fn open_encoders(
+    renditions: &[Rendition],
+    timescale: u32,
+    rate: (i32, i32),
+    gop: u32,
+    preset: &str,
+) -> std::result::Result<Vec<(H264Settings, H264Encoder)>, dashpack_av::Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.div_ceil(renditions.len()).max(1) as u32;
+    renditions
+        .iter()
+        .map(|r| {
+            let mut settings = settings(r, timescale, rate, gop, preset);
+            settings.threads = threads;
+            let enc = H264Encoder::new(&settings)?;
+            Ok((settings, enc))
+        })
+        .collect()
 }
 
 /// The first sample entry of an `stsd` (after its version, flags and entry count).
