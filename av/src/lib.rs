@@ -1,5 +1,6 @@
 //! The FFmpeg calls dashpack's ABR ladder makes, behind a small safe API: decode one
-//! video stream, scale its pictures, encode them to H.264 with libx264. Containers stay
+//! video stream, scale its pictures, encode them to H.264 with libx264 (and still
+//! pictures to JPEG); decode audio and encode it to AAC-LC. Containers stay
 //! dashpack's own: packets go in and come out as bytes with their times, never through
 //! FFmpeg's demuxers or muxers.
 //!
@@ -7,6 +8,9 @@
 //! libx264 is.
 
 #![allow(unsafe_code)] // reading and setting AVCodecContext fields the binding does not wrap
+
+mod audio;
+pub use audio::{AacEncoder, AudioCodec, AudioDecoder};
 
 use std::fmt;
 use std::sync::Once;

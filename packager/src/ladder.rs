@@ -107,6 +107,34 @@ impl Ladder {
         }
     }
 
+    /// What this ladder does with an audio track of `family` (`codecs` tells MP3 from
+    /// AAC in `mp4a`) and `channels`: AAC-LC stays; the rest is encoded to AAC-LC, mono
+    /// or stereo, and kept beside it when it has more channels or (`compat`) when it is
+    /// what some players prefer (Dolby, DTS, ALAC). `compat` keeps MP3 as it is, and
+    /// Opus and FLAC too unless `wide`. AMR is encoded alone: nothing carries it.
+    #[cfg_attr(not(feature = "transcode"), allow(dead_code))]
+    pub(crate) fn audio_treatment(&self, family: Family, codecs: &str, channels: u16) -> Treatment {
+        let mp3 = family == Family::Aac && !codecs.starts_with("mp4a.40");
+        if family == Family::Aac && !mp3 {
+            return Treatment::Keep;
+        }
+        if family == Family::Legacy {
+            return Treatment::Encode;
+        }
+        let surround = channels > 2;
+        match self.scope {
+            Scope::All if surround => Treatment::EncodeAndKeep,
+            Scope::All => Treatment::Encode,
+            Scope::Incompatible { .. } if mp3 => Treatment::Keep,
+            Scope::Incompatible { wide: false }
+                if matches!(family, Family::Opus | Family::Flac) =>
+            {
+                Treatment::Keep
+            }
+            Scope::Incompatible { .. } => Treatment::EncodeAndKeep,
+        }
+    }
+
     /// x264's speed/quality preset (`ultrafast` to `placebo`; default `medium`).
     pub fn with_preset(mut self, preset: &str) -> Result<Self> {
         if !PRESETS.contains(&preset) {
@@ -350,6 +378,33 @@ mod tests {
                 ),
                 (a, c, w),
                 "{family:?}"
+            );
+        }
+        for (family, codecs, channels, a, c, w) in [
+            (Family::Aac, "mp4a.40.2", 2, Keep, Keep, Keep),
+            (Family::Aac, "mp4a.40.2", 6, Keep, Keep, Keep),
+            (Family::Aac, "mp4a.6B", 2, Encode, Keep, Keep),
+            (Family::Opus, "opus", 2, Encode, Keep, EncodeAndKeep),
+            (Family::Opus, "opus", 6, EncodeAndKeep, Keep, EncodeAndKeep),
+            (Family::Ac3, "ac-3", 2, Encode, EncodeAndKeep, EncodeAndKeep),
+            (
+                Family::Eac3,
+                "ec-3",
+                6,
+                EncodeAndKeep,
+                EncodeAndKeep,
+                EncodeAndKeep,
+            ),
+            (Family::Legacy, "samr", 1, Encode, Encode, Encode),
+        ] {
+            assert_eq!(
+                (
+                    all.audio_treatment(family, codecs, channels),
+                    compat.audio_treatment(family, codecs, channels),
+                    wide.audio_treatment(family, codecs, channels)
+                ),
+                (a, c, w),
+                "{codecs} {channels}"
             );
         }
     }

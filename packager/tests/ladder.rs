@@ -348,3 +348,175 @@ fn thumbnail_tiles_show_the_picture_at_each_segment_start() {
     let empty = grey(&tile, "crop=256:144:1024:144");
     assert!(empty.iter().all(|&v| v < 24), "an empty cell is black");
 }
+
+/// Mono 16-bit samples FFmpeg decodes from `file`'s first audio stream at `rate`.
+fn mono_pcm(file: &Path, rate: u32) -> Vec<f64> {
+    let out = common::run(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(file)
+            .args(["-map", "0:a:0", "-ac", "1", "-ar", &rate.to_string()])
+            .args(["-f", "s16le", "-"]),
+    );
+    out.chunks_exact(2)
+        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])))
+        .collect()
+}
+
+/// The normalised correlation of two signals at lag 0 (1: the same wave, in time).
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let dot: f64 = a[..n].iter().zip(&b[..n]).map(|(x, y)| x * y).sum();
+    let ea: f64 = a[..n].iter().map(|x| x * x).sum();
+    let eb: f64 = b[..n].iter().map(|x| x * x).sum();
+    dot / (ea * eb).sqrt().max(1e-9)
+}
+
+/// A Representation's init and media segments as one file.
+fn joined(out: &Path, rep: &dashpack::Representation) -> PathBuf {
+    let mut bytes = std::fs::read(out.join(&rep.id).join("init.mp4")).unwrap();
+    for n in 1..=rep.segments {
+        bytes.extend(std::fs::read(out.join(&rep.id).join(format!("seg-{n}.m4s"))).unwrap());
+    }
+    let file = out.join(format!("{}-joined.mp4", rep.id));
+    std::fs::write(&file, bytes).unwrap();
+    file
+}
+
+/// `presentationTimeOffset` of the AdaptationSet holding `rep` (0 when absent).
+fn pto(mpd: &str, rep: &str) -> usize {
+    let at = mpd.find(&format!("<Representation id=\"{rep}\"")).unwrap();
+    let set = &mpd[..at];
+    let set = &set[set.rfind("<AdaptationSet").unwrap()..];
+    let rest = &mpd[at..];
+    [set, &rest[..rest.find("</Representation>").unwrap()]]
+        .iter()
+        .find_map(|s| {
+            let i = s.find("presentationTimeOffset=\"")? + 24;
+            s[i..].split('"').next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The first audio track's samples as a raw AMR file (RFC 4867 5.1), read by mp4-atom:
+/// FFmpeg's MP4 reader joins a 3GP chunk's AMR samples into one packet and decodes only
+/// its first frame, so it cannot be the reference for such a file.
+fn raw_amr(source: &Path, out: &Path) -> PathBuf {
+    let bytes = std::fs::read(source).unwrap();
+    let moov = common::read_input_moov(&bytes);
+    let trak = moov
+        .trak
+        .iter()
+        .find(|t| t.mdia.hdlr.handler == b"soun".into())
+        .unwrap();
+    let (offsets, sizes) = common::sample_offsets(&trak.mdia.minf.stbl);
+    let mut amr = b"#!AMR\n".to_vec();
+    for (&at, &size) in offsets.iter().zip(&sizes) {
+        amr.extend_from_slice(&bytes[at as usize..at as usize + size as usize]);
+    }
+    let file = out.join("source.amr");
+    std::fs::write(&file, amr).unwrap();
+    file
+}
+
+#[test]
+fn audio_that_is_not_aac_becomes_aac_lc_in_time_with_the_source() {
+    let scratch = out_dir("ladder_audio_inputs");
+    std::fs::create_dir_all(&scratch).unwrap();
+    // 5.1 AC-3: mixed down to stereo AAC, and kept beside it.
+    let surround = scratch.join("ac3_51.mp4");
+    common::run(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi"])
+            .args([
+                "-i",
+                "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=6",
+            ])
+            .args(["-ac", "6", "-c:a", "ac3", "-b:a", "384k"])
+            .arg(&surround),
+    );
+    let cases: Vec<(PathBuf, u32, u16, usize)> = vec![
+        (common::fixture("h264_mp3.mp4"), 48_000, 1, 1),
+        (common::fixture("vp9_flac.mp4"), 48_000, 1, 1),
+        (common::fixture("av1_opus.mp4"), 48_000, 1, 1),
+        (common::fixture("h264_alac.mp4"), 48_000, 1, 1),
+        (common::fixture("audio_eac3.mp4"), 48_000, 2, 1),
+        (surround, 48_000, 2, 2),
+        // A phone's 3GP: H.263 video, AMR-NB audio at 8 kHz.
+        (
+            common::fixture("realworld/mp4parser__MOV00006.3gp"),
+            8_000,
+            1,
+            1,
+        ),
+    ];
+    for (source, rate, channels, audio_reps) in cases {
+        let name = source.file_stem().unwrap().to_string_lossy().to_string();
+        let out = out_dir(&format!("ladder_audio_{name}"));
+        let options = Options::default()
+            .with_force(true)
+            .with_ladder(ladder("90:80k"));
+        let p = dashpack::package_files(&[&source], &out, &options).unwrap();
+        let audio: Vec<_> = p
+            .representations
+            .iter()
+            .filter(|r| r.content_type == ContentType::Audio)
+            .collect();
+        assert_eq!(audio.len(), audio_reps, "{name}: {audio:?}");
+        let aac = audio[0];
+        assert_eq!(aac.codecs, "mp4a.40.2", "{name}");
+        assert_eq!(
+            (aac.sample_rate, aac.channels),
+            (Some(rate), Some(channels)),
+            "{name}"
+        );
+        if audio_reps == 2 {
+            assert_eq!(audio[1].codecs, "ac-3", "{name}: the source kept");
+            assert_eq!(audio[1].channels, Some(6), "{name}");
+        }
+        // Decoded, less the priming the MPD's offset hides, the AAC is the source's
+        // wave at the same times, for its whole length.
+        let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+        let skip = pto(&mpd, &aac.id);
+        assert!(
+            skip >= 1024,
+            "{name}: the encoder's priming is hidden ({skip})"
+        );
+        let decoded = mono_pcm(&joined(&out, aac), rate);
+        let decoded = &decoded[skip..];
+        // As long as the source presents (its edit list applied), within two AAC
+        // packets (the last is padded).
+        let presented = common::run(
+            Command::new("ffprobe")
+                .args(["-v", "error", "-select_streams", "a:0"])
+                .args(["-show_entries", "stream=duration", "-of", "csv=p=0"])
+                .arg(&source),
+        );
+        // Side data may follow on the line (`4.000000,`).
+        let text = String::from_utf8_lossy(&presented);
+        let seconds: f64 = text.trim().split(',').next().unwrap().parse().unwrap();
+        let want_len = (seconds * f64::from(rate)).round() as usize;
+        assert!(
+            decoded.len() >= want_len && decoded.len() <= want_len + 2048,
+            "{name}: {} samples decoded for {want_len} presented",
+            decoded.len()
+        );
+        let want = if name.ends_with("MOV00006") {
+            mono_pcm(&raw_amr(&source, &out), rate)
+        } else {
+            mono_pcm(&source, rate)
+        };
+        let rms = |v: &[f64]| (v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64).sqrt();
+        if rms(&want) < 30.0 {
+            // This phone clip's AMR is silence (DTX frames) throughout: so is the AAC.
+            assert!(rms(decoded) < 30.0, "{name}: {} from silence", rms(decoded));
+            continue;
+        }
+        let r = correlation(decoded, &want);
+        let shifted = correlation(&decoded[rate as usize / 100..], &want);
+        assert!(
+            r > 0.9 && r > shifted + 0.2,
+            "{name}: correlation {r:.3} in time, {shifted:.3} 10 ms off"
+        );
+    }
+}

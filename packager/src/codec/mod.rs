@@ -125,6 +125,7 @@ pub(crate) fn parse_sample_entry(entry: &Bx<'_>) -> Result<Option<CodecInfo>, Bo
         b"mp4v" | b"s263" | b"h263" | b"H263" | b"apcn" | b"apch" | b"apcs" | b"apco" | b"ap4h"
         | b"ap4x" | b"dvc " | b"dvcp" | b"dvpp" | b"dv5n" | b"dv5p" | b"dvh5" | b"dvh6"
         | b"dvhp" | b"dvhq" | b"dvh2" | b"dvh3" => legacy_visual(entry),
+        b"samr" | b"sawb" => legacy_sound(entry),
         b"mp4a" => audio(entry, Family::Aac),
         b"Opus" => audio(entry, Family::Opus),
         b"fLaC" => audio(entry, Family::Flac),
@@ -278,6 +279,25 @@ fn legacy_visual(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
         sar: pasp(entry)?,
         ..CodecInfo::plain_audio(entry.kind, Family::Legacy, &codecs, 0, 0)
     }))
+}
+
+/// Audio no player decodes (AMR narrow- and wideband, 3GPP TS 26.244 6.5): carried
+/// only encoded to AAC by a ladder; mono at 8 or 16 kHz.
+fn legacy_sound(entry: &Bx<'_>) -> Result<Option<CodecInfo>, BoxError> {
+    sound_description(entry)?; // the fields are fixed; a malformed entry still fails
+    let rate = if entry.kind == *b"sawb" {
+        16_000
+    } else {
+        8_000
+    };
+    let codecs = String::from_utf8_lossy(&entry.kind).to_string();
+    Ok(Some(CodecInfo::plain_audio(
+        entry.kind,
+        Family::Legacy,
+        &codecs,
+        rate,
+        1,
+    )))
 }
 
 fn audio(entry: &Bx<'_>, family: Family) -> Result<Option<CodecInfo>, BoxError> {

@@ -340,7 +340,7 @@ fn adjust_input(
         (Some(ladder), Some(_)) => {
             encode_ladders(input, m, ladder, target_duration(options)?, warnings)
         }
-        (None, Some(_)) => refuse_legacy_video(name, m).map(|()| Vec::new()),
+        (None, Some(_)) => refuse_legacy_media(name, m).map(|()| Vec::new()),
         (_, None) => {
             for t in m
                 .tracks
@@ -348,8 +348,11 @@ fn adjust_input(
                 .filter(|t| t.track.codec.family == Family::Legacy)
             {
                 warnings.push(format!(
-                    "{name}: track {}: '{}' video is carried only encoded to H.264 (a ladder)",
-                    t.track.id, t.track.codec.codecs
+                    "{name}: track {}: '{}' {} is carried only encoded to {} (a ladder)",
+                    t.track.id,
+                    t.track.codec.codecs,
+                    t.track.kind.as_str(),
+                    encoded_as(t.track.kind)
                 ));
             }
             Ok(Vec::new())
@@ -357,9 +360,18 @@ fn adjust_input(
     }
 }
 
-/// Video no player decodes (MPEG-4 Part 2, H.263, ProRes, DV) without a ladder to
-/// encode it: refused by name, as any track that cannot be carried.
-fn refuse_legacy_video(name: &str, m: &Media) -> Result<()> {
+/// What a ladder encodes a track of `kind` no player decodes to.
+fn encoded_as(kind: ContentType) -> &'static str {
+    if kind == ContentType::Audio {
+        "AAC"
+    } else {
+        "H.264"
+    }
+}
+
+/// Video (MPEG-4 Part 2, H.263, ProRes, DV) or audio (AMR) no player decodes, without a
+/// ladder to encode it: refused by name, as any track that cannot be carried.
+fn refuse_legacy_media(name: &str, m: &Media) -> Result<()> {
     match m
         .tracks
         .iter()
@@ -368,12 +380,14 @@ fn refuse_legacy_video(name: &str, m: &Media) -> Result<()> {
         Some(t) => Err(Error::UncarriedTrack {
             file: name.to_string(),
             track: t.track.id,
-            handler: "vide".into(),
+            handler: crate::mp4::header::fourcc_str(crate::mp4::moov::handler(t.track.kind)),
             codec: crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
-            reason: "no DASH player decodes this video; it is carried only encoded to H.264 \
-                     (package with a ladder, `--ladder auto`, in a build with the `transcode` \
-                     feature)"
-                .into(),
+            reason: format!(
+                "no DASH player decodes this {}; it is carried only encoded to {} (package \
+                 with a ladder, `--ladder auto`, in a build with the `transcode` feature)",
+                t.track.kind.as_str(),
+                encoded_as(t.track.kind)
+            ),
         }),
         None => Ok(()),
     }
@@ -392,6 +406,10 @@ fn encode_ladders(
     let mut tracks = Vec::with_capacity(m.tracks.len());
     let mut thumbnails = Vec::new();
     for t in std::mem::take(&mut m.tracks) {
+        if t.track.kind == ContentType::Audio {
+            encode_audio(input, t, ladder, &mut tracks, warnings)?;
+            continue;
+        }
         let treatment = ladder.treatment(t.track.codec.family);
         if t.track.kind != ContentType::Video || treatment == Treatment::Keep {
             tracks.push(t);
@@ -422,6 +440,52 @@ fn encode_ladders(
     }
     m.tracks = tracks;
     Ok(thumbnails)
+}
+
+/// An audio track with a ladder: kept, or encoded to AAC-LC (and kept beside it).
+/// Audio FFmpeg cannot decode here, and PCM (already Opus), is kept as it is.
+#[cfg(feature = "transcode")]
+fn encode_audio(
+    input: &Input,
+    t: CheckedTrack,
+    ladder: &crate::Ladder,
+    tracks: &mut Vec<CheckedTrack>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    use crate::ladder::Treatment;
+    use crate::transcode::aac;
+    let c = &t.track.codec;
+    let legacy = c.family == Family::Legacy;
+    let treatment = ladder.audio_treatment(c.family, &c.codecs, c.channels);
+    if treatment == Treatment::Keep || t.made.is_some() || (!legacy && !aac::decodable(&t.track)) {
+        tracks.push(t);
+        return Ok(());
+    }
+    let encoded = aac::to_aac(input, &t)?;
+    let kept = treatment == Treatment::EncodeAndKeep && !legacy;
+    warnings.push(format!(
+        "{}: track {}: '{}' audio encoded to AAC-LC ({} Hz, {} channel{}){}",
+        input.name(),
+        t.track.id,
+        c.codecs,
+        encoded.track.codec.sample_rate,
+        encoded.track.codec.channels,
+        if encoded.track.codec.channels == 1 {
+            ""
+        } else {
+            "s"
+        },
+        if kept {
+            ", the source kept beside it"
+        } else {
+            ""
+        }
+    ));
+    tracks.push(encoded);
+    if kept {
+        tracks.push(t);
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "transcode"))]

@@ -307,6 +307,39 @@ pub fn read_input_moov(bytes: &[u8]) -> Moov {
     Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap()
 }
 
+/// Every sample's byte offset and size, from a sample table read by mp4-atom.
+pub fn sample_offsets(stbl: &mp4_atom::Stbl) -> (Vec<u64>, Vec<u32>) {
+    let sizes: Vec<u32> = match &stbl.stsz.samples {
+        StszSamples::Identical { count, size } => vec![*size; *count as usize],
+        StszSamples::Different { sizes } => sizes.clone(),
+    };
+    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+        (Some(s), _) => s.entries.iter().map(|&o| u64::from(o)).collect(),
+        (_, Some(c)) => c.entries.clone(),
+        _ => panic!("no chunk offsets"),
+    };
+    let mut offsets = Vec::new();
+    for (ci, &chunk_offset) in chunks.iter().enumerate() {
+        let chunk = ci as u32 + 1;
+        let e = stbl
+            .stsc
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.first_chunk <= chunk)
+            .unwrap();
+        let mut o = chunk_offset;
+        for _ in 0..e.samples_per_chunk {
+            if offsets.len() == sizes.len() {
+                break;
+            }
+            offsets.push(o);
+            o += u64::from(sizes[offsets.len() - 1]);
+        }
+    }
+    (offsets, sizes)
+}
+
 /// Read an input's tracks and expand their sample tables, independently of dashpack.
 pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
     let moov = read_input_moov(bytes);
@@ -319,34 +352,7 @@ pub fn read_input(bytes: &[u8]) -> Vec<InTrack> {
             continue;
         }
         let stbl = &trak.mdia.minf.stbl;
-        let sizes: Vec<u32> = match &stbl.stsz.samples {
-            StszSamples::Identical { count, size } => vec![*size; *count as usize],
-            StszSamples::Different { sizes } => sizes.clone(),
-        };
-        let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
-            (Some(s), _) => s.entries.iter().map(|&o| u64::from(o)).collect(),
-            (_, Some(c)) => c.entries.clone(),
-            _ => panic!("no chunk offsets"),
-        };
-        let mut offsets = Vec::new();
-        for (ci, &chunk_offset) in chunks.iter().enumerate() {
-            let chunk = ci as u32 + 1;
-            let e = stbl
-                .stsc
-                .entries
-                .iter()
-                .rev()
-                .find(|e| e.first_chunk <= chunk)
-                .unwrap();
-            let mut o = chunk_offset;
-            for _ in 0..e.samples_per_chunk {
-                if offsets.len() == sizes.len() {
-                    break;
-                }
-                offsets.push(o);
-                o += u64::from(sizes[offsets.len() - 1]);
-            }
-        }
+        let (offsets, sizes) = sample_offsets(stbl);
         assert_eq!(offsets.len(), sizes.len());
         let mut durations = Vec::new();
         for e in &stbl.stts.entries {

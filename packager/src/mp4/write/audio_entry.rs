@@ -122,6 +122,39 @@ fn mpeg4_esds(esds: &Bx<'_>, codec: &CodecInfo) -> Result<Option<Vec<u8>>, BoxEr
     Ok(Some(out))
 }
 
+/// `stsd` with one ISO `mp4a` AudioSampleEntry for AAC dashpack encoded: its `esds`
+/// carries the encoder's AudioSpecificConfig `asc` and the average bit rate.
+pub(crate) fn mp4a_stsd(rate: u32, channels: u16, asc: &[u8], bit_rate: u32) -> Vec<u8> {
+    let asc = &asc[..asc.len().min(63)];
+    let mut out = Vec::new();
+    write_full_box(&mut out, b"stsd", 0, 0, |b| {
+        put_u32(b, 1);
+        write_box(b, b"mp4a", |e| {
+            e.extend_from_slice(&[0; 6]);
+            put_u16(e, 1); // data_reference_index
+            e.extend_from_slice(&[0; 8]);
+            put_u16(e, channels);
+            put_u16(e, 16);
+            put_u32(e, 0);
+            put_u32(e, if rate <= 0xffff { rate << 16 } else { 0 });
+            write_full_box(e, b"esds", 0, 0, |d| {
+                let dsi = 2 + asc.len();
+                let dcd = 2 + 13 + dsi;
+                d.extend_from_slice(&[3, (3 + dcd + 3) as u8, 0, 0, 0]); // ES_Descriptor
+                d.extend_from_slice(&[4, (13 + dsi) as u8, 0x40]);
+                d.push(0x15); // streamType audio (5), upStream 0, reserved 1
+                d.extend_from_slice(&[0, 0x18, 0]); // bufferSizeDB: 6144 bytes
+                put_u32(d, bit_rate); // maxBitrate
+                put_u32(d, bit_rate); // avgBitrate
+                d.extend_from_slice(&[5, asc.len() as u8]);
+                d.extend_from_slice(asc);
+                d.extend_from_slice(&[6, 1, 2]); // SLConfigDescriptor: predefined MP4
+            });
+        });
+    });
+    out
+}
+
 /// A two-byte AudioSpecificConfig (object type, rate index, channel configuration).
 fn make_asc(object_type: u8, rate: u32, channels: u16) -> Option<Vec<u8>> {
     let index = aac::SAMPLE_RATES.iter().position(|r| *r == rate)? as u16;
@@ -137,6 +170,20 @@ fn make_asc(object_type: u8, rate: u32, channels: u16) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoded_aac_entry_reads_back_as_aac_lc() {
+        let stsd = mp4a_stsd(44_100, 2, &[0x12, 0x10], 128_000);
+        let stsd = crate::mp4::header::whole_box(&stsd).expect("stsd");
+        let entry = stsd.children_after(8).next().expect("entry").expect("box");
+        let info = codec::parse_sample_entry(&entry)
+            .expect("parses")
+            .expect("known");
+        assert_eq!(
+            (info.codecs.as_str(), info.sample_rate, info.channels),
+            ("mp4a.40.2", 44_100, 2)
+        );
+    }
 
     #[test]
     fn asc_from_profile_rate_and_channels() {
