@@ -116,6 +116,7 @@ impl Thumbnails {
     }
 
     /// The decoder's thread, as it ends: the tiles, or why there are none.
+    #[cfg_attr(not(feature = "transcode"), allow(dead_code))]
     pub fn deposit(&self, result: Result<Vec<Vec<u8>>, String>) {
         if let Ok(mut tiles) = self.tiles.lock() {
             *tiles = Some(result);

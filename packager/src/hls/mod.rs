@@ -146,7 +146,7 @@ fn playlist(r: &RepInput<'_>, timeline: Timeline, iframes: bool) -> String {
         None => {
             let _ = writeln!(out, "#EXT-X-MAP:URI=\"{INIT_FILE}\"");
             for (i, s) in r.segments.iter().enumerate() {
-                let _ = write!(out, "#EXTINF:{:.6},\n", s.duration as f64 / ts);
+                let _ = writeln!(out, "#EXTINF:{:.6},", s.duration as f64 / ts);
                 if iframes {
                     let _ = writeln!(out, "#EXT-X-BYTERANGE:{}@0", s.key_bytes);
                 }

@@ -124,6 +124,7 @@ fn mpeg4_esds(esds: &Bx<'_>, codec: &CodecInfo) -> Result<Option<Vec<u8>>, BoxEr
 
 /// `stsd` with one ISO `mp4a` AudioSampleEntry for AAC dashpack encoded: its `esds`
 /// carries the encoder's AudioSpecificConfig `asc` and the average bit rate.
+#[cfg_attr(not(feature = "transcode"), allow(dead_code))]
 pub(crate) fn mp4a_stsd(rate: u32, channels: u16, asc: &[u8], bit_rate: u32) -> Vec<u8> {
     let asc = &asc[..asc.len().min(63)];
     let mut out = Vec::new();
