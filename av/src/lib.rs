@@ -392,6 +392,9 @@ pub struct H264Settings {
     pub gop: u32,
     /// Encoder threads; 0 lets x264 choose (about 1.5 per core).
     pub threads: u32,
+    /// Whether frames may be reordered (B-frames, as the preset has them); without,
+    /// frames are decoded in the order they are shown.
+    pub reorder: bool,
 }
 
 /// One encoded sample.
@@ -455,6 +458,9 @@ impl H264Encoder {
         enc.set_gop(s.gop);
         enc.set_bit_rate(s.bit_rate as usize);
         enc.set_max_bit_rate(s.max_rate as usize);
+        if !s.reorder {
+            enc.set_max_b_frames(0);
+        }
         // SAFETY: a plain field of the context this encoder owns, set before opening.
         unsafe {
             (*enc.as_mut_ptr()).rc_buffer_size = s.buffer.min(i32::MAX as u64) as i32;
@@ -467,6 +473,7 @@ impl H264Encoder {
         if let Some(level) = level {
             opts.set("level", level);
         }
+
         let enc = enc
             .open_as_with(x264, opts)
             .map_err(fail("opening the H.264 encoder"))?;

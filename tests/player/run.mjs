@@ -154,6 +154,15 @@ if (ladderBuild()) {
     cases.push({ name: `${name} with ABR over a 150 kbit/s link`, dir: abr, frames, belowTop: videos[0].id, players: ['dashjs'],
       rate: 1, link: { kbps: 150, ms: 0, thenKbps: 150 } });
   }
+  // Audio no browser (AC-3 in Chromium) or no player at all (AMR, a phone's 3GP with
+  // H.263 video) decodes: AAC-LC with the ladder, played in every player.
+  for (const [file, frames] of [['audio_ac3.mp4', 0], ['realworld/mp4parser__MOV00006.3gp', videoFrames('realworld/mp4parser__MOV00006.3gp')]]) {
+    const name = `ladder-audio-${path.parse(file).name}`;
+    const dir = packageInto(name, [file], ['--hls', '--ladder', '144:300k', '--ladder-preset', 'veryfast']);
+    const codecs = readMpd(dir).reps.filter((r) => r.mime.startsWith('audio')).map((r) => r.codecs);
+    if (codecs.join() !== 'mp4a.40.2') throw new Error(`${name}: audio ${codecs}, expected AAC-LC alone`);
+    cases.push({ name, dir, frames, hls: true });
+  }
   // Seek-bar previews: both players' thumbnail APIs find the tile and the cell for a
   // time (one thumbnail per segment, 4 s by default; 5x5 to a 1280x720 tile), and the tile loads.
   thumbnailCases.push({ name: 'ladder thumbnails of h264_aac', dir: path.join(root, 'ladder-h264_aac'), every: 4,

@@ -86,8 +86,16 @@ pub(crate) fn ladder_tracks(
     let rate = frame_rate(&frames.shown, last_duration, t.timescale);
     let gop = longest_run(&frames.idr);
 
-    let planned = open_encoders(&renditions, t.timescale, rate, gop, ladder.preset())
-        .map_err(|e| frames.fail(e))?;
+    let reorder = steady(&frames.shown);
+    let planned = open_encoders(
+        &renditions,
+        t.timescale,
+        rate,
+        gop,
+        ladder.preset(),
+        reorder,
+    )
+    .map_err(|e| frames.fail(e))?;
     let delay = planned
         .iter()
         .map(|(_, e)| e.reorder_delay())
@@ -155,6 +163,7 @@ fn open_encoders(
     rate: (i32, i32),
     gop: u32,
     preset: &str,
+    reorder: bool,
 ) -> std::result::Result<Vec<(H264Settings, H264Encoder)>, dashpack_av::Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cores.div_ceil(renditions.len()).max(1) as u32;
@@ -163,6 +172,7 @@ fn open_encoders(
         .map(|r| {
             let mut settings = settings(r, timescale, rate, gop, preset);
             settings.threads = threads;
+            settings.reorder = reorder;
             let enc = H264Encoder::new(&settings)?;
             Ok((settings, enc))
         })
@@ -200,6 +210,7 @@ fn settings(
         preset: preset.to_string(),
         gop,
         threads: 0,
+        reorder: true,
     }
 }
 
@@ -288,6 +299,17 @@ fn segment_starts(
             }
         })
         .collect()
+}
+
+/// Whether the frames are shown at a steady rate (every interval within 10% of the
+/// shortest). Reordered frames (B-frames) then keep their times; at an unsteady rate
+/// they are not encoded: a sample's duration is a decode interval, which with
+/// reordering and irregular intervals overlaps other frames' presentation, and
+/// Chromium's MSE then drops frames others depend on.
+fn steady(shown: &[i64]) -> bool {
+    let gaps = shown.windows(2).map(|w| w[1] - w[0]);
+    let (least, most) = gaps.fold((i64::MAX, 0), |(l, m), g| (l.min(g), m.max(g)));
+    most <= least.saturating_add(least / 10)
 }
 
 /// Most frames from one IDR to the next: the encoder's keyframe interval, so it adds
@@ -476,5 +498,18 @@ fn display_size((w, h, aspect): decode::Shown, pasp: Option<(u32, u32)>, turn: T
     match turn {
         Turn::Right | Turn::Left => (h, w),
         _ => (w, h),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reordering_is_kept_for_a_steady_rate_only() {
+        assert!(steady(&[0, 1001, 2002, 3003]));
+        assert!(steady(&[0, 20, 41, 61, 82])); // 29.97 at a timescale of 600
+        assert!(!steady(&[0, 36, 108, 144, 240]));
+        assert!(steady(&[5]));
     }
 }
