@@ -165,12 +165,7 @@ impl Representation {
 }
 
 fn content_type(c: dashpack::ContentType) -> String {
-    match c {
-        dashpack::ContentType::Video => "video",
-        dashpack::ContentType::Audio => "audio",
-        _ => "text",
-    }
-    .to_string()
+    c.as_str().to_string()
 }
 
 impl From<dashpack::Representation> for Representation {

@@ -40,7 +40,7 @@ class Representation:
     id: str
     input: str
     track_id: int
-    content_type: Literal["video", "audio", "text"]
+    content_type: Literal["video", "audio", "text", "image"]
     codecs: str
     bandwidth: int
     width: Optional[int]
