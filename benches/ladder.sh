@@ -76,7 +76,10 @@ fi
 fps=$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$SRC")
 gop=$(python3 -c "from fractions import Fraction as F; import math; print(math.ceil(4 * F('$fps')))")
 
-# The same ladder with the ffmpeg command: decode once, split, scale, encode.
+# The same ladder with the ffmpeg command: decode once, split, scale, encode, each
+# encoder with the threads dashpack gives its rungs (the cores shared between them):
+# x264's frame threads change its output, so the quality is compared like for like.
+threads=$(( ($(nproc) + ${#SIZES[@]} - 1) / ${#SIZES[@]} ))
 graph="[0:v]split=${#SIZES[@]}"
 for i in "${!SIZES[@]}"; do graph+="[s$i]"; done
 args=()
@@ -87,7 +90,7 @@ for i in "${!SIZES[@]}"; do
   graph+=";[s$i]scale=$w:$h:flags=bicubic[o$i]"
   args+=(-map "[o$i]" -c:v libx264 -preset "$PRESET" -b:v "${kbit}k" -maxrate "$((2 * kbit))k"
     -bufsize "$((2 * kbit))k" -g "$gop" -forced-idr 1 -force_key_frames "expr:gte(t,n_forced*4)"
-    -an "$OUT/ffmpeg/rung$i.mp4")
+    -threads "$threads" -an "$OUT/ffmpeg/rung$i.mp4")
 done
 read -r ff_t ff_m < <(run ffmpeg ffmpeg -nostdin -v error -y -i "$SRC" -filter_complex "$graph" \
   "${args[@]}" -map 0:a -c:a copy -vn "$OUT/ffmpeg/audio.mp4")

@@ -7,7 +7,7 @@ use ff::util::frame;
 use ff::{ChannelLayout, Packet, Rational, format};
 use ffmpeg_next as ff;
 
-use super::{Error, Result, fail, init, set_extradata};
+use super::{Error, Result, extradata, fail, init, set_extradata};
 
 /// The audio codecs a source can be decoded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,17 +230,7 @@ impl AacEncoder {
         enc.set_bit_rate(bit_rate as usize);
         enc.set_time_base(Rational::new(1, rate as i32));
         let enc = enc.open_as(aac).map_err(fail("opening the AAC encoder"))?;
-        // SAFETY: after a successful open with GLOBAL_HEADER, extradata holds
-        // extradata_size bytes (the AudioSpecificConfig) owned by the context.
-        let config = unsafe {
-            let raw = enc.as_ptr();
-            let len = usize::try_from((*raw).extradata_size).unwrap_or(0);
-            if (*raw).extradata.is_null() || len == 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts((*raw).extradata, len).to_vec()
-            }
-        };
+        let config = extradata(&enc);
         Ok(AacEncoder {
             enc,
             config,

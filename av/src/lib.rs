@@ -103,6 +103,22 @@ fn set_extradata(ctx: &mut Context, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// An opened encoder's global header (with GLOBAL_HEADER): H.264's SPS and PPS, AAC's
+/// AudioSpecificConfig.
+fn extradata(ctx: &Context) -> Vec<u8> {
+    // SAFETY: after a successful open with GLOBAL_HEADER, extradata holds
+    // extradata_size bytes owned by the context (or is null).
+    unsafe {
+        let raw = ctx.as_ptr();
+        let len = usize::try_from((*raw).extradata_size).unwrap_or(0);
+        if (*raw).extradata.is_null() || len == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts((*raw).extradata, len).to_vec()
+        }
+    }
+}
+
 /// One decoded picture, shared read-only between the renditions that scale it.
 pub struct Picture(frame::Video);
 
@@ -477,18 +493,9 @@ impl H264Encoder {
         let enc = enc
             .open_as_with(x264, opts)
             .map_err(fail("opening the H.264 encoder"))?;
-        // SAFETY: after a successful open with GLOBAL_HEADER, extradata holds
-        // extradata_size bytes (the SPS and PPS) owned by the context.
-        let (parameter_sets, delay) = unsafe {
-            let raw = enc.as_ptr();
-            let len = usize::try_from((*raw).extradata_size).unwrap_or(0);
-            let bytes = if (*raw).extradata.is_null() || len == 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts((*raw).extradata, len).to_vec()
-            };
-            (bytes, u32::try_from((*raw).has_b_frames).unwrap_or(0))
-        };
+        let parameter_sets = extradata(&enc);
+        // SAFETY: a plain field of the opened context.
+        let delay = unsafe { u32::try_from((*enc.as_ptr()).has_b_frames).unwrap_or(0) };
         Ok(H264Encoder {
             enc,
             parameter_sets,

@@ -74,6 +74,25 @@ pub(crate) struct SampleTable {
 }
 
 impl SampleTable {
+    /// `count` samples of `duration` ticks in one chunk, for samples made as they are
+    /// written (transcoded audio): their sizes are learnt then, `nominal` until.
+    #[cfg_attr(not(any(feature = "opus", feature = "transcode")), allow(dead_code))]
+    pub(crate) fn made(count: u32, duration: u32, nominal: u32) -> Self {
+        SampleTable {
+            count,
+            stts: vec![(count, duration)],
+            ctts: Vec::new(),
+            sizes: Sizes::Constant(nominal),
+            stsc: vec![StscEntry {
+                first_chunk: 1,
+                samples_per_chunk: count.max(1),
+                sample_description_index: 1,
+            }],
+            chunk_offsets: vec![0],
+            sync: None,
+        }
+    }
+
     pub fn cursor(&self) -> Cursor<'_> {
         Cursor {
             t: self,

@@ -13,14 +13,15 @@ use std::sync::Mutex;
 
 use dashpack_av::{AacEncoder, AudioCodec, AudioDecoder};
 
+use super::{box_err, first_entry};
 use crate::Result;
 use crate::carriage::CheckedTrack;
 use crate::codec::{self, Family};
-use crate::error::{BoxError, Error};
+use crate::error::Error;
 use crate::mp4::file::sample_stats;
-use crate::mp4::header::{Bx, fourcc_str, whole_box};
+use crate::mp4::header::{fourcc_str, whole_box};
 use crate::mp4::moov::Track;
-use crate::mp4::sample_table::{Cursor, SampleTable, Sizes, StscEntry};
+use crate::mp4::sample_table::{Cursor, SampleTable};
 use crate::mp4::write::audio_entry::mp4a_stsd;
 use crate::source::{Input, Made, MadeSamples, SampleMaker};
 
@@ -122,7 +123,7 @@ pub(crate) fn to_aac(input: &Input, source: &CheckedTrack) -> Result<CheckedTrac
     track.start_dts = u64::try_from(to_rate(t.start_dts as i64)).unwrap_or(0);
     track.timescale = rate;
     let nominal = bit_rate / 8 * AacEncoder::FRAME as u32 / rate;
-    track.table = packet_table(packets, nominal.max(1));
+    track.table = SampleTable::made(packets, AacEncoder::FRAME as u32, nominal.max(1));
     track.inband.clear();
     track.aux.clear();
     track.aux_at = None;
@@ -165,33 +166,6 @@ fn probe(
         packets.push(data);
     }
     AudioDecoder::probe(codec, config, packets.iter().map(Vec::as_slice)).map_err(|e| e.to_string())
-}
-
-fn packet_table(count: u32, nominal: u32) -> SampleTable {
-    SampleTable {
-        count,
-        stts: vec![(count, AacEncoder::FRAME as u32)],
-        ctts: Vec::new(),
-        sizes: Sizes::Constant(nominal),
-        stsc: vec![StscEntry {
-            first_chunk: 1,
-            samples_per_chunk: count.max(1),
-            sample_description_index: 1,
-        }],
-        chunk_offsets: vec![0],
-        sync: None,
-    }
-}
-
-fn first_entry<'a>(stsd: &Bx<'a>) -> std::result::Result<Bx<'a>, String> {
-    stsd.children_after(8)
-        .next()
-        .ok_or("no sample entry")?
-        .map_err(box_err)
-}
-
-fn box_err(e: BoxError) -> String {
-    format!("{} at byte {}: {}", e.path, e.offset, e.kind)
 }
 
 /// FFmpeg's decoder for the track and its configuration: Opus's `OpusHead` (from

@@ -10,3 +10,21 @@ pub(crate) mod aac;
 pub(crate) mod opus;
 #[cfg(feature = "transcode")]
 pub(crate) mod video;
+
+/// The first sample entry of an `stsd` (after its version, flags and entry count).
+#[cfg(feature = "transcode")]
+fn first_entry<'a>(
+    stsd: &crate::mp4::header::Bx<'a>,
+) -> std::result::Result<crate::mp4::header::Bx<'a>, String> {
+    stsd.children_after(8)
+        .next()
+        .ok_or("no sample entry")?
+        .map_err(box_err)
+}
+
+/// A box of dashpack's own (or a source's, read again) that does not read back, said
+/// with its path and offset.
+#[cfg(feature = "transcode")]
+fn box_err(e: crate::error::BoxError) -> String {
+    format!("{} at byte {}: {}", e.path, e.offset, e.kind)
+}

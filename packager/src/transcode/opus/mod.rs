@@ -28,7 +28,7 @@ use crate::codec::{CodecInfo, Family};
 use crate::error::Error;
 use crate::mp4::file::sample_stats;
 use crate::mp4::moov::Track;
-use crate::mp4::sample_table::{Cursor, SampleTable, Sizes, StscEntry};
+use crate::mp4::sample_table::{Cursor, SampleTable};
 use crate::source::{Input, Made, MadeSamples, SampleMaker};
 
 /// Opus's one timescale in ISOBMFF, and its sample: 20 ms.
@@ -304,19 +304,7 @@ fn rewrite_track(
     t.timescale = OPUS_RATE;
     t.stsd = opus_stsd(format, pre_skip as u16);
     t.codec = CodecInfo::plain_audio(*b"Opus", Family::Opus, "opus", OPUS_RATE, format.channels);
-    let opus = SampleTable {
-        count,
-        stts: vec![(count, FRAME_48K)],
-        ctts: Vec::new(),
-        sizes: Sizes::Constant(nominal_packet_bytes(format.channels)),
-        stsc: vec![StscEntry {
-            first_chunk: 1,
-            samples_per_chunk: count.max(1),
-            sample_description_index: 1,
-        }],
-        chunk_offsets: vec![0],
-        sync: None,
-    };
+    let opus = SampleTable::made(count, FRAME_48K, nominal_packet_bytes(format.channels));
     std::mem::replace(&mut t.table, opus)
 }
 

@@ -19,15 +19,15 @@ use std::sync::{Arc, Mutex};
 
 use dashpack_av::{H264Encoder, H264Settings, Turn, VideoCodec};
 
+use super::{box_err, first_entry};
 use crate::Result;
 use crate::carriage::CheckedTrack;
 use crate::codec::legacy::Legacy;
 use crate::codec::{self, Family, annexb};
 use crate::described::Thumbnails;
-use crate::error::BoxError;
 use crate::ladder::{Ladder, Rendition};
 use crate::mp4::file::sample_stats;
-use crate::mp4::header::{Bx, fourcc_str, whole_box};
+use crate::mp4::header::{fourcc_str, whole_box};
 use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 use crate::mp4::write::video_entry::avc1_stsd;
@@ -87,15 +87,9 @@ pub(crate) fn ladder_tracks(
     let gop = longest_run(&frames.idr);
 
     let reorder = steady(&frames.shown);
-    let planned = open_encoders(
-        &renditions,
-        t.timescale,
-        rate,
-        gop,
-        ladder.preset(),
-        reorder,
-    )
-    .map_err(|e| frames.fail(e))?;
+    let (timescale, preset) = (t.timescale, ladder.preset());
+    let planned = open_encoders(&renditions, timescale, rate, gop, preset, reorder)
+        .map_err(|e| frames.fail(e))?;
     let delay = planned
         .iter()
         .map(|(_, e)| e.reorder_delay())
@@ -126,6 +120,25 @@ pub(crate) fn ladder_tracks(
         planned.len(),
         thumbnail_maker,
     ));
+    let out = rung_tracks(input, t, planned, &table, &frames, &shared, rate)?;
+    Ok(Planned {
+        rungs: out,
+        notes,
+        thumbnails,
+    })
+}
+
+/// Each rung as a track to write: the source track with the rung's sample entry and
+/// table, its samples made by the rung's encoder from the shared decode.
+fn rung_tracks(
+    input: &Input,
+    t: &Track,
+    planned: Vec<(H264Settings, H264Encoder)>,
+    table: &SampleTable,
+    frames: &Arc<Frames>,
+    shared: &Arc<SharedDecode>,
+    rate: (i32, i32),
+) -> Result<Vec<CheckedTrack>> {
     let mut out = Vec::with_capacity(planned.len());
     for (i, (settings, enc)) in planned.into_iter().enumerate() {
         let config = annexb::avc_config(enc.parameter_sets())
@@ -140,19 +153,15 @@ pub(crate) fn ladder_tracks(
             track,
             stats,
             made: Some(Box::new(RungSamples {
-                decode: Arc::clone(&shared),
-                frames: Arc::clone(&frames),
+                decode: Arc::clone(shared),
+                frames: Arc::clone(frames),
                 rung: i,
                 settings,
                 encoder: Mutex::new(Some(enc)),
             })),
         });
     }
-    Ok(Planned {
-        rungs: out,
-        notes,
-        thumbnails,
-    })
+    Ok(out)
 }
 
 /// Every rung's encoder, opened. The rungs encode side by side: the cores are shared
@@ -177,19 +186,6 @@ fn open_encoders(
             Ok((settings, enc))
         })
         .collect()
-}
-
-/// The first sample entry of an `stsd` (after its version, flags and entry count).
-fn first_entry<'a>(stsd: &Bx<'a>) -> std::result::Result<Bx<'a>, String> {
-    stsd.children_after(8)
-        .next()
-        .ok_or("no sample entry")?
-        .map_err(box_err)
-}
-
-/// A box of dashpack's own that does not read back: a bug, said plainly.
-fn box_err(e: BoxError) -> String {
-    format!("{} at byte {}: {}", e.path, e.offset, e.kind)
 }
 
 fn settings(
