@@ -115,10 +115,13 @@ impl Thumbnails {
         self.count.div_ceil(self.per_tile())
     }
 
-    /// The decoder's thread, as it ends: the tiles, or why there are none.
+    /// The decoder's thread, as it ends: the tiles, or why there are none. The first
+    /// word stands (a maker dropped after its result, or by a panic, says no more).
     #[cfg_attr(not(feature = "transcode"), allow(dead_code))]
     pub fn deposit(&self, result: Result<Vec<Vec<u8>>, String>) {
-        if let Ok(mut tiles) = self.tiles.lock() {
+        if let Ok(mut tiles) = self.tiles.lock()
+            && tiles.is_none()
+        {
             *tiles = Some(result);
         }
         self.ready.notify_all();

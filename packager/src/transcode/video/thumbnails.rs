@@ -193,6 +193,15 @@ impl ThumbnailMaker {
     }
 }
 
+impl Drop for ThumbnailMaker {
+    /// A maker that stops before its end (the decoder's thread unwinding) still tells
+    /// the set, so nobody waits for tiles forever.
+    fn drop(&mut self) {
+        self.set
+            .deposit(Err("the thumbnail maker stopped before its end".into()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
