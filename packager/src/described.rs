@@ -110,6 +110,12 @@ impl Thumbnails {
         (self.columns * self.rows) as usize
     }
 
+    /// How long one tile's thumbnails last, in seconds as (num, den).
+    pub fn tile_duration(&self) -> (u64, u64) {
+        let (num, den) = self.interval;
+        (num.max(1) * self.per_tile() as u64, den.max(1))
+    }
+
     /// Tiles needed for every thumbnail.
     pub fn tile_count(&self) -> usize {
         self.count.div_ceil(self.per_tile())

@@ -420,46 +420,23 @@ pub(crate) fn text_bandwidth(bytes: u64, duration: f64) -> u64 {
 /// A WebVTT or TTML sidecar's AdaptationSet; its bandwidth is its size over the
 /// presentation.
 fn text_set(id: u32, t: &TextInput<'_>, duration: f64) -> AdaptationSet {
+    let mime_type = if t.ttml {
+        FileKind::TtmlSubtitles
+    } else {
+        FileKind::Subtitles
+    }
+    .content_type();
+    let rep = Representation {
+        base_url: Some(t.file.to_string()),
+        ..Representation::plain(t.id.to_string(), text_bandwidth(t.bytes, duration))
+    };
     AdaptationSet {
-        id,
-        content_type: ContentType::Text.as_str(),
-        mime_type: if t.ttml {
-            FileKind::TtmlSubtitles
-        } else {
-            FileKind::Subtitles
-        }
-        .content_type(),
         lang: Some(t.language.to_string()),
-        segment_alignment: None,
-        start_with_sap: None,
-        subsegment_alignment: None,
-        subsegment_starts_with_sap: None,
-        max_width: None,
-        max_height: None,
-        max_frame_rate: None,
-        content_protection: Vec::new(),
-        accessibility: Vec::new(),
         role: Some(Descriptor {
             scheme_id_uri: "urn:mpeg:dash:role:2011",
             value: t.role.unwrap_or("subtitle").into(),
         }),
-        representations: vec![Representation {
-            id: t.id.to_string(),
-            codecs: String::new(),
-            supplemental_codecs: None,
-            bandwidth: text_bandwidth(t.bytes, duration),
-            width: None,
-            height: None,
-            frame_rate: None,
-            sar: None,
-            audio_sampling_rate: None,
-            audio_channel_configuration: None,
-            content_protection: Vec::new(),
-            essential_property: None,
-            base_url: Some(t.file.to_string()),
-            segment_base: None,
-            segment_template: None,
-        }],
+        ..AdaptationSet::plain(id, ContentType::Text.as_str(), mime_type, vec![rep])
     }
 }
 

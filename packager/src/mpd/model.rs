@@ -80,6 +80,35 @@ pub(crate) struct AdaptationSet {
     pub representations: Vec<Representation>,
 }
 
+impl AdaptationSet {
+    /// A set with only its id, types and Representations (a sidecar file, thumbnail
+    /// tiles); the caller adds the rest.
+    pub fn plain(
+        id: u32,
+        content_type: &'static str,
+        mime_type: &'static str,
+        representations: Vec<Representation>,
+    ) -> Self {
+        AdaptationSet {
+            id,
+            content_type,
+            mime_type,
+            lang: None,
+            segment_alignment: None,
+            start_with_sap: None,
+            subsegment_alignment: None,
+            subsegment_starts_with_sap: None,
+            max_width: None,
+            max_height: None,
+            max_frame_rate: None,
+            content_protection: Vec::new(),
+            accessibility: Vec::new(),
+            role: None,
+            representations,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Descriptor {
     #[serde(rename = "@schemeIdUri")]
@@ -145,6 +174,29 @@ pub(crate) struct Representation {
     pub segment_base: Option<SegmentBase>,
     #[serde(rename = "SegmentTemplate", skip_serializing_if = "Option::is_none")]
     pub segment_template: Option<SegmentTemplate>,
+}
+
+impl Representation {
+    /// A Representation with only its id and bandwidth; the caller adds the rest.
+    pub fn plain(id: String, bandwidth: u64) -> Self {
+        Representation {
+            id,
+            codecs: String::new(),
+            supplemental_codecs: None,
+            bandwidth,
+            width: None,
+            height: None,
+            frame_rate: None,
+            sar: None,
+            audio_sampling_rate: None,
+            audio_channel_configuration: None,
+            content_protection: Vec::new(),
+            essential_property: None,
+            base_url: None,
+            segment_base: None,
+            segment_template: None,
+        }
+    }
 }
 
 /// Byte ranges of the init segment and the `sidx` in an on-demand file.

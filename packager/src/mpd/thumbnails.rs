@@ -11,8 +11,7 @@ const THUMBNAIL_TILE: &str = "http://dashif.org/thumbnail_tile";
 
 /// One tile's duration, as (ticks, timescale).
 fn tile_duration(image: &ImageInput<'_>) -> (u64, u64) {
-    let (num, den) = image.set.interval;
-    let (num, den) = (num.max(1) * image.set.per_tile() as u64, den.max(1));
+    let (num, den) = image.set.tile_duration();
     let g = gcd(num, den);
     (num / g, den / g)
 }
@@ -30,50 +29,30 @@ pub(crate) fn image_bandwidth(image: &ImageInput<'_>) -> u64 {
 pub(super) fn image_set(id: u32, image: &ImageInput<'_>) -> AdaptationSet {
     let set = image.set;
     let (duration, timescale) = tile_duration(image);
-    AdaptationSet {
+    let rep = Representation {
+        width: Some(set.width * set.columns),
+        height: Some(set.height * set.rows),
+        essential_property: Some(Descriptor {
+            scheme_id_uri: THUMBNAIL_TILE,
+            value: format!("{}x{}", set.columns, set.rows),
+        }),
+        segment_template: Some(SegmentTemplate {
+            timescale: u32::try_from(timescale).unwrap_or(1),
+            presentation_time_offset: None,
+            initialization: None,
+            media: image.media.to_string(),
+            start_number: Some(1),
+            duration: Some(duration),
+            timeline: None,
+        }),
+        ..Representation::plain(image.id.to_string(), image_bandwidth(image))
+    };
+    AdaptationSet::plain(
         id,
-        content_type: ContentType::Image.as_str(),
-        mime_type: FileKind::Media(ContentType::Image).content_type(),
-        lang: None,
-        segment_alignment: None,
-        start_with_sap: None,
-        subsegment_alignment: None,
-        subsegment_starts_with_sap: None,
-        max_width: None,
-        max_height: None,
-        max_frame_rate: None,
-        content_protection: Vec::new(),
-        accessibility: Vec::new(),
-        role: None,
-        representations: vec![Representation {
-            id: image.id.to_string(),
-            codecs: String::new(),
-            supplemental_codecs: None,
-            bandwidth: image_bandwidth(image),
-            width: Some(set.width * set.columns),
-            height: Some(set.height * set.rows),
-            frame_rate: None,
-            sar: None,
-            audio_sampling_rate: None,
-            audio_channel_configuration: None,
-            content_protection: Vec::new(),
-            essential_property: Some(Descriptor {
-                scheme_id_uri: THUMBNAIL_TILE,
-                value: format!("{}x{}", set.columns, set.rows),
-            }),
-            base_url: None,
-            segment_base: None,
-            segment_template: Some(SegmentTemplate {
-                timescale: u32::try_from(timescale).unwrap_or(1),
-                presentation_time_offset: None,
-                initialization: None,
-                media: image.media.to_string(),
-                start_number: Some(1),
-                duration: Some(duration),
-                timeline: None,
-            }),
-        }],
-    }
+        ContentType::Image.as_str(),
+        FileKind::Media(ContentType::Image).content_type(),
+        vec![rep],
+    )
 }
 
 #[cfg(test)]

@@ -441,9 +441,10 @@ fn image_representation(image: &ImageInput<'_>, t: &WrittenTiles, duration: f64)
         language: "und".into(),
         segments: t.count as u32,
         bytes: t.bytes,
-        max_segment_duration: (set.interval.0 as f64 / set.interval.1.max(1) as f64
-            * set.per_tile() as f64)
-            .min(duration),
+        max_segment_duration: {
+            let (num, den) = set.tile_duration();
+            (num as f64 / den as f64).min(duration)
+        },
         captions: Vec::new(),
     }
 }
