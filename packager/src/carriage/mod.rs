@@ -75,7 +75,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     }
     let mut checked = Vec::with_capacity(tracks.len());
     for track in tracks {
-        match carry(input, track, &mut warnings)? {
+        match carry(input, track, timescale, &mut warnings)? {
             Ok(t) => checked.push(t),
             Err(s) => skipped.push(s),
         }
@@ -136,6 +136,7 @@ fn text_track(
 fn carry(
     input: &Input,
     mut track: Track,
+    movie_timescale: u32,
     warnings: &mut Vec<String>,
 ) -> Result<std::result::Result<CheckedTrack, Skipped>> {
     let (name, file_len) = (input.name(), input.source().len());
@@ -159,7 +160,7 @@ fn carry(
         ));
         stats = stats_of(&track)?;
     }
-    match kept_before_edit_end(&track, &stats) {
+    match kept_before_edit_end(&track, &stats, movie_timescale) {
         Some(0) => return Ok(Err(Skipped::of(&track, SkipWhy::EditedOut))),
         Some(keep) if keep < track.table.count => {
             track.table.count = keep;
@@ -191,10 +192,20 @@ fn carry(
 /// How many samples (in decode order) start before the edit's end, when a sample may
 /// start at or after it; `None` when all do (the usual edit ends with the media: no
 /// second walk of the table). What the edit list ends before is not presented.
-fn kept_before_edit_end(track: &Track, stats: &Stats) -> Option<u32> {
+///
+/// An edit that ends where decoding ends (to the movie tick its duration is rounded
+/// to) was written as "the whole media" from the summed sample durations, with the
+/// composition offset forgotten (Flash-era F4V writers): it cuts nothing, as FFmpeg
+/// reads such files, rather than the last frames the offset pushes past it.
+fn kept_before_edit_end(track: &Track, stats: &Stats, movie_timescale: u32) -> Option<u32> {
     let start = track.start_dts as i64;
     let end = track.edit.end?;
     if track.table.count == 0 || start.saturating_add(stats.end_cts) <= end {
+        return None;
+    }
+    let slack = i64::from(track.timescale.div_ceil(movie_timescale.max(1)));
+    let decode_end = start.saturating_add(stats.end_dts as i64);
+    if track.edit.joins.is_empty() && (end - decode_end).abs() <= slack {
         return None;
     }
     Some(

@@ -35,23 +35,35 @@ fn packets(file: &Path, track: u32, ignore_editlist: bool) -> Result<Vec<String>
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let mut packets = super::framemd5_sizes_and_hashes(&out.stdout);
-    if ignore_editlist && let Some(end) = edit_end(file, track) {
+    if ignore_editlist && let Some((end, slack)) = edit_end(file, track) {
         // What the edit list ends before is not presented (ISO/IEC 14496-12 8.6.6): keep
-        // the packets in decode order through the last one that starts before the end.
-        let pts: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+        // the packets in decode order through the last one that starts before the end;
+        // unless the edit ends where decoding ends (to a movie tick): written as the
+        // whole media, it cuts nothing.
+        let fields: Vec<Vec<i64>> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split(',').nth(2).unwrap().trim().parse().unwrap())
+            .map(|l| {
+                l.split(',')
+                    .skip(1)
+                    .take(3)
+                    .map(|f| f.trim().parse().unwrap())
+                    .collect()
+            })
             .collect();
-        let keep = pts.iter().rposition(|&p| p < end).map_or(0, |i| i + 1);
-        packets.truncate(keep);
+        let decode_end = fields.last().map_or(0, |f| f[0] + f[2]);
+        if (end - decode_end).abs() > slack {
+            let keep = fields.iter().rposition(|f| f[1] < end).map_or(0, |i| i + 1);
+            packets.truncate(keep);
+        }
     }
     Ok(packets)
 }
 
 /// Where the edit list of track `track` ends, in media time, when it is one media edit
-/// (after any empty ones) that ends before the media does; read here box by box.
-fn edit_end(file: &Path, track: u32) -> Option<i64> {
+/// (after any empty ones) that ends before the media does, with one movie tick in media
+/// time (the rounding of its duration); read here box by box.
+fn edit_end(file: &Path, track: u32) -> Option<(i64, i64)> {
     let data = std::fs::read(file).ok()?;
     let boxes = |d: &[u8]| -> Vec<([u8; 4], std::ops::Range<usize>)> {
         let mut out = Vec::new();
@@ -111,9 +123,10 @@ fn edit_end(file: &Path, track: u32) -> Option<i64> {
             }
         }
         return match media[..] {
-            [(duration, time)] if duration > 0 => Some(
+            [(duration, time)] if duration > 0 => Some((
                 time + (u128::from(duration) * u128::from(media_ts) / u128::from(movie_ts)) as i64,
-            ),
+                i64::from(media_ts.div_ceil(movie_ts.max(1))),
+            )),
             _ => None,
         };
     }

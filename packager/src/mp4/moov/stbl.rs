@@ -18,8 +18,9 @@ pub(crate) struct Parsed<'a> {
     /// The entries differ but are all H.264 (`avc1`, `avc3`) or all HEVC (`hvc1`,
     /// `hev1`): published as one entry with the parameter sets in band.
     pub inband: bool,
-    /// The whole `stsd` box, copied into the init segment byte for byte.
-    pub stsd_raw: &'a [u8],
+    /// The `stsd` box copied into the init segment: byte for byte, less any boxes after
+    /// its declared entries (F4V writers pad it with `skip`, which Chromium refuses).
+    pub stsd_raw: Vec<u8>,
     pub table: SampleTable,
     /// Encrypted samples' auxiliary information in a progressive file: `senc` and the
     /// `saiz`/`saio` that locate it (ISO/IEC 23001-7 7.2; 14496-12 8.7.8, 8.7.9).
@@ -72,7 +73,8 @@ fn parse<'a>(stbl: &Bx<'a>, any_entry: bool) -> Result<Parsed<'a>, BoxError> {
     let missing = |name| stbl.err(Malformed::Missing(name));
     let stsd = stsd.ok_or_else(|| missing("stsd"))?;
     let entry = first_entry(&stsd)?;
-    let entries = stsd.children_after(8).collect::<Result<Vec<_>, _>>()?;
+    let entries = declared_entries(&stsd)?;
+    let stsd_raw = declared_stsd(&stsd, &entries);
     let (mut usable_entries, inband) = usable_entries(&entries);
     if any_entry {
         usable_entries = u32::try_from(entries.len()).unwrap_or(u32::MAX);
@@ -99,7 +101,7 @@ fn parse<'a>(stbl: &Bx<'a>, any_entry: bool) -> Result<Parsed<'a>, BoxError> {
         usable_entries,
         entries,
         inband,
-        stsd_raw: stsd.raw,
+        stsd_raw,
         table,
         senc,
         saiz,
@@ -125,6 +127,34 @@ fn usable_entries(entries: &[Bx<'_>]) -> (u32, bool) {
     } else {
         (1, false)
     }
+}
+
+/// The sample entries `stsd` declares (its `entry_count`), without boxes after them;
+/// a count above the boxes there is read as the boxes there (what stsc may name is
+/// checked against it).
+fn declared_entries<'a>(stsd: &Bx<'a>) -> Result<Vec<Bx<'a>>, BoxError> {
+    let mut r = stsd.body();
+    r.version_flags()?;
+    let count = r.u32()? as usize;
+    stsd.children_after(8).take(count).collect()
+}
+
+/// `stsd` as it is, or rebuilt from its header and `entries` when it holds more.
+fn declared_stsd(stsd: &Bx<'_>, entries: &[Bx<'_>]) -> Vec<u8> {
+    let used: usize = entries.iter().map(|e| e.raw.len()).sum();
+    let fixed = &stsd.raw[stsd.header_len..stsd.header_len + 8];
+    if stsd.header_len + 8 + used == stsd.raw.len() {
+        return stsd.raw.to_vec();
+    }
+    let size = (8 + 8 + used) as u32;
+    let mut out = Vec::with_capacity(size as usize);
+    out.extend_from_slice(&size.to_be_bytes());
+    out.extend_from_slice(b"stsd");
+    out.extend_from_slice(fixed);
+    for e in entries {
+        out.extend_from_slice(e.raw);
+    }
+    out
 }
 
 fn first_entry<'a>(stsd: &Bx<'a>) -> Result<Bx<'a>, BoxError> {
@@ -301,4 +331,30 @@ fn parse_chunk_offsets(b: &Bx<'_>) -> Result<Vec<u64>, BoxError> {
         v.push(if wide { r.u64()? } else { u64::from(r.u32()?) });
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp4::header::{boxed, test_box};
+
+    #[test]
+    fn boxes_after_the_declared_entries_are_left_out_of_the_stsd() {
+        let entry = boxed(b"avc1", &[7; 20]);
+        let mut body = vec![0, 0, 0, 0, 0, 0, 0, 1];
+        body.extend_from_slice(&entry);
+        let exact = boxed(b"stsd", &body);
+        // As it is when it holds just its entries.
+        let stsd = test_box(&exact);
+        let entries = declared_entries(&stsd).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(declared_stsd(&stsd, &entries), exact);
+        // An F4V writer's padding after the one entry: dropped, the size fixed.
+        body.extend_from_slice(&boxed(b"skip", &[0; 40]));
+        let padded = boxed(b"stsd", &body);
+        let stsd = test_box(&padded);
+        let entries = declared_entries(&stsd).unwrap();
+        assert_eq!((entries.len(), &entries[0].kind), (1, b"avc1"));
+        assert_eq!(declared_stsd(&stsd, &entries), exact);
+    }
 }

@@ -326,7 +326,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         aux_at,
         usable_entries: clear.usable_entries,
         tkhd: boxes.tkhd.raw.to_vec(),
-        hdlr: boxes.hdlr.raw.to_vec(),
+        hdlr: terminated_hdlr(&boxes.hdlr),
         media_header,
         elng: boxes.elng.map(|e| e.raw.to_vec()),
         stsd,
@@ -462,7 +462,7 @@ impl ClearEntry {
     /// `Err(why)` for a protection that is not decrypted here.
     fn of(parsed: &stbl::Parsed<'_>) -> Result<Result<ClearEntry, SkipWhy>, BoxError> {
         let mut out = ClearEntry {
-            stsd: parsed.stsd_raw.to_vec(),
+            stsd: parsed.stsd_raw.clone(),
             clear: None,
             protection: None,
             usable_entries: parsed.usable_entries,
@@ -611,6 +611,28 @@ pub(super) fn parse_mdhd(b: &Bx<'_>) -> Result<(u32, u16), BoxError> {
     Ok((ts, language))
 }
 
+/// `hdlr` with its name NUL-terminated, as ISO/IEC 14496-12 8.4.3 has it: F4V and
+/// QuickTime writers leave the terminator out, and Chromium's MSE parser refuses such
+/// an init segment ("stream parsing failed").
+fn terminated_hdlr(b: &Bx<'_>) -> Vec<u8> {
+    const FIXED: usize = 24; // version, flags, pre_defined, handler_type, reserved
+    let body = &b.raw[b.header_len..];
+    if body.len() > FIXED && body.last() == Some(&0) {
+        return b.raw.to_vec();
+    }
+    let fixed = &body[..FIXED.min(body.len())];
+    let name = body.get(FIXED..).unwrap_or_default();
+    let size = 8 + FIXED + name.len() + 1;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&(size as u32).to_be_bytes());
+    out.extend_from_slice(b"hdlr");
+    out.extend_from_slice(fixed);
+    out.resize(8 + FIXED, 0);
+    out.extend_from_slice(name);
+    out.push(0);
+    out
+}
+
 fn parse_elng(b: &Bx<'_>) -> Option<String> {
     let mut r = b.body();
     r.version_flags().ok()?;
@@ -662,4 +684,27 @@ fn parse_elst(b: &Bx<'_>) -> Result<Vec<ElstEntry>, BoxError> {
         });
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp4::header::{boxed, test_box};
+
+    #[test]
+    fn the_handler_name_ends_with_a_nul() {
+        let fixed = [&[0u8; 8][..], b"vide", &[0; 12]].concat();
+        // F4V: "MainConcept" without a terminator gets one.
+        let bare = boxed(b"hdlr", &[&fixed[..], b"MainConcept"].concat());
+        let want = boxed(b"hdlr", &[&fixed[..], b"MainConcept\0"].concat());
+        assert_eq!(terminated_hdlr(&test_box(&bare)), want);
+        // No name at all: an empty string.
+        let empty = boxed(b"hdlr", &fixed);
+        assert_eq!(
+            terminated_hdlr(&test_box(&empty)),
+            boxed(b"hdlr", &[&fixed[..], b"\0"].concat())
+        );
+        // Already terminated: the same bytes.
+        assert_eq!(terminated_hdlr(&test_box(&want)), want);
+    }
 }
