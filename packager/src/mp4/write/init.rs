@@ -1,6 +1,8 @@
 //! The initialization segment: `ftyp` + `moov` with one track, empty sample tables and
 //! `mvex/trex` (ISO/IEC 14496-12 8.8.1; DASH 23009-1 6.3.3). The sample description
-//! (`stsd`), `hdlr`, the media header and `elng` are the input's bytes, unchanged.
+//! (`stsd`), `hdlr`, the media header and `elng` are the input's bytes, unchanged but
+//! for what Chromium refuses (`mp4::moov`: padding after the entries, an `hdlr` name
+//! without its NUL).
 
 use super::cenc::write_pssh;
 use super::{put_u16, put_u32, write_box, write_file_type, write_full_box};
