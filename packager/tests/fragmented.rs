@@ -180,3 +180,62 @@ fn a_gap_between_fragments_keeps_later_samples_in_place() {
         .count();
     assert_eq!(longer, 1, "exactly one sample is longer, by the gap");
 }
+
+/// Video (track 1) that starts 10 s after the audio (`make_late_video.py`): its first
+/// frame is shown from the start, lengthened by the 10 s, and every later video sample,
+/// and all the audio, stays where the input puts it.
+#[test]
+fn video_that_starts_late_shows_its_first_frame_from_the_start() {
+    const LATE: i64 = 10 * 12_800; // 10 s at the video timescale
+    let times = |name: &str, rep: &str| -> (Vec<(i64, u32)>, Vec<String>) {
+        let sink = MemorySink::new();
+        let p = dashpack::package(
+            &[Input::open(fixture(name)).unwrap()],
+            &sink,
+            &Options::default(),
+            &dashpack::RunControl::default(),
+        )
+        .unwrap();
+        let files = sink.into_files();
+        let mut segs: Vec<(u32, &Vec<u8>)> = files
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = k.strip_prefix(&format!("{rep}/seg-"))?;
+                Some((n.trim_end_matches(".m4s").parse().unwrap(), v))
+            })
+            .collect();
+        segs.sort_by_key(|s| s.0);
+        let samples = segs
+            .iter()
+            .flat_map(|(_, b)| read_segment(b, 1).samples)
+            .map(|s| (s.pt(), s.duration))
+            .collect();
+        (samples, p.warnings)
+    };
+    let (early, _) = times("fragmented.mp4", "video-1");
+    let (late, warnings) = times("fragmented_late_video.mp4", "video-1");
+    assert_eq!(early.len(), late.len());
+    assert_eq!(
+        late[0].1,
+        early[0].1 + LATE as u32,
+        "the first frame lasts the gap too"
+    );
+    assert_eq!(
+        late[0].0, early[0].0,
+        "and is shown from where the video started"
+    );
+    for (e, l) in early[1..].iter().zip(&late[1..]) {
+        assert_eq!((l.0 - e.0, l.1), (LATE, e.1));
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("track 1: video starts 10.000 s after the presentation")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        times("fragmented.mp4", "audio-1").0,
+        times("fragmented_late_video.mp4", "audio-1").0,
+        "the audio is untouched"
+    );
+}

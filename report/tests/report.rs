@@ -249,7 +249,14 @@ fn every_fixture_reads_back_without_a_warning() {
     for name in &names {
         let (out, p) = package(&format!("fixture-{name}"), &[name], Options::default());
         let report = analyze(&out).unwrap();
-        let warnings: Vec<_> = report.warnings().map(|w| &w.message).collect();
+        let mut warnings: Vec<_> = report.warnings().map(|w| &w.message).collect();
+        if name == "fragmented_late_video.mp4" {
+            // Its first frame is shown through the 10 s before the video starts, so its
+            // first segment is that much longer: the one warning it must get.
+            assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+            assert!(warnings[0].starts_with("uneven segment durations: 1 of "));
+            warnings.clear();
+        }
         assert!(warnings.is_empty(), "{name}: {warnings:?}");
         assert_eq!(
             report.representations.len(),

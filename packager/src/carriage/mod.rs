@@ -92,6 +92,22 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     })
 }
 
+impl CheckedTrack {
+    /// Shows a video track's first frame from `gap` ticks before its first decode time
+    /// (see `Track::lead_fill`); returns whether it did. Players cannot play a stretch
+    /// where one AdaptationSet has no media: dash.js waits there (a fragmented file whose
+    /// video starts 10 s after its audio) and shows no frame for a seek into it.
+    pub fn fill_video_lead(&mut self, input: &Input, gap: u32) -> Result<bool> {
+        if gap == 0 || self.made.is_some() || !self.track.table.lengthen_first(gap) {
+            return Ok(false);
+        }
+        self.track.lead_fill += u64::from(gap);
+        self.stats =
+            sample_stats(&self.track, input.source().len()).map_err(|e| e.in_file(input.name()))?;
+        Ok(true)
+    }
+}
+
 /// A timed-text track as WebVTT with the warning that says so, or why it is left out.
 fn text_track(
     input: &Input,

@@ -93,6 +93,25 @@ impl SampleTable {
         }
     }
 
+    /// The first sample `by` ticks longer, every later one as much later; false when the
+    /// table is empty or the duration would not fit.
+    pub(crate) fn lengthen_first(&mut self, by: u32) -> bool {
+        let Some(&(n, delta)) = self.stts.first() else {
+            return false;
+        };
+        let Some(longer) = delta.checked_add(by) else {
+            return false;
+        };
+        if n == 0 || self.count == 0 {
+            return false;
+        }
+        self.stts.splice(
+            0..1,
+            std::iter::once((1, longer)).chain((n > 1).then_some((n - 1, delta))),
+        );
+        true
+    }
+
     pub fn cursor(&self) -> Cursor<'_> {
         Cursor {
             t: self,

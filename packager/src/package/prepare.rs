@@ -579,6 +579,7 @@ pub(super) fn prepare(
         .reduce(|a, b| if a.lt(b) { b } else { a })
         .unwrap_or(Rational::new(0, 1));
     let global_start = global_start.sub(preroll);
+    fill_video_leads(inputs, &mut media, global_start, &mut warnings)?;
 
     let mut tracks = Vec::new();
     // Representations numbered from 1 within each content type.
@@ -628,6 +629,41 @@ pub(super) fn prepare(
     // Everything else follows the first video track's boundaries.
     plan_others(&mut p, target);
     Ok(p)
+}
+
+/// Video that starts decoding after the presentation starts shows its first frame from
+/// the start (`CheckedTrack::fill_video_lead`); later frames keep their times. Video
+/// presented later only by its composition offset (B-frames without an edit list)
+/// already decodes from the start and is left as it is.
+fn fill_video_leads(
+    inputs: &[Input],
+    media: &mut [Media],
+    global_start: Rational,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    for (input, m) in inputs.iter().zip(media) {
+        let movie_timescale = m.movie_timescale;
+        for t in &mut m.tracks {
+            if t.track.kind != ContentType::Video {
+                continue;
+            }
+            // The first sample's decode time on the Period timeline.
+            let gap = timing(t, movie_timescale, global_start).shift;
+            let Ok(gap) = u32::try_from(gap) else {
+                continue;
+            };
+            if t.fill_video_lead(input, gap)? {
+                warnings.push(format!(
+                    "{}: track {}: video starts {:.3} s after the presentation; its first \
+                     frame is shown from the start",
+                    input.name(),
+                    t.track.id,
+                    f64::from(gap) / f64::from(t.track.timescale.max(1))
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Video tracks of one sample entry type share an AdaptationSet, so their segment

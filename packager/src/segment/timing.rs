@@ -76,7 +76,8 @@ pub(crate) fn timing(t: &CheckedTrack, movie_timescale: u32, global_start: Ratio
     let ts = t.track.timescale;
     let empty = start_delay(t, movie_timescale).in_timescale(ts);
     let lead = global_start.in_timescale(ts);
-    let shift = (empty - lead - i128::from(t.track.edit.media_time)) as i64;
+    let shift =
+        (empty - lead - i128::from(t.track.edit.media_time) - i128::from(t.track.lead_fill)) as i64;
     let cto_shift = if t.track.table.has_composition_offsets() {
         t.stats.first_presented_cto
     } else {

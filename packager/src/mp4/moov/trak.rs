@@ -85,6 +85,10 @@ pub(crate) struct Track {
     /// Ticks before the edit start that the frames decoded but not shown take (see
     /// `carriage::join::squeeze_preroll`); the whole presentation starts that much later.
     pub preroll: u64,
+    /// Ticks the first sample was lengthened by so that video that starts after the
+    /// presentation shows its first frame from the start (`package::prepare`); the
+    /// track's timing moves back by as much, so every later sample keeps its time.
+    pub lead_fill: u64,
     /// Several different H.264 or HEVC sample entries: per entry (by sample description
     /// index - 1), its parameter sets as length-prefixed NAL units, put before each sync
     /// sample (and each sample whose entry changes) of the one published `avc3`/`hev1`
@@ -320,6 +324,7 @@ pub(crate) fn parse_trak(trak: &Bx<'_>) -> Result<Result<Track, Skipped>, BoxErr
         elst: boxes.elst,
         edit: Edit::default(),
         preroll: 0,
+        lead_fill: 0,
         inband,
         protection: clear.protection,
         aux,
