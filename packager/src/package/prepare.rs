@@ -631,8 +631,8 @@ pub(super) fn prepare(
     Ok(p)
 }
 
-/// Video that starts decoding after the presentation starts shows its first frame from
-/// the start (`CheckedTrack::fill_video_lead`); later frames keep their times. Video
+/// Video that starts decoding over a second after the presentation starts shows its
+/// first frame from the start (`CheckedTrack::fill_video_lead`); later frames keep their times. Video
 /// presented later only by its composition offset (B-frames without an edit list)
 /// already decodes from the start and is left as it is.
 fn fill_video_leads(
@@ -647,11 +647,16 @@ fn fill_video_leads(
             if t.track.kind != ContentType::Video {
                 continue;
             }
-            // The first sample's decode time on the Period timeline.
+            // The first sample's decode time on the Period timeline. Lead-ins under a
+            // second (a few frames of an empty edit) are left exact: players step over
+            // them, and showing the frame earlier would move it against the audio.
             let gap = timing(t, movie_timescale, global_start).shift;
             let Ok(gap) = u32::try_from(gap) else {
                 continue;
             };
+            if gap <= t.track.timescale {
+                continue;
+            }
             if t.fill_video_lead(input, gap)? {
                 warnings.push(format!(
                     "{}: track {}: video starts {:.3} s after the presentation; its first \
