@@ -233,6 +233,49 @@ fn an_edit_inside_a_gop_keeps_the_frames_it_needs_at_the_start() {
     );
 }
 
+/// The clip cut at 1.5 s, inside a GOP, with its leading frames kept
+/// (`make_non_sync_start.py`): the edits start at the first keyframe. The frames before
+/// it can never be decoded and are not shown: they are left out (said in a warning), the
+/// first video sample is a sync sample, and every other sample of both tracks is
+/// presented where the edit lists put it, plus one shared offset.
+#[test]
+fn frames_before_the_first_keyframe_that_the_edit_hides_are_left_out() {
+    let path = edits("edit_after_non_sync_start.mp4");
+    let (p, files) = package(&path);
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let input = common::read_input(&std::fs::read(&path).unwrap());
+    let mut offsets = Vec::new();
+    for t in &input {
+        let rep = if t.video { "video-1" } else { "audio-1" };
+        let lead = if t.video {
+            t.samples.iter().position(|s| s.sync).unwrap()
+        } else {
+            0
+        };
+        let got = samples(&files, rep);
+        assert_eq!(got.len(), t.samples.len() - lead, "{rep}: samples");
+        if t.video {
+            assert!(lead > 0, "the fixture starts before a keyframe");
+            assert!(got[0].is_sync(), "{rep}: starts with a sync sample");
+            assert!(p.warnings.iter().any(|w| w.contains(&format!(
+                "the {lead} frames before its first sync sample cannot be decoded"
+            ))));
+        }
+        let pto = pto(&mpd, rep);
+        let at: std::collections::BTreeSet<i64> = got
+            .iter()
+            .zip(&t.samples[lead..])
+            .map(|(o, i)| o.pt() - pto - (i.cts - t.media_time))
+            .collect();
+        assert_eq!(at.len(), 1, "{rep}: one offset for every sample");
+        offsets.push(*at.first().unwrap() as f64 / f64::from(t.timescale));
+    }
+    assert!(
+        (offsets[0] - offsets[1]).abs() < 0.001,
+        "audio and video start together: {offsets:?}"
+    );
+}
+
 #[test]
 fn a_zero_last_duration_is_repaired() {
     let (p, files) = package(&edits("last_zero_duration.mp4"));

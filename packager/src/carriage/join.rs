@@ -203,6 +203,41 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     ticks as u64
 }
 
+/// Video whose first samples (decode order) come before its first sync sample cannot be
+/// decoded from the start. When the edit list hides every one of them (a recording cut
+/// inside a GOP whose edit starts at the next keyframe), they are left out, so the first
+/// segment starts with a sync sample as `startWithSAP` says, and the edit moves with the
+/// media so every kept sample is presented when it was. Returns how many.
+pub(crate) fn drop_hidden_lead(track: &mut Track) -> u32 {
+    let first_sync = track.table.sync.as_ref().and_then(|s| s.first().copied());
+    let Some(lead) = first_sync.filter(|&n| n > 1).map(|n| n as usize - 1) else {
+        return 0;
+    };
+    if track.kind != ContentType::Video || !track.edit.joins.is_empty() {
+        return 0;
+    }
+    let start = track.start_dts as i64;
+    let media_time = track.edit.media_time;
+    let samples: Vec<Sample> = track.table.cursor().collect();
+    let Some(d0) = samples.get(lead).map(|s| s.dts as i64) else {
+        return 0;
+    };
+    let shown = |s: &Sample| start + s.dts as i64 + s.cto >= media_time;
+    if media_time < d0 || samples[..lead].iter().any(shown) {
+        return 0;
+    }
+    let kept: Vec<(Sample, i64, i64)> = samples[lead..]
+        .iter()
+        .map(|s| (*s, s.dts as i64 - d0, s.cto))
+        .collect();
+    if rebuild(track, &kept).is_err() {
+        return 0;
+    }
+    track.edit.media_time -= d0;
+    track.edit.end = track.edit.end.map(|e| e - d0);
+    lead as u32
+}
+
 /// Replaces the sample table with `kept`: each sample with its new decode time (from the
 /// track's start) and composition offset. A sample lasts until the next one decodes.
 fn rebuild(track: &mut Track, kept: &[(Sample, i64, i64)]) -> Result<(), String> {
