@@ -172,6 +172,22 @@ fn media_edits_that_skip_or_repeat_media_are_joined() {
     }
 }
 
+/// An edits fixture packaged, with its MPD parsed and its input tracks read.
+fn packaged_with_input(
+    name: &str,
+) -> (
+    dashpack::Presentation,
+    BTreeMap<String, Vec<u8>>,
+    dash_mpd::MPD,
+    Vec<common::InTrack>,
+) {
+    let path = edits(name);
+    let (p, files) = package(&path);
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let input = common::read_input(&std::fs::read(&path).unwrap());
+    (p, files, mpd, input)
+}
+
 /// Presentation time offset of a Representation.
 fn pto(mpd: &dash_mpd::MPD, rep: &str) -> i64 {
     mpd.periods
@@ -192,10 +208,7 @@ fn pto(mpd: &dash_mpd::MPD, rep: &str) -> i64 {
 /// sample of both tracks is where the edit lists put it, plus one shared offset.
 #[test]
 fn an_edit_inside_a_gop_keeps_the_frames_it_needs_at_the_start() {
-    let path = edits("edit_start_mid_gop.mp4");
-    let (p, files) = package(&path);
-    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
-    let input = common::read_input(&std::fs::read(&path).unwrap());
+    let (_, files, mpd, input) = packaged_with_input("edit_start_mid_gop.mp4");
     let mut offsets = Vec::new();
     for t in &input {
         let rep = if t.video { "video-1" } else { "audio-1" };
@@ -240,10 +253,7 @@ fn an_edit_inside_a_gop_keeps_the_frames_it_needs_at_the_start() {
 /// presented where the edit lists put it, plus one shared offset.
 #[test]
 fn frames_before_the_first_keyframe_that_the_edit_hides_are_left_out() {
-    let path = edits("edit_after_non_sync_start.mp4");
-    let (p, files) = package(&path);
-    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
-    let input = common::read_input(&std::fs::read(&path).unwrap());
+    let (p, files, mpd, input) = packaged_with_input("edit_after_non_sync_start.mp4");
     let mut offsets = Vec::new();
     for t in &input {
         let rep = if t.video { "video-1" } else { "audio-1" };

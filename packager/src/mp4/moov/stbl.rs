@@ -142,18 +142,16 @@ fn declared_entries<'a>(stsd: &Bx<'a>) -> Result<Vec<Bx<'a>>, BoxError> {
 /// `stsd` as it is, or rebuilt from its header and `entries` when it holds more.
 fn declared_stsd(stsd: &Bx<'_>, entries: &[Bx<'_>]) -> Vec<u8> {
     let used: usize = entries.iter().map(|e| e.raw.len()).sum();
-    let fixed = &stsd.raw[stsd.header_len..stsd.header_len + 8];
     if stsd.header_len + 8 + used == stsd.raw.len() {
         return stsd.raw.to_vec();
     }
-    let size = (8 + 8 + used) as u32;
-    let mut out = Vec::with_capacity(size as usize);
-    out.extend_from_slice(&size.to_be_bytes());
-    out.extend_from_slice(b"stsd");
-    out.extend_from_slice(fixed);
-    for e in entries {
-        out.extend_from_slice(e.raw);
-    }
+    let mut out = Vec::with_capacity(16 + used);
+    crate::mp4::write::write_box(&mut out, b"stsd", |b| {
+        b.extend_from_slice(&stsd.raw[stsd.header_len..stsd.header_len + 8]);
+        for e in entries {
+            b.extend_from_slice(e.raw);
+        }
+    });
     out
 }
 

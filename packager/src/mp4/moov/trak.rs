@@ -625,16 +625,13 @@ fn terminated_hdlr(b: &Bx<'_>) -> Vec<u8> {
     if body.len() > FIXED && body.last() == Some(&0) {
         return b.raw.to_vec();
     }
-    let fixed = &body[..FIXED.min(body.len())];
-    let name = body.get(FIXED..).unwrap_or_default();
-    let size = 8 + FIXED + name.len() + 1;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&(size as u32).to_be_bytes());
-    out.extend_from_slice(b"hdlr");
-    out.extend_from_slice(fixed);
-    out.resize(8 + FIXED, 0);
-    out.extend_from_slice(name);
-    out.push(0);
+    let mut out = Vec::with_capacity(8 + FIXED + body.len() + 1);
+    crate::mp4::write::write_box(&mut out, b"hdlr", |h| {
+        h.extend_from_slice(&body[..FIXED.min(body.len())]);
+        h.resize(8 + FIXED, 0); // `h` holds the box header too
+        h.extend_from_slice(body.get(FIXED..).unwrap_or_default());
+        h.push(0);
+    });
     out
 }
 
