@@ -263,11 +263,13 @@ fn srt_text(line: &str) -> String {
     out
 }
 
-/// A cue for [`webvtt`]: presentation times in milliseconds and the text.
+/// A cue for [`webvtt`]: presentation times in milliseconds, its cue settings
+/// (`line:10% align:left`, or empty) and the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cue {
     pub start_ms: u64,
     pub end_ms: u64,
+    pub settings: String,
     pub text: String,
 }
 
@@ -292,10 +294,12 @@ pub(crate) fn webvtt(cues: &[Cue]) -> String {
         if text.is_empty() || c.end_ms <= c.start_ms {
             continue;
         }
+        let gap = if c.settings.is_empty() { "" } else { " " };
         out.push_str(&format!(
-            "\n{} --> {}\n{text}\n",
+            "\n{} --> {}{gap}{}\n{text}\n",
             timestamp(c.start_ms),
-            timestamp(c.end_ms)
+            timestamp(c.end_ms),
+            c.settings
         ));
     }
     out
@@ -345,17 +349,24 @@ mod tests {
         let cue = |start_ms, end_ms, text: &str| Cue {
             start_ms,
             end_ms,
+            settings: String::new(),
             text: text.into(),
+        };
+        let placed = Cue {
+            settings: "line:0 align:left".into(),
+            ..cue(5000, 6000, "top")
         };
         let v = webvtt(&[
             cue(1000, 2500, "Hello\n\nthere <b> & -->"),
             cue(2500, 2500, "no time"),
             cue(3000, 4000, " \n"),
+            placed,
             cue(3_723_004, 3_723_005, "late"),
         ]);
         assert_eq!(
             v,
             "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nHello\nthere &lt;b&gt; &amp; --&gt;\n\
+             \n00:00:05.000 --> 00:00:06.000 line:0 align:left\ntop\n\
              \n01:02:03.004 --> 01:02:03.005\nlate\n"
         );
         assert!(Subtitles::from_text("t", "en", v).is_ok());

@@ -309,3 +309,57 @@ fn forced_tx3g_is_a_forced_subtitle() {
         "{master}"
     );
 }
+
+/// A tx3g entry that puts its text at the top left, in a box inside the picture: each
+/// cue gets the WebVTT settings that say so (the box as percentages of the 320x180
+/// video), and FFmpeg reads them back from the output.
+#[test]
+fn tx3g_positions_become_cue_settings() {
+    let mut bytes = std::fs::read(fixture("h264_aac_tx3g.mp4")).unwrap();
+    let fields = bytes.windows(4).position(|w| w == b"tx3g").unwrap() + 4 + 8;
+    // horizontal and vertical justification (left, top), then after the background
+    // colour the box: top 18, left 48, bottom 60, right 272.
+    bytes[fields + 4] = 0;
+    bytes[fields + 5] = 0;
+    for (i, v) in [18i16, 48, 60, 272].into_iter().enumerate() {
+        let at = fields + 10 + 2 * i;
+        bytes[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    let sink = MemorySink::new();
+    let options = Options::default().with_hls(true);
+    let input = Input::from_bytes("placed.mp4", bytes);
+    dashpack::package(&[input], &sink, &options, &dashpack::RunControl::default()).unwrap();
+    let files = sink.into_files();
+    let (_, vtt) = files.iter().find(|(k, _)| k.ends_with(".vtt")).unwrap();
+    let vtt = std::str::from_utf8(vtt).unwrap();
+    let settings = "line:10% position:15%,line-left size:70% align:left";
+    let timings: Vec<&str> = vtt.lines().filter(|l| l.contains("-->")).collect();
+    assert_eq!(timings.len(), 3, "{vtt}");
+    for t in &timings {
+        assert!(t.ends_with(settings), "{t}");
+    }
+    let written = std::env::temp_dir().join(format!("dashpack-placed-{}.vtt", std::process::id()));
+    std::fs::write(&written, vtt).unwrap();
+    // Copied, not transcoded: FFmpeg's WebVTT reader keeps the settings for its writer.
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&written)
+        .args(["-c", "copy", "-f", "webvtt", "-"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&written);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = String::from_utf8(out.stdout).unwrap();
+    let read_back: Vec<&str> = again.lines().filter(|l| l.contains("-->")).collect();
+    assert_eq!(read_back.len(), 3, "{again}");
+    for t in read_back {
+        for s in settings.split(' ') {
+            assert!(t.contains(s), "FFmpeg's reading {t:?} lacks {s}");
+        }
+    }
+    assert_eq!(cues(&again), cues(vtt));
+}

@@ -255,6 +255,26 @@ for (const [file, codec] of [['h264_aac_wvtt.mp4', 'WebVTT'], ['h264_aac_stpp.mp
   cases.push({ name: `${file}: ${codec} in MP4 carried as fMP4 text`, dir, frames: videoFrames(file),
     texts: ['en'], cues: [['Hello', 1, 3], ['World', 5, 7], ['Again', 9, 11]], rate: 2 });
 }
+{
+  // 3GPP timed text (FFmpeg's mov_text) converted to WebVTT; then the same file with
+  // its sample entry moved to the top left, in a box inside the picture (the cue
+  // settings line:10% position:15% size:70% align:left).
+  const file = 'h264_aac_tx3g.mp4';
+  const cues = [['Café crème', 3, 3.8]];
+  const dir = packageInto('tx3g', [file], ['--hls']);
+  cases.push({ name: `${file}: tx3g converted to WebVTT`, dir, frames: videoFrames(file), hls: true,
+    texts: ['en'], cues, rate: 2 });
+  const bytes = fs.readFileSync(path.join(fixtures, file));
+  const fields = bytes.indexOf('tx3g') + 4 + 8;
+  bytes[fields + 4] = 0;
+  bytes[fields + 5] = 0;
+  [18, 48, 60, 272].forEach((v, i) => bytes.writeInt16BE(v, fields + 10 + 2 * i));
+  const placed = path.join(root, 'tx3g_top_left.mp4');
+  fs.writeFileSync(placed, bytes);
+  const placedDir = packageInto('tx3g-placed', [path.relative(fixtures, placed)]);
+  cases.push({ name: 'tx3g placed at the top left: WebVTT cue settings', dir: placedDir, frames: videoFrames(file),
+    texts: ['en'], cues, cueSettings: { line: 10, position: 15, size: 70, align: 'left' }, rate: 2 });
+}
 // Faults: each must make the check fail.
 const faults = [];
 {
@@ -382,6 +402,11 @@ function verdict(c, { duration, result, seeks }) {
     const plain = (t) => t.replace(/<[^>]*>/g, '').trim();
     const found = (result.cues ?? []).some((q) => plain(q.text) === text && near(q.start, start) && near(q.end, end));
     if (!found) problems.push(`no cue "${text}" ${start}-${end} s (cues: ${JSON.stringify(result.cues)})`);
+  }
+  // Positioned cues: every cue the element holds has the settings.
+  for (const [key, want] of Object.entries(c.cueSettings ?? {})) {
+    const off = (result.cues ?? []).filter((q) => q[key] !== want);
+    if (!result.cues?.length || off.length) problems.push(`cue ${key} is not ${want}: ${JSON.stringify(off.map((q) => q[key]))}`);
   }
   if (result.ended && !result.errors.length) {
     const bad = result.seeks.filter((s) => s.shown === null || Math.abs(s.shown - s.target) > 0.5);

@@ -81,6 +81,7 @@ pub(crate) fn to_webvtt(
         cues.push(Cue {
             start_ms: start_ms as u64,
             end_ms: end_ms as u64,
+            settings: tx3g::cue_settings(&t.placement, sample.text_box, &t.frame),
             text: sample.text,
         });
     }

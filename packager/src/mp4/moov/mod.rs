@@ -4,7 +4,9 @@ pub(crate) mod stbl;
 pub(crate) mod text;
 pub(crate) mod trak;
 
+use crate::codec::tx3g::Rect;
 use crate::error::{BoxError, Malformed};
+use crate::layout::ContentType;
 use crate::mp4::header::Bx;
 pub(crate) use text::TextTrack;
 pub(crate) use trak::{SkipWhy, Skipped, Track, handler};
@@ -44,9 +46,19 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
     let mut tracks = Vec::new();
     let mut texts = Vec::new();
     let mut skipped = Vec::new();
+    // The video's area: what text positions are given against.
+    let mut viewport: Option<Rect> = None;
     for trak in &traks {
         match trak::parse_trak(trak)? {
-            Ok(t) => tracks.push(t),
+            Ok(t) => {
+                if t.kind == ContentType::Video
+                    && let Some(area) = trak::trak_area(trak)?
+                    && viewport.is_none_or(|v| area.w * area.h > v.w * v.h)
+                {
+                    viewport = Some(area);
+                }
+                tracks.push(t)
+            }
             Err(mut s) if s.why == SkipWhy::NotAudioVideo && trak::is_text_handler(&s.handler) => {
                 if chapters.contains(&s.id) {
                     s.why = SkipWhy::Chapters;
@@ -68,6 +80,9 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
             }
             Err(s) => skipped.push(s),
         }
+    }
+    for t in &mut texts {
+        t.frame.viewport = viewport;
     }
     Ok(Movie {
         timescale,

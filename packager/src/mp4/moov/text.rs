@@ -4,7 +4,8 @@
 //! names) are not subtitles and stay out.
 
 use super::stbl;
-use super::trak::{ElstEntry, parse_edts, parse_mdhd, parse_tkhd_id};
+use super::trak::{ElstEntry, parse_edts, parse_mdhd, parse_tkhd_area, parse_tkhd_id};
+use crate::codec::tx3g::{self, Frame, Placement};
 use crate::error::{BoxError, Malformed};
 use crate::lang;
 use crate::mp4::header::{Bx, FourCC};
@@ -28,6 +29,10 @@ pub(crate) struct TextTrack {
     /// The DASH role: from `udta/kind`, else `forced-subtitle` when the `tx3g` entry
     /// says every sample is forced.
     pub role: Option<String>,
+    /// Where the sample entry puts the text, and the areas it is placed in (the
+    /// viewport, the video's, is set by the movie reader).
+    pub placement: Placement,
+    pub frame: Frame,
 }
 
 /// 3GPP TS 26.245 5.16: displayFlags bit "all samples are forced".
@@ -78,6 +83,14 @@ pub(crate) fn parse_text_trak(
         && parsed.entry.raw.get(at..at + 4).is_some_and(|f| {
             u32::from_be_bytes([f[0], f[1], f[2], f[3]]) & ALL_SAMPLES_FORCED != 0
         });
+    let placement = tx3g::placement(
+        parsed
+            .entry
+            .raw
+            .get(parsed.entry.header_len + 8..)
+            .unwrap_or_default(),
+        &parsed.entry.kind == b"text",
+    );
     let role = super::trak::dash_role(trak).or(forced.then(|| "forced-subtitle".to_string()));
     let (timescale, mdhd_language) = parse_mdhd(&mdhd)?;
     if timescale == 0 {
@@ -97,6 +110,11 @@ pub(crate) fn parse_text_trak(
         elst,
         table: parsed.table,
         role,
+        placement,
+        frame: Frame {
+            region: parse_tkhd_area(&tkhd)?,
+            viewport: None,
+        },
     }))
 }
 

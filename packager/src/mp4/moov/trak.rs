@@ -1,6 +1,7 @@
 //! `trak` (ISO/IEC 14496-12 8.3): `tkhd`, `edts/elst`, `mdia` (`mdhd`, `hdlr`, `elng`) and
 //! `minf`, keeping the raw bytes the init segment copies.
 
+use crate::codec::tx3g::Rect;
 use crate::codec::{self, CodecInfo};
 use crate::crypt::cipher::SampleAux;
 use crate::crypt::decrypt::InputProtection;
@@ -605,6 +606,37 @@ pub(super) fn parse_tkhd_id(b: &Bx<'_>) -> Result<u32, BoxError> {
     let mut r = b.body();
     r.skip_header_times()?;
     r.u32()
+}
+
+/// A track's area in movie coordinates (`tkhd` matrix translation, width and height),
+/// or `None` when it has no size. Scaling and rotation are not applied.
+pub(super) fn parse_tkhd_area(b: &Bx<'_>) -> Result<Option<Rect>, BoxError> {
+    let mut r = b.body();
+    let version = r.skip_header_times()?;
+    // track_ID, reserved, duration; reserved, layer, alternate_group, volume, reserved
+    r.skip(8 + if version == 1 { 8 } else { 4 } + 16)?;
+    let mut matrix = [0f64; 9];
+    for m in &mut matrix {
+        *m = f64::from(r.u32()? as i32) / 65536.0;
+    }
+    let (w, h) = (f64::from(r.u32()?) / 65536.0, f64::from(r.u32()?) / 65536.0);
+    Ok((w > 0.0 && h > 0.0).then_some(Rect {
+        x: matrix[6],
+        y: matrix[7],
+        w,
+        h,
+    }))
+}
+
+/// The area of `trak`'s `tkhd`, if it has one.
+pub(super) fn trak_area(trak: &Bx<'_>) -> Result<Option<Rect>, BoxError> {
+    for child in trak.children() {
+        let child = child?;
+        if &child.kind == b"tkhd" {
+            return parse_tkhd_area(&child);
+        }
+    }
+    Ok(None)
 }
 
 pub(super) fn parse_mdhd(b: &Bx<'_>) -> Result<(u32, u16), BoxError> {
