@@ -363,3 +363,66 @@ fn tx3g_positions_become_cue_settings() {
     }
     assert_eq!(cues(&again), cues(vtt));
 }
+
+/// The WebVTT file a package of `input` wrote for its one converted text track.
+fn converted_webvtt(input: &str, folder: &str) -> (String, dashpack::Presentation) {
+    let (out, p) = package_into(&fixture(input), folder);
+    let r = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Text)
+        .expect("a text representation");
+    let vtt = std::fs::read_dir(out.join(&r.id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|x| x == "vtt"))
+        .expect("a WebVTT file");
+    (std::fs::read_to_string(vtt).unwrap(), p)
+}
+
+/// tx3g in movie fragments (FFmpeg's fragmented copy of the tx3g clip, without edit
+/// lists: every track moved by the video's 80 ms composition delay) is converted like
+/// the progressive track: the cues start where FFmpeg reads them in the fragments and
+/// last as long as in the progressive clip (FFmpeg reads fragmented text with no
+/// duration); the chapter track in the fragments is still left out.
+#[test]
+fn tx3g_in_movie_fragments_becomes_webvtt() {
+    let (ours, p) = converted_webvtt("fragmented_tx3g.mp4", "fragmented-tx3g");
+    let progressive = cues(&ffmpeg_webvtt(&fixture("h264_aac_tx3g.mp4"), Some("0:s:0")));
+    let fragments = cues(&ffmpeg_webvtt(
+        &fixture("fragmented_tx3g.mp4"),
+        Some("0:s:0"),
+    ));
+    let ours = cues(&ours);
+    assert_eq!(ours.len(), 3, "{ours:?}");
+    for ((ours, frag), prog) in ours.iter().zip(&fragments).zip(&progressive) {
+        assert_eq!(ours.2, prog.2);
+        assert_eq!(ours.0, frag.0, "start of {:?}", ours.2);
+        assert_eq!(ours.1 - ours.0, prog.1 - prog.0, "duration of {:?}", ours.2);
+    }
+    assert_eq!(ours[0].0, progressive[0].0 + 80);
+    let warned = p.warnings.join("\n");
+    assert!(warned.contains("chapter titles, not subtitles"), "{warned}");
+}
+
+/// wvtt in every movie fragment (fixtures/make_fragmented_wvtt.py: the 1-3, 5-7 and
+/// 9-11 s cues split at the 2 s fragment boundaries) is carried sample for sample.
+#[test]
+fn wvtt_in_movie_fragments_is_carried() {
+    let (out, p) = package_into(&fixture("fragmented_wvtt.mp4"), "fragmented-wvtt");
+    let r = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Text)
+        .unwrap();
+    assert_eq!((r.codecs.as_str(), r.language.as_str()), ("wvtt", "en"));
+    let gap = vtt_box(b"vtte", b"");
+    let cue = |t: &str| vtt_box(b"vttc", &vtt_box(b"payl", t.as_bytes()));
+    let mut want = Vec::new();
+    for t in ["Hello", "World"] {
+        want.extend([(1000, gap.clone()), (1000, cue(t)), (1000, cue(t)), (1000, gap.clone())]);
+    }
+    want.extend([(1000, gap), (1000, cue("Again")), (1000, cue("Again"))]);
+    assert_eq!(text_samples(&out, r), want);
+    assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
+}

@@ -51,7 +51,7 @@ impl Media {
 /// Read one input and decide, track by track, what is carried.
 pub(crate) fn open(input: &Input) -> Result<Media> {
     let name = input.name();
-    let file::Read { movie, fragmented } = file::read(input)?;
+    let movie = file::read(input)?;
     let timescale = movie.timescale;
     let (mut tracks, mut skipped) = (movie.tracks, movie.skipped);
     for t in &mut tracks {
@@ -65,7 +65,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     let mut warnings = Vec::new();
     let mut subtitles = Vec::new();
     for t in &movie.texts {
-        match text_track(input, t, timescale, fragmented)? {
+        match text_track(input, t, timescale)? {
             Ok((subs, warning)) => {
                 subtitles.push(subs);
                 warnings.push(warning);
@@ -113,7 +113,6 @@ fn text_track(
     input: &Input,
     t: &TextTrack,
     timescale: u32,
-    fragmented: bool,
 ) -> Result<std::result::Result<(Subtitles, String), Skipped>> {
     let skip = |why: &str| Skipped {
         id: t.id,
@@ -122,14 +121,9 @@ fn text_track(
         why: SkipWhy::UnreadableText(why.into()),
     };
     if t.table.count == 0 {
-        // Samples in movie fragments are not read for text (only audio and video).
-        return Ok(Err(if !fragmented {
-            Skipped {
-                why: SkipWhy::NoSamples,
-                ..skip("")
-            }
-        } else {
-            skip("timed text in movie fragments is not converted")
+        return Ok(Err(Skipped {
+            why: SkipWhy::NoSamples,
+            ..skip("")
         }));
     }
     let (subs, styled) = timed_text::to_webvtt(input, t, timescale)?;

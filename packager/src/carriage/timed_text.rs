@@ -32,6 +32,10 @@ pub(crate) fn to_webvtt(
     let ms = |media: i128| {
         ((media - i128::from(edit.media_time)) * 1000 + ts / 2).div_euclid(ts) + empty_ms
     };
+    let placement = |description: u32| {
+        let i = description.saturating_sub(1) as usize;
+        t.placements.get(i).copied().unwrap_or_default()
+    };
     let mut cues = Vec::new();
     let (mut total, mut styled) = (0u64, false);
     for s in t.table.cursor() {
@@ -66,7 +70,7 @@ pub(crate) fn to_webvtt(
             .in_file(name)
         })?;
         styled |= sample.styled;
-        let start = i128::from(s.dts) + i128::from(s.cto);
+        let start = i128::from(t.start_dts) + i128::from(s.dts) + i128::from(s.cto);
         let mut end = start + i128::from(s.duration);
         if let Some(e) = edit.end {
             if start >= i128::from(e) {
@@ -81,7 +85,7 @@ pub(crate) fn to_webvtt(
         cues.push(Cue {
             start_ms: start_ms as u64,
             end_ms: end_ms as u64,
-            settings: tx3g::cue_settings(&t.placement, sample.text_box, &t.frame),
+            settings: tx3g::cue_settings(&placement(s.description), sample.text_box, &t.frame),
             text: sample.text,
         });
     }

@@ -29,17 +29,9 @@ pub(crate) struct Stats {
     pub max_size: u32,
 }
 
-/// One input's movie as its boxes say it, before any track is judged.
-#[derive(Debug)]
-pub(crate) struct Read {
-    pub movie: Movie,
-    /// Whether the file has movie fragments (their samples are in the tracks' tables).
-    pub fragmented: bool,
-}
-
 /// Read the movie of one input: `moov`, the auxiliary information its tracks point to,
 /// and the samples of any movie fragments after it.
-pub(crate) fn read(input: &Input) -> Result<Read> {
+pub(crate) fn read(input: &Input) -> Result<Movie> {
     let name = input.name();
     let src = input.source();
     let file_len = src.len();
@@ -116,7 +108,7 @@ fn read_movie(
     moov_pos: u64,
     moov_bytes: &[u8],
     moofs: &[(u64, u64)],
-) -> Result<Read> {
+) -> Result<Movie> {
     let name = input.name();
     let file_len = input.source().len();
     let root = top_box(input, *b"moov", "moov".into(), moov_pos, moov_bytes)?;
@@ -134,20 +126,17 @@ fn read_movie(
     }
     if !moofs.is_empty() {
         let trex = fragments::parse_trex(&root).map_err(|e| e.in_file(name))?;
-        let mut appender = fragments::Appender::new(tracks.len());
+        let mut appender = fragments::Appender::new(tracks.len() + movie.texts.len());
         for (i, &(pos, size)) in moofs.iter().enumerate() {
             let path = format!("moof[{}]", i + 1);
             let buf = read_box(input, &path, pos, size)?;
             let moof = top_box(input, *b"moof", path, pos, &buf)?;
             appender
-                .append(&moof, tracks, &trex, file_len)
+                .append(&moof, tracks, &mut movie.texts, &trex, file_len)
                 .map_err(|e| e.in_file(name))?;
         }
     }
-    Ok(Read {
-        movie,
-        fragmented: !moofs.is_empty(),
-    })
+    Ok(movie)
 }
 
 /// Read a whole top-level box (`moov`, `moof`) into memory, within [`MAX_MOOV`].

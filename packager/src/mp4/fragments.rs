@@ -10,8 +10,8 @@ use crate::crypt::cipher::SampleAux;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::cenc::{PIFF_SENC, parse_senc};
 use crate::mp4::header::Bx;
-use crate::mp4::moov::Track;
-use crate::mp4::sample_table::{Sizes, StscEntry};
+use crate::mp4::moov::{TextTrack, Track};
+use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 
 const BASE_DATA_OFFSET: u32 = 0x01;
 const SAMPLE_DESCRIPTION_INDEX: u32 = 0x02;
@@ -70,9 +70,17 @@ pub(crate) fn parse_trex(moov: &Bx<'_>) -> Result<HashMap<u32, Defaults>, BoxErr
 /// Per-track state while fragments are appended.
 #[derive(Debug, Default)]
 pub(crate) struct Appender {
-    /// Per track index: the decode time after the samples so far (`start_dts` included),
-    /// `None` before the track's first fragment.
+    /// Per track index (audio and video, then text): the decode time after the samples
+    /// so far (`start_dts` included), `None` before the track's first fragment.
     ends: Vec<Option<u64>>,
+}
+
+/// What a track fragment's samples are appended to: a track's table, its start time,
+/// and the sample description indexes it may name.
+struct Target<'t> {
+    table: &'t mut SampleTable,
+    start_dts: &'t mut u64,
+    usable_entries: u32,
 }
 
 impl Appender {
@@ -82,12 +90,14 @@ impl Appender {
         }
     }
 
-    /// Append the samples of one `moof` (held whole in `moof`) to `tracks`. `file_len`
-    /// bounds the number of samples before anything is allocated for them.
+    /// Append the samples of one `moof` (held whole in `moof`) to `tracks` and the
+    /// timed-text tracks `texts`. `file_len` bounds the number of samples before
+    /// anything is allocated for them.
     pub fn append(
         &mut self,
         moof: &Bx<'_>,
         tracks: &mut [Track],
+        texts: &mut [TextTrack],
         trex: &HashMap<u32, Defaults>,
         file_len: u64,
     ) -> Result<(), BoxError> {
@@ -119,60 +129,115 @@ impl Appender {
             let tfhd = tfhd.ok_or_else(|| traf.err(Malformed::Missing("tfhd")))?;
             let header = Tfhd::read(&tfhd)?;
             let id = header.track_id;
-            let Some(k) = tracks.iter().position(|t| t.id == id) else {
-                // A track dashpack skips (subtitles, data): its fragments are ignored.
-                continue;
-            };
             let d = header.over(trex.get(&id).copied().unwrap_or_default());
             let base = match header.base {
                 Some(b) => b,
                 None if header.flags & DEFAULT_BASE_IS_MOOF != 0 => moof.start,
                 None => implicit_base,
             };
-            let track = &mut tracks[k];
-            if d.description > track.usable_entries {
+            let decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
+            let (k, target) = if let Some(k) = tracks.iter().position(|t| t.id == id) {
+                let t = &mut tracks[k];
+                let target = Target {
+                    table: &mut t.table,
+                    start_dts: &mut t.start_dts,
+                    usable_entries: t.usable_entries,
+                };
+                (k, target)
+            } else if let Some(k) = texts.iter().position(|t| t.id == id) {
+                let t = &mut texts[k];
+                let target = Target {
+                    table: &mut t.table,
+                    start_dts: &mut t.start_dts,
+                    usable_entries: t.usable_entries,
+                };
+                (tracks.len() + k, target)
+            } else {
+                // A track dashpack skips (data, an unread text format): its samples
+                // are stepped over, for where the next traf's data starts.
+                implicit_base = data_end(&truns, &d, base)?;
+                continue;
+            };
+            if d.description > target.usable_entries {
                 return Err(tfhd.err(Malformed::InvalidField {
                     field: "sample_description_index (several different sample entries in one track are not carried)",
                     value: i64::from(d.description),
                 }));
             }
-            let decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
-            let end = match self.ends[k] {
-                None => {
-                    // The table counts from 0; the first decode time is the start.
-                    if let Some(t) = decode_time
-                        && track.table.count == 0
-                    {
-                        track.start_dts = t;
-                    }
-                    // A hybrid file's samples in `moov` come first.
-                    let moov_ticks: u64 = track
-                        .table
-                        .stts
-                        .iter()
-                        .map(|&(n, d)| u64::from(n) * u64::from(d))
-                        .sum();
-                    track.start_dts + moov_ticks
-                }
-                Some(end) => match decode_time {
-                    Some(t) => close_gap(track, end, t),
-                    None => end,
-                },
-            };
-            let mut next = base;
-            let mut ticks = 0u64;
-            let before = track.table.count;
-            for trun in &truns {
-                let (after, added) = append_trun(trun, track, &d, base, next, file_len)?;
-                next = after;
-                ticks += added;
+            if self.ends.len() <= k {
+                self.ends.resize(k + 1, None);
             }
-            append_aux(track, before, d.description, senc.as_ref(), saiz, &traf)?;
-            self.ends[k] = Some(end + ticks);
+            let before = target.table.count;
+            let (next, end) = append_traf(target, self.ends[k], decode_time, &truns, &d, base, file_len)?;
+            self.ends[k] = Some(end);
+            if let Some(track) = tracks.get_mut(k) {
+                append_aux(track, before, d.description, senc.as_ref(), saiz, &traf)?;
+            }
             implicit_base = next;
         }
         Ok(())
     }
+}
+
+/// Append a track fragment's `trun`s to `target`, whose samples so far end at `end`
+/// (`None` before its first fragment). Returns the file offset after the data and the
+/// new end.
+fn append_traf(
+    target: Target<'_>,
+    end: Option<u64>,
+    decode_time: Option<u64>,
+    truns: &[Bx<'_>],
+    d: &Defaults,
+    base: u64,
+    file_len: u64,
+) -> Result<(u64, u64), BoxError> {
+    let end = match end {
+        None => {
+            // The table counts from 0; the first decode time is the start.
+            if let Some(t) = decode_time
+                && target.table.count == 0
+            {
+                *target.start_dts = t;
+            }
+            // A hybrid file's samples in `moov` come first.
+            let moov_ticks: u64 = target
+                .table
+                .stts
+                .iter()
+                .map(|&(n, d)| u64::from(n) * u64::from(d))
+                .sum();
+            *target.start_dts + moov_ticks
+        }
+        Some(end) => match decode_time {
+            Some(t) => close_gap(target.table, end, t),
+            None => end,
+        },
+    };
+    let mut next = base;
+    let mut ticks = 0u64;
+    for trun in truns {
+        let (after, added) = append_trun(trun, target.table, d, base, next, file_len)?;
+        next = after;
+        ticks += added;
+    }
+    Ok((next, end + ticks))
+}
+
+/// Where the data of a track fragment that is not read ends.
+fn data_end(truns: &[Bx<'_>], d: &Defaults, base: u64) -> Result<u64, BoxError> {
+    let mut next = base;
+    for trun in truns {
+        let mut entries = TrunEntries::new(trun, d)?;
+        let mut offset = match entries.data_offset {
+            Some(delta) => base.saturating_add_signed(i64::from(delta)),
+            None => next,
+        };
+        while let Some(e) = entries.next_entry()? {
+            offset = offset.saturating_add(u64::from(e.size));
+        }
+        next = offset;
+    }
+    Ok(next)
 }
 
 /// Encrypted input: the IV and subsamples of each sample a `traf` added, in sample order.
@@ -235,8 +300,7 @@ fn tfdt_time(tfdt: &Bx<'_>) -> Result<u64, BoxError> {
 /// decode time: the last sample is lengthened to reach it, so every later sample keeps
 /// its time (and its sync with the other tracks). An earlier `tfdt` (an overlap) cannot
 /// be represented by durations and is left as the durations say. Returns the new end.
-fn close_gap(track: &mut Track, end: u64, tfdt: u64) -> u64 {
-    let t = &mut track.table;
+fn close_gap(t: &mut SampleTable, end: u64, tfdt: u64) -> u64 {
     let Some(gap) = tfdt.checked_sub(end).filter(|&g| g > 0) else {
         return end;
     };
@@ -257,7 +321,7 @@ fn close_gap(track: &mut Track, end: u64, tfdt: u64) -> u64 {
 /// Append one `trun`; returns the file offset after its data and the ticks it added.
 fn append_trun(
     trun: &Bx<'_>,
-    track: &mut Track,
+    t: &mut SampleTable,
     d: &Defaults,
     base: u64,
     next: u64,
@@ -274,7 +338,6 @@ fn append_trun(
         })?,
         None => next,
     };
-    let t = &mut track.table;
     let total = u64::from(t.count) + u64::from(count);
     if total > file_len {
         return Err(trun.err(Malformed::Limit {

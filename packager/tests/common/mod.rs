@@ -80,11 +80,13 @@ pub const PASSTHROUGH: &[&str] = &[
     "dolby_vision_p81.mp4",
 ];
 
-/// Clips with timed-text tracks, converted to WebVTT (`text_tracks.rs`).
+/// Clips with timed-text tracks, converted to WebVTT or carried (`text_tracks.rs`).
 pub const TEXT: &[&str] = &[
     "h264_aac_tx3g.mp4",
     "h264_aac_stpp.mp4",
     "h264_aac_wvtt.mp4",
+    "fragmented_tx3g.mp4",
+    "fragmented_wvtt.mp4",
 ];
 
 /// Clips with uncompressed audio, transcoded to Opus (`transcode.rs`).

@@ -26,12 +26,17 @@ pub(crate) struct TextTrack {
     pub language: String,
     pub elst: Vec<ElstEntry>,
     pub table: SampleTable,
+    /// Decode time of the first sample (a fragmented input's first `tfdt`; else 0).
+    pub start_dts: u64,
+    /// Sample description indexes samples may name: every entry (text entries are all
+    /// read the same way).
+    pub usable_entries: u32,
     /// The DASH role: from `udta/kind`, else `forced-subtitle` when the `tx3g` entry
     /// says every sample is forced.
     pub role: Option<String>,
-    /// Where the sample entry puts the text, and the areas it is placed in (the
-    /// viewport, the video's, is set by the movie reader).
-    pub placement: Placement,
+    /// Where each sample entry puts the text (by sample description index - 1), and
+    /// the areas it is placed in (the viewport, the video's, is set by the movie reader).
+    pub placements: Vec<Placement>,
     pub frame: Frame,
 }
 
@@ -83,14 +88,18 @@ pub(crate) fn parse_text_trak(
         && parsed.entry.raw.get(at..at + 4).is_some_and(|f| {
             u32::from_be_bytes([f[0], f[1], f[2], f[3]]) & ALL_SAMPLES_FORCED != 0
         });
-    let placement = tx3g::placement(
-        parsed
-            .entry
-            .raw
-            .get(parsed.entry.header_len + 8..)
-            .unwrap_or_default(),
-        &parsed.entry.kind == b"text",
-    );
+    let placements = parsed
+        .entries
+        .iter()
+        .map(|e| {
+            let fields = e.raw.get(e.header_len + 8..).unwrap_or_default();
+            match &e.kind {
+                b"tx3g" => tx3g::placement(fields, false),
+                b"text" => tx3g::placement(fields, true),
+                _ => Placement::default(),
+            }
+        })
+        .collect();
     let role = super::trak::dash_role(trak).or(forced.then(|| "forced-subtitle".to_string()));
     let (timescale, mdhd_language) = parse_mdhd(&mdhd)?;
     if timescale == 0 {
@@ -109,8 +118,10 @@ pub(crate) fn parse_text_trak(
             .unwrap_or_else(|| "und".into()),
         elst,
         table: parsed.table,
+        start_dts: 0,
+        usable_entries: parsed.usable_entries,
         role,
-        placement,
+        placements,
         frame: Frame {
             region: parse_tkhd_area(&tkhd)?,
             viewport: None,
