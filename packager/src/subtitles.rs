@@ -277,6 +277,15 @@ pub(crate) struct Cue {
 /// lines inside a cue are closed up (a blank line would end it), and cues without text
 /// or time are left out.
 pub(crate) fn webvtt(cues: &[Cue]) -> String {
+    write_webvtt(cues, true)
+}
+
+/// WebVTT of cues whose text is WebVTT cue text already (markup and entities kept).
+pub(crate) fn webvtt_of_cue_text(cues: &[Cue]) -> String {
+    write_webvtt(cues, false)
+}
+
+fn write_webvtt(cues: &[Cue], escape: bool) -> String {
     let mut out = String::from("WEBVTT\n");
     for c in cues {
         let text = c
@@ -284,10 +293,12 @@ pub(crate) fn webvtt(cues: &[Cue]) -> String {
             .lines()
             .map(str::trim_end)
             .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                l.replace('&', "&amp;")
+            .map(|l| match escape {
+                true => l
+                    .replace('&', "&amp;")
                     .replace('<', "&lt;")
-                    .replace('>', "&gt;")
+                    .replace('>', "&gt;"),
+                false => l.replace("-->", "--&gt;"),
             })
             .collect::<Vec<_>>()
             .join("\n");

@@ -263,25 +263,62 @@ fn carried_text_stays_clear_when_the_rest_is_encrypted() {
     assert!(find(text, b"wvtt") && !find(text, b"enc") && !find(text, b"pssh"));
 }
 
-/// HLS subtitles are WebVTT files: with HLS asked for, a text track carried as fMP4 is
-/// refused by name before anything is written, never left out of the playlists.
+/// Text carried as fMP4 is in the HLS playlists too: WebVTT in MP4 as a WebVTT file
+/// of the same cues at the same times (a cue split at a fragment boundary joined
+/// again, which FFmpeg reads back), IMSC1 (`stpp`) as a media playlist over the same
+/// fMP4 segments, its codec in the variants' CODECS.
 #[test]
-fn fmp4_text_is_refused_for_hls_not_dropped() {
-    let out = std::env::temp_dir().join("dashpack-wvtt-hls");
-    let options = Options::default().with_hls(true);
-    let err = dashpack::package_files(&[fixture("h264_aac_wvtt.mp4")], &out, &options).unwrap_err();
+fn fmp4_text_has_hls_renditions() {
+    let options = Options::default().with_hls(true).with_force(true);
+    for fixture_name in ["h264_aac_wvtt.mp4", "fragmented_wvtt.mp4"] {
+        let out = std::env::temp_dir().join(format!(
+            "dashpack-wvtt-hls-{}-{fixture_name}",
+            std::process::id()
+        ));
+        let p = dashpack::package_files(&[fixture(fixture_name)], &out, &options).unwrap();
+        assert_eq!(p.representations.len(), 3, "{fixture_name}");
+        let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+        assert!(
+            master.contains(r#"TYPE=SUBTITLES,GROUP-ID="subs",NAME="text-1",LANGUAGE="en""#)
+                && master.contains(r#"URI="text-1/playlist.m3u8""#)
+                && master.contains(r#"SUBTITLES="subs""#),
+            "{master}"
+        );
+        let playlist = std::fs::read_to_string(out.join("text-1/playlist.m3u8")).unwrap();
+        assert!(playlist.contains("\nsubtitles.vtt\n"), "{playlist}");
+        let vtt = out.join("text-1/subtitles.vtt");
+        let want: Vec<(u64, u64, String)> = [
+            (1000, 3000, "Hello"),
+            (5000, 7000, "World"),
+            (9000, 11000, "Again"),
+        ]
+        .into_iter()
+        .map(|(a, b, t)| (a, b, t.to_string()))
+        .collect();
+        assert_eq!(
+            cues(&std::fs::read_to_string(&vtt).unwrap()),
+            want,
+            "{fixture_name}"
+        );
+        assert_eq!(cues(&ffmpeg_webvtt(&vtt, None)), want, "{fixture_name}");
+        // DASH keeps the fMP4 segments.
+        assert!(out.join("text-1/init.mp4").exists());
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    let out = std::env::temp_dir().join(format!("dashpack-stpp-hls-{}", std::process::id()));
+    dashpack::package_files(&[fixture("h264_aac_stpp.mp4")], &out, &options).unwrap();
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     assert!(
-        matches!(&err, dashpack::Error::UncarriedTrack { track: 3, codec, .. } if codec == "wvtt"),
-        "{err}"
+        master.contains(r#"URI="text-1/playlist.m3u8""#)
+            && master.contains(r#"CODECS="avc1.64000C,mp4a.40.2,stpp.ttml.im1t""#),
+        "{master}"
     );
-    assert!(err.to_string().contains("HLS"), "{err}");
-    assert!(!out.exists());
-    // Left out on purpose, the rest is published with HLS.
-    let options = options
-        .with_skip(vec![dashpack::TrackSelector::Id(3)])
-        .with_force(true);
-    let p = dashpack::package_files(&[fixture("h264_aac_wvtt.mp4")], &out, &options).unwrap();
-    assert_eq!(p.representations.len(), 2);
+    let playlist = std::fs::read_to_string(out.join("text-1/playlist.m3u8")).unwrap();
+    assert!(
+        playlist.contains(r#"#EXT-X-MAP:URI="init.mp4""#) && playlist.contains("seg-1.m4s"),
+        "{playlist}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }
 
@@ -420,7 +457,12 @@ fn wvtt_in_movie_fragments_is_carried() {
     let cue = |t: &str| vtt_box(b"vttc", &vtt_box(b"payl", t.as_bytes()));
     let mut want = Vec::new();
     for t in ["Hello", "World"] {
-        want.extend([(1000, gap.clone()), (1000, cue(t)), (1000, cue(t)), (1000, gap.clone())]);
+        want.extend([
+            (1000, gap.clone()),
+            (1000, cue(t)),
+            (1000, cue(t)),
+            (1000, gap.clone()),
+        ]);
     }
     want.extend([(1000, gap), (1000, cue("Again")), (1000, cue("Again"))]);
     assert_eq!(text_samples(&out, r), want);

@@ -100,19 +100,18 @@ const thumbnailCases = [];
 // MPEG-4 Part 2 is carried only through the ladder (below).
 for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f) && !f.startsWith('mpeg4_')).sort()) {
   const name = path.parse(file).name;
-  // Clear presentations carry HLS playlists too: hls.js plays the same segments. Text
-  // carried as fMP4 has no HLS form (dashpack refuses it with --hls), so those are DASH.
-  const hls = !/_(wvtt|stpp)$/.test(name);
-  const dir = packageInto(name, [file], hls ? ['--hls'] : []);
+  // Clear presentations carry HLS playlists too: hls.js plays the same segments (text
+  // carried as fMP4 too: IMSC1 as its segments, WebVTT in MP4 as a WebVTT file).
+  const dir = packageInto(name, [file], ['--hls']);
   // Text tracks inside the input must show up as text tracks in every player.
   // fragmented_late_video's first frame is shown for the 10 s before its video starts:
   // a seek there shows that frame (its time 0.08 s), so random seeks are not checked.
   const held = name === 'fragmented_late_video' ? { heldFirstFrame: 10 } : {};
-  cases.push({ name, dir, frames: videoFrames(file), hls, texts: readMpd(dir).texts, ...held });
+  cases.push({ name, dir, frames: videoFrames(file), hls: true, texts: readMpd(dir).texts, ...held });
   // Encryption is refused where dashpack has no rule for the codec (AV1, VP9, ALAC,
   // TrueHD, DTS, Dolby Vision); MPEG audio is left to the FFmpeg encryption test. Text
   // in fMP4 stays clear beside encrypted media (packager/tests/text_tracks.rs).
-  if (/^(av1|vp9)_|alac|truehd|dts|dolby_vision|mp2|mp3/.test(name) || !hls) continue;
+  if (/^(av1|vp9)_|alac|truehd|dts|dolby_vision|mp2|mp3/.test(name)) continue;
   const encrypted = `${name}-cenc-clearkey`;
   cases.push({ name: encrypted, dir: packageEncrypted(encrypted, [file]), frames: videoFrames(file), licenseUrl: `${base}/license/${encrypted}`, ...held });
 }
@@ -251,8 +250,8 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
 }
 for (const [file, codec] of [['h264_aac_wvtt.mp4', 'WebVTT'], ['h264_aac_stpp.mp4', 'TTML']]) {
   // Text in the input carried as fMP4 (wvtt, stpp): its cues shown at their times.
-  const dir = packageInto(`${path.parse(file).name}-cues`, [file]);
-  cases.push({ name: `${file}: ${codec} in MP4 carried as fMP4 text`, dir, frames: videoFrames(file),
+  const dir = packageInto(`${path.parse(file).name}-cues`, [file], ['--hls']);
+  cases.push({ name: `${file}: ${codec} in MP4 carried as fMP4 text`, dir, frames: videoFrames(file), hls: true,
     texts: ['en'], cues: [['Hello', 1, 3], ['World', 5, 7], ['Again', 9, 11]], rate: 2 });
 }
 {
@@ -280,8 +279,8 @@ for (const [file, codec] of [['h264_aac_wvtt.mp4', 'WebVTT'], ['h264_aac_stpp.mp
 // cues split at the 2 s fragment boundaries (shown as one: the same text back to back).
 for (const [file, cues] of [['fragmented_tx3g.mp4', [['Café crème', 3.08, 3.88]]],
   ['fragmented_wvtt.mp4', [['Hello', 1, 3], ['World', 5, 7], ['Again', 9, 11]]]]) {
-  const dir = packageInto(`${path.parse(file).name}-cues`, [file]);
-  cases.push({ name: `${file}: text in movie fragments`, dir, frames: videoFrames(file), texts: ['en'], cues, rate: 2 });
+  const dir = packageInto(`${path.parse(file).name}-cues`, [file], ['--hls']);
+  cases.push({ name: `${file}: text in movie fragments`, dir, frames: videoFrames(file), hls: true, texts: ['en'], cues, rate: 2 });
 }
 // Faults: each must make the check fail.
 const faults = [];
@@ -421,8 +420,9 @@ function verdict(c, { duration, result, seeks }) {
     const near = (a, b) => Math.abs(a - b) <= 0.034;
     // Shaka wraps caption text in WebVTT class spans for its colours.
     const plain = (t) => t.replace(/<[^>]*>/g, '').trim();
-    const found = shown(result.cues ?? [], plain).some((q) => q.text === text && near(q.start, start) && near(q.end, end));
-    if (!found) problems.push(`no cue "${text}" ${start}-${end} s (cues: ${JSON.stringify(result.cues)})`);
+    const o = result.origin ?? 0;
+    const found = shown(result.cues ?? [], plain).some((q) => q.text === text && near(q.start + o, start) && near(q.end + o, end));
+    if (!found) problems.push(`no cue "${text}" ${start}-${end} s (timeline origin ${o} s; cues: ${JSON.stringify(result.cues)})`);
   }
   // Positioned cues: every cue the element holds has the settings.
   for (const [key, want] of Object.entries(c.cueSettings ?? {})) {

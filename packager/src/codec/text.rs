@@ -72,6 +72,54 @@ pub(crate) fn check(webvtt: bool, data: &[u8]) -> Result<(), String> {
     }
 }
 
+/// One cue of a `wvtt` sample (a `vttc` box): its cue settings (`sttg`) and text
+/// (`payl`), WebVTT cue text as it was written (markup and entities kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VttCue {
+    pub settings: String,
+    pub text: String,
+}
+
+/// The cues of a `wvtt` sample: one per `vttc` box; gaps (`vtte`) and comments (`vtta`)
+/// have none. Boxes that do not fit are left out (the sample was checked when cut).
+pub(crate) fn wvtt_cues(sample: &[u8]) -> Vec<VttCue> {
+    let mut cues = Vec::new();
+    for (kind, body) in boxes(sample) {
+        if kind != b"vttc" {
+            continue;
+        }
+        let mut cue = VttCue {
+            settings: String::new(),
+            text: String::new(),
+        };
+        for (kind, body) in boxes(body) {
+            let value = String::from_utf8_lossy(body)
+                .trim_end_matches('\0')
+                .to_string();
+            match kind {
+                b"sttg" => cue.settings = value,
+                b"payl" => cue.text = value,
+                _ => {}
+            }
+        }
+        cues.push(cue);
+    }
+    cues
+}
+
+/// The (type, body) of each whole box in `data`.
+fn boxes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        let size = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as usize;
+        if size < 8 || size > data.len() {
+            return None;
+        }
+        let (b, rest) = data.split_at(size);
+        data = rest;
+        Some((&b[4..8], &b[8..]))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +140,34 @@ mod tests {
             stpp_codecs("http://www.w3.org/ns/ttml/profile/imsc1.1/text\0"),
             "stpp.ttml.im2t"
         );
+    }
+
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        [&((body.len() + 8) as u32).to_be_bytes()[..], kind, body].concat()
+    }
+
+    #[test]
+    fn wvtt_cues_keep_settings_and_markup() {
+        let cue = bx(
+            b"vttc",
+            &[
+                bx(b"iden", b"7"),
+                bx(b"sttg", b"line:0 align:left"),
+                bx(b"payl", b"<i>Hi</i> &amp; bye"),
+            ]
+            .concat(),
+        );
+        let sample = [bx(b"vtte", b""), cue, bx(b"vttc", &bx(b"payl", b"Two"))].concat();
+        let cues = wvtt_cues(&sample);
+        assert_eq!(cues.len(), 2);
+        assert_eq!(cues[0].settings, "line:0 align:left");
+        assert_eq!(cues[0].text, "<i>Hi</i> &amp; bye");
+        assert_eq!(
+            (cues[1].settings.as_str(), cues[1].text.as_str()),
+            ("", "Two")
+        );
+        assert!(wvtt_cues(&bx(b"vtte", b"")).is_empty());
+        assert!(wvtt_cues(&sample[..12]).is_empty());
     }
 
     #[test]

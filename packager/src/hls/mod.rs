@@ -17,7 +17,9 @@ pub(crate) use crate::layout::{MULTIVARIANT, iframe_playlist_path, media_playlis
 pub(crate) struct TextRendition<'a> {
     /// Folder of the rendition (`text-1`), holding the `.vtt` file and its playlist.
     pub id: &'a str,
-    pub file: &'a str,
+    /// The WebVTT file in that folder, or `None` for a text Representation of fMP4
+    /// segments (IMSC1, `stpp`) whose media playlist is written like audio's.
+    pub file: Option<&'a str>,
     pub language: &'a str,
     /// The DASH role: `forced-subtitle` is FORCED=YES, `caption` names what captions add.
     pub role: Option<&'a str>,
@@ -191,6 +193,7 @@ fn video_variants(
     m: &mut String,
     v: &RepInput<'_>,
     groups: &[(&str, Vec<&RepInput<'_>>)],
+    text_codecs: &str,
     subs: &str,
 ) {
     let (vpeak, vavg) = rates(v);
@@ -208,8 +211,9 @@ fn video_variants(
         .unwrap_or_default();
     let variant = |codecs: String, peak: u64, average: u64, audio: String| {
         format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\"{supplemental},RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
+            "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}{}\"{supplemental},RESOLUTION={}x{}{frame_rate}{audio}{subs}\n{}\n",
             quoted(&codecs),
+            quoted(text_codecs),
             v.width,
             v.height,
             media_playlist_path(v.id)
@@ -274,12 +278,23 @@ pub(crate) fn write(
     duration: f64,
     timeline: Timeline,
 ) -> Vec<(String, String)> {
-    // Text in fMP4 is DASH's alone: HLS subtitles are WebVTT files.
+    // Text in fMP4 has playlists when a rendition names it (IMSC1); WebVTT in fMP4 is
+    // published to HLS as a WebVTT file instead.
+    let fmp4_text = |r: &RepInput<'_>| texts.iter().any(|t| t.file.is_none() && t.id == r.id);
     let mut files: Vec<(String, String)> = reps
         .iter()
-        .filter(|r| r.kind != ContentType::Text)
+        .filter(|r| r.kind != ContentType::Text || fmp4_text(r))
         .map(|r| (media_playlist_path(r.id), media_playlist(r, timeline)))
         .collect();
+    // RFC 8216bis 4.4.6.2: CODECS lists every format of the variant's renditions, IMSC1
+    // subtitles in fMP4 included.
+    let mut text_codecs = String::new();
+    for r in reps.iter().filter(|r| fmp4_text(r)) {
+        if !text_codecs.split(',').any(|c| c == r.codecs) {
+            text_codecs.push(',');
+            text_codecs.push_str(r.codecs);
+        }
+    }
     let iframes: Vec<&RepInput<'_>> = reps
         .iter()
         .filter_map(|r| {
@@ -289,7 +304,9 @@ pub(crate) fn write(
         })
         .collect();
     for t in texts {
-        files.push((media_playlist_path(t.id), text_playlist(duration, t.file)));
+        if let Some(file) = t.file {
+            files.push((media_playlist_path(t.id), text_playlist(duration, file)));
+        }
     }
 
     let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
@@ -337,15 +354,16 @@ pub(crate) fn write(
             let (peak, average) = rates(r);
             let _ = write!(
                 m,
-                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}\"{subs}\n{}\n",
+                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},CODECS=\"{}{}\"{subs}\n{}\n",
                 quoted(r.codecs),
+                quoted(&text_codecs),
                 media_playlist_path(r.id)
             );
         }
     }
     for v in &videos {
         let cc = closed_captions(&mut m, v);
-        video_variants(&mut m, v, &groups, &format!("{subs}{cc}"));
+        video_variants(&mut m, v, &groups, &text_codecs, &format!("{subs}{cc}"));
     }
     for v in &iframes {
         iframe_variant(&mut m, v);

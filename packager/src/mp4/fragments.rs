@@ -168,7 +168,15 @@ impl Appender {
                 self.ends.resize(k + 1, None);
             }
             let before = target.table.count;
-            let (next, end) = append_traf(target, self.ends[k], decode_time, &truns, &d, base, file_len)?;
+            let (next, end) = append_traf(
+                target,
+                self.ends[k],
+                decode_time,
+                &truns,
+                &d,
+                base,
+                file_len,
+            )?;
             self.ends[k] = Some(end);
             if let Some(track) = tracks.get_mut(k) {
                 append_aux(track, before, d.description, senc.as_ref(), saiz, &traf)?;

@@ -6,6 +6,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 mod captions;
+mod hls_text;
 mod prepare;
 mod protection;
 
@@ -154,7 +155,11 @@ pub fn package(
             role: sub.role(),
         })
         .collect();
-    let manifest = write_manifests(&mut out, &reps, &texts, &images, options)?;
+    let carried = match options.hls {
+        true => hls_text::renditions(&p, inputs, &reps, &mut out)?,
+        false => Vec::new(),
+    };
+    let manifest = write_manifests(&mut out, &reps, &texts, carried, &images, options)?;
     let mut representations: Vec<Representation> = p
         .tracks
         .iter()
@@ -344,21 +349,21 @@ fn write_manifests(
     out: &mut Written<'_>,
     reps: &[RepInput<'_>],
     texts: &[TextInput<'_>],
+    carried: Vec<hls::TextRendition<'_>>,
     images: &[ImageInput<'_>],
     options: &Options,
 ) -> Result<mpd::Written> {
     let written = mpd::write(reps, texts, images, options.timeline)
         .map_err(|e| Error::internal(format!("cannot serialise the MPD: {e}")))?;
     if options.hls {
-        let renditions: Vec<hls::TextRendition<'_>> = texts
-            .iter()
-            .map(|t| hls::TextRendition {
-                id: t.id,
-                file: layout::SUBTITLE_FILE,
-                language: t.language,
-                role: t.role,
-            })
-            .collect();
+        // The text tracks carried as fMP4 first, as in the MPD.
+        let mut renditions = carried;
+        renditions.extend(texts.iter().map(|t| hls::TextRendition {
+            id: t.id,
+            file: Some(layout::SUBTITLE_FILE),
+            language: t.language,
+            role: t.role,
+        }));
         for (path, text) in hls::write(reps, &renditions, written.duration, options.timeline) {
             out.put(&path, text.as_bytes())?;
         }

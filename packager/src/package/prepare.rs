@@ -268,23 +268,6 @@ fn first_sync_warnings(inputs: &[Input], media: &[Media], warnings: &mut Vec<Str
     }
 }
 
-/// HLS subtitles are WebVTT files: a text track carried as fMP4 (`wvtt`, `stpp`) would
-/// be missing from the HLS playlists, so with HLS asked for it is refused, not lost.
-fn refuse_text_in_hls(name: &str, m: &Media) -> Result<()> {
-    match m.tracks.iter().find(|t| t.track.kind == ContentType::Text) {
-        Some(t) => Err(Error::UncarriedTrack {
-            file: name.to_string(),
-            track: t.track.id,
-            handler: "text".into(),
-            codec: crate::mp4::header::fourcc_str(&t.track.codec.fourcc),
-            reason: "HLS has no text in fragmented MP4; package it without HLS, or leave \
-                     the track out (skip)"
-                .into(),
-        }),
-        None => Ok(()),
-    }
-}
-
 /// One input's tracks as asked: its language, decryption keys, the tracks left out,
 /// PCM audio transcoded and video laddered (when packaging), and the warnings that
 /// tell. Returns the ladders' thumbnails.
@@ -553,9 +536,6 @@ pub(super) fn prepare(
     let mut thumbnails = Vec::new();
     for (input, m) in inputs.iter().zip(&mut media) {
         thumbnails.extend(adjust_input(input, m, options, run, &mut warnings)?);
-        if options.hls {
-            refuse_text_in_hls(input.name(), m)?;
-        }
     }
     first_sync_warnings(inputs, &media, &mut warnings);
     // The presentation starts where its earliest track starts.

@@ -1,0 +1,101 @@
+//! Text carried as fMP4, in HLS. IMSC1 (`stpp`) segments get a media playlist like
+//! audio's (RFC 8216bis has IMSC1 subtitles in fMP4). WebVTT in MP4 (`wvtt`) has no HLS
+//! form in fMP4, so its cues are written once more as a WebVTT file beside the
+//! segments, at the times the segments present them.
+
+use super::Written;
+use super::prepare::{OutTrack, Prepared};
+use crate::codec::text::wvtt_cues;
+use crate::described::RepInput;
+use crate::error::{BoxError, Malformed};
+use crate::hls::TextRendition;
+use crate::layout::{self, ContentType};
+use crate::limits::MAX_SUBTITLE_BYTES;
+use crate::source::Input;
+use crate::subtitles::{Cue, webvtt_of_cue_text};
+use crate::{Error, Result};
+
+/// The HLS subtitle renditions of the text Representations in `reps` (one per
+/// `p.tracks`), writing the WebVTT files they need.
+pub(super) fn renditions<'a>(
+    p: &Prepared,
+    inputs: &[Input],
+    reps: &[RepInput<'a>],
+    out: &mut Written<'_>,
+) -> Result<Vec<TextRendition<'a>>> {
+    let mut renditions = Vec::new();
+    for (o, r) in p.tracks.iter().zip(reps) {
+        if r.kind != ContentType::Text {
+            continue;
+        }
+        let file = match r.codecs {
+            "wvtt" => {
+                let text = webvtt_of(p, o, &inputs[o.input], r)?;
+                out.put(&layout::subtitle_path(r.id, false), text.as_bytes())?;
+                Some(layout::SUBTITLE_FILE)
+            }
+            _ => None,
+        };
+        renditions.push(TextRendition {
+            id: r.id,
+            file,
+            language: r.language,
+            role: r.role,
+        });
+    }
+    Ok(renditions)
+}
+
+/// The cues of a `wvtt` track as WebVTT on the presentation's timeline: each `vttc` a
+/// cue over its sample's time, a cue repeated in the next sample (split at a fragment
+/// or segment boundary) joined into one.
+fn webvtt_of(p: &Prepared, o: &OutTrack, input: &Input, r: &RepInput<'_>) -> Result<String> {
+    let t = &p.checked(o).track;
+    let name = input.name();
+    let path = format!("track {}", t.id);
+    let ts = i128::from(t.timescale.max(1));
+    let ms = |ticks: i64| (i128::from(ticks) * 1000 + ts / 2).div_euclid(ts);
+    let until = r.until.map(|u| u as i64 - r.pto as i64);
+    let mut cues: Vec<Cue> = Vec::new();
+    let mut total = 0u64;
+    for s in t.table.cursor() {
+        total += u64::from(s.size);
+        if total > MAX_SUBTITLE_BYTES {
+            let limit = Malformed::Limit {
+                what: "text in one track",
+                limit: MAX_SUBTITLE_BYTES,
+            };
+            return Err(BoxError::new(&path, s.offset, limit).in_file(name));
+        }
+        let mut buf = vec![0u8; s.size as usize];
+        input
+            .source()
+            .read_exact_at(&mut buf, s.offset)
+            .map_err(|e| Error::io(format!("{name}: read at byte {}", s.offset), e))?;
+        let start = o.timing.period_time(s.dts, s.cto);
+        let end = until.map_or(start + i64::from(s.duration), |u| {
+            u.min(start + i64::from(s.duration))
+        });
+        let (a, b) = (ms(start).max(0) as u64, ms(end).max(0) as u64);
+        if b <= a {
+            continue;
+        }
+        for cue in wvtt_cues(&buf) {
+            let joined = cues
+                .iter_mut()
+                .rev()
+                .take_while(|c| c.end_ms == a)
+                .find(|c| c.text == cue.text && c.settings == cue.settings);
+            match joined {
+                Some(c) => c.end_ms = b,
+                None => cues.push(Cue {
+                    start_ms: a,
+                    end_ms: b,
+                    settings: cue.settings,
+                    text: cue.text,
+                }),
+            }
+        }
+    }
+    Ok(webvtt_of_cue_text(&cues))
+}
