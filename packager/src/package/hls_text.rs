@@ -3,7 +3,6 @@
 //! form in fMP4, so its cues are written once more as a WebVTT file beside the
 //! segments, at the times the segments present them.
 
-use super::Written;
 use super::prepare::{OutTrack, Prepared};
 use crate::codec::text::wvtt_cues;
 use crate::described::RepInput;
@@ -15,15 +14,16 @@ use crate::source::Input;
 use crate::subtitles::{Cue, webvtt_of_cue_text};
 use crate::{Error, Result};
 
-/// The HLS subtitle renditions of the text Representations in `reps` (one per
-/// `p.tracks`), writing the WebVTT files they need.
+/// The WebVTT files HLS needs as (path, text), and the subtitle renditions of the text
+/// Representations in `reps` (one per `p.tracks`).
+pub(super) type HlsText<'a> = (Vec<(String, String)>, Vec<TextRendition<'a>>);
+
 pub(super) fn renditions<'a>(
     p: &Prepared,
     inputs: &[Input],
     reps: &[RepInput<'a>],
-    out: &mut Written<'_>,
-) -> Result<Vec<TextRendition<'a>>> {
-    let mut renditions = Vec::new();
+) -> Result<HlsText<'a>> {
+    let (mut files, mut renditions) = (Vec::new(), Vec::new());
     for (o, r) in p.tracks.iter().zip(reps) {
         if r.kind != ContentType::Text {
             continue;
@@ -31,7 +31,7 @@ pub(super) fn renditions<'a>(
         let file = match r.codecs {
             "wvtt" => {
                 let text = webvtt_of(p, o, &inputs[o.input], r)?;
-                out.put(&layout::subtitle_path(r.id, false), text.as_bytes())?;
+                files.push((layout::subtitle_path(r.id, false), text));
                 Some(layout::SUBTITLE_FILE)
             }
             _ => None,
@@ -43,7 +43,7 @@ pub(super) fn renditions<'a>(
             role: r.role,
         });
     }
-    Ok(renditions)
+    Ok((files, renditions))
 }
 
 /// The cues of a `wvtt` track as WebVTT on the presentation's timeline: each `vttc` a

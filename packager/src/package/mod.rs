@@ -155,10 +155,7 @@ pub fn package(
             role: sub.role(),
         })
         .collect();
-    let carried = match options.hls {
-        true => hls_text::renditions(&p, inputs, &reps, &mut out)?,
-        false => Vec::new(),
-    };
+    let carried = carried_text_in_hls(&p, inputs, &reps, options, &mut out)?;
     let manifest = write_manifests(&mut out, &reps, &texts, carried, &images, options)?;
     let mut representations: Vec<Representation> = p
         .tracks
@@ -341,6 +338,25 @@ fn image_inputs<'a>(p: &'a Prepared, tiles: &'a [WrittenTiles]) -> Vec<ImageInpu
             largest: t.largest,
         })
         .collect()
+}
+
+/// With HLS, the subtitle renditions of the text carried as fMP4, and the WebVTT files
+/// they need written.
+fn carried_text_in_hls<'a>(
+    p: &Prepared,
+    inputs: &[Input],
+    reps: &[RepInput<'a>],
+    options: &Options,
+    out: &mut Written<'_>,
+) -> Result<Vec<hls::TextRendition<'a>>> {
+    if !options.hls {
+        return Ok(Vec::new());
+    }
+    let (files, renditions) = hls_text::renditions(p, inputs, reps)?;
+    for (path, text) in files {
+        out.put(&path, text.as_bytes())?;
+    }
+    Ok(renditions)
 }
 
 /// The HLS playlists when asked, then the MPD, last: a reader that finds it finds
