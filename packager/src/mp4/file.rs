@@ -49,6 +49,8 @@ pub(crate) fn read(input: &Input) -> Result<Movie> {
     let mut pos = 0u64;
     let mut moov: Option<(u64, Vec<u8>)> = None;
     let mut moofs: Vec<(u64, u64)> = Vec::new();
+    // Where media data may lie: each `mdat`'s (or `imda`'s) payload, as declared.
+    let mut media_data: Vec<(u64, u64)> = Vec::new();
     let mut first = true;
     while pos < file_len {
         let avail = file_len - pos;
@@ -56,7 +58,7 @@ pub(crate) fn read(input: &Input) -> Result<Movie> {
         let n = avail.min(16) as usize;
         src.read_exact_at(&mut head[..n], pos)
             .map_err(|e| Error::io(format!("{name}: read at byte {pos}"), e))?;
-        let (kind, size, _) = parse_header(&head[..n], avail).map_err(|k| {
+        let (kind, size, header_len) = parse_header(&head[..n], avail).map_err(|k| {
             let k = if first && n < 8 {
                 not_mp4(&head[..n])
             } else {
@@ -69,6 +71,9 @@ pub(crate) fn read(input: &Input) -> Result<Movie> {
         }
         first = false;
         let kind_s = fourcc_str(&kind);
+        if matches!(&kind, b"mdat" | b"imda") {
+            media_data.push((pos + header_len as u64, pos.saturating_add(size)));
+        }
         if size > avail {
             if &kind == b"moov" || moov.is_none() {
                 return Err(BoxError::new(
@@ -99,7 +104,7 @@ pub(crate) fn read(input: &Input) -> Result<Movie> {
     let Some((moov_pos, moov_bytes)) = moov else {
         return Err(BoxError::new("file", file_len, Malformed::Missing("moov")).in_file(name));
     };
-    read_movie(input, moov_pos, &moov_bytes, &moofs)
+    read_movie(input, moov_pos, &moov_bytes, &moofs, &media_data)
 }
 
 /// Parse `moov`, read the auxiliary information outside it and append the fragments.
@@ -108,6 +113,7 @@ fn read_movie(
     moov_pos: u64,
     moov_bytes: &[u8],
     moofs: &[(u64, u64)],
+    media_data: &[(u64, u64)],
 ) -> Result<Movie> {
     let name = input.name();
     let file_len = input.source().len();
@@ -126,7 +132,7 @@ fn read_movie(
     }
     if !moofs.is_empty() {
         let trex = fragments::parse_trex(&root).map_err(|e| e.in_file(name))?;
-        let mut appender = fragments::Appender::new(tracks.len() + movie.texts.len());
+        let mut appender = fragments::Appender::new(tracks.len() + movie.texts.len(), media_data);
         for (i, &(pos, size)) in moofs.iter().enumerate() {
             let path = format!("moof[{}]", i + 1);
             let buf = read_box(input, &path, pos, size)?;

@@ -69,10 +69,13 @@ pub(crate) fn parse_trex(moov: &Bx<'_>) -> Result<HashMap<u32, Defaults>, BoxErr
 
 /// Per-track state while fragments are appended.
 #[derive(Debug, Default)]
-pub(crate) struct Appender {
+pub(crate) struct Appender<'m> {
     /// Per track index (audio and video, then text): the decode time after the samples
     /// so far (`start_dts` included), `None` before the track's first fragment.
     ends: Vec<Option<u64>>,
+    /// The payloads of the file's `mdat` boxes, in file order: each `trun`'s data must
+    /// lie in one of them.
+    media_data: &'m [(u64, u64)],
 }
 
 /// What a track fragment's samples are appended to: a track's table, its start time,
@@ -83,10 +86,11 @@ struct Target<'t> {
     usable_entries: u32,
 }
 
-impl Appender {
-    pub fn new(tracks: usize) -> Appender {
+impl<'m> Appender<'m> {
+    pub fn new(tracks: usize, media_data: &'m [(u64, u64)]) -> Appender<'m> {
         Appender {
             ends: vec![None; tracks],
+            media_data,
         }
     }
 
@@ -168,15 +172,12 @@ impl Appender {
                 self.ends.resize(k + 1, None);
             }
             let before = target.table.count;
-            let (next, end) = append_traf(
-                target,
-                self.ends[k],
-                decode_time,
-                &truns,
-                &d,
+            let place = Place {
                 base,
                 file_len,
-            )?;
+                media_data: self.media_data,
+            };
+            let (next, end) = append_traf(target, self.ends[k], decode_time, &truns, &d, &place)?;
             self.ends[k] = Some(end);
             if let Some(track) = tracks.get_mut(k) {
                 append_aux(track, before, d.description, senc.as_ref(), saiz, &traf)?;
@@ -196,8 +197,7 @@ fn append_traf(
     decode_time: Option<u64>,
     truns: &[Bx<'_>],
     d: &Defaults,
-    base: u64,
-    file_len: u64,
+    place: &Place<'_>,
 ) -> Result<(u64, u64), BoxError> {
     let end = match end {
         None => {
@@ -221,10 +221,10 @@ fn append_traf(
             None => end,
         },
     };
-    let mut next = base;
+    let mut next = place.base;
     let mut ticks = 0u64;
     for trun in truns {
-        let (after, added) = append_trun(trun, target.table, d, base, next, file_len)?;
+        let (after, added) = append_trun(trun, target.table, d, place, next)?;
         next = after;
         ticks += added;
     }
@@ -326,15 +326,32 @@ fn close_gap(t: &mut SampleTable, end: u64, tfdt: u64) -> u64 {
     tfdt
 }
 
+/// Where a track fragment's data is: its base offset, and what the file holds.
+struct Place<'m> {
+    base: u64,
+    file_len: u64,
+    media_data: &'m [(u64, u64)],
+}
+
+impl Place<'_> {
+    /// Whether `start..end` lies inside one media data box. A run that does not was
+    /// located by a stale offset (a `base_data_offset` left behind when the file was
+    /// rewritten): its bytes are not its samples.
+    fn holds(&self, start: u64, end: u64) -> bool {
+        let i = self.media_data.partition_point(|&(s, _)| s <= start);
+        i > 0 && end <= self.media_data[i - 1].1
+    }
+}
+
 /// Append one `trun`; returns the file offset after its data and the ticks it added.
 fn append_trun(
     trun: &Bx<'_>,
     t: &mut SampleTable,
     d: &Defaults,
-    base: u64,
+    place: &Place<'_>,
     next: u64,
-    file_len: u64,
 ) -> Result<(u64, u64), BoxError> {
+    let (base, file_len) = (place.base, place.file_len);
     let mut entries = TrunEntries::new(trun, d)?;
     let count = entries.count;
     let mut offset = match entries.data_offset {
@@ -365,6 +382,7 @@ fn append_trun(
     };
     sizes.reserve(count as usize);
     // Each trun is one chunk: its samples are contiguous.
+    let start = offset;
     t.chunk_offsets.push(offset);
     let chunk = t.chunk_offsets.len() as u32;
     if t.stsc.last().is_none_or(|e| {
@@ -411,6 +429,13 @@ fn append_trun(
         sizes.push(size);
         t.count += 1;
         offset = offset.saturating_add(u64::from(size));
+    }
+    if !place.holds(start, offset) {
+        return Err(trun.err(Malformed::InvalidField {
+            field: "trun data offset (its samples' bytes are not inside one mdat: a stale \
+                    base_data_offset?)",
+            value: start as i64,
+        }));
     }
     Ok((offset, ticks))
 }
