@@ -173,6 +173,14 @@ fn vtt_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
     b
 }
 
+/// The presentation's first text Representation.
+fn text_rep(p: &dashpack::Presentation) -> &dashpack::Representation {
+    p.representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Text)
+        .expect("a text representation")
+}
+
 /// The samples of a text Representation, across its segments: (duration, bytes).
 fn text_samples(out: &std::path::Path, r: &dashpack::Representation) -> Vec<(u32, Vec<u8>)> {
     (1..=r.segments)
@@ -190,11 +198,7 @@ fn text_samples(out: &std::path::Path, r: &dashpack::Representation) -> Vec<(u32
 #[test]
 fn wvtt_and_stpp_are_carried_as_they_are() {
     let (out, p) = package_into(&fixture("h264_aac_wvtt.mp4"), "wvtt");
-    let r = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Text)
-        .unwrap();
+    let r = text_rep(&p);
     assert_eq!(
         (r.id.as_str(), r.codecs.as_str(), r.language.as_str()),
         ("text-1", "wvtt", "en")
@@ -227,11 +231,7 @@ fn wvtt_and_stpp_are_carried_as_they_are() {
     assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
 
     let (out, p) = package_into(&fixture("h264_aac_stpp.mp4"), "stpp");
-    let r = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Text)
-        .unwrap();
+    let r = text_rep(&p);
     assert_eq!(r.codecs, "stpp.ttml.im1t");
     // FFmpeg writes the three cues as one TTML document lasting the track.
     let samples = text_samples(&out, r);
@@ -404,11 +404,7 @@ fn tx3g_positions_become_cue_settings() {
 /// The WebVTT file a package of `input` wrote for its one converted text track.
 fn converted_webvtt(input: &str, folder: &str) -> (String, dashpack::Presentation) {
     let (out, p) = package_into(&fixture(input), folder);
-    let r = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Text)
-        .expect("a text representation");
+    let r = text_rep(&p);
     let vtt = std::fs::read_dir(out.join(&r.id))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -447,11 +443,7 @@ fn tx3g_in_movie_fragments_becomes_webvtt() {
 #[test]
 fn wvtt_in_movie_fragments_is_carried() {
     let (out, p) = package_into(&fixture("fragmented_wvtt.mp4"), "fragmented-wvtt");
-    let r = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Text)
-        .unwrap();
+    let r = text_rep(&p);
     assert_eq!((r.codecs.as_str(), r.language.as_str()), ("wvtt", "en"));
     let gap = vtt_box(b"vtte", b"");
     let cue = |t: &str| vtt_box(b"vttc", &vtt_box(b"payl", t.as_bytes()));
