@@ -460,3 +460,40 @@ fn wvtt_in_movie_fragments_is_carried() {
     assert_eq!(text_samples(&out, r), want);
     assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
 }
+
+/// A gap between text fragments (the second text `tfdt` 1 s later than the first
+/// fragment's samples reach) is time with no text: the cue before it keeps its own
+/// duration, the cues after it move by the gap.
+#[test]
+fn a_gap_between_text_fragments_is_no_text() {
+    let mut bytes = std::fs::read(fixture("fragmented_tx3g.mp4")).unwrap();
+    // The text track's (ID 3) track fragments: tfhd then tfdt (version 1, 1 MHz).
+    let tfhds: Vec<usize> = (0..bytes.len() - 16)
+        .filter(|&i| &bytes[i..i + 4] == b"tfhd" && bytes[i + 8..i + 12] == 3u32.to_be_bytes())
+        .collect();
+    assert_eq!(tfhds.len(), 2);
+    let tfdt = tfhds[1]
+        + 4
+        + bytes[tfhds[1] + 4..]
+            .windows(4)
+            .position(|w| w == b"tfdt")
+            .unwrap();
+    assert_eq!(bytes[tfdt + 4], 1, "tfdt version 1");
+    let at = tfdt + 8;
+    let t = u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap());
+    bytes[at..at + 8].copy_from_slice(&(t + 1_000_000).to_be_bytes());
+    let sink = MemorySink::new();
+    let input = Input::from_bytes("gap.mp4", bytes);
+    dashpack::package(
+        &[input],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
+    let files = sink.into_files();
+    let (_, vtt) = files.iter().find(|(k, _)| k.ends_with(".vtt")).unwrap();
+    let got = cues(std::str::from_utf8(vtt).unwrap());
+    let times: Vec<(u64, u64)> = got.iter().map(|c| (c.0, c.1)).collect();
+    assert_eq!(times, [(580, 1580), (1830, 2980), (4080, 4880)], "{got:?}");
+}

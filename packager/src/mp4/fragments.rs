@@ -84,6 +84,8 @@ struct Target<'t> {
     table: &'t mut SampleTable,
     start_dts: &'t mut u64,
     usable_entries: u32,
+    /// A timed-text track (its gaps are empty samples).
+    text: bool,
 }
 
 impl<'m> Appender<'m> {
@@ -146,6 +148,7 @@ impl<'m> Appender<'m> {
                     table: &mut t.table,
                     start_dts: &mut t.start_dts,
                     usable_entries: t.usable_entries,
+                    text: false,
                 };
                 (k, target)
             } else if let Some(k) = texts.iter().position(|t| t.id == id) {
@@ -154,6 +157,7 @@ impl<'m> Appender<'m> {
                     table: &mut t.table,
                     start_dts: &mut t.start_dts,
                     usable_entries: t.usable_entries,
+                    text: true,
                 };
                 (tracks.len() + k, target)
             } else {
@@ -217,6 +221,14 @@ fn append_traf(
             *target.start_dts + moov_ticks
         }
         Some(end) => match decode_time {
+            // Timed text: a gap is time with no text, not a longer cue.
+            Some(t) if target.text && t > end => match u32::try_from(t - end) {
+                Ok(gap) => {
+                    empty_sample(target.table, gap, place.base, d.description);
+                    t
+                }
+                Err(_) => close_gap(target.table, end, t),
+            },
             Some(t) => close_gap(target.table, end, t),
             None => end,
         },
@@ -341,6 +353,33 @@ impl Place<'_> {
         let i = self.media_data.partition_point(|&(s, _)| s <= start);
         i > 0 && end <= self.media_data[i - 1].1
     }
+}
+
+/// One sample of no bytes lasting `duration`, in a chunk of its own at `at`: a timed-text
+/// track's gap between fragments (an empty text sample shows nothing).
+fn empty_sample(t: &mut SampleTable, duration: u32, at: u64, description: u32) {
+    if let Sizes::Constant(size) = t.sizes {
+        t.sizes = Sizes::PerSample(vec![size; t.count as usize]);
+    }
+    if let Sizes::PerSample(sizes) = &mut t.sizes {
+        sizes.push(0);
+    }
+    t.chunk_offsets.push(at);
+    t.stsc.push(StscEntry {
+        first_chunk: t.chunk_offsets.len() as u32,
+        samples_per_chunk: 1,
+        sample_description_index: description.max(1),
+    });
+    t.stts.push((1, duration));
+    if let Some((n, 0)) = t.ctts.last_mut() {
+        *n += 1;
+    } else if !t.ctts.is_empty() {
+        t.ctts.push((1, 0));
+    }
+    if let Some(list) = &mut t.sync {
+        list.push(t.count + 1);
+    }
+    t.count += 1;
 }
 
 /// Append one `trun`; returns the file offset after its data and the ticks it added.
