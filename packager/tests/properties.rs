@@ -25,6 +25,41 @@ struct GenTrack {
     sizes: Vec<u32>,
     /// Samples per chunk, cycled.
     chunking: Vec<u32>,
+    /// The edit list, when there is one.
+    edit: Option<GenEdit>,
+}
+
+/// One track's edit list: an optional empty edit, then one media edit from `media_time`
+/// to the end of the media.
+#[derive(Debug, Clone, Copy)]
+struct GenEdit {
+    /// Movie ticks (1000 a second) of empty edit first; 0 for none.
+    empty: u32,
+    /// Media time of the media edit, in the track's timescale.
+    media_time: u32,
+}
+
+impl GenTrack {
+    fn cts(&self, i: usize) -> u64 {
+        let dts: u64 = self.durations[..i].iter().map(|&d| u64::from(d)).sum();
+        dts + u64::from(self.ctos[i])
+    }
+    /// Where the last sample's presentation ends.
+    fn presentation_end(&self) -> u64 {
+        (0..self.durations.len())
+            .map(|i| self.cts(i) + u64::from(self.durations[i]))
+            .max()
+            .unwrap_or(0)
+    }
+    /// Presentation time in seconds of sample `i`, as the edit list places it.
+    fn presented_at(&self, i: usize) -> f64 {
+        let e = self.edit.unwrap_or(GenEdit {
+            empty: 0,
+            media_time: 0,
+        });
+        (self.cts(i) as f64 - f64::from(e.media_time)) / f64::from(self.timescale)
+            + f64::from(e.empty) / 1000.0
+    }
 }
 
 fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
@@ -182,7 +217,22 @@ fn trak(id: u32, t: &GenTrack, stsd: &[u8], offsets: &[u32]) -> Vec<u8> {
         b"mdia",
         &[full(b"mdhd", 0, 0, &mdhd), full(b"hdlr", 0, 0, &hdlr), minf].concat(),
     );
-    bx(b"trak", &[full(b"tkhd", 0, 3, &tkhd), mdia].concat())
+    let edts = t.edit.map_or(Vec::new(), |e| {
+        let mut entries = Vec::new();
+        if e.empty > 0 {
+            entries.push([e.empty, u32::MAX, 0x10000]);
+        }
+        // The media edit runs to the end of the presentation, rounded up to a movie tick.
+        let rest = t.presentation_end() - u64::from(e.media_time);
+        let ticks = (rest * 1000).div_ceil(u64::from(t.timescale)) as u32;
+        entries.push([ticks, e.media_time, 0x10000]);
+        let mut elst = be(&[entries.len() as u32]);
+        for entry in &entries {
+            elst.extend(be(entry));
+        }
+        bx(b"edts", &full(b"elst", 0, 0, &elst))
+    });
+    bx(b"trak", &[full(b"tkhd", 0, 3, &tkhd), edts, mdia].concat())
 }
 
 /// A progressive MP4 with chunks of the tracks interleaved in `mdat`.
@@ -245,6 +295,7 @@ fn video_track() -> impl Strategy<Value = GenTrack> {
                 sync: Vec::new(),
                 sizes: Vec::new(),
                 chunking,
+                edit: None,
             };
             let mut i = 0;
             while i < n {
@@ -291,6 +342,7 @@ fn audio_track(video_seconds: f64) -> impl Strategy<Value = GenTrack> {
                 sync: vec![true; sizes.len()],
                 sizes,
                 chunking,
+                edit: None,
             }
         })
 }
@@ -299,6 +351,35 @@ fn inputs() -> impl Strategy<Value = Vec<GenTrack>> {
     video_track().prop_flat_map(|v| {
         let seconds = f64::from(v.durations.iter().sum::<u32>()) / f64::from(v.timescale);
         (Just(v), audio_track(seconds)).prop_map(|(v, a)| vec![v, a])
+    })
+}
+
+/// The inputs above with edit lists: the video's media edit from 0 or from a frame in its
+/// first half (inside a GOP, on a B-frame), the audio's from any tick in its first half
+/// (inside an AAC frame), and at times an empty edit (under a second) before either.
+fn edited_inputs() -> impl Strategy<Value = Vec<GenTrack>> {
+    inputs().prop_flat_map(|tracks| {
+        let n = tracks[0].durations.len();
+        let audio_half = (tracks[1].presentation_end() / 2).max(1) as u32;
+        (
+            Just(tracks),
+            prop::option::of(0..n.div_ceil(2)),
+            0..audio_half,
+            0u8..3,
+            1u32..900,
+        )
+            .prop_map(|(mut tracks, frame, audio_time, which, ms)| {
+                let video_time = frame.map_or(0, |j| tracks[0].cts(j) as u32);
+                for (k, (t, media_time)) in
+                    tracks.iter_mut().zip([video_time, audio_time]).enumerate()
+                {
+                    t.edit = Some(GenEdit {
+                        empty: if usize::from(which) == k + 1 { ms } else { 0 },
+                        media_time,
+                    });
+                }
+                tracks
+            })
     })
 }
 
@@ -434,6 +515,102 @@ fn check(tracks: &[GenTrack], target: f64) {
     }
 }
 
+/// A/V sync under edit lists (PACKAGING-RULES, Timing): every sample the edit lists
+/// present is in the output, each track's presented samples keep their times plus one
+/// offset, and the tracks' offsets agree within a millisecond. Video frames decoded
+/// before the edit start (inside its GOP) come before the first shown frame, never before
+/// the Period start.
+fn check_sync(tracks: &[GenTrack]) {
+    let bytes = build(tracks);
+    let sink = MemorySink::new();
+    let p = dashpack::package(
+        &[Input::from_bytes("gen.mp4", bytes)],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
+    let files = sink.into_files();
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let mut offsets = Vec::new();
+    for (ti, t) in tracks.iter().enumerate() {
+        let out = read_rep(&files, &mpd, &p.representations[ti].id);
+        let got: Vec<&OutSample> = out.segments.iter().flat_map(|s| &s.samples).collect();
+        let n = t.durations.len();
+        let first = (0..n)
+            .find(|&i| {
+                i + got.len() <= n
+                    && got
+                        .iter()
+                        .enumerate()
+                        .all(|(k, o)| o.data == payload(ti, i + k, t.sizes[i + k], t.video))
+            })
+            .expect("the output is a run of the input's samples");
+        let media_time = u64::from(t.edit.map_or(0, |e| e.media_time));
+        let presented = |i: usize| {
+            if t.video {
+                t.cts(i) >= media_time
+            } else {
+                t.cts(i) + u64::from(t.durations[i]) > media_time
+            }
+        };
+        let kept = first..first + got.len();
+        for i in (0..n).filter(|&i| presented(i)) {
+            assert!(
+                kept.contains(&i),
+                "track {ti}: presented sample {i} is kept"
+            );
+        }
+        let ts = t.timescale as f64;
+        let period = |o: &OutSample| (o.pt() - out.pto) as f64 / ts;
+        let at: Vec<f64> = kept
+            .clone()
+            .filter(|&i| presented(i))
+            .map(|i| period(got[i - first]) - t.presented_at(i))
+            .collect();
+        let (lo, hi) = at
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        assert!(
+            hi - lo < 0.5 / ts,
+            "track {ti}: one offset for every presented sample ({lo}..{hi})"
+        );
+        if t.video {
+            let shown = kept
+                .clone()
+                .filter(|&i| presented(i))
+                .map(|i| period(got[i - first]))
+                .fold(f64::INFINITY, f64::min);
+            // From the group of pictures of the first shown frame (decode order) on, no
+            // frame is before the Period start (MSE would drop it and the rest of the
+            // group); the hidden ones are shown a tick each just before the first shown.
+            let f = (0..n).find(|&i| presented(i)).unwrap();
+            let g = (0..=f).rev().find(|&i| t.sync[i]).unwrap();
+            let visible: Vec<(usize, f64)> = kept
+                .clone()
+                .filter(|&i| !presented(i))
+                .map(|i| (i, period(got[i - first])))
+                .filter(|&(i, at)| i >= g || at >= 0.0)
+                .collect();
+            let from = shown - visible.len() as f64 / ts - 1e-9;
+            for (i, at) in visible {
+                assert!(
+                    (from..shown).contains(&at),
+                    "video frame {i}, not presented by the edit list, is at {at} s (first shown at {shown} s)"
+                );
+            }
+        }
+        offsets.push(lo);
+    }
+    assert!(
+        (offsets[0] - offsets[1]).abs() <= 0.001 + 1e-9,
+        "audio and video apart by {} ms",
+        (offsets[0] - offsets[1]) * 1000.0
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 48,
@@ -444,5 +621,10 @@ proptest! {
     #[test]
     fn segmenter_invariants(tracks in inputs(), target in prop::sample::select(vec![0.5f64, 1.0, 2.0, 1.001])) {
         check(&tracks, target);
+    }
+
+    #[test]
+    fn edit_lists_keep_audio_and_video_together(tracks in edited_inputs()) {
+        check_sync(&tracks);
     }
 }

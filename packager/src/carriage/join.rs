@@ -143,14 +143,16 @@ fn sync_start(
     Ok(i)
 }
 
-/// A video track whose edit starts after a sync sample, inside its group of pictures:
-/// the frames from that sync sample to the edit start must be decoded but not shown.
-/// Hidden before the Period start (`presentationTimeOffset`), they make MSE players drop
-/// them and every frame after them up to the next keyframe: a black first GOP. So they
-/// are presented one tick each, in their order, in the ticks just before the edit start,
-/// and the whole presentation starts that many ticks later (see `Track::preroll`), so no
-/// track moves against another. Earlier groups of pictures stay hidden as before: MSE
-/// drops them and starts again at the sync sample. Returns the ticks the frames take.
+/// A video track whose edit starts inside a group of pictures: the frames of that group
+/// presented before the edit start must be decoded but not shown (the frames from its
+/// sync sample to the edit start, and an open GOP's leading frames after it). Hidden
+/// before the Period start (`presentationTimeOffset`), MSE players drop each of them and
+/// with it every frame after it up to the next keyframe (the need-random-access-point
+/// rule): a black first GOP. So they are presented one tick each, in their order, in the
+/// ticks just before the edit start, and the whole presentation starts that many ticks
+/// later (see `Track::preroll`), so no track moves against another. Earlier groups of
+/// pictures stay hidden as before: MSE drops them and starts again at the sync sample.
+/// Returns the ticks the frames take.
 pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     let start = track.start_dts as i64;
     let media_time = track.edit.media_time;
@@ -160,17 +162,18 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
         return 0;
     }
     let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
-    // The last sync sample presented at or before the edit start (decode order). On it
-    // exactly, nothing is decoded without being shown but an open GOP's leading frames,
-    // which players drop as they should.
-    let Some(from) = track
-        .table
-        .cursor()
-        .filter(|s| s.sync && cts(s) <= media_time)
-        .last()
-        .filter(|s| cts(s) < media_time)
-        .map(|s| s.index)
-    else {
+    // The group of pictures the first shown frame (decode order) belongs to: from the
+    // last sync sample at or before it.
+    let mut from = None;
+    for s in track.table.cursor() {
+        if s.sync {
+            from = Some(s.index);
+        }
+        if cts(&s) >= media_time {
+            break;
+        }
+    }
+    let Some(from) = from else {
         return 0;
     };
     let mut hidden: Vec<(i64, u32)> = track
@@ -203,39 +206,60 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     ticks as u64
 }
 
-/// Video whose first samples (decode order) come before its first sync sample cannot be
-/// decoded from the start. When the edit list hides every one of them (a recording cut
-/// inside a GOP whose edit starts at the next keyframe), they are left out, so the first
-/// segment starts with a sync sample as `startWithSAP` says, and the edit moves with the
-/// media so every kept sample is presented when it was. Returns how many.
-pub(crate) fn drop_hidden_lead(track: &mut Track) -> u32 {
-    let first_sync = track.table.sync.as_ref().and_then(|s| s.first().copied());
-    let Some(lead) = first_sync.filter(|&n| n > 1).map(|n| n as usize - 1) else {
-        return 0;
-    };
+/// Video samples before the group of pictures its edit starts in (decode order: before
+/// the last sync sample at or before the first shown frame) are never shown and no shown
+/// frame needs them: frames before the first sync sample cannot even be decoded (a
+/// recording cut inside a GOP whose edit starts at the next keyframe), and whole groups
+/// the edit skips would be shown during an empty edit before it. When the edit list
+/// shows none of them they are left out, so the first segment starts with a sync sample
+/// as `startWithSAP` says, and the edit moves with the media so every kept sample is
+/// presented when it was. Returns how many, and whether they were all before the first
+/// sync sample.
+pub(crate) fn drop_hidden_lead(track: &mut Track) -> (u32, bool) {
     if track.kind != ContentType::Video || !track.edit.joins.is_empty() {
-        return 0;
+        return (0, false);
     }
     let start = track.start_dts as i64;
     let media_time = track.edit.media_time;
-    let samples: Vec<Sample> = track.table.cursor().collect();
-    let Some(d0) = samples.get(lead).map(|s| s.dts as i64) else {
-        return 0;
-    };
     let shown = |s: &Sample| start + s.dts as i64 + s.cto >= media_time;
+    let sync = |s: &Sample| s.sync;
+    // Only a table with something before the edit start is walked whole.
+    if track
+        .table
+        .cursor()
+        .next()
+        .is_none_or(|s| shown(&s) && sync(&s))
+    {
+        return (0, false);
+    }
+    let samples: Vec<Sample> = track.table.cursor().collect();
+    let Some(first_shown) = samples.iter().position(shown) else {
+        return (0, false);
+    };
+    let lead = match samples[..=first_shown].iter().rposition(sync) {
+        Some(g) => g,
+        // No sync sample before it: the lead is what comes before the first one.
+        None => match samples.iter().position(sync) {
+            Some(g) if !samples[..g].iter().any(shown) => g,
+            _ => return (0, false),
+        },
+    };
+    let Some(d0) = samples.get(lead).map(|s| s.dts as i64).filter(|_| lead > 0) else {
+        return (0, false);
+    };
     if media_time < d0 || samples[..lead].iter().any(shown) {
-        return 0;
+        return (0, false);
     }
     let kept: Vec<(Sample, i64, i64)> = samples[lead..]
         .iter()
         .map(|s| (*s, s.dts as i64 - d0, s.cto))
         .collect();
     if rebuild(track, &kept).is_err() {
-        return 0;
+        return (0, false);
     }
     track.edit.media_time -= d0;
     track.edit.end = track.edit.end.map(|e| e - d0);
-    lead as u32
+    (lead as u32, !samples[..lead].iter().any(sync))
 }
 
 /// Replaces the sample table with `kept`: each sample with its new decode time (from the

@@ -181,14 +181,22 @@ fn carry(
     if track.table.count == 0 {
         return Ok(Err(Skipped::of(&track, SkipWhy::NoSamples)));
     }
-    let dropped = join::drop_hidden_lead(&mut track);
+    let (dropped, undecodable) = join::drop_hidden_lead(&mut track);
     if dropped > 0 {
         stats = stats_of(&track)?;
-        warnings.push(format!(
-            "track {}: the {dropped} frames before its first sync sample cannot be decoded \
-             and its edit list does not show them; left out",
-            track.id
-        ));
+        warnings.push(if undecodable {
+            format!(
+                "track {}: the {dropped} frames before its first sync sample cannot be \
+                 decoded and its edit list does not show them; left out",
+                track.id
+            )
+        } else {
+            format!(
+                "track {}: its edit list starts after the {dropped} frames before the \
+                 keyframe it needs; left out",
+                track.id
+            )
+        });
     }
     track.preroll = join::squeeze_preroll(&mut track, &stats);
     if track.preroll > 0 {

@@ -24,9 +24,9 @@ impl Rational {
         }
     }
 
-    /// In units of `timescale`, rounded down.
-    pub fn in_timescale(self, timescale: u32) -> i128 {
-        (self.num * i128::from(timescale)).div_euclid(self.den)
+    /// In units of `timescale`, rounded to the nearest (halves up).
+    pub fn nearest_in_timescale(self, timescale: u32) -> i128 {
+        (2 * self.num * i128::from(timescale) + self.den).div_euclid(2 * self.den)
     }
 
     pub fn lt(self, other: Rational) -> bool {
@@ -74,10 +74,13 @@ pub(crate) fn start_delay(t: &CheckedTrack, movie_timescale: u32) -> Rational {
 
 pub(crate) fn timing(t: &CheckedTrack, movie_timescale: u32, global_start: Rational) -> Timing {
     let ts = t.track.timescale;
-    let empty = start_delay(t, movie_timescale).in_timescale(ts);
-    let lead = global_start.in_timescale(ts);
+    // The track's start against the shared one, rounded once: to the nearest tick, so
+    // tracks of coarse timescales stay within half a tick of each other.
+    let delay = start_delay(t, movie_timescale)
+        .sub(global_start)
+        .nearest_in_timescale(ts);
     let shift =
-        (empty - lead - i128::from(t.track.edit.media_time) - i128::from(t.track.lead_fill)) as i64;
+        (delay - i128::from(t.track.edit.media_time) - i128::from(t.track.lead_fill)) as i64;
     let cto_shift = if t.track.table.has_composition_offsets() {
         t.stats.first_presented_cto
     } else {
