@@ -537,15 +537,20 @@ fn check_sync(tracks: &[GenTrack]) {
         let out = read_rep(&files, &mpd, &p.representations[ti].id);
         let got: Vec<&OutSample> = out.segments.iter().flat_map(|s| &s.samples).collect();
         let n = t.durations.len();
-        let first = (0..n)
-            .find(|&i| {
-                i + got.len() <= n
-                    && got
-                        .iter()
-                        .enumerate()
-                        .all(|(k, o)| o.data == payload(ti, i + k, t.sizes[i + k], t.video))
-            })
-            .expect("the output is a run of the input's samples");
+        // Each output sample's place in the input: the output keeps the input's order.
+        let mut index = Vec::with_capacity(got.len());
+        let mut i = 0;
+        for o in &got {
+            while i < n && o.data != payload(ti, i, t.sizes[i], t.video) {
+                i += 1;
+            }
+            assert!(
+                i < n,
+                "track {ti}: the output keeps the input's samples in order"
+            );
+            index.push(i);
+            i += 1;
+        }
         let media_time = u64::from(t.edit.map_or(0, |e| e.media_time));
         let presented = |i: usize| {
             if t.video {
@@ -554,19 +559,20 @@ fn check_sync(tracks: &[GenTrack]) {
                 t.cts(i) + u64::from(t.durations[i]) > media_time
             }
         };
-        let kept = first..first + got.len();
         for i in (0..n).filter(|&i| presented(i)) {
             assert!(
-                kept.contains(&i),
+                index.contains(&i),
                 "track {ti}: presented sample {i} is kept"
             );
         }
+        let kept: Vec<(usize, &OutSample)> =
+            index.iter().copied().zip(got.iter().copied()).collect();
         let ts = t.timescale as f64;
         let period = |o: &OutSample| (o.pt() - out.pto) as f64 / ts;
         let at: Vec<f64> = kept
-            .clone()
-            .filter(|&i| presented(i))
-            .map(|i| period(got[i - first]) - t.presented_at(i))
+            .iter()
+            .filter(|(i, _)| presented(*i))
+            .map(|&(i, o)| period(o) - t.presented_at(i))
             .collect();
         let (lo, hi) = at
             .iter()
@@ -579,20 +585,23 @@ fn check_sync(tracks: &[GenTrack]) {
         );
         if t.video {
             let shown = kept
-                .clone()
-                .filter(|&i| presented(i))
-                .map(|i| period(got[i - first]))
+                .iter()
+                .filter(|(i, _)| presented(*i))
+                .map(|&(_, o)| period(o))
                 .fold(f64::INFINITY, f64::min);
             // From the group of pictures of the first shown frame (decode order) on, no
             // frame is before the Period start (MSE would drop it and the rest of the
             // group); the hidden ones are shown a tick each just before the first shown.
+            // An open GOP's leading frames (after a shown sync sample, presented before
+            // it) refer to frames that are not there and stay where the edit puts them.
             let f = (0..n).find(|&i| presented(i)).unwrap();
             let g = (0..=f).rev().find(|&i| t.sync[i]).unwrap();
+            let leading = |i: usize| presented(g) && i > g && t.cts(i) < t.cts(g);
             let visible: Vec<(usize, f64)> = kept
-                .clone()
-                .filter(|&i| !presented(i))
-                .map(|i| (i, period(got[i - first])))
-                .filter(|&(i, at)| i >= g || at >= 0.0)
+                .iter()
+                .filter(|(i, _)| !presented(*i))
+                .map(|&(i, o)| (i, period(o)))
+                .filter(|&(i, at)| !leading(i) && (i >= g || at >= 0.0))
                 .collect();
             let from = shown - visible.len() as f64 / ts - 1e-9;
             for (i, at) in visible {

@@ -144,8 +144,8 @@ fn sync_start(
 }
 
 /// A video track whose edit starts inside a group of pictures: the frames of that group
-/// presented before the edit start must be decoded but not shown (the frames from its
-/// sync sample to the edit start, and an open GOP's leading frames after it). Hidden
+/// presented before the edit start must be decoded but not shown (from its sync sample
+/// to the edit start, in decode order, and any presented before it after it). Hidden
 /// before the Period start (`presentationTimeOffset`), MSE players drop each of them and
 /// with it every frame after it up to the next keyframe (the need-random-access-point
 /// rule): a black first GOP. So they are presented one tick each, in their order, in the
@@ -163,17 +163,19 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     }
     let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
     // The group of pictures the first shown frame (decode order) belongs to: from the
-    // last sync sample at or before it.
+    // last sync sample at or before it. When that sync sample is itself shown, what is
+    // hidden after it is an open GOP's leading frames (see `drop_hidden_lead`): left
+    // before the Period start.
     let mut from = None;
     for s in track.table.cursor() {
         if s.sync {
-            from = Some(s.index);
+            from = Some(s);
         }
         if cts(&s) >= media_time {
             break;
         }
     }
-    let Some(from) = from else {
+    let Some(from) = from.filter(|s| cts(s) < media_time).map(|s| s.index) else {
         return 0;
     };
     let mut hidden: Vec<(i64, u32)> = track
@@ -206,6 +208,15 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     ticks as u64
 }
 
+/// What `drop_hidden_lead` left out.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    /// Samples before the group of pictures the edit starts in.
+    pub lead: u32,
+    /// Whether those were all before the first sync sample (never decodable).
+    pub undecodable: bool,
+}
+
 /// Video samples before the group of pictures its edit starts in (decode order: before
 /// the last sync sample at or before the first shown frame) are never shown and no shown
 /// frame needs them: frames before the first sync sample cannot even be decoded (a
@@ -213,53 +224,52 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
 /// the edit skips would be shown during an empty edit before it. When the edit list
 /// shows none of them they are left out, so the first segment starts with a sync sample
 /// as `startWithSAP` says, and the edit moves with the media so every kept sample is
-/// presented when it was. Returns how many, and whether they were all before the first
-/// sync sample.
-pub(crate) fn drop_hidden_lead(track: &mut Track) -> (u32, bool) {
-    if track.kind != ContentType::Video || !track.edit.joins.is_empty() {
-        return (0, false);
-    }
+/// presented when it was.
+///
+/// An open GOP's leading frames that the edit hides stay (before the Period start): they
+/// refer to the group before, which is not there, and Chromium's decoder stops on the
+/// frames after them even without them; MSE players drop them and every frame up to the
+/// next keyframe, which at least plays.
+pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
+    let none = Dropped::default();
     let start = track.start_dts as i64;
     let media_time = track.edit.media_time;
-    let shown = |s: &Sample| start + s.dts as i64 + s.cto >= media_time;
-    let sync = |s: &Sample| s.sync;
-    // Only a table with something before the edit start is walked whole.
-    if track
-        .table
-        .cursor()
-        .next()
-        .is_none_or(|s| shown(&s) && sync(&s))
+    if track.kind != ContentType::Video
+        || !track.edit.joins.is_empty()
+        || start.saturating_add(stats.min_cts) >= media_time
     {
-        return (0, false);
+        return none;
     }
     let samples: Vec<Sample> = track.table.cursor().collect();
+    let shown = |s: &Sample| start + s.dts as i64 + s.cto >= media_time;
     let Some(first_shown) = samples.iter().position(shown) else {
-        return (0, false);
+        return none;
     };
-    let lead = match samples[..=first_shown].iter().rposition(sync) {
+    let lead = match samples[..=first_shown].iter().rposition(|s| s.sync) {
         Some(g) => g,
         // No sync sample before it: the lead is what comes before the first one.
-        None => match samples.iter().position(sync) {
+        None => match samples.iter().position(|s| s.sync) {
             Some(g) if !samples[..g].iter().any(shown) => g,
-            _ => return (0, false),
+            _ => return none,
         },
     };
-    let Some(d0) = samples.get(lead).map(|s| s.dts as i64).filter(|_| lead > 0) else {
-        return (0, false);
-    };
-    if media_time < d0 || samples[..lead].iter().any(shown) {
-        return (0, false);
+    let d0 = samples[lead].dts as i64;
+    if lead == 0 || media_time < d0 || samples[..lead].iter().any(shown) {
+        return none;
     }
     let kept: Vec<(Sample, i64, i64)> = samples[lead..]
         .iter()
         .map(|s| (*s, s.dts as i64 - d0, s.cto))
         .collect();
     if rebuild(track, &kept).is_err() {
-        return (0, false);
+        return none;
     }
     track.edit.media_time -= d0;
     track.edit.end = track.edit.end.map(|e| e - d0);
-    (lead as u32, !samples[..lead].iter().any(sync))
+    Dropped {
+        lead: lead as u32,
+        undecodable: !samples[..lead].iter().any(|s| s.sync),
+    }
 }
 
 /// Replaces the sample table with `kept`: each sample with its new decode time (from the

@@ -181,20 +181,22 @@ fn carry(
     if track.table.count == 0 {
         return Ok(Err(Skipped::of(&track, SkipWhy::NoSamples)));
     }
-    let (dropped, undecodable) = join::drop_hidden_lead(&mut track);
-    if dropped > 0 {
+    let dropped = join::drop_hidden_lead(&mut track, &stats);
+    if dropped != join::Dropped::default() {
         stats = stats_of(&track)?;
-        warnings.push(if undecodable {
+    }
+    if dropped.lead > 0 {
+        warnings.push(if dropped.undecodable {
             format!(
-                "track {}: the {dropped} frames before its first sync sample cannot be \
-                 decoded and its edit list does not show them; left out",
-                track.id
+                "track {}: the {} frames before its first sync sample cannot be decoded \
+                 and its edit list does not show them; left out",
+                track.id, dropped.lead
             )
         } else {
             format!(
-                "track {}: its edit list starts after the {dropped} frames before the \
-                 keyframe it needs; left out",
-                track.id
+                "track {}: its edit list starts after the {} frames before the keyframe \
+                 it needs; left out",
+                track.id, dropped.lead
             )
         });
     }
