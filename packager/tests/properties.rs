@@ -418,19 +418,31 @@ fn read_rep(
     }
 }
 
-fn check(tracks: &[GenTrack], target: f64) {
-    let bytes = build(tracks);
+/// The generated file packaged in memory: what it made, its files and its MPD.
+fn package_generated(
+    tracks: &[GenTrack],
+    options: &Options,
+) -> (
+    dashpack::Presentation,
+    std::collections::BTreeMap<String, Vec<u8>>,
+    dash_mpd::MPD,
+) {
     let sink = MemorySink::new();
-    let options = Options::default().with_segment_duration(target);
     let p = dashpack::package(
-        &[Input::from_bytes("gen.mp4", bytes)],
+        &[Input::from_bytes("gen.mp4", build(tracks))],
         &sink,
-        &options,
+        options,
         &dashpack::RunControl::default(),
     )
     .unwrap();
     let files = sink.into_files();
     let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    (p, files, mpd)
+}
+
+fn check(tracks: &[GenTrack], target: f64) {
+    let (p, files, mpd) =
+        package_generated(tracks, &Options::default().with_segment_duration(target));
     let mut boundaries: Vec<Vec<f64>> = Vec::new();
     for (ti, t) in tracks.iter().enumerate() {
         let rep = &p.representations[ti];
@@ -521,17 +533,7 @@ fn check(tracks: &[GenTrack], target: f64) {
 /// before the edit start (inside its GOP) come before the first shown frame, never before
 /// the Period start.
 fn check_sync(tracks: &[GenTrack]) {
-    let bytes = build(tracks);
-    let sink = MemorySink::new();
-    let p = dashpack::package(
-        &[Input::from_bytes("gen.mp4", bytes)],
-        &sink,
-        &Options::default(),
-        &dashpack::RunControl::default(),
-    )
-    .unwrap();
-    let files = sink.into_files();
-    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let (p, files, mpd) = package_generated(tracks, &Options::default());
     let mut offsets = Vec::new();
     for (ti, t) in tracks.iter().enumerate() {
         let out = read_rep(&files, &mpd, &p.representations[ti].id);
