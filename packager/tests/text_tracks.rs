@@ -461,27 +461,35 @@ fn wvtt_in_movie_fragments_is_carried() {
     assert_eq!(mpd_schema_error(&out.join(&p.mpd)), None);
 }
 
+/// `bytes` with the `tfdt` (version 1) of track `track`'s fragments from the `from`th
+/// (0-based) on moved `ticks` later; `fragments` says how many the track has.
+fn delay_fragments(bytes: &mut [u8], track: u32, fragments: usize, from: usize, ticks: u64) {
+    let tfhds: Vec<usize> = (0..bytes.len() - 16)
+        .filter(|&i| &bytes[i..i + 4] == b"tfhd" && bytes[i + 8..i + 12] == track.to_be_bytes())
+        .collect();
+    assert_eq!(tfhds.len(), fragments);
+    for &tfhd in &tfhds[from..] {
+        let tfdt = tfhd
+            + 4
+            + bytes[tfhd + 4..]
+                .windows(4)
+                .position(|w| w == b"tfdt")
+                .unwrap();
+        assert_eq!(bytes[tfdt + 4], 1, "tfdt version 1");
+        let at = tfdt + 8;
+        let t = u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap());
+        bytes[at..at + 8].copy_from_slice(&(t + ticks).to_be_bytes());
+    }
+}
+
 /// A gap between text fragments (the second text `tfdt` 1 s later than the first
 /// fragment's samples reach) is time with no text: the cue before it keeps its own
 /// duration, the cues after it move by the gap.
 #[test]
 fn a_gap_between_text_fragments_is_no_text() {
     let mut bytes = std::fs::read(fixture("fragmented_tx3g.mp4")).unwrap();
-    // The text track's (ID 3) track fragments: tfhd then tfdt (version 1, 1 MHz).
-    let tfhds: Vec<usize> = (0..bytes.len() - 16)
-        .filter(|&i| &bytes[i..i + 4] == b"tfhd" && bytes[i + 8..i + 12] == 3u32.to_be_bytes())
-        .collect();
-    assert_eq!(tfhds.len(), 2);
-    let tfdt = tfhds[1]
-        + 4
-        + bytes[tfhds[1] + 4..]
-            .windows(4)
-            .position(|w| w == b"tfdt")
-            .unwrap();
-    assert_eq!(bytes[tfdt + 4], 1, "tfdt version 1");
-    let at = tfdt + 8;
-    let t = u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap());
-    bytes[at..at + 8].copy_from_slice(&(t + 1_000_000).to_be_bytes());
+    // The text track (ID 3), at 1 MHz.
+    delay_fragments(&mut bytes, 3, 2, 1, 1_000_000);
     let sink = MemorySink::new();
     let input = Input::from_bytes("gap.mp4", bytes);
     dashpack::package(
@@ -496,4 +504,35 @@ fn a_gap_between_text_fragments_is_no_text() {
     let got = cues(std::str::from_utf8(vtt).unwrap());
     let times: Vec<(u64, u64)> = got.iter().map(|c| (c.0, c.1)).collect();
     assert_eq!(times, [(580, 1580), (1830, 2980), (4080, 4880)], "{got:?}");
+}
+
+/// Carried WebVTT likewise: a gap after a cue (the fourth text fragment on 1 s later)
+/// is a `vtte` sample of its length, and the cue keeps its duration.
+#[test]
+fn a_gap_between_wvtt_fragments_is_a_vtte_sample() {
+    let mut bytes = std::fs::read(fixture("fragmented_wvtt.mp4")).unwrap();
+    // The text track (ID 3), at 1 kHz: [gap, Hello] [Hello, gap] [gap, World] [World,
+    // gap] [gap, Again] [Again].
+    delay_fragments(&mut bytes, 3, 6, 3, 1000);
+    let input = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wvtt-gap.mp4");
+    std::fs::write(&input, &bytes).unwrap();
+    let (out, p) = package_into(&input, "wvtt-gap");
+    let r = text_rep(&p);
+    let gap = (1000, vtt_box(b"vtte", b""));
+    let cue = |t: &str| (1000, vtt_box(b"vttc", &vtt_box(b"payl", t.as_bytes())));
+    let want = vec![
+        gap.clone(),
+        cue("Hello"),
+        cue("Hello"),
+        gap.clone(),
+        gap.clone(),
+        cue("World"),
+        gap.clone(),
+        cue("World"),
+        gap.clone(),
+        gap.clone(),
+        cue("Again"),
+        cue("Again"),
+    ];
+    assert_eq!(text_samples(&out, r), want);
 }

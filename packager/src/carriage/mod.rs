@@ -6,6 +6,7 @@
 pub(crate) mod edit_list;
 pub(crate) mod join;
 pub(crate) mod timed_text;
+pub(crate) mod wvtt_gaps;
 
 use crate::mp4::file::{self, Stats, sample_stats};
 use crate::mp4::header::fourcc_str;
@@ -19,7 +20,8 @@ use crate::{Error, Result};
 pub(crate) struct CheckedTrack {
     pub track: Track,
     pub stats: Stats,
-    /// Samples made while the track is written rather than read (transcoded audio).
+    /// Samples made while the track is written rather than read (transcoded audio,
+    /// WebVTT with gaps).
     pub made: Option<Box<dyn MadeSamples>>,
 }
 
@@ -211,11 +213,8 @@ fn carry(
             track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
         ));
     }
-    Ok(Ok(CheckedTrack {
-        track,
-        stats,
-        made: None,
-    }))
+    let made = wvtt_gaps::WvttGaps::of(&track).map(|g| Box::new(g) as Box<dyn MadeSamples>);
+    Ok(Ok(CheckedTrack { track, stats, made }))
 }
 
 /// How many samples (in decode order) start before the edit's end, when a sample may

@@ -148,7 +148,9 @@ impl<'m> Appender<'m> {
                     table: &mut t.table,
                     start_dts: &mut t.start_dts,
                     usable_entries: t.usable_entries,
-                    text: false,
+                    // Carried WebVTT: a gap is a `vtte` sample (`WvttGaps`); TTML
+                    // documents say their own times, so a longer one shows no more.
+                    text: t.codec.family == crate::codec::Family::Wvtt,
                 };
                 (k, target)
             } else if let Some(k) = texts.iter().position(|t| t.id == id) {
