@@ -153,6 +153,13 @@ impl Input {
     pub(crate) fn source(&self) -> &dyn Source {
         self.source.as_ref()
     }
+
+    /// Fills `buf` from byte `offset`; the error names the file and the byte.
+    pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> crate::Result<()> {
+        self.source
+            .read_exact_at(buf, offset)
+            .map_err(|e| crate::Error::io(format!("{}: read at byte {offset}", self.name), e))
+    }
 }
 
 impl std::fmt::Debug for Input {

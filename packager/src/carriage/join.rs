@@ -162,20 +162,13 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
         return 0;
     }
     let cts = |s: &Sample| start.saturating_add(s.dts as i64).saturating_add(s.cto);
-    // The group of pictures the first shown frame (decode order) belongs to: from the
-    // last sync sample at or before it. When that sync sample is itself shown, what is
-    // hidden after it is an open GOP's leading frames (see `drop_hidden_lead`): left
-    // before the Period start.
-    let mut from = None;
-    for s in track.table.cursor() {
-        if s.sync {
-            from = Some(s);
-        }
-        if cts(&s) >= media_time {
-            break;
-        }
-    }
-    let Some(from) = from.filter(|s| cts(s) < media_time).map(|s| s.index) else {
+    // When the group's sync sample is itself shown, what is hidden after it is an open
+    // GOP's leading frames (see `drop_hidden_lead`): left before the Period start.
+    let Some(from) = shown_group(track)
+        .key
+        .filter(|s| cts(s) < media_time)
+        .map(|s| s.index)
+    else {
         return 0;
     };
     let mut hidden: Vec<(i64, u32)> = track
@@ -208,8 +201,31 @@ pub(crate) fn squeeze_preroll(track: &mut Track, stats: &Stats) -> u64 {
     ticks as u64
 }
 
+/// The group of pictures the first frame shown by the edit (decode order) belongs to.
+struct ShownGroup {
+    /// The last sync sample at or before that frame (the last one at all when no frame
+    /// is shown).
+    key: Option<Sample>,
+    /// Whether any frame is shown.
+    shown: bool,
+}
+
+fn shown_group(track: &Track) -> ShownGroup {
+    let start = track.start_dts as i64;
+    let mut key = None;
+    for s in track.table.cursor() {
+        if s.sync {
+            key = Some(s);
+        }
+        if start.saturating_add(s.dts as i64).saturating_add(s.cto) >= track.edit.media_time {
+            return ShownGroup { key, shown: true };
+        }
+    }
+    ShownGroup { key, shown: false }
+}
+
 /// What `drop_hidden_lead` left out.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Dropped {
     /// Samples before the group of pictures the edit starts in.
     pub lead: u32,
@@ -240,23 +256,16 @@ pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
     {
         return none;
     }
-    let samples: Vec<Sample> = track.table.cursor().collect();
-    let shown = |s: &Sample| start + s.dts as i64 + s.cto >= media_time;
-    let Some(first_shown) = samples.iter().position(shown) else {
+    // Everything before the group is before the first shown frame: none of it is shown.
+    let group = shown_group(track);
+    let Some(key) = group.key.filter(|_| group.shown) else {
         return none;
     };
-    let lead = match samples[..=first_shown].iter().rposition(|s| s.sync) {
-        Some(g) => g,
-        // No sync sample before it: the lead is what comes before the first one.
-        None => match samples.iter().position(|s| s.sync) {
-            Some(g) if !samples[..g].iter().any(shown) => g,
-            _ => return none,
-        },
-    };
-    let d0 = samples[lead].dts as i64;
-    if lead == 0 || media_time < d0 || samples[..lead].iter().any(shown) {
+    let (lead, d0) = (key.index as usize, key.dts as i64);
+    if lead == 0 || media_time < d0 {
         return none;
     }
+    let samples: Vec<Sample> = track.table.cursor().collect();
     let kept: Vec<(Sample, i64, i64)> = samples[lead..]
         .iter()
         .map(|s| (*s, s.dts as i64 - d0, s.cto))

@@ -184,10 +184,8 @@ fn carry(
         return Ok(Err(Skipped::of(&track, SkipWhy::NoSamples)));
     }
     let dropped = join::drop_hidden_lead(&mut track, &stats);
-    if dropped != join::Dropped::default() {
-        stats = stats_of(&track)?;
-    }
     if dropped.lead > 0 {
+        stats = stats_of(&track)?;
         warnings.push(if dropped.undecodable {
             format!(
                 "track {}: the {} frames before its first sync sample cannot be decoded \

@@ -54,10 +54,7 @@ pub(crate) fn to_webvtt(
         s.check_in_file(&path, file_len)
             .map_err(|e| e.in_file(name))?;
         let mut buf = vec![0u8; s.size as usize];
-        input
-            .source()
-            .read_exact_at(&mut buf, s.offset)
-            .map_err(|e| Error::io(format!("{name}: read at byte {}", s.offset), e))?;
+        input.read_at(&mut buf, s.offset)?;
         let sample = tx3g::decode(&buf, &t.entry == b"text").map_err(|detail| {
             BoxError::new(
                 &path,

@@ -3,10 +3,10 @@
 //! written as the `vtte` box ISO/IEC 14496-30 gives such a sample. Text tracks are
 //! small, so the sample list is kept whole.
 
+use crate::Result;
 use crate::codec::Family;
 use crate::mp4::moov::Track;
 use crate::source::{Input, Made, MadeSamples, SampleMaker};
-use crate::{Error, Result};
 
 /// An empty WebVTT sample: a `vtte` box.
 const VTTE: [u8; 8] = [0, 0, 0, 8, b'v', b't', b't', b'e'];
@@ -54,18 +54,7 @@ impl SampleMaker for WvttGapMaker<'_> {
             } else {
                 let at = data.len();
                 data.resize(at + size as usize, 0);
-                self.input
-                    .source()
-                    .read_exact_at(&mut data[at..], offset)
-                    .map_err(|e| {
-                        Error::io(
-                            format!(
-                                "{}: read {size} bytes of a WebVTT sample at byte {offset}",
-                                self.input.name()
-                            ),
-                            e,
-                        )
-                    })?;
+                self.input.read_at(&mut data[at..], offset)?;
                 size
             };
             made.push(Made {

@@ -84,8 +84,9 @@ struct Target<'t> {
     table: &'t mut SampleTable,
     start_dts: &'t mut u64,
     usable_entries: u32,
-    /// A timed-text track (its gaps are empty samples).
-    text: bool,
+    /// Time between fragments is an empty sample (timed text: no text then), not a
+    /// longer sample before it.
+    empty_gaps: bool,
 }
 
 impl<'m> Appender<'m> {
@@ -150,7 +151,7 @@ impl<'m> Appender<'m> {
                     usable_entries: t.usable_entries,
                     // Carried WebVTT: a gap is a `vtte` sample (`WvttGaps`); TTML
                     // documents say their own times, so a longer one shows no more.
-                    text: t.codec.family == crate::codec::Family::Wvtt,
+                    empty_gaps: t.codec.family == crate::codec::Family::Wvtt,
                 };
                 (k, target)
             } else if let Some(k) = texts.iter().position(|t| t.id == id) {
@@ -159,7 +160,7 @@ impl<'m> Appender<'m> {
                     table: &mut t.table,
                     start_dts: &mut t.start_dts,
                     usable_entries: t.usable_entries,
-                    text: true,
+                    empty_gaps: true,
                 };
                 (tracks.len() + k, target)
             } else {
@@ -224,7 +225,7 @@ fn append_traf(
         }
         Some(end) => match decode_time {
             // Timed text: a gap is time with no text, not a longer cue.
-            Some(t) if target.text && t > end => match u32::try_from(t - end) {
+            Some(t) if target.empty_gaps && t > end => match u32::try_from(t - end) {
                 Ok(gap) => {
                     empty_sample(target.table, gap, place.base, d.description);
                     t

@@ -4,6 +4,7 @@
 //! segments, at the times the segments present them.
 
 use super::prepare::{OutTrack, Prepared};
+use crate::Result;
 use crate::codec::text::wvtt_cues;
 use crate::described::RepInput;
 use crate::error::{BoxError, Malformed};
@@ -12,7 +13,6 @@ use crate::layout::{self, ContentType};
 use crate::limits::MAX_SUBTITLE_BYTES;
 use crate::source::Input;
 use crate::subtitles::{Cue, webvtt_of_cue_text};
-use crate::{Error, Result};
 
 /// The WebVTT files HLS needs as (path, text), and the subtitle renditions of the text
 /// Representations in `reps` (one per `p.tracks`).
@@ -68,10 +68,7 @@ fn webvtt_of(p: &Prepared, o: &OutTrack, input: &Input, r: &RepInput<'_>) -> Res
             return Err(BoxError::new(&path, s.offset, limit).in_file(name));
         }
         let mut buf = vec![0u8; s.size as usize];
-        input
-            .source()
-            .read_exact_at(&mut buf, s.offset)
-            .map_err(|e| Error::io(format!("{name}: read at byte {}", s.offset), e))?;
+        input.read_at(&mut buf, s.offset)?;
         let start = o.timing.period_time(s.dts, s.cto);
         let end = until.map_or(start + i64::from(s.duration), |u| {
             u.min(start + i64::from(s.duration))
