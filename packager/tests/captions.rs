@@ -120,3 +120,98 @@ fn caption_languages_are_checked() {
         p.warnings
     );
 }
+
+/// `fixtures/h264_c608.mov`: the caption-free clip with the same CEA-608 captions as a
+/// QuickTime closed-caption track (`clcp`/`c608`, track 3).
+fn c608_fixture() -> PathBuf {
+    common::fixture("h264_c608.mov")
+}
+
+/// The CEA-608 cues FFmpeg decodes from the input's `c608` track, as SubRip text.
+fn c608_track_cues(file: &Path) -> String {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:s", "-f", "srt", "-"]);
+    String::from_utf8(common::run(&mut cmd)).unwrap()
+}
+
+#[test]
+fn a_quicktime_caption_track_goes_into_the_video() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c608");
+    let options = Options::default()
+        .with_hls(true)
+        .with_caption_languages(vec![("CC1".to_string(), "en".to_string())])
+        .with_force(true);
+    let p = dashpack::package_files(&[c608_fixture()], &out, &options).unwrap();
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert_eq!(video.captions, ["CC1=en"]);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("caption track 3") && w.contains("SEI")),
+        "{:?}",
+        p.warnings
+    );
+    let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+    assert!(
+        mpd.contains(
+            r#"<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1=eng"/>"#
+        ),
+        "{mpd}"
+    );
+    assert_eq!(common::mpd_schema_error(&out.join(&p.mpd)), None);
+
+    // FFmpeg reads the same cues, at the same times, from the output's pictures as from
+    // the input's caption track (and as from the clip with them in SEI).
+    let input = c608_track_cues(&c608_fixture());
+    assert!(
+        input.contains("HELLO") && input.contains("WORLD"),
+        "{input}"
+    );
+    let joined = common::exact::joined(&out, video).unwrap();
+    assert_eq!(cc1_cues(&joined), input);
+    assert_eq!(cc1_cues(&common::fixture("h264_cea608.mp4")), input);
+}
+
+#[test]
+fn a_caption_track_without_video_to_carry_it_is_refused_unless_skipped() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c608-refused");
+    let options = Options::default().with_skip(vec![dashpack::TrackSelector::Video]);
+    let err = dashpack::package_files(&[c608_fixture()], &out, &options).unwrap_err();
+    match &err {
+        Error::UncarriedTrack {
+            track: 3,
+            codec,
+            reason,
+            ..
+        } => {
+            assert_eq!(codec, "c608");
+            assert!(reason.contains("no such video track"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(!out.exists());
+    let skip = vec![
+        dashpack::TrackSelector::Video,
+        dashpack::TrackSelector::Id(3),
+    ];
+    let p = dashpack::package_files(&[c608_fixture()], &out, &Options::default().with_skip(skip))
+        .unwrap();
+    assert!(
+        p.representations
+            .iter()
+            .all(|r| r.content_type == ContentType::Audio)
+    );
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("track 3") && w.contains("left out as asked")),
+        "{:?}",
+        p.warnings
+    );
+}

@@ -240,6 +240,13 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
     rate: 2 });
 }
 {
+  // The same captions as a QuickTime closed-caption track (c608): written into the
+  // video's SEI, then read like the ones above.
+  const dir = packageInto('c608', ['h264_c608.mov'], ['--hls', '--caption-language', 'CC1=en']);
+  cases.push({ name: 'h264_c608 with a QuickTime caption track', dir, frames: videoFrames('h264_c608.mov'),
+    texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]], rate: 2 });
+}
+{
   // A TTML sidecar, published as it is (application/ttml+xml; DASH only).
   const ttml = '<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="de"><body><div>'
     + '<p begin="00:00:02.000" end="00:00:04.000">Hallo</p><p begin="00:00:07.000" end="00:00:09.000">Welt</p></div></body></tt>\n';

@@ -3,6 +3,7 @@
 //! the refusal when audio or video would be lost. Sits above `mp4` (the boxes) and below
 //! `segment` (the cut).
 
+pub(crate) mod c608;
 pub(crate) mod edit_list;
 pub(crate) mod join;
 pub(crate) mod timed_text;
@@ -31,6 +32,8 @@ pub(crate) struct Media {
     pub tracks: Vec<CheckedTrack>,
     /// Timed-text tracks, converted to WebVTT.
     pub subtitles: Vec<Subtitles>,
+    /// QuickTime caption tracks, to go into the video's SEI.
+    pub captions: Vec<c608::TrackCaptions>,
     /// Tracks not packaged, with the reason; the caller decides whether that is allowed.
     pub skipped: Vec<Skipped>,
     /// Repairs made while reading, worth telling.
@@ -66,7 +69,12 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
     }
     let mut warnings = Vec::new();
     let mut subtitles = Vec::new();
+    let mut captions = Vec::new();
     for t in &movie.texts {
+        if crate::mp4::moov::text::is_caption(&t.entry) {
+            captions.push(c608::read(input, t, timescale)?);
+            continue;
+        }
         match text_track(input, t, timescale)? {
             Ok((subs, warning)) => {
                 subtitles.push(subs);
@@ -89,6 +97,7 @@ pub(crate) fn open(input: &Input) -> Result<Media> {
         movie_timescale: timescale,
         tracks: checked,
         subtitles,
+        captions,
         skipped,
         warnings,
     })

@@ -2,7 +2,8 @@
 //! `user_data_registered_itu_t_t35`, as SCTE 128 and broadcast encoders write them):
 //! which CEA-608 channels (CC1 to CC4) and CEA-708 services (1 to 63) hold captions.
 //! Nothing is decoded or changed: the captions stay in the video, and the manifests say
-//! they are there (DASH `Accessibility`, HLS `CLOSED-CAPTIONS`).
+//! they are there (DASH `Accessibility`, HLS `CLOSED-CAPTIONS`). Captions from a caption
+//! track of their own are written in the same form (`sei_nal_units`).
 
 use super::Family;
 use super::bits::Bits;
@@ -155,6 +156,94 @@ pub(crate) fn cc_data(family: Family, length_size: u8, sample: &[u8], out: &mut 
     }
 }
 
+/// Most `cc_data` constructs one `cc_data()` can hold (`cc_count` is five bits).
+const MAX_CC_COUNT: usize = 31;
+
+/// `cc_data` constructs (`cc_valid | cc_type`, byte 1, byte 2) as length-prefixed SEI
+/// NAL units of `family` (H.264 `sei_rbsp`, HEVC prefix SEI), one A/53 `cc_data` per
+/// NAL unit of at most 31 constructs, appended to `out`.
+pub(crate) fn sei_nal_units(
+    family: Family,
+    length_size: u8,
+    triples: &[[u8; 3]],
+    out: &mut Vec<u8>,
+) {
+    let ls = usize::from(length_size.clamp(1, 4));
+    for chunk in triples.chunks(MAX_CC_COUNT) {
+        let mut payload = vec![USA];
+        payload.extend_from_slice(&ATSC.to_be_bytes());
+        payload.extend_from_slice(GA94);
+        // process_cc_data_flag, no additional data, cc_count; em_data 0xFF.
+        payload.extend_from_slice(&[CC_DATA, 0xC0 | chunk.len() as u8, 0xFF]);
+        for t in chunk {
+            payload.extend_from_slice(&[0xF8 | (t[0] & 0x07), t[1], t[2]]);
+        }
+        payload.push(0xFF); // marker_bits
+        let mut rbsp = vec![T35 as u8, payload.len() as u8];
+        rbsp.extend_from_slice(&payload);
+        rbsp.push(0x80); // rbsp_trailing_bits
+        let header: &[u8] = match family {
+            Family::Avc => &[6],
+            _ => &[39 << 1, 1],
+        };
+        let mut nal = header.to_vec();
+        escape(&rbsp, &mut nal);
+        out.extend_from_slice(&(nal.len() as u32).to_be_bytes()[4 - ls..]);
+        out.extend_from_slice(&nal);
+    }
+}
+
+/// Emulation prevention (H.264 7.4.1): a 0x03 after two zero bytes wherever the next
+/// byte is 0x03 or less.
+fn escape(rbsp: &[u8], out: &mut Vec<u8>) {
+    let mut zeros = 0;
+    for &b in rbsp {
+        if zeros >= 2 && b <= 3 {
+            out.push(3);
+            zeros = 0;
+        }
+        out.push(b);
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+    }
+}
+
+/// `sample` (length-prefixed NAL units) with `sei` put before its first picture NAL
+/// unit, after any delimiter, parameter sets and SEI already there (H.264 7.4.1.2.3,
+/// H.265 7.4.2.4.4), appended to `out`.
+pub(crate) fn insert_before_picture(
+    family: Family,
+    length_size: u8,
+    sample: &[u8],
+    sei: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let at = first_picture_nal(family, length_size, sample).unwrap_or(0);
+    out.extend_from_slice(&sample[..at]);
+    out.extend_from_slice(sei);
+    out.extend_from_slice(&sample[at..]);
+}
+
+/// The byte where the first VCL NAL unit's length starts.
+fn first_picture_nal(family: Family, length_size: u8, sample: &[u8]) -> Option<usize> {
+    let ls = usize::from(length_size);
+    let mut pos = 0usize;
+    while pos + ls < sample.len() {
+        let len = sample[pos..pos + ls]
+            .iter()
+            .fold(0usize, |n, &b| (n << 8) | usize::from(b));
+        let header = sample[pos + ls];
+        let vcl = match family {
+            Family::Avc => (1..=5).contains(&(header & 0x1F)),
+            _ => (header >> 1) & 0x3F < 32,
+        };
+        if vcl {
+            return Some(pos);
+        }
+        pos = pos.checked_add(ls + len)?;
+    }
+    None
+}
+
 /// Each SEI message of the NAL unit (H.264 7.3.2.3.1): the T.35 ones with `cc_data`.
 fn sei_messages(nal: &[u8], header: usize, out: &mut Vec<[u8; 3]>) {
     let mut bits = Bits::rbsp(nal, header);
@@ -296,6 +385,50 @@ mod tests {
         // Other codecs' samples are not read.
         cc_data(Family::Av1, 4, &h264, &mut triples);
         assert!(triples.is_empty());
+    }
+
+    #[test]
+    fn written_sei_reads_back_and_goes_before_the_picture() {
+        // 40 constructs: two cc_data of 31 and 9; 708 padding (00 00) needs emulation
+        // prevention.
+        let triples: Vec<[u8; 3]> = (0..40u8)
+            .map(|i| {
+                if i % 2 == 0 {
+                    [0x04, 0x94, i]
+                } else {
+                    [0x02, 0, 0]
+                }
+            })
+            .collect();
+        for (family, length_size) in [(Family::Avc, 4), (Family::Avc, 1), (Family::Hevc, 2)] {
+            let mut sei = Vec::new();
+            sei_nal_units(family, length_size, &triples, &mut sei);
+            let nal = |header: &[u8], body: &[u8]| {
+                let mut n = ((header.len() + body.len()) as u32).to_be_bytes()
+                    [4 - usize::from(length_size)..]
+                    .to_vec();
+                n.extend_from_slice(header);
+                n.extend_from_slice(body);
+                n
+            };
+            let (aud, slice): (Vec<u8>, Vec<u8>) = match family {
+                Family::Avc => (nal(&[9], &[0xF0]), nal(&[0x65], &[0x88, 0x84])),
+                _ => (
+                    nal(&[35 << 1, 1], &[0x50]),
+                    nal(&[19 << 1, 1], &[0xAF, 0x01]),
+                ),
+            };
+            let sample = [aud.clone(), slice.clone()].concat();
+            let mut out = Vec::new();
+            insert_before_picture(family, length_size, &sample, &sei, &mut out);
+            assert_eq!(out, [aud, sei.clone(), slice].concat());
+            let mut back = Vec::new();
+            cc_data(family, length_size, &out, &mut back);
+            assert_eq!(back, triples, "{family:?} with {length_size}-byte lengths");
+        }
+        let mut escaped = Vec::new();
+        escape(&[0, 0, 0, 0, 3, 0, 0, 1], &mut escaped);
+        assert_eq!(escaped, [0, 0, 3, 0, 0, 3, 3, 0, 0, 3, 1]);
     }
 
     #[test]

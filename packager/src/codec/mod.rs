@@ -9,6 +9,7 @@ pub(crate) mod audio_config;
 pub(crate) mod av1;
 pub(crate) mod avc;
 pub(crate) mod bits;
+pub(crate) mod c608;
 pub(crate) mod captions;
 pub(crate) mod dolby_vision;
 mod entry;

@@ -226,6 +226,7 @@ fn build_tracks(
                     plan: &o.plan,
                     rep_id: &o.rep_id,
                     protection: protection.as_ref(),
+                    captions: &o.captions,
                 };
                 build_track(&job, options.timeline, options.profile, sink, ctl)
             })

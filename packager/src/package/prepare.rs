@@ -13,6 +13,7 @@ use crate::layout;
 use crate::layout::ContentType;
 use crate::mp4::moov::{SkipWhy, Skipped};
 use crate::options::{Options, RunControl, TrackSelector};
+use crate::segment::captions::PairAt;
 use crate::segment::plan::{TrackPlan, plan_at, plan_at_syncs, plan_by_sync, regular_cuts};
 use crate::segment::timing::{Rational, Timing, start_delay, timing};
 use crate::source::Input;
@@ -25,6 +26,8 @@ pub(super) struct OutTrack {
     pub(super) rep_id: String,
     pub(super) timing: Timing,
     pub(super) plan: TrackPlan,
+    /// H.264 and HEVC video: its input's caption-track pairs on the Period timeline.
+    pub(super) captions: Vec<PairAt>,
 }
 
 pub(super) struct Prepared {
@@ -216,16 +219,10 @@ pub(super) fn keep_tracks(
     m: &mut Media,
     skip: &[TrackSelector],
     strict: bool,
+    laddered: bool,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let asked = |id: u32, handler: &[u8; 4]| skip.iter().any(|s| s.matches(id, handler));
-    for s in &mut m.skipped {
-        if s.loses_media() && asked(s.id, &s.handler) {
-            s.why = SkipWhy::Requested;
-        } else if s.loses_media() && strict {
-            return Err(Media::uncarried(name, s));
-        }
-    }
     let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut m.tracks)
         .into_iter()
         .partition(|t| !asked(t.track.id, crate::mp4::moov::handler(t.track.kind)));
@@ -235,6 +232,14 @@ pub(super) fn keep_tracks(
             .into_iter()
             .map(|t| Skipped::of(&t.track, SkipWhy::Requested)),
     );
+    keep_captions(m, &asked, laddered);
+    for s in &mut m.skipped {
+        if s.loses_media() && asked(s.id, &s.handler) {
+            s.why = SkipWhy::Requested;
+        } else if s.loses_media() && strict {
+            return Err(Media::uncarried(name, s));
+        }
+    }
     warnings.extend(m.warnings.iter().map(|w| format!("{name}: {w}")));
     warnings.extend(m.skipped.iter().map(|s| format!("{name}: {}", s.warning())));
     if m.tracks.is_empty() {
@@ -244,6 +249,34 @@ pub(super) fn keep_tracks(
         });
     }
     Ok(())
+}
+
+/// Caption tracks go into the SEI of every H.264 or HEVC video track (a ladder encodes
+/// H.264): without one they would be lost, and are refused unless skipped on purpose.
+fn keep_captions(m: &mut Media, asked: &dyn Fn(u32, &[u8; 4]) -> bool, laddered: bool) {
+    let carrier = m.tracks.iter().any(|t| {
+        t.track.kind == ContentType::Video
+            && (laddered || matches!(t.track.codec.family, Family::Avc | Family::Hevc))
+    });
+    for c in std::mem::take(&mut m.captions) {
+        let skipped = |why| Skipped {
+            id: c.id,
+            handler: *b"clcp",
+            entry: Some(*b"c608"),
+            why,
+        };
+        if asked(c.id, b"clcp") {
+            m.skipped.push(skipped(SkipWhy::Requested));
+        } else if !carrier {
+            m.skipped.push(skipped(SkipWhy::NoCaptionCarrier));
+        } else {
+            m.warnings.push(format!(
+                "caption track {} ('c608'): its CEA-608 captions are carried in the video's SEI",
+                c.id
+            ));
+            m.captions.push(c);
+        }
+    }
 }
 
 /// A video track that does not start on a sync sample starts with pictures a player
@@ -284,7 +317,14 @@ fn adjust_input(
         }
     }
     find_keys(input.name(), m, &options.decryption_keys)?;
-    keep_tracks(input.name(), m, &options.skip, run.is_some(), warnings)?;
+    keep_tracks(
+        input.name(),
+        m,
+        &options.skip,
+        run.is_some(),
+        options.ladder.is_some(),
+        warnings,
+    )?;
     let name = input.name();
     for t in &mut m.tracks {
         if t.track.codec.family != Family::Pcm {
@@ -578,6 +618,7 @@ pub(super) fn prepare(
                     segments: Vec::new(),
                     end: 0,
                 },
+                captions: caption_pairs(m, t, global_start),
             });
         }
     }
@@ -609,6 +650,33 @@ pub(super) fn prepare(
     // Everything else follows the first video track's boundaries.
     plan_others(&mut p, target);
     Ok(p)
+}
+
+/// The pairs of `m`'s caption tracks for video track `t`, in its timescale on the Period
+/// timeline; none for other tracks.
+fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> Vec<PairAt> {
+    let video = t.track.kind == ContentType::Video
+        && matches!(t.track.codec.family, Family::Avc | Family::Hevc);
+    if !video {
+        return Vec::new();
+    }
+    let mut pairs: Vec<PairAt> = m
+        .captions
+        .iter()
+        .flat_map(|c| &c.pairs)
+        .map(|p| {
+            let at =
+                p.at.sub(global_start)
+                    .nearest_in_timescale(t.track.timescale);
+            (
+                at.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+                p.triple,
+            )
+        })
+        .collect();
+    // Stable: field 1's pair of a time before field 2's.
+    pairs.sort_by_key(|p| p.0);
+    pairs
 }
 
 /// Video that starts decoding over a second after the presentation starts shows its

@@ -2,6 +2,7 @@
 //! the input in as few positional reads as the chunk layout allows and handed to the
 //! sink one at a time, so memory is one segment per track in flight.
 
+use super::captions::SegmentSei;
 pub(crate) use super::job::{TrackJob, TrackProtection};
 use super::plan::SegmentPlan;
 use super::read::read_checked;
@@ -64,6 +65,7 @@ pub(crate) fn build_track(
         made_samples: Vec::new(),
         planned: 0,
         captions: CaptionScan::default(),
+        sei: SegmentSei::default(),
         samples: Vec::new(),
         runs: Runs::default(),
         raw: Vec::new(),
@@ -96,7 +98,7 @@ pub(crate) fn build_track(
         sap,
         init_bytes: init.len() as u64,
         index_range,
-        captions: cut.captions.found,
+        captions: cut.captions.found.union(cut.sei.scan.found),
     })
 }
 
@@ -112,9 +114,12 @@ struct Cut<'a> {
     planned: u64,
     /// Closed captions found in the video's SEI so far.
     captions: CaptionScan,
+    /// Captions from caption tracks, put into the segment's pictures.
+    sei: SegmentSei,
     samples: Vec<Sample>,
     runs: Runs<'a>,
-    /// The samples as read, when they are written with parameter sets before them.
+    /// The samples as read, when they are written with parameter sets or captions
+    /// added.
     raw: Vec<u8>,
     /// The segment as written.
     buf: Vec<u8>,
@@ -192,7 +197,8 @@ impl Cut<'_> {
         self.planned = self.samples.iter().map(|s| u64::from(s.size)).sum();
         self.make_samples()?;
         let made = self.maker.is_some().then_some(&self.made[..]);
-        self.runs.describe(job, &self.samples)?;
+        self.sei.prepare(job, i, &self.samples);
+        self.runs.describe(job, &self.samples, &self.sei)?;
         let fragment = Fragment {
             sequence: i as u32 + 1,
             track_id: TRACK_ID,
@@ -203,17 +209,20 @@ impl Cut<'_> {
         };
         let (samples, runs, payload) = (&self.samples, &self.runs, self.runs.payload);
         let mut sap = 1;
+        let added = runs.any_prefix() || self.sei.any();
+        if added {
+            // The samples as they are first (checks, SAP type), then each with its
+            // parameter sets and captions.
+            self.raw.clear();
+            self.raw
+                .resize(samples.iter().map(|s| s.size as usize).sum(), 0);
+            sap = read_checked(job, seg, samples, made, &mut self.raw, &mut self.captions)?;
+        }
+        let (raw, sei) = (&self.raw, &self.sei);
         match encrypting {
-            None if runs.any_prefix() => {
-                // The samples as they are first (checks, SAP type), then each after its
-                // parameter sets.
-                self.raw.clear();
-                self.raw
-                    .resize(samples.iter().map(|s| s.size as usize).sum(), 0);
-                sap = read_checked(job, seg, samples, made, &mut self.raw, &mut self.captions)?;
-                let raw = &self.raw;
+            None if added => {
                 write::segment(&mut self.buf, &fragment, payload, None, |buf| {
-                    runs.with_parameter_sets(samples, raw, buf);
+                    runs.with_additions(job, samples, raw, sei, buf);
                     Ok(())
                 })?;
             }
@@ -234,11 +243,16 @@ impl Cut<'_> {
                 // The samples are read and encrypted first: the `moof` carries the
                 // subsample layout found while encrypting.
                 e.payload.clear();
-                e.payload.resize(payload as usize, 0);
-                sap = read_checked(job, seg, samples, made, &mut e.payload, &mut self.captions)?;
+                if added {
+                    runs.with_additions(job, samples, raw, sei, &mut e.payload);
+                } else {
+                    e.payload.resize(payload as usize, 0);
+                    sap =
+                        read_checked(job, seg, samples, made, &mut e.payload, &mut self.captions)?;
+                }
                 let clear = i < e.clear_segments;
                 if !clear {
-                    encrypt_samples(job, seg.first, samples, e)?;
+                    encrypt_samples(job, seg.first, samples, &runs.trun, e)?;
                 }
                 let protection = TrafProtection {
                     sample_description_index: clear.then_some(2),

@@ -14,6 +14,8 @@ pub(crate) struct TrackJob<'a> {
     pub plan: &'a TrackPlan,
     pub rep_id: &'a str,
     pub protection: Option<&'a TrackProtection>,
+    /// Video: the pairs of the input's caption tracks, to go into its pictures' SEI.
+    pub captions: &'a [super::captions::PairAt],
 }
 
 /// How one track is encrypted.

@@ -2,6 +2,7 @@
 //! building each media segment from the input's bytes (build: read, transform, write).
 
 pub(crate) mod build;
+pub(crate) mod captions;
 mod job;
 pub(crate) mod plan;
 mod read;

@@ -1,11 +1,14 @@
 //! Transform: what happens to a segment's samples between reading and writing. The
-//! samples of several sample entries published as one get their parameter sets in band;
+//! samples of several sample entries published as one get their parameter sets in band,
+//! pictures the captions of a caption track in SEI;
 //! an encrypted output has each sample encrypted (its subsamples found in the NAL
 //! structure) and its init segment's sample entry protected. (Decryption of encrypted
 //! input happens as the samples are read.)
 
+use super::captions::SegmentSei;
 use super::job::TrackJob;
 use crate::Result;
+use crate::codec::captions;
 use crate::crypt::cipher::{SampleAux, TrackCipher};
 use crate::crypt::subsample::NalLayout;
 use crate::error::{BoxError, Malformed};
@@ -81,16 +84,21 @@ pub(super) struct Runs<'t> {
 impl<'t> Runs<'t> {
     /// Describe `samples`, refusing a composition offset `trun` cannot carry or a
     /// segment over [`MAX_SEGMENT_BYTES`].
-    pub fn describe(&mut self, job: &TrackJob<'t>, samples: &[Sample]) -> Result<()> {
+    pub fn describe(
+        &mut self,
+        job: &TrackJob<'t>,
+        samples: &[Sample],
+        sei: &SegmentSei,
+    ) -> Result<()> {
         let t = &job.track.track;
         let err = |kind| BoxError::new(format!("{}/mdia/minf/stbl/ctts", t.path), t.offset, kind);
         self.trun.clear();
         self.prefixes.clear();
         self.payload = 0;
-        for s in samples {
+        for (k, s) in samples.iter().enumerate() {
             let prefix = self.prefix(&t.inband, s);
             self.prefixes.push(prefix);
-            let extra = prefix.map_or(0, |p| p.len() as u32);
+            let extra = (prefix.map_or(0, <[u8]>::len) + sei.of(k).len()) as u32;
             let cto = s.cto - job.timing.cto_shift;
             let cto = i32::try_from(cto).map_err(|_| {
                 err(Malformed::InvalidField {
@@ -138,12 +146,31 @@ impl<'t> Runs<'t> {
         self.prefixes.iter().any(Option::is_some)
     }
 
-    /// The samples in `raw`, each after its parameter sets, appended to `out`.
-    pub fn with_parameter_sets(&self, samples: &[Sample], raw: &[u8], out: &mut Vec<u8>) {
+    /// The samples in `raw`, each after its parameter sets and with its captions' SEI
+    /// before its picture, appended to `out`.
+    pub fn with_additions(
+        &self,
+        job: &TrackJob<'_>,
+        samples: &[Sample],
+        raw: &[u8],
+        sei: &SegmentSei,
+        out: &mut Vec<u8>,
+    ) {
+        let codec = &job.track.track.codec;
         let mut at = 0usize;
-        for (s, prefix) in samples.iter().zip(&self.prefixes) {
+        for (k, (s, prefix)) in samples.iter().zip(&self.prefixes).enumerate() {
             out.extend_from_slice(prefix.unwrap_or_default());
-            out.extend_from_slice(&raw[at..at + s.size as usize]);
+            let sample = &raw[at..at + s.size as usize];
+            match sei.of(k) {
+                [] => out.extend_from_slice(sample),
+                nal_units => captions::insert_before_picture(
+                    codec.family,
+                    codec.nal_length_size,
+                    sample,
+                    nal_units,
+                    out,
+                ),
+            }
             at += s.size as usize;
         }
     }
@@ -154,13 +181,14 @@ pub(super) fn encrypt_samples(
     job: &TrackJob<'_>,
     first_index: u32,
     samples: &[Sample],
+    written: &[TrunSample],
     e: &mut Encrypting,
 ) -> Result<()> {
     let t = &job.track.track;
     e.aux.clear();
     let mut at = 0usize;
-    for (k, s) in samples.iter().enumerate() {
-        let data = &mut e.payload[at..at + s.size as usize];
+    for (k, (s, w)) in samples.iter().zip(written).enumerate() {
+        let data = &mut e.payload[at..at + w.size as usize];
         let subsamples = match e.layout.as_mut() {
             Some(layout) => layout.subsamples(data).map_err(|detail| {
                 BoxError::new(
@@ -176,7 +204,7 @@ pub(super) fn encrypt_samples(
             None => Vec::new(),
         };
         e.aux.push(e.cipher.encrypt(data, subsamples));
-        at += s.size as usize;
+        at += w.size as usize;
     }
     Ok(())
 }

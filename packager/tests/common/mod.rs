@@ -64,6 +64,7 @@ macro_rules! for_each_fixture {
             h264_aac_qt => "h264_aac_qt.mov",
             h264_mpeg2_aac => "h264_mpeg2_aac.mp4",
             h264_cea608 => "h264_cea608.mp4",
+            h264_c608 => "h264_c608.mov",
         }
     };
 }
@@ -127,7 +128,28 @@ pub const FIXTURES: &[&str] = &[
     "h264_aac_qt.mov",
     "h264_mpeg2_aac.mp4",
     "h264_cea608.mp4",
+    "h264_c608.mov",
 ];
+
+/// Inputs with a QuickTime caption track: their pictures are written with the captions'
+/// SEI added, and must otherwise be the input's bytes.
+pub const WITH_CAPTION_TRACK: &[&str] = &["h264_c608.mov"];
+
+/// An H.264 sample (4-byte lengths) without its SEI NAL units of ATSC A/53 captions.
+pub fn without_caption_sei(sample: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= sample.len() {
+        let len = u32::from_be_bytes(sample[at..at + 4].try_into().unwrap()) as usize;
+        let nal = &sample[at..at + 4 + len];
+        let captions = nal[4] & 0x1F == 6 && nal.windows(4).any(|w| w == b"GA94");
+        if !captions {
+            out.extend_from_slice(nal);
+        }
+        at += 4 + len;
+    }
+    out
+}
 
 #[derive(Debug, Clone)]
 pub struct InSample {
@@ -298,14 +320,14 @@ pub fn without_boxes(bx: &[u8], drop: &[&[u8; 4]]) -> Vec<u8> {
 }
 
 /// An input's `moov` decoded by mp4-atom (strict). Inputs may carry boxes its strict
-/// mode does not know (`sdtp` from x265, QuickTime's `minf/hdlr`, [`ORACLE_SKIPS`] in
+/// mode does not know (`sdtp` from x265, QuickTime's `minf/hdlr` and `gmhd`, [`ORACLE_SKIPS`] in
 /// sample entries): they are dropped from the copy the oracle reads.
 pub fn read_input_moov(bytes: &[u8]) -> Moov {
     let (_, start, end) = top_level(bytes)
         .into_iter()
         .find(|b| &b.0 == b"moov")
         .unwrap();
-    let mut drop = vec![b"sdtp", b"hdlr"];
+    let mut drop = vec![b"sdtp", b"hdlr", b"gmhd"];
     drop.extend(ORACLE_SKIPS);
     let moov_bytes = without_boxes(&bytes[start..end], &drop);
     Moov::decode(&mut Cursor::new(&moov_bytes)).unwrap()

@@ -16,7 +16,7 @@ pub(crate) struct Movie {
     /// `mvhd` timescale: the unit of `tkhd` and `elst` durations.
     pub timescale: u32,
     pub tracks: Vec<Track>,
-    /// Timed-text tracks, to be converted to WebVTT.
+    /// Timed-text tracks, to be converted to WebVTT, and QuickTime caption tracks.
     pub texts: Vec<TextTrack>,
     /// Tracks left out, with the reason.
     pub skipped: Vec<Skipped>,
@@ -59,7 +59,10 @@ pub(crate) fn parse_moov(moov: &Bx<'_>) -> Result<Movie, BoxError> {
                 }
                 tracks.push(t)
             }
-            Err(mut s) if s.why == SkipWhy::NotAudioVideo && trak::is_text_handler(&s.handler) => {
+            Err(mut s)
+                if s.why == SkipWhy::NotAudioVideo
+                    && (trak::is_text_handler(&s.handler) || &s.handler == b"clcp") =>
+            {
                 if chapters.contains(&s.id) {
                     s.why = SkipWhy::Chapters;
                     skipped.push(s);

@@ -16,6 +16,11 @@ pub(crate) fn is_convertible(entry: &FourCC) -> bool {
     matches!(entry, b"tx3g" | b"text")
 }
 
+/// QuickTime closed captions (`clcp` handler): carried in the video's SEI.
+pub(crate) fn is_caption(entry: &FourCC) -> bool {
+    entry == b"c608"
+}
+
 #[derive(Debug)]
 pub(crate) struct TextTrack {
     pub id: u32,
@@ -43,7 +48,8 @@ pub(crate) struct TextTrack {
 /// 3GPP TS 26.245 5.16: displayFlags bit "all samples are forced".
 const ALL_SAMPLES_FORCED: u32 = 0x8000_0000;
 
-/// The text track in `trak`, or `None` when its sample entry is not one converted here.
+/// The text track in `trak` (or QuickTime caption track), or `None` when its sample
+/// entry is not one carried here.
 pub(crate) fn parse_text_trak(
     trak: &Bx<'_>,
     handler: FourCC,
@@ -79,7 +85,7 @@ pub(crate) fn parse_text_trak(
     let mdhd = mdhd.ok_or_else(|| mdia.err(Malformed::Missing("mdhd")))?;
     let stbl_box = stbl_box.ok_or_else(|| mdia.err(Malformed::Missing("stbl")))?;
     let parsed = stbl::parse_text_stbl(&stbl_box)?;
-    if !is_convertible(&parsed.entry.kind) {
+    if !is_convertible(&parsed.entry.kind) && !is_caption(&parsed.entry.kind) {
         return Ok(None);
     }
     // tx3g: displayFlags right after the SampleEntry fields.

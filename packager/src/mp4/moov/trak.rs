@@ -165,6 +165,9 @@ pub(crate) enum SkipWhy {
     Chapters,
     /// A timed-text track whose tables or samples cannot be read.
     UnreadableText(String),
+    /// Closed captions in a track of their own with no H.264 or HEVC video to carry
+    /// them in its SEI.
+    NoCaptionCarrier,
 }
 
 impl Skipped {
@@ -185,7 +188,7 @@ impl Skipped {
         let lost_text = is_subtitle_handler(&self.handler)
             && matches!(
                 self.why,
-                SkipWhy::NotAudioVideo | SkipWhy::UnreadableText(_)
+                SkipWhy::NotAudioVideo | SkipWhy::UnreadableText(_) | SkipWhy::NoCaptionCarrier
             );
         lost_text
             || matches!(
@@ -242,6 +245,9 @@ impl Skipped {
             SkipWhy::Requested => "left out as asked".into(),
             SkipWhy::Chapters => "chapter titles, not subtitles".into(),
             SkipWhy::UnreadableText(why) => format!("its text cannot be read ({why})"),
+            SkipWhy::NoCaptionCarrier => "its CEA-608 captions are carried in the SEI of \
+                 H.264 or HEVC video, and no such video track is packaged"
+                .into(),
         }
     }
 
