@@ -181,6 +181,7 @@ fn a_quicktime_caption_track_goes_into_the_video() {
 #[test]
 fn a_caption_track_without_video_to_carry_it_is_refused_unless_skipped() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c608-refused");
+    let _ = std::fs::remove_dir_all(&out);
     let options = Options::default().with_skip(vec![dashpack::TrackSelector::Video]);
     let err = dashpack::package_files(&[c608_fixture()], &out, &options).unwrap_err();
     match &err {
