@@ -116,13 +116,39 @@ impl Subtitles {
         })
     }
 
+    /// A TTML document's root element as written, up to its `>` (the namespaces and
+    /// profile it declares).
+    pub(crate) fn ttml_root(&self) -> &str {
+        let root = ttml_root(&self.text);
+        root.split('>').next().unwrap_or(root)
+    }
+
+    /// The namespaces a TTML document's root element declares (`xmlns` attributes'
+    /// values), space-separated, as an `stpp` sample entry names them.
+    pub(crate) fn ttml_namespaces(&self) -> String {
+        let root = self.ttml_root();
+        let mut out: Vec<&str> = Vec::new();
+        for part in root.split("xmlns").skip(1) {
+            let Some(value) = part
+                .split_once('=')
+                .map(|(_, v)| v.trim_start())
+                .and_then(|v| {
+                    let quote = v.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+                    v[1..].split(quote).next()
+                })
+            else {
+                continue;
+            };
+            if !out.contains(&value) {
+                out.push(value);
+            }
+        }
+        out.join(" ")
+    }
+
     /// Check a TTML document: XML whose root is a `tt` element in the TTML namespace.
     fn from_ttml(name: String, language: &str, text: String) -> Result<Subtitles> {
-        let root = text
-            .split('<')
-            .skip(1)
-            .find(|tag| !tag.starts_with(['?', '!']))
-            .unwrap_or_default();
+        let root = ttml_root(&text);
         let is_tt = root.starts_with("tt ")
             || root.starts_with("tt>")
             || root.starts_with("tt:tt ")
@@ -144,6 +170,14 @@ impl Subtitles {
             role: None,
         })
     }
+}
+
+/// The text from a document's root element on (after the XML declaration and comments).
+fn ttml_root(text: &str) -> &str {
+    text.split('<')
+        .skip(1)
+        .find(|tag| !tag.starts_with(['?', '!']))
+        .unwrap_or_default()
 }
 
 /// The language in its shortest form, or the error for a tag that is not one.
@@ -414,5 +448,16 @@ mod tests {
         );
         let other_ns = "<tt xmlns=\"urn:other\"></tt>";
         assert!(Subtitles::from_bytes("c.ttml", "en", other_ns.into()).is_err());
+    }
+
+    #[test]
+    fn ttml_namespaces_are_the_root_elements() {
+        let doc = "<?xml version=\"1.0\"?>\n<!-- x -->\n<tt xmlns=\"http://www.w3.org/ns/ttml\"\n xmlns:ttp='http://www.w3.org/ns/ttml#parameter' ttp:profile=\"http://www.w3.org/ns/ttml/profile/imsc1/text\"><body xmlns:x=\"urn:x\"/></tt>";
+        let t = Subtitles::from_bytes("a.ttml", "en", doc.into()).unwrap();
+        assert_eq!(
+            t.ttml_namespaces(),
+            "http://www.w3.org/ns/ttml http://www.w3.org/ns/ttml#parameter"
+        );
+        assert!(t.ttml_root().ends_with("imsc1/text\""), "{}", t.ttml_root());
     }
 }

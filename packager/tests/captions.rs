@@ -216,3 +216,34 @@ fn a_caption_track_without_video_to_carry_it_is_refused_unless_skipped() {
         p.warnings
     );
 }
+
+#[test]
+fn a_broken_caption_sample_is_refused_naming_its_byte() {
+    // The first caption sample's cdat atom says 64 bytes in a 10-byte sample.
+    let mut bytes = std::fs::read(c608_fixture()).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"\x00\x00\x00\x0acdat")
+        .unwrap();
+    bytes[at + 3] = 64;
+    let input = dashpack::Input::from_bytes("broken_c608.mov", bytes);
+    let sink = dashpack::MemorySink::new();
+    let err =
+        dashpack::package(&[input], &sink, &Options::default(), &Default::default()).unwrap_err();
+    match &err {
+        Error::Malformed {
+            file, path, offset, ..
+        } => {
+            assert_eq!(file, "broken_c608.mov");
+            assert_eq!(path, "caption track 3");
+            assert_eq!(*offset, at as u64);
+        }
+        other => panic!("{other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("64 bytes in a 10-byte sample"), "{text}");
+    assert!(
+        sink.into_files().is_empty(),
+        "nothing is written for a refused input"
+    );
+}

@@ -319,3 +319,76 @@ fn encrypted_playlists_name_the_method_and_key_id() {
 fn widevine_b64() -> String {
     "AAAAJHBzc2gAAAAA7e+LqXnWSs6jyCfc1R0h7QAAAAQBAgME".to_string()
 }
+
+#[test]
+fn a_ttml_file_is_imsc1_in_fmp4_for_hls() {
+    let ttml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tt xmlns=\"http://www.w3.org/ns/ttml\" \
+                xml:lang=\"de\"><body><div><p begin=\"00:00:02.000\" end=\"00:00:04.000\">Hallo</p>\
+                </div></body></tt>\n";
+    let subs = vec![Subtitles::from_bytes("de.ttml", "de", ttml.into()).unwrap()];
+    let (dir, p) = package("h264_aac.mp4", subs);
+    // DASH: the file as it is.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("text-1/subtitles.ttml")).unwrap(),
+        ttml
+    );
+    let mpd = std::fs::read_to_string(dir.join(&p.mpd)).unwrap();
+    assert!(mpd.contains("application/ttml+xml"), "{mpd}");
+    // HLS: IMSC1 in fMP4, one segment of the whole document over the presentation.
+    let master = std::fs::read_to_string(dir.join("master.m3u8")).unwrap();
+    assert!(
+        master.contains("TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"text-1\",LANGUAGE=\"de\""),
+        "{master}"
+    );
+    assert!(master.contains(",stpp.ttml.im1t\""), "{master}");
+    let playlist = std::fs::read_to_string(dir.join("text-1/playlist.m3u8")).unwrap();
+    assert!(
+        playlist.contains("#EXT-X-MAP:URI=\"init.mp4\""),
+        "{playlist}"
+    );
+    let entries = media_playlist(&dir.join("text-1/playlist.m3u8"));
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1, "seg-1.m4s");
+    assert!((entries[0].0 - p.duration).abs() < 1e-5);
+    // mp4-atom reads both strictly: one sample, the document, over the presentation.
+    let init = read_init(&std::fs::read(dir.join("text-1/init.mp4")).unwrap());
+    assert_eq!(init.trak[0].mdia.mdhd.timescale, 1000);
+    let seg = read_segment(&std::fs::read(dir.join("text-1/seg-1.m4s")).unwrap(), 1);
+    assert_eq!(seg.samples.len(), 1);
+    assert_eq!(seg.samples[0].data, ttml.as_bytes());
+    assert_eq!(
+        u64::from(seg.samples[0].duration),
+        (p.duration * 1000.0).ceil() as u64
+    );
+    // FFmpeg reads one packet, the document, from init + segment.
+    let mut joined = std::fs::read(dir.join("text-1/init.mp4")).unwrap();
+    joined.extend(std::fs::read(dir.join("text-1/seg-1.m4s")).unwrap());
+    let one = dir.join("text-1.mp4");
+    std::fs::write(&one, &joined).unwrap();
+    let probe = common::run(
+        std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,codec_tag_string:stream_tags=language",
+            ])
+            .args([
+                "-show_entries",
+                "packet=pts_time,duration_time",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&one),
+    );
+    let probe = String::from_utf8(probe).unwrap();
+    // FFmpeg 5.1 names no decoder for `stpp`; its tag and language it reads.
+    assert!(probe.contains(",stpp,deu"), "{probe}");
+    let data = common::run(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&one)
+            .args(["-map", "0", "-c", "copy", "-f", "data", "-"]),
+    );
+    assert_eq!(String::from_utf8(data).unwrap(), ttml);
+}

@@ -247,12 +247,12 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
     texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]], rate: 2 });
 }
 {
-  // A TTML sidecar, published as it is (application/ttml+xml; DASH only).
+  // A TTML sidecar: as it is in DASH (application/ttml+xml), IMSC1 in fMP4 in HLS.
   const ttml = '<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="de"><body><div>'
     + '<p begin="00:00:02.000" end="00:00:04.000">Hallo</p><p begin="00:00:07.000" end="00:00:09.000">Welt</p></div></body></tt>\n';
   fs.writeFileSync(path.join(root, 'de.ttml'), ttml);
-  const dir = packageInto('ttml-sidecar', ['h264_aac.mp4'], ['--subtitles', `${path.join(root, 'de.ttml')}:de`]);
-  cases.push({ name: 'h264_aac with a de TTML sidecar', dir, frames: videoFrames('h264_aac.mp4'), texts: ['de'],
+  const dir = packageInto('ttml-sidecar', ['h264_aac.mp4'], ['--hls', '--subtitles', `${path.join(root, 'de.ttml')}:de`]);
+  cases.push({ name: 'h264_aac with a de TTML sidecar', dir, frames: videoFrames('h264_aac.mp4'), hls: true, texts: ['de'],
     cues: [['Hallo', 2, 4], ['Welt', 7, 9]], rate: 2 });
 }
 for (const [file, codec] of [['h264_aac_wvtt.mp4', 'WebVTT'], ['h264_aac_stpp.mp4', 'TTML']]) {

@@ -5,6 +5,7 @@ use crate::codec::tx3g;
 use crate::error::{BoxError, Malformed};
 use crate::limits::MAX_SUBTITLE_BYTES;
 use crate::mp4::moov::TextTrack;
+use crate::mp4::sample_table::Sample;
 use crate::source::Input;
 use crate::subtitles::{self, Cue, Subtitles};
 use crate::{Error, Result};
@@ -25,7 +26,6 @@ pub(crate) fn to_webvtt(
         return Err(what("its edit list skips or repeats text".into()));
     }
     let path = format!("text track {}", t.id);
-    let file_len = input.source().len();
     let ts = i128::from(t.timescale);
     // Presentation time in ms of a media time: (media - media_time) / ts + empty.
     let empty_ms = i128::from(edit.empty) * 1000 / i128::from(movie_timescale.max(1));
@@ -38,23 +38,15 @@ pub(crate) fn to_webvtt(
     };
     let mut cues = Vec::new();
     let (mut total, mut styled) = (0u64, false);
+    let mut buf = Vec::new();
     for s in t.table.cursor() {
-        total += u64::from(s.size);
-        if total > MAX_SUBTITLE_BYTES {
-            return Err(BoxError::new(
-                &path,
-                s.offset,
-                Malformed::Limit {
-                    what: "text in one track",
-                    limit: MAX_SUBTITLE_BYTES,
-                },
-            )
-            .in_file(name));
-        }
-        s.check_in_file(&path, file_len)
-            .map_err(|e| e.in_file(name))?;
-        let mut buf = vec![0u8; s.size as usize];
-        input.read_at(&mut buf, s.offset)?;
+        read_text_sample(
+            input,
+            &path,
+            &s,
+            (&mut total, "text in one track"),
+            &mut buf,
+        )?;
         let sample = tx3g::decode(&buf, &t.entry == b"text").map_err(|detail| {
             BoxError::new(
                 &path,
@@ -90,4 +82,29 @@ pub(crate) fn to_webvtt(
     let subs = Subtitles::from_text(format!("{name} (text track {})", t.id), &t.language, text)?
         .with_role(t.role.clone());
     Ok((subs, styled))
+}
+
+/// Reads sample `s` of a text or caption track (`path` in messages) into `buf`, after
+/// checking it lies inside the file and counting its bytes into `total` against
+/// [`MAX_SUBTITLE_BYTES`] (`what` names them): text is read whole, so it is bounded.
+pub(crate) fn read_text_sample(
+    input: &Input,
+    path: &str,
+    s: &Sample,
+    (total, what): (&mut u64, &'static str),
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let name = input.name();
+    *total += u64::from(s.size);
+    if *total > MAX_SUBTITLE_BYTES {
+        let limit = Malformed::Limit {
+            what,
+            limit: MAX_SUBTITLE_BYTES,
+        };
+        return Err(BoxError::new(path, s.offset, limit).in_file(name));
+    }
+    s.check_in_file(path, input.source().len())
+        .map_err(|e| e.in_file(name))?;
+    buf.resize(s.size as usize, 0);
+    input.read_at(buf, s.offset)
 }

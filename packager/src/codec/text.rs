@@ -7,7 +7,7 @@ use crate::mp4::header::Bx;
 /// The `codecs` of an `stpp` entry (14496-30 and DASH-IF IOP 6.4.4): `stpp.ttml.` and
 /// the IMSC profile its namespace and schema location name (`im1t`, `im1i`, `im2t`,
 /// `im2i`); IMSC1 Text when they name none, the profile nearly all TTML in MP4 keeps to.
-fn stpp_codecs(namespaces: &str) -> String {
+pub(crate) fn stpp_codecs(namespaces: &str) -> String {
     let profile = if namespaces.contains("imsc1.1/image") || namespaces.contains("im2i") {
         "im2i"
     } else if namespaces.contains("imsc1.1") || namespaces.contains("im2t") {

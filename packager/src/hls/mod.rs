@@ -23,6 +23,9 @@ pub(crate) struct TextRendition<'a> {
     pub language: &'a str,
     /// The DASH role: `forced-subtitle` is FORCED=YES, `caption` names what captions add.
     pub role: Option<&'a str>,
+    /// `file` is IMSC1 in one fMP4 segment with this `codecs` (a TTML file), after the
+    /// folder's init segment.
+    pub fmp4_codecs: Option<&'a str>,
 }
 
 /// Bits per second over every byte of every segment: peak (any one segment) and
@@ -160,11 +163,16 @@ fn playlist(r: &RepInput<'_>, timeline: Timeline, iframes: bool) -> String {
     out
 }
 
-fn text_playlist(duration: f64, file: &str) -> String {
+fn text_playlist(duration: f64, file: &str, fmp4: bool) -> String {
     let target = duration.ceil().max(1.0) as u64;
+    let map = if fmp4 {
+        format!("#EXT-X-MAP:URI=\"{INIT_FILE}\"\n")
+    } else {
+        String::new()
+    };
     format!(
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
-         #EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{duration:.6},\n{file}\n#EXT-X-ENDLIST\n"
+         #EXT-X-PLAYLIST-TYPE:VOD\n{map}#EXTINF:{duration:.6},\n{file}\n#EXT-X-ENDLIST\n"
     )
 }
 
@@ -271,6 +279,19 @@ fn iframe_variant(m: &mut String, v: &RepInput<'_>) {
     );
 }
 
+/// RFC 8216bis 4.4.6.2: CODECS lists every format of the variant's renditions, IMSC1
+/// subtitles in fMP4 included: each of `codecs` once, each after a comma.
+fn codecs_suffix<'a>(codecs: impl Iterator<Item = &'a str>) -> String {
+    let mut suffix = String::new();
+    for c in codecs {
+        if !suffix.split(',').any(|s| s == c) {
+            suffix.push(',');
+            suffix.push_str(c);
+        }
+    }
+    suffix
+}
+
 /// Every playlist as (path, text): the media playlists, then the multivariant one.
 pub(crate) fn write(
     reps: &[RepInput<'_>],
@@ -286,15 +307,12 @@ pub(crate) fn write(
         .filter(|r| r.kind != ContentType::Text || fmp4_text(r))
         .map(|r| (media_playlist_path(r.id), media_playlist(r, timeline)))
         .collect();
-    // RFC 8216bis 4.4.6.2: CODECS lists every format of the variant's renditions, IMSC1
-    // subtitles in fMP4 included.
-    let mut text_codecs = String::new();
-    for r in reps.iter().filter(|r| fmp4_text(r)) {
-        if !text_codecs.split(',').any(|c| c == r.codecs) {
-            text_codecs.push(',');
-            text_codecs.push_str(r.codecs);
-        }
-    }
+    let fmp4_codecs = reps
+        .iter()
+        .filter(|r| fmp4_text(r))
+        .map(|r| r.codecs)
+        .chain(texts.iter().filter_map(|t| t.fmp4_codecs));
+    let text_codecs = codecs_suffix(fmp4_codecs);
     let iframes: Vec<&RepInput<'_>> = reps
         .iter()
         .filter_map(|r| {
@@ -305,7 +323,8 @@ pub(crate) fn write(
         .collect();
     for t in texts {
         if let Some(file) = t.file {
-            files.push((media_playlist_path(t.id), text_playlist(duration, file)));
+            let playlist = text_playlist(duration, file, t.fmp4_codecs.is_some());
+            files.push((media_playlist_path(t.id), playlist));
         }
     }
 

@@ -5,12 +5,11 @@
 
 use super::prepare::{OutTrack, Prepared};
 use crate::Result;
+use crate::carriage::timed_text::read_text_sample;
 use crate::codec::text::wvtt_cues;
 use crate::described::RepInput;
-use crate::error::{BoxError, Malformed};
 use crate::hls::TextRendition;
 use crate::layout::{self, ContentType};
-use crate::limits::MAX_SUBTITLE_BYTES;
 use crate::source::Input;
 use crate::subtitles::{Cue, webvtt_of_cue_text};
 
@@ -41,6 +40,7 @@ pub(super) fn renditions<'a>(
             file,
             language: r.language,
             role: r.role,
+            fmp4_codecs: None,
         });
     }
     Ok((files, renditions))
@@ -51,24 +51,21 @@ pub(super) fn renditions<'a>(
 /// or segment boundary) joined into one.
 fn webvtt_of(p: &Prepared, o: &OutTrack, input: &Input, r: &RepInput<'_>) -> Result<String> {
     let t = &p.checked(o).track;
-    let name = input.name();
     let path = format!("track {}", t.id);
     let ts = i128::from(t.timescale.max(1));
     let ms = |ticks: i64| (i128::from(ticks) * 1000 + ts / 2).div_euclid(ts);
     let until = r.until.map(|u| u as i64 - r.pto as i64);
     let mut cues: Vec<Cue> = Vec::new();
     let mut total = 0u64;
+    let mut buf = Vec::new();
     for s in t.table.cursor() {
-        total += u64::from(s.size);
-        if total > MAX_SUBTITLE_BYTES {
-            let limit = Malformed::Limit {
-                what: "text in one track",
-                limit: MAX_SUBTITLE_BYTES,
-            };
-            return Err(BoxError::new(&path, s.offset, limit).in_file(name));
-        }
-        let mut buf = vec![0u8; s.size as usize];
-        input.read_at(&mut buf, s.offset)?;
+        read_text_sample(
+            input,
+            &path,
+            &s,
+            (&mut total, "text in one track"),
+            &mut buf,
+        )?;
         let start = o.timing.period_time(s.dts, s.cto);
         let end = until.map_or(start + i64::from(s.duration), |u| {
             u.min(start + i64::from(s.duration))

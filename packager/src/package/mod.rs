@@ -13,10 +13,12 @@ mod protection;
 use prepare::*;
 use protection::*;
 
+use crate::codec::text::stpp_codecs;
 use crate::described::{ImageInput, RepInput, RepProtection, TextInput};
 use crate::hls;
 use crate::layout;
-use crate::layout::ContentType;
+use crate::layout::{ContentType, Timeline};
+use crate::mp4::write::stpp;
 use crate::mpd;
 use crate::options::{Control, Options, RunControl};
 use crate::presentation::{MediaInfo, Presentation, Representation, TrackInfo};
@@ -109,17 +111,7 @@ pub fn package(
     ctl.check_cancel()?;
 
     let laurl = clearkey_laurl(options.encryption.as_ref(), &protections);
-    let named: Vec<Vec<(String, String)>> = p
-        .tracks
-        .iter()
-        .zip(&built)
-        .map(|(o, b)| captions::named(b.captions, options, &p.checked(o).track.language))
-        .collect();
-    let all = built.iter().fold(
-        Default::default(),
-        |a: crate::codec::captions::Captions, b| a.union(b.captions),
-    );
-    captions::unfound(options, all, &mut warnings);
+    let named = caption_channels(&p, &built, options, &mut warnings);
     let reps: Vec<RepInput<'_>> = p
         .tracks
         .iter()
@@ -156,7 +148,14 @@ pub fn package(
         })
         .collect();
     let carried = carried_text_in_hls(&p, inputs, &reps, options, &mut out)?;
-    let manifest = write_manifests(&mut out, &reps, &texts, carried, &images, options)?;
+    let manifest = write_manifests(
+        &mut out,
+        &reps,
+        &texts,
+        (carried, &subtitles),
+        &images,
+        options,
+    )?;
     let mut representations: Vec<Representation> = p
         .tracks
         .iter()
@@ -188,6 +187,26 @@ pub fn package(
         bytes: out.bytes,
         warnings,
     })
+}
+
+/// Each track's closed-caption channels with their languages; a channel the options
+/// name that no video carries is a warning.
+fn caption_channels(
+    p: &Prepared,
+    built: &[BuiltTrack],
+    options: &Options,
+    warnings: &mut Vec<String>,
+) -> Vec<Vec<(String, String)>> {
+    let all = built.iter().fold(
+        Default::default(),
+        |a: crate::codec::captions::Captions, b| a.union(b.captions),
+    );
+    captions::unfound(options, all, warnings);
+    p.tracks
+        .iter()
+        .zip(built)
+        .map(|(o, b)| captions::named(b.captions, options, &p.checked(o).track.language))
+        .collect()
 }
 
 /// Every track's segments, in parallel.
@@ -366,7 +385,7 @@ fn write_manifests(
     out: &mut Written<'_>,
     reps: &[RepInput<'_>],
     texts: &[TextInput<'_>],
-    carried: Vec<hls::TextRendition<'_>>,
+    (carried, subtitles): (Vec<hls::TextRendition<'_>>, &[&crate::Subtitles]),
     images: &[ImageInput<'_>],
     options: &Options,
 ) -> Result<mpd::Written> {
@@ -375,17 +394,55 @@ fn write_manifests(
     if options.hls {
         // The text tracks carried as fMP4 first, as in the MPD.
         let mut renditions = carried;
-        renditions.extend(texts.iter().map(|t| hls::TextRendition {
-            id: t.id,
-            file: Some(layout::SUBTITLE_FILE),
-            language: t.language,
-            role: t.role,
+        let ttml = ttml_for_hls(out, texts, subtitles, written.duration, options.timeline)?;
+        renditions.extend(texts.iter().zip(&ttml).map(|(t, ttml)| match ttml {
+            Some((file, codecs)) => hls::TextRendition {
+                id: t.id,
+                file: Some(file),
+                language: t.language,
+                role: t.role,
+                fmp4_codecs: Some(codecs),
+            },
+            None => hls::TextRendition {
+                id: t.id,
+                file: Some(layout::SUBTITLE_FILE),
+                language: t.language,
+                role: t.role,
+                fmp4_codecs: None,
+            },
         }));
         for (path, text) in hls::write(reps, &renditions, written.duration, options.timeline) {
             out.put(&path, text.as_bytes())?;
         }
     }
     out.put(&options.mpd_name, written.xml.as_bytes())?;
+    Ok(written)
+}
+
+/// HLS has no TTML file form: each TTML file is also written as IMSC1 in fMP4 beside
+/// it (an init segment and one segment of the whole document, lasting `duration` s).
+/// Returns, per text, the segment's file name and its `codecs` for TTML, else `None`.
+fn ttml_for_hls(
+    out: &mut Written<'_>,
+    texts: &[TextInput<'_>],
+    subtitles: &[&crate::Subtitles],
+    duration: f64,
+    timeline: Timeline,
+) -> Result<Vec<Option<(String, String)>>> {
+    let mut written = Vec::with_capacity(texts.len());
+    for (t, sub) in texts.iter().zip(subtitles) {
+        if !sub.is_ttml() {
+            written.push(None);
+            continue;
+        }
+        let init = stpp::init_segment(&sub.ttml_namespaces(), sub.language());
+        out.put(&layout::init_path(t.id), &init)?;
+        let ms = (duration * f64::from(stpp::TIMESCALE)).ceil() as u32;
+        let segment = stpp::media_segment(sub.text().as_bytes(), ms);
+        out.put(&layout::media_path(t.id, timeline, 1, 0), &segment)?;
+        let codecs = stpp_codecs(&sub.ttml_root().to_ascii_lowercase());
+        written.push(Some((layout::segment_file_name(timeline, 1, 0), codecs)));
+    }
     Ok(written)
 }
 

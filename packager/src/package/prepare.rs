@@ -65,18 +65,6 @@ fn checked_options(options: &Options) -> Result<Rational> {
     let target = target_duration(options)?;
     check_mpd_name(&options.mpd_name)?;
     super::captions::check_options(options)?;
-    if options.hls
-        && let Some(ttml) = options.subtitles.iter().find(|s| s.is_ttml())
-    {
-        return Err(Error::InvalidOption {
-            name: "subtitles",
-            reason: format!(
-                "{}: TTML has no HLS form (HLS subtitles are WebVTT); publish it without \
-                 HLS, or give WebVTT or SubRip",
-                ttml.name()
-            ),
-        });
-    }
     if cfg!(not(feature = "transcode")) && options.ladder.is_some() {
         return Err(Error::InvalidOption {
             name: "ladder",
@@ -665,9 +653,9 @@ fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> Vec<Pai
         .iter()
         .flat_map(|c| &c.pairs)
         .map(|p| {
-            let at =
-                p.at.sub(global_start)
-                    .nearest_in_timescale(t.track.timescale);
+            let at = Rational::new(p.at.0, p.at.1)
+                .sub(global_start)
+                .nearest_in_timescale(t.track.timescale);
             (
                 at.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
                 p.triple,

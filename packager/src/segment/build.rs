@@ -170,6 +170,27 @@ impl Cut<'_> {
         Ok(())
     }
 
+    /// The segment's samples from the table, refusing tables that hold fewer.
+    fn take_samples(&mut self, seg: &SegmentPlan) -> Result<()> {
+        let t = &self.job.track.track;
+        self.samples.clear();
+        self.samples
+            .extend(self.cursor.by_ref().take(seg.count as usize));
+        if self.samples.len() == seg.count as usize {
+            return Ok(());
+        }
+        Err(Error::Malformed {
+            file: self.job.input.name().to_string(),
+            path: format!("{}/mdia/minf/stbl", t.path),
+            offset: t.offset,
+            kind: Malformed::CountMismatch {
+                table: "sample tables",
+                expected: u64::from(t.table.count),
+                found: u64::from(seg.first) + self.samples.len() as u64,
+            },
+        })
+    }
+
     /// Segment `i` into `buf`; returns its SAP type.
     fn segment(
         &mut self,
@@ -178,26 +199,13 @@ impl Cut<'_> {
         encrypting: Option<&mut Encrypting>,
     ) -> Result<u8> {
         let (job, t) = (self.job, &self.job.track.track);
-        self.samples.clear();
-        self.samples
-            .extend(self.cursor.by_ref().take(seg.count as usize));
-        if self.samples.len() != seg.count as usize {
-            return Err(Error::Malformed {
-                file: job.input.name().to_string(),
-                path: format!("{}/mdia/minf/stbl", t.path),
-                offset: t.offset,
-                kind: Malformed::CountMismatch {
-                    table: "sample tables",
-                    expected: u64::from(t.table.count),
-                    found: u64::from(seg.first) + self.samples.len() as u64,
-                },
-            });
-        }
+        self.take_samples(seg)?;
         // Progress counts the planned sizes: made samples learn theirs only now.
         self.planned = self.samples.iter().map(|s| u64::from(s.size)).sum();
         self.make_samples()?;
         let made = self.maker.is_some().then_some(&self.made[..]);
-        self.sei.prepare(job, i, &self.samples);
+        let placed = (job.plan, &job.timing, &t.codec);
+        self.sei.prepare(job.captions, placed, i, &self.samples);
         self.runs.describe(job, &self.samples, &self.sei)?;
         let fragment = Fragment {
             sequence: i as u32 + 1,

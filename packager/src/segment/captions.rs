@@ -6,7 +6,9 @@
 
 use std::ops::Range;
 
-use super::job::TrackJob;
+use super::plan::TrackPlan;
+use super::timing::Timing;
+use crate::codec::CodecInfo;
 use crate::codec::captions::{self, CaptionScan};
 use crate::mp4::sample_table::Sample;
 
@@ -23,26 +25,31 @@ pub(super) struct SegmentSei {
 }
 
 impl SegmentSei {
-    /// Makes the SEI for segment `i`'s `samples` from the job's caption pairs.
-    pub fn prepare(&mut self, job: &TrackJob<'_>, i: usize, samples: &[Sample]) {
+    /// Makes the SEI for segment `i`'s `samples` (of a track `timing` places on the
+    /// Period) from the track's caption `pairs`.
+    pub fn prepare(
+        &mut self,
+        pairs: &[PairAt],
+        (plan, timing, codec): (&TrackPlan, &Timing, &CodecInfo),
+        i: usize,
+        samples: &[Sample],
+    ) {
         self.bytes.clear();
         self.ranges.clear();
-        let pairs = job.captions;
         if pairs.is_empty() {
             return;
         }
-        let plan = &job.plan.segments;
+        let plan = &plan.segments;
         let lo = if i == 0 { i64::MIN } else { plan[i].ept };
         let hi = plan.get(i + 1).map_or(i64::MAX, |s| s.ept);
         let mut shown: Vec<(i64, usize)> = samples
             .iter()
             .enumerate()
-            .map(|(k, s)| (job.timing.period_time(s.dts, s.cto), k))
+            .map(|(k, s)| (timing.period_time(s.dts, s.cto), k))
             .collect();
         shown.sort_unstable();
         let mut per_sample: Vec<Range<usize>> = vec![0..0; samples.len()];
         let index_at = |t: i64| pairs.partition_point(|p| p.0 < t);
-        let codec = &job.track.track.codec;
         for (j, &(_, k)) in shown.iter().enumerate() {
             let from = if j == 0 { lo } else { shown[j].0.clamp(lo, hi) };
             let to = shown.get(j + 1).map_or(hi, |n| n.0.clamp(lo, hi));

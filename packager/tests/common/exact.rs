@@ -12,6 +12,19 @@ use std::process::Command;
 /// Size and MD5 of each packet FFmpeg's demuxer reads from the stream with MP4 track ID
 /// `track` (`i:` stream specifier), or FFmpeg's complaint.
 fn packets(file: &Path, track: u32, ignore_editlist: bool) -> Result<Vec<String>, String> {
+    packets_with(file, track, ignore_editlist, &[])
+}
+
+/// FFmpeg's bitstream filter that drops H.264 SEI NAL units.
+const NO_SEI: &[&str] = &["-bsf:v", "filter_units=remove_types=6"];
+
+/// [`packets`] through FFmpeg options such as a bitstream filter.
+fn packets_with(
+    file: &Path,
+    track: u32,
+    ignore_editlist: bool,
+    filter: &[&str],
+) -> Result<Vec<String>, String> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-nostdin", "-v", "error"]);
     if ignore_editlist {
@@ -20,15 +33,9 @@ fn packets(file: &Path, track: u32, ignore_editlist: bool) -> Result<Vec<String>
     let out = cmd
         .arg("-i")
         .arg(file)
-        .args([
-            "-map",
-            &format!("0:i:{track}"),
-            "-c",
-            "copy",
-            "-f",
-            "framemd5",
-            "-",
-        ])
+        .args(["-map", &format!("0:i:{track}"), "-c", "copy"])
+        .args(filter)
+        .args(["-f", "framemd5", "-"])
         .output()
         .expect("ffmpeg must be installed (scripts/test installs it)");
     if !out.status.success() {
@@ -155,6 +162,39 @@ fn atom_input_samples(file: &Path, track: u32) -> Option<Vec<String>> {
     )
 }
 
+/// The CEA-608 caption texts FFmpeg decodes, in order, from a file's caption track or
+/// from the SEI of its video's pictures (times differ by the presentation's shift).
+fn caption_texts(file: &str, in_pictures: bool) -> Vec<String> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error"]);
+    if in_pictures {
+        cmd.args(["-f", "lavfi", "-i", &format!("movie={file}[out+subcc]")]);
+    } else {
+        cmd.args(["-i", file]);
+    }
+    let srt = super::run(cmd.args(["-map", "0:s", "-f", "srt", "-"]));
+    String::from_utf8_lossy(&srt)
+        .lines()
+        .filter(|l| !l.is_empty() && !l.contains("-->") && l.parse::<u32>().is_err())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Each sample's bytes in a Representation's segments, by mp4-atom's reading.
+fn segment_samples(out: &Path, r: &dashpack::Representation) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    for n in 1..=r.segments {
+        let seg = std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s"))).unwrap();
+        got.extend(
+            super::read_segment(&seg, 1)
+                .samples
+                .into_iter()
+                .map(|s| s.data),
+        );
+    }
+    got
+}
+
 /// FFmpeg's error lines while decoding every stream of `file` (empty: clean).
 fn decode_errors(file: &Path) -> String {
     let out = Command::new("ffmpeg")
@@ -249,7 +289,15 @@ pub fn check(
     for r in &p.representations {
         // The Representation as one fragmented file: init + every segment.
         let one = joined(out, r)?;
+        let captions_added =
+            reason.contains("c608") && r.content_type == dashpack::ContentType::Video;
         let (want, got) = match packets(input, r.track_id, true) {
+            // A caption track's pairs are added to the pictures as SEI: without SEI, the
+            // pictures are the input's (the captions are compared below).
+            Ok(_) if captions_added => (
+                packets_with(input, r.track_id, true, NO_SEI)?,
+                packets_with(&one, 1, false, NO_SEI)?,
+            ),
             Ok(want) => {
                 let got = packets(&one, 1, false)
                     .map_err(|e| format!("FFmpeg cannot read {}: {e}", r.id))?;
@@ -264,12 +312,7 @@ pub fn check(
                         r.track_id
                     )
                 })?;
-                let mut got = Vec::new();
-                for n in 1..=r.segments {
-                    let seg = std::fs::read(out.join(&r.id).join(format!("seg-{n}.m4s"))).unwrap();
-                    let seg = super::read_segment(&seg, 1);
-                    got.extend(seg.samples.iter().map(|s| digest(&s.data)));
-                }
+                let got = segment_samples(out, r).iter().map(|d| digest(d)).collect();
                 (want, got)
             }
         };
@@ -285,6 +328,22 @@ pub fn check(
             return Err(format!(
                 "{}: packet {i} differs: {} in, {} out",
                 r.id, want[i], got[i]
+            ));
+        }
+    }
+    if reason.contains("c608") {
+        let video = p
+            .representations
+            .iter()
+            .find(|r| r.content_type == dashpack::ContentType::Video)
+            .ok_or("no video to carry the captions")?;
+        let (from_track, from_pictures) = (
+            caption_texts(&format!("{}", input.display()), false),
+            caption_texts(&format!("{}", joined(out, video)?.display()), true),
+        );
+        if from_track.is_empty() || from_track != from_pictures {
+            return Err(format!(
+                "captions: {from_track:?} from the input's track, {from_pictures:?} from the output's pictures"
             ));
         }
     }

@@ -16,9 +16,35 @@ pub(crate) const TRACK_ID: u32 = 1;
 
 const UNITY_MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
+/// The boxes of one track's init segment that are not written here.
+pub(crate) struct InitTrack<'a> {
+    pub timescale: u32,
+    pub kind: ContentType,
+    /// `tkhd`, `hdlr`, the media header and `elng` as whole boxes.
+    pub tkhd: &'a [u8],
+    pub hdlr: &'a [u8],
+    pub media_header: Option<&'a [u8]>,
+    pub elng: Option<&'a [u8]>,
+    pub mdhd_language: u16,
+}
+
 /// The init segment with `stsd` as the sample description (the input's, or its
 /// protected form) and `pssh` boxes after `mvex`.
 pub(crate) fn write_init_segment(track: &Track, stsd: &[u8], pssh: &[Pssh]) -> Vec<u8> {
+    let parts = InitTrack {
+        timescale: track.timescale,
+        kind: track.kind,
+        tkhd: &track.tkhd,
+        hdlr: &track.hdlr,
+        media_header: track.media_header.as_deref(),
+        elng: track.elng.as_deref(),
+        mdhd_language: track.mdhd_language,
+    };
+    write_init(&parts, stsd, pssh)
+}
+
+/// [`write_init_segment`] from the track's parts.
+pub(crate) fn write_init(track: &InitTrack<'_>, stsd: &[u8], pssh: &[Pssh]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(1024 + stsd.len());
     write_file_type(&mut buf, b"ftyp", b"iso6", &[b"iso6", b"dash", b"mp41"]);
     write_box(&mut buf, b"moov", |buf| {
@@ -37,7 +63,7 @@ pub(crate) fn write_init_segment(track: &Track, stsd: &[u8], pssh: &[Pssh]) -> V
             put_u32(buf, TRACK_ID + 1);
         });
         write_box(buf, b"trak", |buf| {
-            buf.extend_from_slice(&patched_tkhd(&track.tkhd));
+            buf.extend_from_slice(&patched_tkhd(track.tkhd));
             write_box(buf, b"mdia", |buf| {
                 write_full_box(buf, b"mdhd", 0, 0, |buf| {
                     put_u32(buf, 0);
@@ -47,12 +73,12 @@ pub(crate) fn write_init_segment(track: &Track, stsd: &[u8], pssh: &[Pssh]) -> V
                     put_u16(buf, track.mdhd_language);
                     put_u16(buf, 0);
                 });
-                buf.extend_from_slice(&track.hdlr);
-                if let Some(elng) = &track.elng {
+                buf.extend_from_slice(track.hdlr);
+                if let Some(elng) = track.elng {
                     buf.extend_from_slice(elng);
                 }
                 write_box(buf, b"minf", |buf| {
-                    match (&track.media_header, track.kind) {
+                    match (track.media_header, track.kind) {
                         (Some(raw), _) => buf.extend_from_slice(raw),
                         (None, ContentType::Audio) => {
                             write_full_box(buf, b"smhd", 0, 0, |buf| put_u32(buf, 0))

@@ -6,6 +6,7 @@ pub(crate) mod cenc;
 pub(crate) mod init;
 pub(crate) mod moof;
 pub(crate) mod sidx;
+pub(crate) mod stpp;
 pub(crate) mod trun;
 #[cfg(feature = "transcode")]
 pub(crate) mod video_entry;
