@@ -3,6 +3,8 @@
 //! while the segments are written, signalled in the MPD (`Accessibility`, SCTE 214-1)
 //! and the HLS multivariant playlist (`CLOSED-CAPTIONS`), and still in the video, where
 //! FFmpeg's caption decoder reads the same cues at the same times as from the input.
+//! QuickTime caption tracks (`clcp`/`c608`, `fixtures/h264_c608.mov`) are written into
+//! the pictures: FFmpeg then reads the same cues from the output as from the track.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -246,4 +248,86 @@ fn a_broken_caption_sample_is_refused_naming_its_byte() {
         sink.into_files().is_empty(),
         "nothing is written for a refused input"
     );
+}
+
+#[test]
+fn a_caption_track_in_movie_fragments_goes_into_the_video_too() {
+    // FFmpeg's fragmented copy of the clip (c608 samples in every fragment). FFmpeg's
+    // own reading of such a track is 66 ms late, so the reference is the clip with the
+    // same captions in SEI.
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let fragmented = tmp.join("fragmented_c608.mov");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(c608_fixture())
+        .args(["-map", "0", "-c", "copy", "-f", "mov"])
+        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof"])
+        .arg(&fragmented);
+    common::run(&mut cmd);
+    let out = tmp.join("c608-fragmented");
+    let options = Options::default().with_force(true);
+    let p = dashpack::package_files(&[&fragmented], &out, &options).unwrap();
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert_eq!(video.captions, ["CC1=und"]);
+    let joined = common::exact::joined(&out, video).unwrap();
+    assert_eq!(
+        cc1_cues(&joined),
+        cc1_cues(&common::fixture("h264_cea608.mp4"))
+    );
+}
+
+/// (start s, text) of each SubRip cue.
+fn srt_cues(srt: &str) -> Vec<(f64, String)> {
+    let seconds = |t: &str| {
+        let t = t.trim().replace(',', ".");
+        t.split(':')
+            .fold(0.0, |acc, p| acc * 60.0 + p.parse::<f64>().unwrap())
+    };
+    let lines: Vec<&str> = srt.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (start, _) = l.split_once("-->")?;
+            Some((seconds(start), lines.get(i + 1)?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn hevc_video_carries_them_in_prefix_sei() {
+    // The HEVC clip (25 fps) with the same caption track: each caption shows with the
+    // picture presented when its sample starts, so within a frame of the track's time.
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let input = tmp.join("hevc_c608.mov");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(common::fixture("hevc_aac.mp4"))
+        .arg("-i")
+        .arg(c608_fixture())
+        .args(["-map", "0", "-map", "1:s", "-c", "copy", "-f", "mov"])
+        .arg(&input);
+    common::run(&mut cmd);
+    let out = tmp.join("c608-hevc");
+    let options = Options::default().with_force(true);
+    let p = dashpack::package_files(&[&input], &out, &options).unwrap();
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert!(video.codecs.starts_with("hvc1"), "{}", video.codecs);
+    assert_eq!(video.captions, ["CC1=und"]);
+    let want = srt_cues(&c608_track_cues(&input));
+    let got = srt_cues(&cc1_cues(&common::exact::joined(&out, video).unwrap()));
+    assert_eq!(want.len(), 2, "{want:?}");
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((a, text_a), (b, text_b)) in want.iter().zip(&got) {
+        assert_eq!(text_a, text_b);
+        assert!(a - b >= 0.0 && a - b < 0.04, "{a} in, {b} out");
+    }
 }
