@@ -10,3 +10,6 @@ pub(crate) const MAX_DEPTH: usize = 16;
 pub(crate) const MAX_SEGMENT_BYTES: u64 = 1 << 31;
 /// A subtitle file larger than this is refused (it is held in memory).
 pub(crate) const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
+/// A caption track (`c608`) with more bytes than this is refused: its pairs are held in
+/// memory with their times (4 Mi pairs: 38 hours at one pair a frame at 30 fps).
+pub(crate) const MAX_CAPTION_BYTES: u64 = 8 << 20;

@@ -7,24 +7,26 @@
 use super::timed_text::read_text_sample;
 use crate::codec::c608;
 use crate::error::{BoxError, Malformed};
+use crate::limits::MAX_CAPTION_BYTES;
 use crate::mp4::moov::TextTrack;
 use crate::source::Input;
 use crate::{Error, Result};
 
-/// One CEA-608 byte pair and when it is presented, in seconds on the input's timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TimedPair {
-    /// Seconds as a fraction (numerator, denominator).
+/// The CEA-608 byte pairs of one sample and when they are presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TimedPairs {
+    /// Seconds on the input's timeline, as a fraction (numerator, denominator).
     pub at: (i128, i128),
-    /// `cc_data` construct: `cc_valid | cc_type` (field 1: 0b100, field 2: 0b101), the pair.
-    pub triple: [u8; 3],
+    /// `cc_data` constructs: `cc_valid | cc_type` (field 1: 0b100, field 2: 0b101), then
+    /// the pair; field 1's first.
+    pub triples: Vec<[u8; 3]>,
 }
 
-/// A caption track read whole: its pairs in presentation order.
+/// A caption track read whole: its samples' pairs in presentation order.
 #[derive(Debug)]
 pub(crate) struct TrackCaptions {
     pub id: u32,
-    pub pairs: Vec<TimedPair>,
+    pub samples: Vec<TimedPairs>,
 }
 
 /// Reads every sample of `t` and times its pairs: all of a sample's pairs at its start,
@@ -53,12 +55,18 @@ pub(crate) fn read(input: &Input, t: &TextTrack, movie_timescale: u32) -> Result
         i128::from(t.timescale.max(1)),
         i128::from(movie_timescale.max(1)),
     );
-    let mut pairs = Vec::new();
+    let mut samples = Vec::new();
     let mut total = 0u64;
     let mut buf = Vec::new();
     for s in t.table.cursor() {
         let what = "caption bytes in one track";
-        read_text_sample(input, &path, &s, (&mut total, what), &mut buf)?;
+        read_text_sample(
+            input,
+            &path,
+            &s,
+            (&mut total, what, MAX_CAPTION_BYTES),
+            &mut buf,
+        )?;
         let fields = c608::pairs(&buf).map_err(|detail| {
             let kind = Malformed::Bitstream {
                 sample: s.index + 1,
@@ -76,15 +84,15 @@ pub(crate) fn read(input: &Input, t: &TextTrack, movie_timescale: u32) -> Result
             (start.max(begin) - begin) * mts + i128::from(edit.empty) * ts,
             ts * mts,
         );
-        for (field, field_pairs) in fields.fields.iter().enumerate() {
-            let cc_type = 0x04 | field as u8;
-            pairs.extend(field_pairs.iter().map(|p| TimedPair {
-                at,
-                triple: [cc_type, p[0], p[1]],
-            }));
-        }
+        let triples = fields
+            .fields
+            .iter()
+            .enumerate()
+            .flat_map(|(field, pairs)| pairs.iter().map(move |p| [0x04 | field as u8, p[0], p[1]]))
+            .collect();
+        samples.push(TimedPairs { at, triples });
     }
-    // Stable: pairs of one time keep field 1 before field 2, as a picture carries them.
-    pairs.sort_by(|a, b| (a.at.0 * b.at.1).cmp(&(b.at.0 * a.at.1)));
-    Ok(TrackCaptions { id: t.id, pairs })
+    // Stable: samples of one time keep their order. All times share one denominator.
+    samples.sort_by_key(|s| s.at.0);
+    Ok(TrackCaptions { id: t.id, samples })
 }

@@ -44,7 +44,7 @@ pub(crate) fn to_webvtt(
             input,
             &path,
             &s,
-            (&mut total, "text in one track"),
+            (&mut total, "text in one track", MAX_SUBTITLE_BYTES),
             &mut buf,
         )?;
         let sample = tx3g::decode(&buf, &t.entry == b"text").map_err(|detail| {
@@ -85,22 +85,19 @@ pub(crate) fn to_webvtt(
 }
 
 /// Reads sample `s` of a text or caption track (`path` in messages) into `buf`, after
-/// checking it lies inside the file and counting its bytes into `total` against
-/// [`MAX_SUBTITLE_BYTES`] (`what` names them): text is read whole, so it is bounded.
+/// checking it lies inside the file and counting its bytes into `total` against `limit`
+/// (`what` names them): text is read whole, so it is bounded.
 pub(crate) fn read_text_sample(
     input: &Input,
     path: &str,
     s: &Sample,
-    (total, what): (&mut u64, &'static str),
+    (total, what, limit): (&mut u64, &'static str, u64),
     buf: &mut Vec<u8>,
 ) -> Result<()> {
     let name = input.name();
     *total += u64::from(s.size);
-    if *total > MAX_SUBTITLE_BYTES {
-        let limit = Malformed::Limit {
-            what,
-            limit: MAX_SUBTITLE_BYTES,
-        };
+    if *total > limit {
+        let limit = Malformed::Limit { what, limit };
         return Err(BoxError::new(path, s.offset, limit).in_file(name));
     }
     s.check_in_file(path, input.source().len())

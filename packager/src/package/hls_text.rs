@@ -10,6 +10,7 @@ use crate::codec::text::wvtt_cues;
 use crate::described::RepInput;
 use crate::hls::TextRendition;
 use crate::layout::{self, ContentType};
+use crate::limits::MAX_SUBTITLE_BYTES;
 use crate::source::Input;
 use crate::subtitles::{Cue, webvtt_of_cue_text};
 
@@ -63,7 +64,7 @@ fn webvtt_of(p: &Prepared, o: &OutTrack, input: &Input, r: &RepInput<'_>) -> Res
             input,
             &path,
             &s,
-            (&mut total, "text in one track"),
+            (&mut total, "text in one track", MAX_SUBTITLE_BYTES),
             &mut buf,
         )?;
         let start = o.timing.period_time(s.dts, s.cto);

@@ -651,15 +651,13 @@ fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> Vec<Pai
     let mut pairs: Vec<PairAt> = m
         .captions
         .iter()
-        .flat_map(|c| &c.pairs)
-        .map(|p| {
-            let at = Rational::new(p.at.0, p.at.1)
+        .flat_map(|c| &c.samples)
+        .flat_map(|s| {
+            let at = Rational::new(s.at.0, s.at.1)
                 .sub(global_start)
-                .nearest_in_timescale(t.track.timescale);
-            (
-                at.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
-                p.triple,
-            )
+                .nearest_in_timescale(t.track.timescale)
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+            s.triples.iter().map(move |&triple| (at, triple))
         })
         .collect();
     // Stable: field 1's pair of a time before field 2's.
