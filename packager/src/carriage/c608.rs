@@ -58,8 +58,9 @@ pub(crate) fn read(input: &Input, t: &TextTrack, movie_timescale: u32) -> Result
     let mut samples = Vec::new();
     let mut total = 0u64;
     let mut buf = Vec::new();
+    let what = "caption bytes in one track";
+    let (begin, end) = (i128::from(edit.media_time), edit.end.map(i128::from));
     for s in t.table.cursor() {
-        let what = "caption bytes in one track";
         read_text_sample(
             input,
             &path,
@@ -75,7 +76,6 @@ pub(crate) fn read(input: &Input, t: &TextTrack, movie_timescale: u32) -> Result
             BoxError::new(&path, s.offset, kind).in_file(name)
         })?;
         let start = i128::from(t.start_dts) + i128::from(s.dts) + i128::from(s.cto);
-        let (begin, end) = (i128::from(edit.media_time), edit.end.map(i128::from));
         if end.is_some_and(|e| start >= e) || start + i128::from(s.duration.max(1)) <= begin {
             continue; // cut away by the edit list
         }
