@@ -331,3 +331,44 @@ fn hevc_video_carries_them_in_prefix_sei() {
         assert!(a - b >= 0.0 && a - b < 0.04, "{a} in, {b} out");
     }
 }
+
+/// A ladder's rungs are encoded from decoded pictures, which hold no SEI: the captions
+/// of the source's SEI (or of a caption track) are put into the SEI of the rung's
+/// sample made from the same picture.
+#[cfg(feature = "transcode")]
+#[test]
+fn every_rung_of_a_ladder_carries_the_captions() {
+    let ladder = "180:200k,120:100k"
+        .parse::<dashpack::Ladder>()
+        .unwrap()
+        .with_preset("veryfast")
+        .unwrap();
+    let expected = cc1_cues(&common::fixture("h264_cea608.mp4"));
+    for (input, folder, want) in [
+        (
+            common::fixture("h264_cea608.mp4"),
+            "ladder-sei",
+            &["CC1=und", "SERVICE1=und"][..],
+        ),
+        (c608_fixture(), "ladder-c608", &["CC1=und"][..]),
+    ] {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
+        let options = Options::default()
+            .with_ladder(ladder.clone())
+            .with_force(true);
+        let p = dashpack::package_files(&[input], &out, &options).unwrap();
+        let rungs: Vec<_> = p
+            .representations
+            .iter()
+            .filter(|r| r.content_type == ContentType::Video)
+            .collect();
+        assert_eq!(rungs.len(), 2, "{folder}");
+        for video in rungs {
+            assert_eq!(video.captions, want, "{folder} {}", video.id);
+            let joined = common::exact::joined(&out, video).unwrap();
+            assert_eq!(cc1_cues(&joined), expected, "{folder} {}", video.id);
+        }
+        let mpd = std::fs::read_to_string(out.join(&p.mpd)).unwrap();
+        assert!(mpd.contains("urn:scte:dash:cc:cea-608:2015"), "{mpd}");
+    }
+}

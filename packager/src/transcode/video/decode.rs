@@ -1,13 +1,18 @@
 //! The source video decoded once, on a thread of its own, each picture handed to every
 //! rung through a channel a few pictures deep: memory is a few pictures per rung, and
-//! the slowest encoder sets the pace.
+//! the slowest encoder sets the pace. Closed captions in a sample's SEI go with its
+//! picture, so every rung carries them on (the decoder drops SEI).
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use dashpack_av::{Decoder, Picture, VideoCodec};
 
 use super::thumbnails::{ThumbnailMaker, ThumbnailPlan};
+use crate::codec::Family;
+use crate::codec::captions;
+use crate::mp4::moov::Track;
 use crate::mp4::sample_table::{Sample, SampleTable};
 use crate::source::Input;
 
@@ -17,8 +22,15 @@ const DEPTH: usize = 4;
 /// What a rung receives: pictures in presentation order, then the end of the channel;
 /// or why decoding stopped.
 pub(super) enum Msg {
-    Picture(Arc<Picture>),
+    Picture(Arc<Decoded>),
     Failed(String),
+}
+
+/// A picture and the `cc_data` constructs of the sample it came from (with those of
+/// any sample before it the decoder gave no picture for), in their order.
+pub(super) struct Decoded {
+    pub picture: Picture,
+    pub captions: Vec<[u8; 3]>,
 }
 
 /// One decode of a source track, shared by its rungs. The decoder thread owns what it
@@ -37,6 +49,8 @@ struct DecodeJob {
     /// Per sample description (from 1), parameter sets to put before a sample whose
     /// description changes (several H.264 or HEVC entries); empty otherwise.
     inband: Vec<Vec<u8>>,
+    /// The source's framing when its SEI may carry captions (H.264, HEVC).
+    captions: Option<(Family, u8)>,
     senders: Vec<SyncSender<Msg>>,
     thumbnails: Option<ThumbnailPlan>,
 }
@@ -80,10 +94,8 @@ pub(super) fn first_picture(
 impl SharedDecode {
     pub fn new(
         input: &Input,
-        table: SampleTable,
+        t: &Track,
         (codec, config): (VideoCodec, Vec<u8>),
-        timescale: u32,
-        inband: Vec<Vec<u8>>,
         rungs: usize,
         thumbnails: ThumbnailPlan,
     ) -> Self {
@@ -93,13 +105,16 @@ impl SharedDecode {
                 (tx, Mutex::new(Some(rx)))
             })
             .unzip();
+        let family = t.codec.family;
         let job = DecodeJob {
             input: input.clone(),
-            table,
+            table: t.table.clone(),
             codec,
             config,
-            timescale,
-            inband,
+            timescale: t.timescale,
+            inband: t.inband.clone(),
+            captions: matches!(family, Family::Avc | Family::Hevc)
+                .then_some((family, t.codec.nal_length_size)),
             senders,
             thumbnails: Some(thumbnails),
         };
@@ -150,32 +165,42 @@ impl DecodeJob {
         let mut dec =
             Decoder::new(self.codec, &self.config, self.timescale).map_err(|e| e.to_string())?;
         let (mut data, mut description) = (Vec::new(), 0);
+        // Captions by their sample's presentation time, until its picture comes out.
+        let mut captions: BTreeMap<i64, Vec<[u8; 3]>> = BTreeMap::new();
         for s in self.table.cursor() {
-            send(
+            let start = send(
                 &self.input,
                 &self.inband,
                 &mut dec,
                 &s,
                 (&mut data, &mut description),
             )?;
-            if !hand_out(&mut dec, senders, thumbnails)? {
+            if let Some((family, length_size)) = self.captions {
+                let mut found = Vec::new();
+                captions::cc_data(family, length_size, &data[start..], &mut found);
+                if !found.is_empty() {
+                    captions.insert(s.dts as i64 + s.cto, found);
+                }
+            }
+            if !hand_out(&mut dec, senders, thumbnails, &mut captions)? {
                 return Ok(false);
             }
         }
         dec.finish().map_err(|e| e.to_string())?;
-        hand_out(&mut dec, senders, thumbnails)
+        hand_out(&mut dec, senders, thumbnails, &mut captions)
     }
 }
 
 /// Sends sample `s` (after its parameter sets when they change: `inband`, per sample
 /// description) to the decoder; `data` and the last description are the caller's.
+/// Returns where the sample's own bytes start in `data`.
 fn send(
     input: &Input,
     inband: &[Vec<u8>],
     dec: &mut Decoder,
     s: &Sample,
     (data, description): (&mut Vec<u8>, &mut u32),
-) -> Result<(), String> {
+) -> Result<usize, String> {
     data.clear();
     if let Some(prefix) = inband.get((s.description as usize).saturating_sub(1))
         && (s.sync || s.description != *description)
@@ -190,21 +215,37 @@ fn send(
         .read_exact_at(&mut data[start..], s.offset)
         .map_err(|e| format!("reading sample {} at byte {}: {e}", s.index + 1, s.offset))?;
     dec.send(data, s.dts as i64 + s.cto, s.dts as i64)
-        .map_err(|e| format!("sample {} (byte {}): {e}", s.index + 1, s.offset))
+        .map_err(|e| format!("sample {} (byte {}): {e}", s.index + 1, s.offset))?;
+    Ok(start)
 }
 
-/// Every picture the decoder has ready, to every rung and the thumbnails; false when no
-/// rung listens.
+/// Every picture the decoder has ready, with the captions of its sample and of earlier
+/// ones left without a picture, to every rung and the thumbnails; false when no rung
+/// listens.
 fn hand_out(
     dec: &mut Decoder,
     senders: &mut Vec<SyncSender<Msg>>,
     thumbnails: &mut Option<ThumbnailMaker>,
+    captions: &mut BTreeMap<i64, Vec<[u8; 3]>>,
 ) -> Result<bool, String> {
-    while let Some(p) = dec.receive().map_err(|e| e.to_string())? {
+    while let Some(picture) = dec.receive().map_err(|e| e.to_string())? {
         if let Some(t) = thumbnails {
-            t.offer(&p)?;
+            t.offer(&picture)?;
         }
-        let p = Arc::new(p);
+        let mine = match picture.pts() {
+            Some(pts) => match pts.checked_add(1) {
+                Some(after) => {
+                    let later = captions.split_off(&after);
+                    std::mem::replace(captions, later)
+                }
+                None => std::mem::take(captions),
+            },
+            None => BTreeMap::new(),
+        };
+        let p = Arc::new(Decoded {
+            picture,
+            captions: mine.into_values().flatten().collect(),
+        });
         // A full channel waits for its rung; a closed one (the rung stopped) is
         // dropped.
         senders.retain(|tx| tx.send(Msg::Picture(Arc::clone(&p))).is_ok());

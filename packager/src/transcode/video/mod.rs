@@ -113,10 +113,8 @@ pub(crate) fn ladder_tracks(
     let frames = Arc::new(frames);
     let shared = Arc::new(SharedDecode::new(
         input,
-        t.table.clone(),
+        t,
         decoder,
-        t.timescale,
-        t.inband.clone(),
         planned.len(),
         thumbnail_maker,
     ));

@@ -1,13 +1,15 @@
 //! One rung of the ladder, encoded as its segments are written: the shared decoder's
 //! pictures, scaled (and turned upright), into libx264, a segment's samples at a time.
+//! The source's closed captions go into the SEI of the sample made from their picture.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
-use dashpack_av::{H264Encoder, H264Settings, Picture, Scaler, Turn};
+use dashpack_av::{H264Encoder, H264Settings, Scaler, Turn};
 
-use super::decode::{Msg, SharedDecode};
-use crate::codec::annexb;
+use super::decode::{Decoded, Msg, SharedDecode};
+use crate::codec::{Family, annexb, captions};
 use crate::source::{Input, Made, MadeSamples, SampleMaker};
 use crate::{Error, Result};
 
@@ -74,6 +76,7 @@ impl MadeSamples for RungSamples {
             scaler: Scaler::new(self.settings.width, self.settings.height, self.frames.turn),
             encoder,
             next: 0,
+            captions: BTreeMap::new(),
             held: None,
             last: None,
             fills: 0,
@@ -89,9 +92,12 @@ struct RungMaker<'a> {
     encoder: H264Encoder,
     /// The next presentation position to encode.
     next: usize,
+    /// Captions of pictures sent to the encoder, by the rung's presentation time, until
+    /// their sample comes out.
+    captions: BTreeMap<i64, Vec<[u8; 3]>>,
     /// A picture received ahead of its position (the decoder skipped some).
-    held: Option<Arc<Picture>>,
-    last: Option<Arc<Picture>>,
+    held: Option<Arc<Decoded>>,
+    last: Option<Arc<Decoded>>,
     fills: usize,
     finished: bool,
 }
@@ -102,7 +108,12 @@ impl SampleMaker for RungMaker<'_> {
         while got < n {
             let f = self.frames;
             if let Some(sample) = self.encoder.receive().map_err(|e| f.fail(e))? {
-                let size = annexb::to_length_prefixed(&sample.data, data);
+                let start = data.len();
+                annexb::to_length_prefixed(&sample.data, data);
+                if let Some(triples) = self.captions.remove(&sample.pts) {
+                    with_captions(data, start, &triples);
+                }
+                let size = data.len() - start;
                 made.push(Made {
                     size: u32::try_from(size).map_err(|_| f.fail("a sample over 4 GiB"))?,
                     shown: Some((sample.pts, sample.key)),
@@ -140,11 +151,17 @@ impl RungMaker<'_> {
             },
         };
         let use_now = match picture {
-            Some(p) if p.pts() == Some(want) => p,
-            Some(p) if p.pts().is_some_and(|t| t < want) => {
+            Some(p) if p.picture.pts() == Some(want) => {
+                // A repeated picture (a fill) does not repeat its captions.
+                if !p.captions.is_empty() {
+                    self.captions.insert(want - f.base, p.captions.clone());
+                }
+                p
+            }
+            Some(p) if p.picture.pts().is_some_and(|t| t < want) => {
                 return Err(f.fail(format!(
                     "the decoder gave a picture at {} where the source shows none",
-                    p.pts().unwrap_or_default()
+                    p.picture.pts().unwrap_or_default()
                 )));
             }
             other => {
@@ -162,7 +179,7 @@ impl RungMaker<'_> {
                 fill.ok_or_else(|| f.fail("the decoder gave no picture"))?
             }
         };
-        let frame = self.scaler.scale(&use_now).map_err(|e| f.fail(e))?;
+        let frame = self.scaler.scale(&use_now.picture).map_err(|e| f.fail(e))?;
         self.encoder
             .send(frame, want - f.base, f.idr[self.next])
             .map_err(|e| f.fail(e))?;
@@ -170,4 +187,13 @@ impl RungMaker<'_> {
         self.next += 1;
         Ok(())
     }
+}
+
+/// The length-prefixed H.264 sample at `data[start..]` with `triples` in an SEI NAL unit
+/// before its first slice.
+fn with_captions(data: &mut Vec<u8>, start: usize, triples: &[[u8; 3]]) {
+    let mut sei = Vec::new();
+    captions::sei_nal_units(Family::Avc, 4, triples, &mut sei);
+    let sample = data.split_off(start);
+    captions::insert_before_picture(Family::Avc, 4, &sample, &sei, data);
 }
