@@ -84,8 +84,8 @@ function readMpd(dir) {
   const reps = [];
   for (const set of xml.split('<AdaptationSet').slice(1)) {
     const mime = /mimeType="([^"]+)"/.exec(set)[1];
-    for (const r of set.matchAll(/<Representation id="([^"]+)" codecs="([^"]+)"/g)) {
-      reps.push({ id: r[1], codecs: r[2], mime });
+    for (const r of set.matchAll(/<Representation id="([^"]+)" codecs="([^"]+)"(?: bandwidth="(\d+)")?/g)) {
+      reps.push({ id: r[1], codecs: r[2], bandwidth: Number(r[3] ?? 0), mime });
     }
   }
   // Languages of the text AdaptationSets (timed-text tracks converted to WebVTT).
@@ -246,6 +246,16 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
   cases.push({ name: 'h264_c608 with a QuickTime caption track', dir, frames: videoFrames('h264_c608.mov'),
     texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]], rate: 2 });
 }
+if (ladderBuild()) {
+  // The same captions through a ladder: each rung is encoded from decoded pictures and
+  // gets the source's SEI captions put back; every rung shows them.
+  const dir = packageInto('captions-ladder', ['h264_cea608.mp4'], ['--caption-language', 'CC1=en',
+    '--ladder', '144:300k,90:80k', '--ladder-preset', 'veryfast']);
+  for (const r of readMpd(dir).reps.filter((r) => r.mime.startsWith('video'))) {
+    cases.push({ name: `h264_cea608 laddered, forced to ${r.id}`, dir, frames: videoFrames('h264_cea608.mp4'),
+      forceRep: r.id, texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]], rate: 2 });
+  }
+}
 {
   // A TTML sidecar: as it is in DASH (application/ttml+xml), IMSC1 in fMP4 in HLS.
   const ttml = '<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="de"><body><div>'
@@ -392,7 +402,8 @@ async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
   const mpd = `${via}/media/${path.relative(root, c.dir)}/${player === 'hlsjs' ? 'master.m3u8' : 'stream.mpd'}`;
   const result = unsupported.length ? null : await page.evaluate((o) => window.runPlayback(o), {
     player, mpd, duration, rate, seeks, seed: 20261128, timeoutMs: (duration / rate) * 1000 + 30000,
-    forceRep: c.forceRep, hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
+    forceRep: c.forceRep, forceBandwidth: reps.find((r) => r.id === c.forceRep)?.bandwidth,
+    hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
   });
   return { duration, unsupported, result, seeks };
 }
@@ -479,6 +490,8 @@ for (const c of cases) {
         retried = ` (first attempt at ${RATE}x: ${problems.join('; ')}; passed again at 2x)`;
         problems = second;
         r = again.result;
+      } else {
+        problems.push(`again at 2x: ${second.join('; ')}`);
       }
     }
     if (run.seeks === 0 && c.heldFirstFrame) {
