@@ -4,13 +4,13 @@
 //! and as players read them (Apple's segmenter does the same). Players have no use for
 //! a track of caption bytes of its own.
 
-use super::timed_text::read_text_sample;
+use super::timed_text::{read_text_sample, single_edit};
 use crate::codec::c608;
 use crate::error::{BoxError, Malformed};
 use crate::limits::MAX_CAPTION_BYTES;
 use crate::mp4::moov::TextTrack;
 use crate::source::Input;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The CEA-608 byte pairs of one sample and when they are presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,21 +35,7 @@ pub(crate) struct TrackCaptions {
 /// list cuts away is left out.
 pub(crate) fn read(input: &Input, t: &TextTrack, movie_timescale: u32) -> Result<TrackCaptions> {
     let name = input.name();
-    let edit = super::edit_list::reduce(&t.elst, movie_timescale, t.timescale).map_err(|why| {
-        Error::Unsupported {
-            file: name.to_string(),
-            what: format!("caption track {}: {why}", t.id),
-        }
-    })?;
-    if !edit.joins.is_empty() {
-        return Err(Error::Unsupported {
-            file: name.to_string(),
-            what: format!(
-                "caption track {}: its edit list skips or repeats captions",
-                t.id
-            ),
-        });
-    }
+    let edit = single_edit(name, t, movie_timescale, ("caption track", "captions"))?;
     let path = format!("caption track {}", t.id);
     let (ts, mts) = (
         i128::from(t.timescale.max(1)),

@@ -5,10 +5,31 @@ use crate::codec::tx3g;
 use crate::error::{BoxError, Malformed};
 use crate::limits::MAX_SUBTITLE_BYTES;
 use crate::mp4::moov::TextTrack;
+use crate::mp4::moov::trak::Edit;
 use crate::mp4::sample_table::Sample;
 use crate::source::Input;
 use crate::subtitles::{self, Cue, Subtitles};
 use crate::{Error, Result};
+
+/// The one edit of text track `t` (named `kind`: "text track"), refused when its edit
+/// list skips or repeats part of the media (`what` it holds: "text"): a cue of text
+/// cannot be cut and joined as audio and video are.
+pub(crate) fn single_edit(
+    name: &str,
+    t: &TextTrack,
+    movie_timescale: u32,
+    (kind, what): (&str, &str),
+) -> Result<Edit> {
+    let refuse = |why: String| Error::Unsupported {
+        file: name.to_string(),
+        what: format!("{kind} {}: {why}", t.id),
+    };
+    let edit = super::edit_list::reduce(&t.elst, movie_timescale, t.timescale).map_err(refuse)?;
+    if !edit.joins.is_empty() {
+        return Err(refuse(format!("its edit list skips or repeats {what}")));
+    }
+    Ok(edit)
+}
 
 /// The track as WebVTT subtitles, and whether styling was dropped on the way.
 pub(crate) fn to_webvtt(
@@ -17,14 +38,7 @@ pub(crate) fn to_webvtt(
     movie_timescale: u32,
 ) -> Result<(Subtitles, bool)> {
     let name = input.name();
-    let what = |why: String| Error::Unsupported {
-        file: name.to_string(),
-        what: format!("text track {}: {why}", t.id),
-    };
-    let edit = super::edit_list::reduce(&t.elst, movie_timescale, t.timescale).map_err(&what)?;
-    if !edit.joins.is_empty() {
-        return Err(what("its edit list skips or repeats text".into()));
-    }
+    let edit = single_edit(name, t, movie_timescale, ("text track", "text"))?;
     let path = format!("text track {}", t.id);
     let ts = i128::from(t.timescale);
     // Presentation time in ms of a media time: (media - media_time) / ts + empty.
