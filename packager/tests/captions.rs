@@ -219,6 +219,58 @@ fn a_caption_track_without_video_to_carry_it_is_refused_unless_skipped() {
     );
 }
 
+/// Video whose SEI already carries CC1 and a caption track with CC1 too: written
+/// together, a decoder would read the two command streams of field 1 as one. Refused
+/// naming the caption track, the video track and the field; skipping the caption track
+/// keeps the video's own captions.
+#[test]
+fn a_caption_track_is_not_mixed_into_captions_the_video_already_carries() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c608-mixed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let both = dir.join("both.mov");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(common::fixture("h264_cea608.mp4"))
+        .arg("-i")
+        .arg(c608_fixture())
+        .args(["-map", "0:v", "-map", "1:s", "-c", "copy", "-f", "mov"])
+        .arg(&both);
+    common::run(&mut cmd);
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let err = dashpack::package_files(std::slice::from_ref(&both), &out, &Options::default())
+        .unwrap_err();
+    let Error::UncarriedTrack {
+        track,
+        codec,
+        reason,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*track, codec.as_str()), (2, "c608"), "{err}");
+    assert!(
+        reason.contains("video track 1") && reason.contains("field 1"),
+        "{reason}"
+    );
+    assert!(!out.join("stream.mpd").exists());
+
+    let skip = Options::default().with_skip(vec![dashpack::TrackSelector::Id(2)]);
+    let p = dashpack::package_files(&[both], &out, &skip).unwrap();
+    let video = p
+        .representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap();
+    assert_eq!(video.captions, ["CC1=und", "SERVICE1=und"]);
+    let joined = common::exact::joined(&out, video).unwrap();
+    assert_eq!(
+        cc1_cues(&joined),
+        cc1_cues(&common::fixture("h264_cea608.mp4"))
+    );
+}
+
 #[test]
 fn a_broken_caption_sample_is_refused_naming_its_byte() {
     // The first caption sample's cdat atom says 64 bytes in a 10-byte sample.

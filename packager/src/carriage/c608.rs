@@ -5,12 +5,12 @@
 //! a track of caption bytes of its own.
 
 use super::timed_text::{read_text_sample, single_edit};
+use crate::Result;
 use crate::codec::c608;
 use crate::error::{BoxError, Malformed};
 use crate::limits::MAX_CAPTION_BYTES;
 use crate::mp4::moov::TextTrack;
 use crate::source::Input;
-use crate::Result;
 
 /// The CEA-608 byte pairs of one sample and when they are presented.
 #[derive(Debug, Clone, PartialEq, Eq)]

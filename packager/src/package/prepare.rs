@@ -13,7 +13,7 @@ use crate::layout;
 use crate::layout::ContentType;
 use crate::mp4::moov::{SkipWhy, Skipped};
 use crate::options::{Options, RunControl, TrackSelector};
-use crate::segment::captions::PairAt;
+use crate::segment::captions::{CaptionPairs, PairAt};
 use crate::segment::plan::{TrackPlan, plan_at, plan_at_syncs, plan_by_sync, regular_cuts};
 use crate::segment::timing::{Rational, Timing, start_delay, timing};
 use crate::source::Input;
@@ -27,7 +27,7 @@ pub(super) struct OutTrack {
     pub(super) timing: Timing,
     pub(super) plan: TrackPlan,
     /// H.264 and HEVC video: its input's caption-track pairs on the Period timeline.
-    pub(super) captions: Vec<PairAt>,
+    pub(super) captions: CaptionPairs,
 }
 
 pub(super) struct Prepared {
@@ -642,11 +642,11 @@ pub(super) fn prepare(
 
 /// The pairs of `m`'s caption tracks for video track `t`, in its timescale on the Period
 /// timeline; none for other tracks.
-fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> Vec<PairAt> {
+fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> CaptionPairs {
     let video = t.track.kind == ContentType::Video
         && matches!(t.track.codec.family, Family::Avc | Family::Hevc);
     if !video {
-        return Vec::new();
+        return CaptionPairs::default();
     }
     let mut pairs: Vec<PairAt> = m
         .captions
@@ -662,7 +662,10 @@ fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> Vec<Pai
         .collect();
     // Stable: field 1's pair of a time before field 2's.
     pairs.sort_by_key(|p| p.0);
-    pairs
+    CaptionPairs {
+        tracks: m.captions.iter().map(|c| c.id).collect(),
+        pairs,
+    }
 }
 
 /// Video that starts decoding over a second after the presentation starts shows its

@@ -205,7 +205,8 @@ impl Cut<'_> {
         self.make_samples()?;
         let made = self.maker.is_some().then_some(&self.made[..]);
         let placed = (job.plan, &job.timing, &t.codec);
-        self.sei.prepare(job.captions, placed, i, &self.samples);
+        self.sei
+            .prepare(&job.captions.pairs, placed, i, &self.samples);
         self.runs.describe(job, &self.samples, &self.sei)?;
         let fragment = Fragment {
             sequence: i as u32 + 1,
@@ -225,6 +226,9 @@ impl Cut<'_> {
             self.raw
                 .resize(samples.iter().map(|s| s.size as usize).sum(), 0);
             sap = read_checked(job, seg, samples, made, &mut self.raw, &mut self.captions)?;
+            if self.sei.any() {
+                not_mixed(job, self.captions.found, self.sei.scan.found)?;
+            }
         }
         let (raw, sei) = (&self.raw, &self.sei);
         match encrypting {
@@ -281,4 +285,28 @@ impl Cut<'_> {
         }
         Ok(sap)
     }
+}
+
+/// Refuses caption-track pairs written into a field of CEA-608 (two channels) that the
+/// video's own SEI already uses: a decoder would read the two streams of commands as
+/// one and show neither.
+fn not_mixed(job: &TrackJob<'_>, own: Captions, added: Captions) -> Result<()> {
+    let Some(field) = (0..2).find(|f| own.cea608 & added.cea608 & (0b11 << (2 * f)) != 0) else {
+        return Ok(());
+    };
+    let t = &job.track.track;
+    let ids: Vec<String> = job.captions.tracks.iter().map(u32::to_string).collect();
+    Err(Error::UncarriedTrack {
+        file: job.input.name().to_string(),
+        track: job.captions.tracks.first().copied().unwrap_or_default(),
+        handler: "clcp".into(),
+        codec: "c608".into(),
+        reason: format!(
+            "video track {}'s SEI already carries CEA-608 captions in field {}, which \
+             caption track {} would be mixed into; leave one out (--skip ID)",
+            t.id,
+            field + 1,
+            ids.join(", ")
+        ),
+    })
 }

@@ -15,6 +15,13 @@ use crate::mp4::sample_table::Sample;
 /// One pair of a caption track on the Period timeline, in the video's timescale.
 pub(crate) type PairAt = (i64, [u8; 3]);
 
+/// The pairs of a video track's caption tracks, in time order, and those tracks' IDs.
+#[derive(Debug, Default)]
+pub(crate) struct CaptionPairs {
+    pub tracks: Vec<u32>,
+    pub pairs: Vec<PairAt>,
+}
+
 /// The SEI NAL units of one segment, per sample in decode order.
 #[derive(Default)]
 pub(super) struct SegmentSei {

@@ -15,7 +15,7 @@ pub(crate) struct TrackJob<'a> {
     pub rep_id: &'a str,
     pub protection: Option<&'a TrackProtection>,
     /// Video: the pairs of the input's caption tracks, to go into its pictures' SEI.
-    pub captions: &'a [super::captions::PairAt],
+    pub captions: &'a super::captions::CaptionPairs,
 }
 
 /// How one track is encrypted.
