@@ -238,6 +238,11 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
     texts: ['en'], cues: [['HELLO', 0.968, 2.970], ['WORLD', 4.972, 6.974]],
     // dash.js parses a segment's captions as it plays it; at 8x it skips some.
     rate: 2 });
+  // CEA-708 service 1 of the same pictures ("HI" and "THERE" in window 0, defined and
+  // deleted in the pictures shown at 1.001, 3.003, 5.005 and 7.007 s, one frame after
+  // the first of each doubled 608 command): Shaka decodes 708; dash.js does not.
+  cases.push({ name: 'h264_cea608 CEA-708 service 1', dir, frames: videoFrames('h264_cea608.mp4'), textId: 'svc1',
+    cues: [['HI', 1.001, 3.003], ['THERE', 5.005, 7.007]], rate: 2, players: ['shaka'] });
 }
 {
   // The same captions as a QuickTime closed-caption track (c608): written into the
@@ -403,7 +408,7 @@ async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
   const result = unsupported.length ? null : await page.evaluate((o) => window.runPlayback(o), {
     player, mpd, duration, rate, seeks, seed: 20261128, timeoutMs: (duration / rate) * 1000 + 30000,
     forceRep: c.forceRep, forceBandwidth: reps.find((r) => r.id === c.forceRep)?.bandwidth,
-    hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
+    textId: c.textId, hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
   });
   return { duration, unsupported, result, seeks };
 }
