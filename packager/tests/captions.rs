@@ -37,11 +37,7 @@ fn captions_in_sei_are_signalled_and_kept() {
         .with_hls(true)
         .with_caption_languages(languages);
     let (out, p) = package("captions", options);
-    let video = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Video)
-        .unwrap();
+    let video = video_of(&p);
     assert_eq!(video.captions, ["CC1=en", "SERVICE1=und"]);
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
 
@@ -129,6 +125,27 @@ fn c608_fixture() -> PathBuf {
     common::fixture("h264_c608.mov")
 }
 
+/// `fixture`'s streams that `map` selects, with the caption track of `h264_c608.mov`,
+/// copied by FFmpeg into the QuickTime file `out`.
+fn with_caption_track(fixture: &str, map: &str, out: &Path) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(common::fixture(fixture))
+        .arg("-i")
+        .arg(c608_fixture())
+        .args(["-map", map, "-map", "1:s", "-c", "copy", "-f", "mov"])
+        .arg(out);
+    common::run(&mut cmd);
+}
+
+/// The presentation's (first) video Representation.
+fn video_of(p: &dashpack::Presentation) -> &dashpack::Representation {
+    p.representations
+        .iter()
+        .find(|r| r.content_type == ContentType::Video)
+        .unwrap()
+}
+
 /// The CEA-608 cues FFmpeg decodes from the input's `c608` track, as SubRip text.
 fn c608_track_cues(file: &Path) -> String {
     let mut cmd = Command::new("ffmpeg");
@@ -146,11 +163,7 @@ fn a_quicktime_caption_track_goes_into_the_video() {
         .with_caption_languages(vec![("CC1".to_string(), "en".to_string())])
         .with_force(true);
     let p = dashpack::package_files(&[c608_fixture()], &out, &options).unwrap();
-    let video = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Video)
-        .unwrap();
+    let video = video_of(&p);
     assert_eq!(video.captions, ["CC1=en"]);
     assert!(
         p.warnings
@@ -228,14 +241,7 @@ fn a_caption_track_is_not_mixed_into_captions_the_video_already_carries() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c608-mixed");
     std::fs::create_dir_all(&dir).unwrap();
     let both = dir.join("both.mov");
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(common::fixture("h264_cea608.mp4"))
-        .arg("-i")
-        .arg(c608_fixture())
-        .args(["-map", "0:v", "-map", "1:s", "-c", "copy", "-f", "mov"])
-        .arg(&both);
-    common::run(&mut cmd);
+    with_caption_track("h264_cea608.mp4", "0:v", &both);
     let out = dir.join("out");
     let _ = std::fs::remove_dir_all(&out);
     let err = dashpack::package_files(std::slice::from_ref(&both), &out, &Options::default())
@@ -258,11 +264,7 @@ fn a_caption_track_is_not_mixed_into_captions_the_video_already_carries() {
 
     let skip = Options::default().with_skip(vec![dashpack::TrackSelector::Id(2)]);
     let p = dashpack::package_files(&[both], &out, &skip).unwrap();
-    let video = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Video)
-        .unwrap();
+    let video = video_of(&p);
     assert_eq!(video.captions, ["CC1=und", "SERVICE1=und"]);
     let joined = common::exact::joined(&out, video).unwrap();
     assert_eq!(
@@ -319,11 +321,7 @@ fn a_caption_track_in_movie_fragments_goes_into_the_video_too() {
     let out = tmp.join("c608-fragmented");
     let options = Options::default().with_force(true);
     let p = dashpack::package_files(&[&fragmented], &out, &options).unwrap();
-    let video = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Video)
-        .unwrap();
+    let video = video_of(&p);
     assert_eq!(video.captions, ["CC1=und"]);
     let joined = common::exact::joined(&out, video).unwrap();
     assert_eq!(
@@ -356,22 +354,11 @@ fn hevc_video_carries_them_in_prefix_sei() {
     // picture presented when its sample starts, so within a frame of the track's time.
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let input = tmp.join("hevc_c608.mov");
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(common::fixture("hevc_aac.mp4"))
-        .arg("-i")
-        .arg(c608_fixture())
-        .args(["-map", "0", "-map", "1:s", "-c", "copy", "-f", "mov"])
-        .arg(&input);
-    common::run(&mut cmd);
+    with_caption_track("hevc_aac.mp4", "0", &input);
     let out = tmp.join("c608-hevc");
     let options = Options::default().with_force(true);
     let p = dashpack::package_files(&[&input], &out, &options).unwrap();
-    let video = p
-        .representations
-        .iter()
-        .find(|r| r.content_type == ContentType::Video)
-        .unwrap();
+    let video = video_of(&p);
     assert!(video.codecs.starts_with("hvc1"), "{}", video.codecs);
     assert_eq!(video.captions, ["CC1=und"]);
     let want = srt_cues(&c608_track_cues(&input));

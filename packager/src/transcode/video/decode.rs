@@ -232,19 +232,15 @@ fn hand_out(
         if let Some(t) = thumbnails {
             t.offer(&picture)?;
         }
-        let mine = match picture.pts() {
-            Some(pts) => match pts.checked_add(1) {
-                Some(after) => {
-                    let later = captions.split_off(&after);
-                    std::mem::replace(captions, later)
-                }
-                None => std::mem::take(captions),
-            },
-            None => BTreeMap::new(),
-        };
+        let mut mine = Vec::new();
+        if let Some(pts) = picture.pts() {
+            while let Some(entry) = captions.first_entry().filter(|e| *e.key() <= pts) {
+                mine.extend(entry.remove());
+            }
+        }
         let p = Arc::new(Decoded {
             picture,
-            captions: mine.into_values().flatten().collect(),
+            captions: mine,
         });
         // A full channel waits for its rung; a closed one (the rung stopped) is
         // dropped.
