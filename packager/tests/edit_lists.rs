@@ -286,6 +286,109 @@ fn frames_before_the_first_keyframe_that_the_edit_hides_are_left_out() {
     );
 }
 
+/// FFmpeg's own cut of the 29.97 fps clip at 1.5 s with `-copyinkf`
+/// (`non_sync_start_shown.mp4`): the video's edit, after an empty edit, shows the frames
+/// before the first keyframe and hides two B-frames among them. No decoder can decode
+/// those frames, so they are left out although the edit shows them: the first segment
+/// starts on the keyframe (`startWithSAP` 1), no hidden frame lands after the Period
+/// start, and every kept sample of both tracks is presented where the edit lists put it,
+/// plus one shared offset. FFmpeg agrees: the first picture it decodes from the input is
+/// as far from the audio's start as the output's first frame is.
+#[test]
+fn frames_before_the_first_keyframe_are_left_out_when_the_edit_shows_them() {
+    let name = "non_sync_start_shown.mp4";
+    let (p, files, mpd, input) = packaged_with_input(name);
+    let (mut offsets, mut firsts) = (Vec::new(), Vec::new());
+    for t in &input {
+        let rep = if t.video { "video-1" } else { "audio-1" };
+        let lead = if t.video {
+            t.samples.iter().position(|s| s.sync).unwrap()
+        } else {
+            0
+        };
+        let got = samples(&files, rep);
+        assert_eq!(got.len(), t.samples.len() - lead, "{rep}: samples");
+        let (pto, ts) = (pto(&mpd, rep), f64::from(t.timescale));
+        if t.video {
+            assert!(lead > 0, "the fixture starts before a keyframe");
+            assert!(
+                t.samples[..lead]
+                    .iter()
+                    .any(|s| t.presentation(s.cts) > 0.0 && s.cts >= t.media_time),
+                "the fixture's edit shows frames before the keyframe"
+            );
+            assert!(got[0].is_sync(), "{rep}: starts with a sync sample");
+            assert!(p.warnings.iter().any(|w| w.contains(&format!(
+                "the {lead} frames before its first sync sample cannot be decoded"
+            ))));
+            for (o, i) in got.iter().zip(&t.samples[lead..]) {
+                assert!(
+                    i.cts >= t.media_time || o.pt() < pto,
+                    "{rep}: a frame the edit hides is shown"
+                );
+            }
+        }
+        // Period time less the input's presentation time: the same for every sample.
+        let at: Vec<f64> = got
+            .iter()
+            .zip(&t.samples[lead..])
+            .map(|(o, i)| (o.pt() - pto) as f64 / ts - t.presentation(i.cts))
+            .collect();
+        let spread = at.iter().cloned().fold(f64::MIN, f64::max)
+            - at.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread < 1e-6,
+            "{rep}: one offset for every sample ({spread} s)"
+        );
+        offsets.push(at[0]);
+        let first = got.iter().map(|o| o.pt()).min().unwrap() - pto;
+        firsts.push((t.video, first as f64 / ts));
+    }
+    assert!(
+        (offsets[0] - offsets[1]).abs() < 0.001,
+        "audio and video start together: {offsets:?}"
+    );
+    let sets = mpd.periods.iter().flat_map(|p| &p.adaptations);
+    let video_sap = sets
+        .filter(|a| a.contentType.as_deref() == Some("video"))
+        .map(|a| a.startWithSAP)
+        .collect::<Vec<_>>();
+    assert_eq!(video_sap, [Some(1)], "startWithSAP");
+
+    // FFmpeg's reading of the input: its first decoded picture, and the audio's first
+    // packet it does not discard.
+    let probe = |what: &[&str]| {
+        let out = common::run(
+            std::process::Command::new("ffprobe")
+                .args(["-v", "error", "-of", "csv=p=0"])
+                .args(what)
+                .arg(edits(name)),
+        );
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                let t: f64 = f.next()?.parse().ok()?;
+                (!f.next().unwrap_or("").contains('D')).then_some(t)
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    let picture = probe(&["-select_streams", "v", "-show_entries", "frame=pts_time"]);
+    let audio = probe(&[
+        "-select_streams",
+        "a",
+        "-show_entries",
+        "packet=pts_time,flags",
+    ]);
+    let first = |video: bool| firsts.iter().find(|f| f.0 == video).unwrap().1;
+    let (theirs, ours) = (picture - audio, first(true) - first(false));
+    assert!(
+        (theirs - ours).abs() < 0.001,
+        "video against audio: FFmpeg decodes the input's first picture {theirs} s after \
+         its audio starts, the output's first frame is {ours} s after"
+    );
+}
+
 #[test]
 fn a_zero_last_duration_is_repaired() {
     let (p, files) = package(&edits("last_zero_duration.mp4"));

@@ -227,20 +227,21 @@ fn shown_group(track: &Track) -> ShownGroup {
 /// What `drop_hidden_lead` left out.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Dropped {
-    /// Samples before the group of pictures the edit starts in.
+    /// Samples left out before the sync sample the output starts with.
     pub lead: u32,
     /// Whether those were all before the first sync sample (never decodable).
     pub undecodable: bool,
 }
 
-/// Video samples before the group of pictures its edit starts in (decode order: before
-/// the last sync sample at or before the first shown frame) are never shown and no shown
-/// frame needs them: frames before the first sync sample cannot even be decoded (a
-/// recording cut inside a GOP whose edit starts at the next keyframe), and whole groups
-/// the edit skips would be shown during an empty edit before it. When the edit list
-/// shows none of them they are left out, so the first segment starts with a sync sample
-/// as `startWithSAP` says, and the edit moves with the media so every kept sample is
-/// presented when it was.
+/// Video samples no shown frame needs are left out, so the first segment starts with a
+/// sync sample as `startWithSAP` says, and the edit moves with the media so every kept
+/// sample is presented when it was:
+/// - samples before the first sync sample: no decoder can decode them (a recording cut
+///   inside a GOP), whether the edit list shows them or not; MSE players drop them, and
+///   FFmpeg decodes nothing before the keyframe either;
+/// - samples before the group of pictures the edit starts in (decode order: before the
+///   last sync sample at or before the first shown frame): never shown, and whole groups
+///   the edit skips would be shown during an empty edit before it.
 ///
 /// An open GOP's leading frames that the edit hides stay (before the Period start): they
 /// refer to the group before, which is not there, and Chromium's decoder stops on the
@@ -248,21 +249,34 @@ pub(crate) struct Dropped {
 /// next keyframe, which at least plays.
 pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
     let none = Dropped::default();
-    let start = track.start_dts as i64;
-    let media_time = track.edit.media_time;
-    if track.kind != ContentType::Video
-        || !track.edit.joins.is_empty()
-        || start.saturating_add(stats.min_cts) >= media_time
-    {
+    if track.kind != ContentType::Video || !track.edit.joins.is_empty() {
         return none;
     }
-    // Everything before the group is before the first shown frame: none of it is shown.
-    let group = shown_group(track);
-    let Some(key) = group.key.filter(|_| group.shown) else {
+    let start = track.start_dts as i64;
+    let hidden_group = || {
+        let group = shown_group(track);
+        group.key.filter(|_| group.shown)
+    };
+    // Only when something is presented before the edit start: no walk of the table
+    // otherwise (the usual edit takes out the B-frame delay only).
+    let key = (start.saturating_add(stats.min_cts) < track.edit.media_time)
+        .then(hidden_group)
+        .flatten()
+        .or_else(|| {
+            let starts_on_sync = track
+                .table
+                .sync
+                .as_ref()
+                .is_none_or(|s| s.first() == Some(&1));
+            (!starts_on_sync)
+                .then(|| track.table.cursor().find(|s| s.sync))
+                .flatten()
+        });
+    let Some(key) = key else {
         return none;
     };
     let (lead, d0) = (key.index as usize, key.dts as i64);
-    if lead == 0 || media_time < d0 {
+    if lead == 0 {
         return none;
     }
     let samples: Vec<Sample> = track.table.cursor().collect();
@@ -273,6 +287,7 @@ pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
     if rebuild(track, &kept).is_err() {
         return none;
     }
+    // Negative when the edit starts before the kept media: presented later, as before.
     track.edit.media_time -= d0;
     track.edit.end = track.edit.end.map(|e| e - d0);
     Dropped {

@@ -197,8 +197,8 @@ fn carry(
         stats = stats_of(&track)?;
         warnings.push(if dropped.undecodable {
             format!(
-                "track {}: the {} frames before its first sync sample cannot be decoded \
-                 and its edit list does not show them; left out",
+                "track {}: the {} frames before its first sync sample cannot be decoded; \
+                 left out (the frames after them keep their times)",
                 track.id, dropped.lead
             )
         } else {
