@@ -389,6 +389,113 @@ fn frames_before_the_first_keyframe_are_left_out_when_the_edit_shows_them() {
     );
 }
 
+/// The audio starts 500 ms late (an empty edit) and 1 s into its media
+/// (`edit_audio_delayed_cut.mp4`). The audio the edit hides is not presented; as it is,
+/// some of it would sit after the Period start, in the empty edit, where players play
+/// it. Those samples are written as silent AAC frames (said in a warning) and every
+/// sample keeps its time, so the audio still starts with the video (an AdaptationSet
+/// that starts late makes players skip the others' start). FFmpeg decodes silence from
+/// the output there, up to the one frame of decoder pre-roll before the edit start.
+#[test]
+fn audio_an_edit_hides_is_silent_during_an_empty_edit() {
+    let (p, files, mpd, input) = packaged_with_input("edit_audio_delayed_cut.mp4");
+    let mut offsets = Vec::new();
+    for t in &input {
+        let rep = if t.video { "video-1" } else { "audio-1" };
+        let got = samples(&files, rep);
+        assert_eq!(got.len(), t.samples.len(), "{rep}: every sample");
+        let (pto, ts) = (pto(&mpd, rep), f64::from(t.timescale));
+        let period = |o: &common::OutSample| (o.pt() - pto) as f64 / ts;
+        let at: Vec<f64> = got
+            .iter()
+            .zip(&t.samples)
+            .filter(|(_, i)| i.cts >= t.media_time)
+            .map(|(o, i)| period(o) - t.presentation(i.cts))
+            .collect();
+        let spread = at.iter().cloned().fold(f64::MIN, f64::max)
+            - at.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread < 1e-6,
+            "{rep}: one offset for every sample ({spread} s)"
+        );
+        offsets.push(at[0]);
+        if t.video {
+            continue;
+        }
+        // The hidden samples after the Period start, but the last (pre-roll), are the
+        // silent ones: a mono silent frame is 4 bytes.
+        let hidden_after_start = got
+            .iter()
+            .zip(&t.samples)
+            .filter(|(o, i)| {
+                i.cts + i64::from(i.duration) <= t.media_time
+                    && period(o) + i.duration as f64 / ts > 0.0
+            })
+            .count();
+        let silent = got.iter().filter(|o| o.data.len() == 4).count();
+        assert!(silent > 20, "{rep}: {silent} silent frames");
+        assert_eq!(
+            silent,
+            hidden_after_start - 1,
+            "{rep}: all but the pre-roll"
+        );
+        assert!(
+            p.warnings.iter().any(|w| w.contains(&format!(
+                "track {}: its edit list hides {silent} audio frames that its empty edit puts \
+                 after the presentation start; written as silent frames",
+                t.id
+            ))),
+            "{:?}",
+            p.warnings
+        );
+        // FFmpeg decodes the Representation (its media time: the Period's plus the
+        // offset): silence from the second frame of the empty edit (the first overlaps
+        // the frame before) to two frames before the edit start.
+        let joined = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("delayed_audio.mp4");
+        let mut bytes = files["audio-1/init.mp4"].clone();
+        let mut segments: Vec<(u32, &Vec<u8>)> = files
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = k.strip_prefix("audio-1/seg-")?.strip_suffix(".m4s")?;
+                Some((n.parse().ok()?, v))
+            })
+            .collect();
+        segments.sort_by_key(|s| s.0);
+        for (_, v) in segments {
+            bytes.extend_from_slice(v);
+        }
+        std::fs::write(&joined, bytes).unwrap();
+        let pcm = common::run(
+            std::process::Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-i"])
+                .arg(&joined)
+                .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"]),
+        );
+        let level: Vec<i16> = pcm
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        let frame = 1024.0 / 48_000.0;
+        let media = |period_s: f64| ((period_s + pto as f64 / ts) * 48_000.0) as usize;
+        let edit_start = t.presentation(t.media_time) + at[0];
+        let quiet = &level[media(2.0 * frame)..media(edit_start - 2.0 * frame)];
+        assert!(quiet.len() > 15_000, "{} samples checked", quiet.len());
+        assert!(
+            quiet.iter().all(|&v| v == 0),
+            "{rep}: sound during the empty edit"
+        );
+        let after = &level[media(edit_start + frame)..media(edit_start + 1.0)];
+        assert!(
+            after.iter().any(|&v| v.unsigned_abs() > 1000),
+            "{rep}: sound after it"
+        );
+    }
+    assert!(
+        (offsets[0] - offsets[1]).abs() < 0.001,
+        "audio and video together: {offsets:?}"
+    );
+}
+
 #[test]
 fn a_zero_last_duration_is_repaired() {
     let (p, files) = package(&edits("last_zero_duration.mp4"));

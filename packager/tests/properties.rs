@@ -539,11 +539,24 @@ fn check_sync(tracks: &[GenTrack]) {
         let out = read_rep(&files, &mpd, &p.representations[ti].id);
         let got: Vec<&OutSample> = out.segments.iter().flat_map(|s| &s.samples).collect();
         let n = t.durations.len();
+        let media_time = u64::from(t.edit.map_or(0, |e| e.media_time));
+        let presented = |i: usize| {
+            if t.video {
+                t.cts(i) >= media_time
+            } else {
+                t.cts(i) + u64::from(t.durations[i]) > media_time
+            }
+        };
         // Each output sample's place in the input: the output keeps the input's order.
+        // Audio the edit hides that an empty edit puts after the Period start is
+        // written as silent AAC frames (a few bytes), in its place.
         let mut index = Vec::with_capacity(got.len());
         let mut i = 0;
         for o in &got {
             while i < n && o.data != payload(ti, i, t.sizes[i], t.video) {
+                if !t.video && o.data.len() < 8 && !presented(i) {
+                    break;
+                }
                 i += 1;
             }
             assert!(
@@ -553,14 +566,6 @@ fn check_sync(tracks: &[GenTrack]) {
             index.push(i);
             i += 1;
         }
-        let media_time = u64::from(t.edit.map_or(0, |e| e.media_time));
-        let presented = |i: usize| {
-            if t.video {
-                t.cts(i) >= media_time
-            } else {
-                t.cts(i) + u64::from(t.durations[i]) > media_time
-            }
-        };
         for i in (0..n).filter(|&i| presented(i)) {
             assert!(
                 index.contains(&i),

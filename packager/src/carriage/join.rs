@@ -275,25 +275,69 @@ pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
     let Some(key) = key else {
         return none;
     };
-    let (lead, d0) = (key.index as usize, key.dts as i64);
+    let lead = key.index as usize;
     if lead == 0 {
         return none;
     }
     let samples: Vec<Sample> = track.table.cursor().collect();
+    if !drop_first(track, &samples, lead) {
+        return none;
+    }
+    Dropped {
+        lead: lead as u32,
+        undecodable: !samples[..lead].iter().any(|s| s.sync),
+    }
+}
+
+/// Audio samples wholly before the edit start are not presented. Without an empty edit
+/// they sit before the Period start, where players skip them; an empty edit longer than
+/// the presentation's shared lead-in puts some after it, where players would play them.
+/// Returns those (sample indices), less the last hidden sample: the decoder's pre-roll
+/// for the first presented frame, at most one frame of which plays. `shift` is the
+/// track's Period time less its decode time plus offset (`Timing::shift`).
+pub(crate) fn audible_hidden_audio(track: &Track, shift: i64) -> std::ops::Range<usize> {
+    if track.kind != ContentType::Audio || !track.edit.joins.is_empty() {
+        return 0..0;
+    }
+    let start = track.start_dts as i64;
+    let media_time = track.edit.media_time;
+    let mut first_audible = None;
+    let mut hidden = 0usize;
+    // Audio is presented in decode order: the hidden samples are a prefix.
+    for s in track.table.cursor() {
+        let end = (s.dts as i64)
+            .saturating_add(s.cto)
+            .saturating_add(i64::from(s.duration));
+        if start.saturating_add(end) > media_time {
+            break;
+        }
+        if first_audible.is_none() && end.saturating_add(shift) > 0 {
+            first_audible = Some(hidden);
+        }
+        hidden += 1;
+    }
+    match first_audible {
+        Some(first) if first + 1 < hidden => first..hidden - 1,
+        _ => 0..0,
+    }
+}
+
+/// Leaves out the first `lead` of `samples` (the track's), moving the edit with the
+/// media so every kept sample is presented when it was; false when the table cannot be
+/// rebuilt (nothing changed).
+fn drop_first(track: &mut Track, samples: &[Sample], lead: usize) -> bool {
+    let d0 = samples[lead].dts as i64;
     let kept: Vec<(Sample, i64, i64)> = samples[lead..]
         .iter()
         .map(|s| (*s, s.dts as i64 - d0, s.cto))
         .collect();
     if rebuild(track, &kept).is_err() {
-        return none;
+        return false;
     }
     // Negative when the edit starts before the kept media: presented later, as before.
     track.edit.media_time -= d0;
     track.edit.end = track.edit.end.map(|e| e - d0);
-    Dropped {
-        lead: lead as u32,
-        undecodable: !samples[..lead].iter().any(|s| s.sync),
-    }
+    true
 }
 
 /// Replaces the sample table with `kept`: each sample with its new decode time (from the

@@ -6,6 +6,7 @@
 pub(crate) mod c608;
 pub(crate) mod edit_list;
 pub(crate) mod join;
+pub(crate) mod silent_lead;
 pub(crate) mod timed_text;
 pub(crate) mod wvtt_gaps;
 
@@ -116,6 +117,24 @@ impl CheckedTrack {
         self.stats =
             sample_stats(&self.track, input.source().len()).map_err(|e| e.in_file(input.name()))?;
         Ok(true)
+    }
+
+    /// Makes silent the audio samples an edit list hides that an empty edit would put
+    /// after the Period start (`join::audible_hidden_audio`); returns how many there
+    /// are and whether they were made silent (clear AAC-LC only).
+    pub fn silence_audible_hidden_audio(&mut self, shift: i64) -> (usize, bool) {
+        if self.made.is_some() {
+            return (0, false);
+        }
+        let audible = join::audible_hidden_audio(&self.track, shift);
+        let n = audible.len();
+        match silent_lead::SilentLead::of(&self.track, audible) {
+            Some(lead) => {
+                self.made = Some(Box::new(lead));
+                (n, true)
+            }
+            None => (n, false),
+        }
     }
 }
 

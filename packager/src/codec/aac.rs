@@ -157,9 +157,94 @@ pub(crate) fn parse_asc(data: &[u8]) -> Option<AudioSpecificConfig> {
     })
 }
 
+/// A silent AAC-LC frame (`raw_data_block`, ISO/IEC 14496-3 4.4.2.1) for channel
+/// configuration 1 to 7: each element's channel stream with no scale factor bands
+/// (`max_sfb` 0), so no spectral data: the decoder outputs silence. `None` for other
+/// configurations (0 defines the layout in a program config element).
+pub(crate) fn silent_lc_frame(channel_configuration: u16) -> Option<Vec<u8>> {
+    const SCE: u32 = 0;
+    const CPE: u32 = 1;
+    const LFE: u32 = 3;
+    const END: u32 = 7;
+    let elements: &[u32] = match channel_configuration {
+        1 => &[SCE],
+        2 => &[CPE],
+        3 => &[SCE, CPE],
+        4 => &[SCE, CPE, SCE],
+        5 => &[SCE, CPE, CPE],
+        6 => &[SCE, CPE, CPE, LFE],
+        7 => &[SCE, CPE, CPE, CPE, LFE],
+        _ => return None,
+    };
+    let mut w = BitWriter::default();
+    // One long window, no bands: global_gain, then ics_info (reserved bit, window
+    // sequence, window shape, max_sfb, no predictor), then no pulse, TNS or gain
+    // control data.
+    let channel_stream = |w: &mut BitWriter| {
+        w.put(8, 100)
+            .put(1, 0)
+            .put(2, 0)
+            .put(1, 0)
+            .put(6, 0)
+            .put(1, 0);
+        w.put(1, 0).put(1, 0).put(1, 0);
+    };
+    let mut tags = [0u32; 8];
+    for &id in elements {
+        let tag = &mut tags[id as usize];
+        w.put(3, id).put(4, *tag);
+        *tag += 1;
+        if id == CPE {
+            w.put(1, 0); // no common window: two channel streams of their own
+            channel_stream(&mut w);
+        }
+        channel_stream(&mut w);
+    }
+    w.put(3, END);
+    Some(w.finish())
+}
+
+/// Most significant bit first.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    used: u32,
+}
+
+impl BitWriter {
+    fn put(&mut self, n: u32, v: u32) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.used.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            if (v >> i) & 1 == 1 {
+                let last = self.bytes.len() - 1;
+                self.bytes[last] |= 0x80 >> (self.used % 8);
+            }
+            self.used += 1;
+        }
+        self
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silent_frames_have_one_element_per_channel_group() {
+        // Mono: SCE (3 + 4 bits), one channel stream (22 bits), END (3): 32 bits.
+        assert_eq!(silent_lc_frame(1).unwrap().len(), 4);
+        // Stereo: CPE (3 + 4 + 1), two streams, END: 55 bits.
+        assert_eq!(silent_lc_frame(2).unwrap().len(), 7);
+        let mono = silent_lc_frame(1).unwrap();
+        assert_eq!(mono[0] >> 5, 0, "starts with a single channel element");
+        assert!(silent_lc_frame(0).is_none() && silent_lc_frame(8).is_none());
+    }
 
     #[test]
     fn asc_variants() {

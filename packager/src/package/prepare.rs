@@ -588,6 +588,7 @@ pub(super) fn prepare(
         .unwrap_or(Rational::new(0, 1));
     let global_start = global_start.sub(preroll);
     fill_video_leads(inputs, &mut media, global_start, &mut warnings)?;
+    silence_audible_hidden_audio(inputs, &mut media, global_start, &mut warnings);
 
     let mut tracks = Vec::new();
     // Representations numbered from 1 within each content type.
@@ -706,6 +707,40 @@ fn fill_video_leads(
         }
     }
     Ok(())
+}
+
+/// Audio an edit list hides, put after the presentation start by an empty edit, would
+/// be played there: made silent where it is AAC-LC
+/// (`CheckedTrack::silence_audible_hidden_audio`), with a warning either way.
+fn silence_audible_hidden_audio(
+    inputs: &[Input],
+    media: &mut [Media],
+    global_start: Rational,
+    warnings: &mut Vec<String>,
+) {
+    for (input, m) in inputs.iter().zip(media) {
+        let movie_timescale = m.movie_timescale;
+        for t in &mut m.tracks {
+            if t.track.kind != ContentType::Audio || t.track.edit.empty == 0 {
+                continue;
+            }
+            let shift = timing(t, movie_timescale, global_start).shift;
+            let (n, silenced) = t.silence_audible_hidden_audio(shift);
+            if n > 0 {
+                warnings.push(format!(
+                    "{}: track {}: its edit list hides {n} audio frames that its empty edit \
+                     puts after the presentation start; {}",
+                    input.name(),
+                    t.track.id,
+                    if silenced {
+                        "written as silent frames"
+                    } else {
+                        "they play there (only AAC-LC is made silent)"
+                    }
+                ));
+            }
+        }
+    }
 }
 
 /// Video tracks of one sample entry type share an AdaptationSet, so their segment
