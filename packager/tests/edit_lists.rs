@@ -246,6 +246,53 @@ fn an_edit_inside_a_gop_keeps_the_frames_it_needs_at_the_start() {
     );
 }
 
+/// A video track's frames before its first keyframe: left out, said in a warning, the
+/// output starting with a sync sample; returns how many (0 for audio, which has none).
+fn left_out_before_first_keyframe(
+    p: &dashpack::Presentation,
+    t: &common::InTrack,
+    got: &[common::OutSample],
+) -> usize {
+    if !t.video {
+        return 0;
+    }
+    let lead = t.samples.iter().position(|s| s.sync).unwrap();
+    assert!(lead > 0, "the fixture starts before a keyframe");
+    assert_eq!(got.len(), t.samples.len() - lead, "video: samples");
+    assert!(got[0].is_sync(), "video: starts with a sync sample");
+    assert!(p.warnings.iter().any(|w| w.contains(&format!(
+        "the {lead} frames before its first sync sample cannot be decoded"
+    ))));
+    lead
+}
+
+/// Period time less the input's presentation time (seconds) of each output sample
+/// against its input sample, from input sample `from` on, for those `which` picks: the
+/// same for all of them, returned.
+fn one_offset(
+    rep: &str,
+    t: &common::InTrack,
+    got: &[common::OutSample],
+    from: usize,
+    pto: i64,
+    which: impl Fn(&common::InSample) -> bool,
+) -> f64 {
+    let ts = f64::from(t.timescale);
+    let at: Vec<f64> = got
+        .iter()
+        .zip(&t.samples[from..])
+        .filter(|(_, i)| which(i))
+        .map(|(o, i)| (o.pt() - pto) as f64 / ts - t.presentation(i.cts))
+        .collect();
+    let spread =
+        at.iter().cloned().fold(f64::MIN, f64::max) - at.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        spread < 1e-6,
+        "{rep}: one offset for every sample ({spread} s)"
+    );
+    at[0]
+}
+
 /// The clip cut at 1.5 s, inside a GOP, with its leading frames kept
 /// (`make_non_sync_start.py`): the edits start at the first keyframe. The frames before
 /// it can never be decoded and are not shown: they are left out (said in a warning), the
@@ -257,28 +304,10 @@ fn frames_before_the_first_keyframe_that_the_edit_hides_are_left_out() {
     let mut offsets = Vec::new();
     for t in &input {
         let rep = if t.video { "video-1" } else { "audio-1" };
-        let lead = if t.video {
-            t.samples.iter().position(|s| s.sync).unwrap()
-        } else {
-            0
-        };
         let got = samples(&files, rep);
+        let lead = left_out_before_first_keyframe(&p, t, &got);
         assert_eq!(got.len(), t.samples.len() - lead, "{rep}: samples");
-        if t.video {
-            assert!(lead > 0, "the fixture starts before a keyframe");
-            assert!(got[0].is_sync(), "{rep}: starts with a sync sample");
-            assert!(p.warnings.iter().any(|w| w.contains(&format!(
-                "the {lead} frames before its first sync sample cannot be decoded"
-            ))));
-        }
-        let pto = pto(&mpd, rep);
-        let at: std::collections::BTreeSet<i64> = got
-            .iter()
-            .zip(&t.samples[lead..])
-            .map(|(o, i)| o.pt() - pto - (i.cts - t.media_time))
-            .collect();
-        assert_eq!(at.len(), 1, "{rep}: one offset for every sample");
-        offsets.push(*at.first().unwrap() as f64 / f64::from(t.timescale));
+        offsets.push(one_offset(rep, t, &got, lead, pto(&mpd, rep), |_| true));
     }
     assert!(
         (offsets[0] - offsets[1]).abs() < 0.001,
@@ -301,26 +330,17 @@ fn frames_before_the_first_keyframe_are_left_out_when_the_edit_shows_them() {
     let (mut offsets, mut firsts) = (Vec::new(), Vec::new());
     for t in &input {
         let rep = if t.video { "video-1" } else { "audio-1" };
-        let lead = if t.video {
-            t.samples.iter().position(|s| s.sync).unwrap()
-        } else {
-            0
-        };
         let got = samples(&files, rep);
+        let lead = left_out_before_first_keyframe(&p, t, &got);
         assert_eq!(got.len(), t.samples.len() - lead, "{rep}: samples");
-        let (pto, ts) = (pto(&mpd, rep), f64::from(t.timescale));
+        let pto = pto(&mpd, rep);
         if t.video {
-            assert!(lead > 0, "the fixture starts before a keyframe");
             assert!(
                 t.samples[..lead]
                     .iter()
                     .any(|s| t.presentation(s.cts) > 0.0 && s.cts >= t.media_time),
                 "the fixture's edit shows frames before the keyframe"
             );
-            assert!(got[0].is_sync(), "{rep}: starts with a sync sample");
-            assert!(p.warnings.iter().any(|w| w.contains(&format!(
-                "the {lead} frames before its first sync sample cannot be decoded"
-            ))));
             for (o, i) in got.iter().zip(&t.samples[lead..]) {
                 assert!(
                     i.cts >= t.media_time || o.pt() < pto,
@@ -328,21 +348,9 @@ fn frames_before_the_first_keyframe_are_left_out_when_the_edit_shows_them() {
                 );
             }
         }
-        // Period time less the input's presentation time: the same for every sample.
-        let at: Vec<f64> = got
-            .iter()
-            .zip(&t.samples[lead..])
-            .map(|(o, i)| (o.pt() - pto) as f64 / ts - t.presentation(i.cts))
-            .collect();
-        let spread = at.iter().cloned().fold(f64::MIN, f64::max)
-            - at.iter().cloned().fold(f64::MAX, f64::min);
-        assert!(
-            spread < 1e-6,
-            "{rep}: one offset for every sample ({spread} s)"
-        );
-        offsets.push(at[0]);
+        offsets.push(one_offset(rep, t, &got, lead, pto, |_| true));
         let first = got.iter().map(|o| o.pt()).min().unwrap() - pto;
-        firsts.push((t.video, first as f64 / ts));
+        firsts.push((t.video, first as f64 / f64::from(t.timescale)));
     }
     assert!(
         (offsets[0] - offsets[1]).abs() < 0.001,
@@ -406,19 +414,8 @@ fn audio_an_edit_hides_is_silent_during_an_empty_edit() {
         assert_eq!(got.len(), t.samples.len(), "{rep}: every sample");
         let (pto, ts) = (pto(&mpd, rep), f64::from(t.timescale));
         let period = |o: &common::OutSample| (o.pt() - pto) as f64 / ts;
-        let at: Vec<f64> = got
-            .iter()
-            .zip(&t.samples)
-            .filter(|(_, i)| i.cts >= t.media_time)
-            .map(|(o, i)| period(o) - t.presentation(i.cts))
-            .collect();
-        let spread = at.iter().cloned().fold(f64::MIN, f64::max)
-            - at.iter().cloned().fold(f64::MAX, f64::min);
-        assert!(
-            spread < 1e-6,
-            "{rep}: one offset for every sample ({spread} s)"
-        );
-        offsets.push(at[0]);
+        let at = one_offset(rep, t, &got, 0, pto, |i| i.cts >= t.media_time);
+        offsets.push(at);
         if t.video {
             continue;
         }
@@ -477,7 +474,7 @@ fn audio_an_edit_hides_is_silent_during_an_empty_edit() {
             .collect();
         let frame = 1024.0 / 48_000.0;
         let media = |period_s: f64| ((period_s + pto as f64 / ts) * 48_000.0) as usize;
-        let edit_start = t.presentation(t.media_time) + at[0];
+        let edit_start = t.presentation(t.media_time) + at;
         let quiet = &level[media(2.0 * frame)..media(edit_start - 2.0 * frame)];
         assert!(quiet.len() > 15_000, "{} samples checked", quiet.len());
         assert!(

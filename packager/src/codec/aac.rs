@@ -1,7 +1,7 @@
 //! AAC and other MPEG-4 audio: the `esds` descriptors (ISO/IEC 14496-1 7.2.6) and the
 //! AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), giving `mp4a.OO[.A]` (RFC 6381 3.3).
 
-use crate::codec::bits::Bits;
+use crate::codec::bits::{BitWriter, Bits};
 use crate::error::{BoxError, Malformed};
 use crate::mp4::header::{Bx, Reader};
 
@@ -192,7 +192,7 @@ pub(crate) fn silent_lc_frame(channel_configuration: u16) -> Option<Vec<u8>> {
     let mut tags = [0u32; 8];
     for &id in elements {
         let tag = &mut tags[id as usize];
-        w.put(3, id).put(4, *tag);
+        w.put(3, id.into()).put(4, (*tag).into());
         *tag += 1;
         if id == CPE {
             w.put(1, 0); // no common window: two channel streams of their own
@@ -200,35 +200,8 @@ pub(crate) fn silent_lc_frame(channel_configuration: u16) -> Option<Vec<u8>> {
         }
         channel_stream(&mut w);
     }
-    w.put(3, END);
-    Some(w.finish())
-}
-
-/// Most significant bit first.
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    used: u32,
-}
-
-impl BitWriter {
-    fn put(&mut self, n: u32, v: u32) -> &mut Self {
-        for i in (0..n).rev() {
-            if self.used.is_multiple_of(8) {
-                self.bytes.push(0);
-            }
-            if (v >> i) & 1 == 1 {
-                let last = self.bytes.len() - 1;
-                self.bytes[last] |= 0x80 >> (self.used % 8);
-            }
-            self.used += 1;
-        }
-        self
-    }
-
-    fn finish(self) -> Vec<u8> {
-        self.bytes
-    }
+    w.put(3, END.into()).align(); // byte_alignment()
+    Some(w.into_bytes())
 }
 
 #[cfg(test)]

@@ -365,34 +365,8 @@ impl Bytes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::bits::BitWriter;
     use crate::mp4::header::{boxed, test_box};
-
-    /// MSB-first bit writer for building configuration records.
-    #[derive(Default)]
-    struct BitWriter {
-        bytes: Vec<u8>,
-        bits: usize,
-    }
-
-    impl BitWriter {
-        fn put(&mut self, n: u32, v: u64) -> &mut Self {
-            for i in (0..n).rev() {
-                if self.bits.is_multiple_of(8) {
-                    self.bytes.push(0);
-                }
-                if (v >> i) & 1 == 1 {
-                    *self.bytes.last_mut().unwrap() |= 0x80 >> (self.bits % 8);
-                }
-                self.bits += 1;
-            }
-            self
-        }
-
-        fn align(&mut self) -> &mut Self {
-            self.bits = self.bytes.len() * 8;
-            self
-        }
-    }
 
     #[test]
     fn ac4_codecs_string_from_dac4() {
@@ -407,12 +381,13 @@ mod tests {
             .align();
         // presentation_version 1, pres_bytes, presentation_config_v1 0, mdcompat 3.
         w.put(8, 1).put(8, 20).put(5, 0).put(3, 3).align();
-        w.bytes.extend_from_slice(&[0; 19]);
-        let b = boxed(b"dac4", &w.bytes);
+        let mut bytes = w.into_bytes();
+        bytes.extend_from_slice(&[0; 19]);
+        let b = boxed(b"dac4", &bytes);
         let (codecs, rate) = ac4(&test_box(&b)).unwrap();
         assert_eq!((codecs.as_str(), rate), ("ac-4.02.01.03", 48_000));
         // Truncated: an error, not a guess.
-        let short = boxed(b"dac4", &w.bytes[..6]);
+        let short = boxed(b"dac4", &bytes[..6]);
         assert!(ac4(&test_box(&short)).is_err());
     }
 

@@ -1,6 +1,7 @@
 //! The one bit reader of the codec parsers: plain bits (AudioSpecificConfig and the
 //! other audio configs) or an H.264/HEVC RBSP read in place, where emulation prevention
-//! bytes (`00 00 03`) are skipped but still counted as bytes of the stored NAL unit.
+//! bytes (`00 00 03`) are skipped but still counted as bytes of the stored NAL unit;
+//! and the one bit writer (silent AAC frames, test configuration records).
 
 pub(crate) struct Bits<'a> {
     raw: &'a [u8],
@@ -143,5 +144,40 @@ mod tests {
         let mut b = Bits::new(&[0, 0, 3, 1]);
         assert_eq!(b.bits(32), Some(0x301));
         assert_eq!(Bits::new(&[0; 8]).bits(33), None);
+    }
+}
+
+/// Most significant bit first.
+#[derive(Default)]
+pub(crate) struct BitWriter {
+    bytes: Vec<u8>,
+    bits: usize,
+}
+
+impl BitWriter {
+    /// Appends the low `n` bits of `v`.
+    pub fn put(&mut self, n: u32, v: u64) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.bits.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            if (v >> i) & 1 == 1
+                && let Some(last) = self.bytes.last_mut()
+            {
+                *last |= 0x80 >> (self.bits % 8);
+            }
+            self.bits += 1;
+        }
+        self
+    }
+
+    /// Pads with zero bits to the next byte.
+    pub fn align(&mut self) -> &mut Self {
+        self.bits = self.bytes.len() * 8;
+        self
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
