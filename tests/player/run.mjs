@@ -214,6 +214,15 @@ for (const line of fs.readFileSync(path.join(fixtures, 'realworld/expected.tsv')
   const lead = first ? Number(first[2]) / Number(first[1]) : 0;
   cases.push({ name, dir, frames, ...(lead > 0.1 ? { videoLead: lead } : {}) });
 }
+// Files of one's own, played like the real-world ones: PLAYER_INPUTS=a.mp4:b.mov
+// (docs/testing.md).
+for (const file of (process.env.PLAYER_INPUTS || '').split(':').filter(Boolean)) {
+  const input = path.relative(fixtures, path.resolve(file));
+  const name = `input-${path.basename(file)}`;
+  const dir = packageInto(name, [input]);
+  const frames = readMpd(dir).reps.some((r) => r.mime.startsWith('video')) ? presentedFrames(input) : 0;
+  cases.push({ name, dir, frames });
+}
 for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
   // On-demand profile: one file per Representation, byte ranges (HLS: EXT-X-BYTERANGE).
   const name = `${path.parse(file).name}-on-demand`;
