@@ -493,6 +493,37 @@ fn audio_an_edit_hides_is_silent_during_an_empty_edit() {
     );
 }
 
+/// FFmpeg's cut of the open-GOP clip at 1.5 s (`open_gop_cut.mp4`): once the frames
+/// before its first keyframe are left out, it starts on a recovery point, not an IDR
+/// picture. Later pictures release pictures from before the cut, and Chromium's decoder
+/// stops on them (docs/formats.md): a warning says so. The clip itself starts on an IDR
+/// picture: no warning.
+#[test]
+fn a_cut_that_starts_on_a_recovery_point_is_warned_about() {
+    let warned = |p: &dashpack::Presentation| {
+        p.warnings
+            .iter()
+            .any(|w| w.contains("starts on a keyframe that is not an IDR picture"))
+    };
+    let (p, files) = package(&edits("open_gop_cut.mp4"));
+    assert!(warned(&p), "{:?}", p.warnings);
+    // The first slice NAL unit of the first sample (4-byte lengths): non-IDR (1).
+    let first = &samples(&files, "video-1")[0];
+    assert!(first.is_sync());
+    let mut at = 0;
+    let slice = loop {
+        let len = u32::from_be_bytes(first.data[at..at + 4].try_into().unwrap()) as usize;
+        let kind = first.data[at + 4] & 0x1f;
+        if (1..=5).contains(&kind) {
+            break kind;
+        }
+        at += 4 + len;
+    };
+    assert_eq!(slice, 1, "starts on a non-IDR keyframe");
+    let (clip, _) = package(&common::fixture("h264_open_gop.mp4"));
+    assert!(!warned(&clip), "{:?}", clip.warnings);
+}
+
 #[test]
 fn a_zero_last_duration_is_repaired() {
     let (p, files) = package(&edits("last_zero_duration.mp4"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::carriage::{self, CheckedTrack, Media};
-use crate::codec::Family;
+use crate::codec::{self, Family};
 use crate::described::Thumbnails;
 use crate::layout;
 use crate::layout::ContentType;
@@ -268,25 +268,52 @@ fn keep_captions(m: &mut Media, asked: &dyn Fn(u32, &[u8; 4]) -> bool, laddered:
 }
 
 /// A video track that does not start on a sync sample starts with pictures a player
-/// may not decode.
-fn first_sync_warnings(inputs: &[Input], media: &[Media], warnings: &mut Vec<String>) {
+/// may not decode. An H.264 track that starts on a keyframe that is not an IDR picture
+/// (a recovery point: a cut inside an open-GOP stream) may fail in decoders that start
+/// there: later pictures can release pictures from before the cut (Chromium's decoder
+/// stops on them).
+fn first_sync_warnings(
+    inputs: &[Input],
+    media: &[Media],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     for (input, m) in inputs.iter().zip(media) {
         for t in &m.tracks {
             let (name, id) = (input.name(), t.track.id);
+            if t.track.kind != ContentType::Video {
+                continue;
+            }
             let first_sync = t
                 .track
                 .table
                 .sync
                 .as_ref()
                 .is_none_or(|s| s.first() == Some(&1));
-            if t.track.kind == ContentType::Video && !first_sync {
+            if !first_sync {
                 warnings.push(format!(
-                "{name}: track {id}: the first video sample is not a sync sample; players may not \
-                 decode the start of the first segment"
-            ));
+                    "{name}: track {id}: the first video sample is not a sync sample; players may \
+                     not decode the start of the first segment"
+                ));
+            } else if t.track.codec.family == Family::Avc
+                && t.made.is_none()
+                && let Some(first) = t.track.table.cursor().next()
+            {
+                let mut bytes = vec![0; first.size as usize];
+                input.read_at(&mut bytes, first.offset)?;
+                let codec = &t.track.codec;
+                // 1: a coded slice of a non-IDR picture.
+                if codec::first_vcl_nal_type(codec.family, codec.nal_length_size, &bytes) == Some(1)
+                {
+                    warnings.push(format!(
+                        "{name}: track {id}: H.264 that starts on a keyframe that is not an IDR \
+                         picture (a cut inside an open GOP); browsers may fail to decode it \
+                         (--ladder re-encodes it)"
+                    ));
+                }
             }
         }
     }
+    Ok(())
 }
 
 /// One input's tracks as asked: its language, decryption keys, the tracks left out,
@@ -565,7 +592,7 @@ pub(super) fn prepare(
     for (input, m) in inputs.iter().zip(&mut media) {
         thumbnails.extend(adjust_input(input, m, options, run, &mut warnings)?);
     }
-    first_sync_warnings(inputs, &media, &mut warnings);
+    first_sync_warnings(inputs, &media, &mut warnings)?;
     // The presentation starts where its earliest track starts.
     let global_start = media
         .iter()
