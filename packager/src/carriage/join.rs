@@ -263,12 +263,7 @@ pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
         .then(hidden_group)
         .flatten()
         .or_else(|| {
-            let starts_on_sync = track
-                .table
-                .sync
-                .as_ref()
-                .is_none_or(|s| s.first() == Some(&1));
-            (!starts_on_sync)
+            (!track.table.starts_on_sync())
                 .then(|| track.table.cursor().find(|s| s.sync))
                 .flatten()
         });

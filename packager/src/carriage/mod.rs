@@ -7,6 +7,7 @@ pub(crate) mod c608;
 pub(crate) mod edit_list;
 pub(crate) mod join;
 pub(crate) mod silent_lead;
+pub(crate) mod substituted;
 pub(crate) mod timed_text;
 pub(crate) mod wvtt_gaps;
 
@@ -128,7 +129,7 @@ impl CheckedTrack {
         }
         let audible = join::audible_hidden_audio(&self.track, shift);
         let n = audible.len();
-        match silent_lead::SilentLead::of(&self.track, audible) {
+        match silent_lead::of(&self.track, audible) {
             Some(lead) => {
                 self.made = Some(Box::new(lead));
                 (n, true)
@@ -239,7 +240,7 @@ fn carry(
             track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
         ));
     }
-    let made = wvtt_gaps::WvttGaps::of(&track).map(|g| Box::new(g) as Box<dyn MadeSamples>);
+    let made = wvtt_gaps::of(&track).map(|g| Box::new(g) as Box<dyn MadeSamples>);
     Ok(Ok(CheckedTrack { track, stats, made }))
 }
 

@@ -149,7 +149,7 @@ impl<'m> Appender<'m> {
                     table: &mut t.table,
                     start_dts: &mut t.start_dts,
                     usable_entries: t.usable_entries,
-                    // Carried WebVTT: a gap is a `vtte` sample (`WvttGaps`); TTML
+                    // Carried WebVTT: a gap is a `vtte` sample (`carriage::wvtt_gaps`); TTML
                     // documents say their own times, so a longer one shows no more.
                     empty_gaps: t.codec.family == crate::codec::Family::Wvtt,
                 };

@@ -129,6 +129,11 @@ impl SampleTable {
         }
     }
 
+    /// Whether the first sample is a sync sample (every sample is, without `stss`).
+    pub fn starts_on_sync(&self) -> bool {
+        self.sync.as_ref().is_none_or(|s| s.first() == Some(&1))
+    }
+
     pub fn has_composition_offsets(&self) -> bool {
         self.ctts.iter().any(|e| e.1 != 0)
     }

@@ -283,13 +283,7 @@ fn first_sync_warnings(
             if t.track.kind != ContentType::Video {
                 continue;
             }
-            let first_sync = t
-                .track
-                .table
-                .sync
-                .as_ref()
-                .is_none_or(|s| s.first() == Some(&1));
-            if !first_sync {
+            if !t.track.table.starts_on_sync() {
                 warnings.push(format!(
                     "{name}: track {id}: the first video sample is not a sync sample; players may \
                      not decode the start of the first segment"
