@@ -178,6 +178,12 @@ impl std::fmt::Debug for Input {
 pub(crate) trait MadeSamples: Send + Sync + std::fmt::Debug {
     /// Starts making the samples from the beginning, reading from `input`.
     fn start<'a>(&'a self, input: &'a Input) -> crate::Result<Box<dyn SampleMaker + 'a>>;
+
+    /// The same frames as the table, at its times, only their bytes changed: cut as
+    /// read video is, not at every keyframe as encoded video.
+    fn same_frames(&self) -> bool {
+        false
+    }
 }
 
 /// One pass over a [`MadeSamples`] track.

@@ -183,7 +183,7 @@ if (ladderBuild()) {
 // track whose sample entries change the picture size (avc3, parameter sets in band).
 for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp4', 'edit_repeat.mp4', 'edit_start_mid_gop.mp4',
   'last_zero_duration.mp4', 'resolution_change.mp4', 'edit_after_non_sync_start.mp4', 'non_sync_start_shown.mp4',
-  'edit_audio_delayed_cut.mp4']) {
+  'edit_audio_delayed_cut.mp4', 'open_gop_cut.mp4']) {
   const input = path.join('edits', file);
   const name = path.parse(file).name;
   // HLS has no presentationTimeOffset: it plays what an edit cuts from the start

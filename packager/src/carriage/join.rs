@@ -321,10 +321,23 @@ pub(crate) fn audible_hidden_audio(track: &Track, shift: i64) -> std::ops::Range
 /// media so every kept sample is presented when it was; false when the table cannot be
 /// rebuilt (nothing changed).
 fn drop_first(track: &mut Track, samples: &[Sample], lead: usize) -> bool {
-    let d0 = samples[lead].dts as i64;
-    let kept: Vec<(Sample, i64, i64)> = samples[lead..]
+    let keep: Vec<bool> = (0..samples.len()).map(|i| i >= lead).collect();
+    keep_only(track, samples, &keep)
+}
+
+/// Keeps the samples (the track's) whose `keep` is true, each presented when it was
+/// (the edit moves with the media when the first ones go); false when the table cannot
+/// be rebuilt or nothing is kept (nothing changed).
+pub(crate) fn keep_only(track: &mut Track, samples: &[Sample], keep: &[bool]) -> bool {
+    let Some(first) = samples.iter().zip(keep).find(|(_, k)| **k) else {
+        return false;
+    };
+    let d0 = first.0.dts as i64;
+    let kept: Vec<(Sample, i64, i64)> = samples
         .iter()
-        .map(|s| (*s, s.dts as i64 - d0, s.cto))
+        .zip(keep)
+        .filter(|(_, k)| **k)
+        .map(|(s, _)| (*s, s.dts as i64 - d0, s.cto))
         .collect();
     if rebuild(track, &kept).is_err() {
         return false;

@@ -5,6 +5,7 @@
 
 pub(crate) mod c608;
 pub(crate) mod edit_list;
+pub(crate) mod idr_start;
 pub(crate) mod join;
 pub(crate) mod silent_lead;
 pub(crate) mod substituted;
@@ -111,7 +112,8 @@ impl CheckedTrack {
     /// where one AdaptationSet has no media: dash.js waits there (a fragmented file whose
     /// video starts 10 s after its audio) and shows no frame for a seek into it.
     pub fn fill_video_lead(&mut self, input: &Input, gap: u32) -> Result<bool> {
-        if gap == 0 || self.made.is_some() || !self.track.table.lengthen_first(gap) {
+        let reencoded = self.made.as_ref().is_some_and(|m| !m.same_frames());
+        if gap == 0 || reencoded || !self.track.table.lengthen_first(gap) {
             return Ok(false);
         }
         self.track.lead_fill += u64::from(gap);
@@ -229,6 +231,33 @@ fn carry(
             )
         });
     }
+    let mut made = None::<Box<dyn MadeSamples>>;
+    match idr_start::of(input, &mut track)? {
+        idr_start::Start::Rewritten(r, left_out) => {
+            stats = stats_of(&track)?;
+            made = Some(Box::new(r));
+            warnings.push(format!(
+                "track {}: H.264 that starts on an I picture that is not an IDR picture (a cut \
+                 inside an open GOP): its slice headers are rewritten to start on an IDR \
+                 picture{}",
+                track.id,
+                if left_out > 0 {
+                    format!(
+                        "; the {left_out} frames shown before it, which refer to pictures \
+                         before the cut, are left out"
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        idr_start::Start::Refused(why) => warnings.push(format!(
+            "track {}: H.264 that starts on an I picture that is not an IDR picture; not \
+             rewritten to start on one: {why}",
+            track.id
+        )),
+        idr_start::Start::Idr => {}
+    }
     track.preroll = join::squeeze_preroll(&mut track, &stats);
     if track.preroll > 0 {
         stats = stats_of(&track)?;
@@ -240,7 +269,7 @@ fn carry(
             track.preroll as f64 * 1000.0 / f64::from(track.timescale.max(1))
         ));
     }
-    let made = wvtt_gaps::of(&track).map(|g| Box::new(g) as Box<dyn MadeSamples>);
+    let made = made.or_else(|| wvtt_gaps::of(&track).map(|g| Box::new(g) as Box<dyn MadeSamples>));
     Ok(Ok(CheckedTrack { track, stats, made }))
 }
 

@@ -118,6 +118,12 @@ impl<'a> Bits<'a> {
     pub fn bytes_used(&self) -> usize {
         self.next
     }
+
+    /// Bits read so far from the start of the data (in an RBSP read in place,
+    /// emulation prevention bytes count too).
+    pub fn position(&self) -> usize {
+        self.next * 8 - usize::from(self.left)
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +173,35 @@ impl BitWriter {
                 *last |= 0x80 >> (self.bits % 8);
             }
             self.bits += 1;
+        }
+        self
+    }
+
+    /// Bits written so far.
+    pub fn len(&self) -> usize {
+        self.bits
+    }
+
+    /// Exp-Golomb `ue(v)`.
+    pub fn ue(&mut self, v: u32) -> &mut Self {
+        let v = u64::from(v) + 1;
+        let n = 64 - v.leading_zeros();
+        self.put(n - 1, 0).put(n, v)
+    }
+
+    /// Bits `range` of `data` (most significant bit of byte 0 first).
+    pub fn copy_bits(&mut self, data: &[u8], range: std::ops::Range<usize>) -> &mut Self {
+        let mut at = range.start;
+        while at < range.end {
+            if at.is_multiple_of(8) && self.bits.is_multiple_of(8) && range.end - at >= 8 {
+                let whole = (range.end - at) / 8;
+                self.bytes.extend_from_slice(&data[at / 8..at / 8 + whole]);
+                self.bits += whole * 8;
+                at += whole * 8;
+                continue;
+            }
+            self.put(1, u64::from(data[at / 8] >> (7 - at % 8)) & 1);
+            at += 1;
         }
         self
     }

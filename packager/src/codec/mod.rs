@@ -15,6 +15,7 @@ pub(crate) mod dolby_vision;
 mod entry;
 pub(crate) mod framing;
 pub(crate) mod hevc;
+pub(crate) mod idr_start;
 pub(crate) mod legacy;
 pub(crate) mod pcm;
 pub(crate) mod slice_header;

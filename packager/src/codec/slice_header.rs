@@ -4,6 +4,7 @@
 //! replace those of the configuration record as they arrive.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use crate::codec::bits::Bits;
 
@@ -103,10 +104,11 @@ impl SliceHeaders {
 pub(crate) struct AvcSps {
     chroma_array_type: u32,
     separate_colour_plane: bool,
-    log2_max_frame_num: u32,
-    poc_type: u32,
-    log2_max_poc_lsb: u32,
+    pub log2_max_frame_num: u32,
+    pub poc_type: u32,
+    pub log2_max_poc_lsb: u32,
     delta_pic_order_always_zero: bool,
+    pub max_num_ref_frames: u32,
     frame_mbs_only: bool,
 }
 
@@ -141,7 +143,8 @@ fn skip_scaling_list(b: &mut Bits<'_>, size: usize) -> Option<()> {
 }
 
 impl Avc {
-    fn observe(&mut self, nal: &[u8]) {
+    /// Learns an SPS or a PPS; anything else is ignored.
+    pub fn observe(&mut self, nal: &[u8]) {
         let t = nal.first().map(|h| h & 0x1f);
         let kind = (t == Some(7), t == Some(8));
         self.sets.learn(nal, kind, Self::parse_sps, Self::parse_pps);
@@ -192,7 +195,7 @@ impl Avc {
             }
             _ => {}
         }
-        ue_max(&mut b, 32)?; // max_num_ref_frames
+        sps.max_num_ref_frames = ue_max(&mut b, 32)?;
         b.skip(1)?;
         b.ue()?;
         b.ue()?;
@@ -236,36 +239,48 @@ impl Avc {
     }
 
     fn header_len(&self, nal: &[u8]) -> Option<usize> {
-        let header = *nal.first()?;
-        let nal_type = header & 0x1f;
-        let nal_ref_idc = (header >> 5) & 3;
-        let idr = nal_type == 5;
         let mut b = Bits::rbsp(nal, 1);
-        b.ue()?; // first_mb_in_slice
-        let slice_type = ue_max(&mut b, 9)? % 5;
+        self.slice_header(&mut b, *nal.first()?)?;
+        Some(b.bytes_used())
+    }
+
+    /// Reads an H.264 slice header (7.3.3) after the NAL header byte `header`.
+    pub fn slice_header(&self, b: &mut Bits<'_>, header: u8) -> Option<AvcSlice> {
+        let nal_type = header & 0x1f;
+        let idr = nal_type == 5;
+        let mut s = AvcSlice {
+            nal_ref_idc: (header >> 5) & 3,
+            idr,
+            ..AvcSlice::default()
+        };
+        s.first_mb = b.ue()?;
+        s.slice_type = ue_max(b, 9)? % 5;
         let (p, bslice, i, sp, si) = (
-            slice_type == 0,
-            slice_type == 1,
-            slice_type == 2,
-            slice_type == 3,
-            slice_type == 4,
+            s.slice_type == 0,
+            s.slice_type == 1,
+            s.slice_type == 2,
+            s.slice_type == 3,
+            s.slice_type == 4,
         );
-        let pps = self.sets.pps.get(&ue_max(&mut b, 255)?)?;
+        let pps = self.sets.pps.get(&ue_max(b, 255)?)?;
         let sps = self.sets.sps.get(&pps.sps_id)?;
+        s.sps = *sps;
+        s.cabac = pps.entropy_coding;
         if sps.separate_colour_plane {
             b.skip(2)?;
         }
-        b.skip(sps.log2_max_frame_num)?;
-        let mut field = false;
-        if !sps.frame_mbs_only {
-            field = b.flag()?;
-            if field {
-                b.skip(1)?;
-            }
+        s.frame_num_at = b.position();
+        s.frame_num = b.bits(sps.log2_max_frame_num)?;
+        if !sps.frame_mbs_only && b.flag()? {
+            s.field = Some(b.flag()?);
         }
+        s.idr_pic_id.start = b.position();
         if idr {
             b.ue()?;
         }
+        s.idr_pic_id.end = b.position();
+        s.poc_lsb_at = b.position();
+        let field = s.field.is_some();
         if sps.poc_type == 0 {
             b.skip(sps.log2_max_poc_lsb)?;
             if pps.bottom_field_pic_order && !field {
@@ -286,22 +301,25 @@ impl Avc {
         }
         let mut refs = pps.num_ref_idx_default;
         if (p || sp || bslice) && b.flag()? {
-            refs[0] = ue_max(&mut b, 31)? + 1;
+            refs[0] = ue_max(b, 31)? + 1;
             if bslice {
-                refs[1] = ue_max(&mut b, 31)? + 1;
+                refs[1] = ue_max(b, 31)? + 1;
             }
         }
-        // ref_pic_list_modification
         let lists = if bslice { 2 } else { 1 };
+        s.modification.start = b.position();
         if !i && !si {
-            avc_ref_pic_list_modification(&mut b, lists)?;
+            s.list_ops = avc_ref_pic_list_modification(b, lists)?;
         }
+        s.modification.end = b.position();
         if (pps.weighted_pred && (p || sp)) || (pps.weighted_bipred_idc == 1 && bslice) {
-            avc_pred_weight_table(&mut b, sps.chroma_array_type != 0, &refs[..lists])?;
+            avc_pred_weight_table(b, sps.chroma_array_type != 0, &refs[..lists])?;
         }
-        if nal_ref_idc != 0 {
-            avc_dec_ref_pic_marking(&mut b, idr)?;
+        s.marking.start = b.position();
+        if s.nal_ref_idc != 0 {
+            s.marking_ops = avc_dec_ref_pic_marking(b, idr)?;
         }
+        s.marking.end = b.position();
         if pps.entropy_coding && !i && !si {
             b.ue()?;
         }
@@ -312,33 +330,81 @@ impl Avc {
             }
             b.se()?;
         }
-        if pps.deblocking_filter_control && ue_max(&mut b, 2)? != 1 {
+        if pps.deblocking_filter_control && ue_max(b, 2)? != 1 {
             b.se()?;
             b.se()?;
         }
-        Some(b.bytes_used())
+        s.end = b.position();
+        Some(s)
     }
 }
 
-/// H.264 7.3.3.1 ref_pic_list_modification, skipped.
-fn avc_ref_pic_list_modification(b: &mut Bits<'_>, lists: usize) -> Option<()> {
-    for _ in 0..lists {
+/// What `Avc::slice_header` learns of a slice: the values `idr_start` renumbers and the
+/// bit positions of the parts it rewrites (from the RBSP's first bit after the NAL
+/// header; meaningful only when the bits were read from an unescaped RBSP).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AvcSlice {
+    pub nal_ref_idc: u8,
+    pub idr: bool,
+    pub first_mb: u32,
+    /// `slice_type % 5`: 0 P, 1 B, 2 I, 3 SP, 4 SI.
+    pub slice_type: u32,
+    pub sps: AvcSps,
+    pub cabac: bool,
+    pub frame_num_at: usize,
+    pub frame_num: u32,
+    /// `Some(bottom_field_flag)` for a field.
+    pub field: Option<bool>,
+    pub idr_pic_id: Range<usize>,
+    pub poc_lsb_at: usize,
+    pub modification: Range<usize>,
+    /// Per list, the `ref_pic_list_modification` operations when its flag is set.
+    pub list_ops: [Option<Vec<(u32, u32)>>; 2],
+    pub marking: Range<usize>,
+    pub marking_ops: Marking,
+    pub end: usize,
+}
+
+/// `dec_ref_pic_marking` (7.3.3.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Marking {
+    /// Not a reference picture: no marking.
+    #[default]
+    None,
+    /// An IDR picture's two flags.
+    Idr {
+        no_output_of_prior_pics: bool,
+        long_term: bool,
+    },
+    /// `adaptive_ref_pic_marking_mode_flag` 0.
+    SlidingWindow,
+    /// The memory management operations: (operation, first value, second value).
+    Adaptive(Vec<(u32, u32, u32)>),
+}
+
+/// H.264 7.3.3.1 ref_pic_list_modification: per list, the operations when its flag is set.
+fn avc_ref_pic_list_modification(
+    b: &mut Bits<'_>,
+    lists: usize,
+) -> Option<[Option<Vec<(u32, u32)>>; 2]> {
+    let mut out = [None, None];
+    for ops in out.iter_mut().take(lists) {
         if b.flag()? {
-            let mut n = 0;
+            let mut list = Vec::new();
             loop {
                 let idc = ue_max(b, 5)?;
                 if idc == 3 {
                     break;
                 }
-                b.ue()?;
-                n += 1;
-                if n > 64 {
+                list.push((idc, b.ue()?));
+                if list.len() > 64 {
                     return None;
                 }
             }
+            *ops = Some(list);
         }
     }
-    Some(())
+    Some(out)
 }
 
 /// H.264 7.3.3.2 pred_weight_table, skipped; `refs` active references per list.
@@ -363,37 +429,33 @@ fn avc_pred_weight_table(b: &mut Bits<'_>, chroma: bool, refs: &[u32]) -> Option
     Some(())
 }
 
-/// H.264 7.3.3.3 dec_ref_pic_marking, skipped.
-fn avc_dec_ref_pic_marking(b: &mut Bits<'_>, idr: bool) -> Option<()> {
+/// H.264 7.3.3.3 dec_ref_pic_marking.
+fn avc_dec_ref_pic_marking(b: &mut Bits<'_>, idr: bool) -> Option<Marking> {
     if idr {
-        return b.skip(2);
+        return Some(Marking::Idr {
+            no_output_of_prior_pics: b.flag()?,
+            long_term: b.flag()?,
+        });
     }
-    if b.flag()? {
-        let mut n = 0;
-        loop {
-            let op = ue_max(b, 6)?;
-            if op == 0 {
-                break;
-            }
-            if matches!(op, 1 | 3) {
-                b.ue()?;
-            }
-            if op == 2 {
-                b.ue()?;
-            }
-            if matches!(op, 3 | 6) {
-                b.ue()?;
-            }
-            if op == 4 {
-                b.ue()?;
-            }
-            n += 1;
-            if n > 64 {
-                return None;
-            }
+    if !b.flag()? {
+        return Some(Marking::SlidingWindow);
+    }
+    let mut ops = Vec::new();
+    loop {
+        let op = ue_max(b, 6)?;
+        if op == 0 {
+            break;
+        }
+        // In syntax order: op 1 and 3 a picture number difference, 2 a long-term
+        // picture number, 3 (second) and 6 a long-term frame index, 4 a maximum index.
+        let first = if op == 5 { 0 } else { b.ue()? };
+        let second = if op == 3 { b.ue()? } else { 0 };
+        ops.push((op, first, second));
+        if ops.len() > 64 {
+            return None;
         }
     }
-    Some(())
+    Some(Marking::Adaptive(ops))
 }
 
 /// H.265 7.3.6.1: the picture order count, the short- and long-term reference

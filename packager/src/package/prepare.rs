@@ -644,10 +644,10 @@ pub(super) fn prepare(
         let (kind, plan) = {
             let o = &p.tracks[k];
             let c = p.checked(o);
-            let plan = (c.track.kind == ContentType::Video).then(|| match c.made {
+            let plan = (c.track.kind == ContentType::Video).then(|| match &c.made {
                 // Encoded here: every keyframe starts a segment.
-                Some(_) => plan_at_syncs(&c.track.table, &o.timing),
-                None => plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target),
+                Some(m) if !m.same_frames() => plan_at_syncs(&c.track.table, &o.timing),
+                _ => plan_by_sync(&c.track.table, c.track.timescale, &o.timing, target),
             });
             (c.track.kind, plan)
         };
