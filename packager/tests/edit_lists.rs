@@ -493,35 +493,93 @@ fn audio_an_edit_hides_is_silent_during_an_empty_edit() {
     );
 }
 
-/// FFmpeg's cut of the open-GOP clip at 1.5 s (`open_gop_cut.mp4`): once the frames
-/// before its first keyframe are left out, it starts on a recovery point, not an IDR
-/// picture. Later pictures release pictures from before the cut, and Chromium's decoder
-/// stops on them (docs/formats.md): a warning says so. The clip itself starts on an IDR
-/// picture: no warning.
+/// FFmpeg's cuts of open-GOP clips (`open_gop_cut.mp4`, `open_gop_cavlc_cut.mp4`): once
+/// the frames before the first keyframe are left out, they start on a recovery point,
+/// not an IDR picture, and later pictures release pictures from before the cut. FFmpeg's
+/// decoder with errors made fatal (as in Chromium, docs/formats.md) stops on them. The
+/// output starts on an IDR picture instead and decodes with errors fatal, and every
+/// frame FFmpeg decodes from the input is there, pixel for pixel. The clip itself
+/// starts on an IDR picture: nothing is rewritten.
 #[test]
-fn a_cut_that_starts_on_a_recovery_point_is_warned_about() {
-    let warned = |p: &dashpack::Presentation| {
+fn a_cut_inside_an_open_gop_is_rewritten_to_start_on_an_idr_picture() {
+    let rewritten = |p: &dashpack::Presentation| {
         p.warnings
             .iter()
-            .any(|w| w.contains("starts on a keyframe that is not an IDR picture"))
+            .find(|w| w.contains("rewritten to start on an IDR picture"))
+            .cloned()
     };
-    let (p, files) = package(&edits("open_gop_cut.mp4"));
-    assert!(warned(&p), "{:?}", p.warnings);
-    // The first slice NAL unit of the first sample (4-byte lengths): non-IDR (1).
-    let first = &samples(&files, "video-1")[0];
-    assert!(first.is_sync());
+    for name in ["open_gop_cut.mp4", "open_gop_cavlc_cut.mp4"] {
+        let (out, p) = common::package_into(&edits(name), &format!("idr-start-{name}"));
+        let warning = rewritten(&p).unwrap_or_else(|| panic!("{name}: {:?}", p.warnings));
+        assert!(
+            warning.contains("the 1 frames shown before it"),
+            "{name}: the one leading picture is left out: {warning}"
+        );
+        // The video alone, as one fragmented file.
+        let dir = out.join("video-1");
+        let mut video = std::fs::read(dir.join("init.mp4")).unwrap();
+        let (mut n, mut samples) = (1, 0);
+        while let Ok(seg) = std::fs::read(dir.join(format!("seg-{n}.m4s"))) {
+            samples += common::read_segment(&seg, 1).samples.len();
+            video.extend_from_slice(&seg);
+            n += 1;
+        }
+        let first =
+            &common::read_segment(&std::fs::read(dir.join("seg-1.m4s")).unwrap(), 1).samples[0];
+        assert_eq!(
+            first_slice_type(&first.data),
+            5,
+            "{name}: starts on an IDR picture"
+        );
+        let joined = out.join("video.mp4");
+        std::fs::write(&joined, &video).unwrap();
+        let decoded = |file: &std::path::Path, strict: bool| {
+            let mut cmd = std::process::Command::new("ffmpeg");
+            cmd.args(["-nostdin", "-v", "error"]);
+            if strict {
+                cmd.args(["-err_detect", "explode", "-xerror"]);
+            }
+            let out = cmd
+                .arg("-i")
+                .arg(file)
+                .args([
+                    "-map",
+                    "0:v",
+                    "-fps_mode",
+                    "passthrough",
+                    "-f",
+                    "framemd5",
+                    "-",
+                ])
+                .output()
+                .unwrap();
+            let errors = String::from_utf8_lossy(&out.stderr).to_string();
+            (common::framemd5_sizes_and_hashes(&out.stdout), errors)
+        };
+        let (output, errors) = decoded(&joined, true);
+        assert!(errors.trim().is_empty(), "{name}: errors fatal: {errors}");
+        assert_eq!(output.len(), samples, "{name}: every frame decodes");
+        // FFmpeg reads the input leniently (skipping what it cannot decode) and applies
+        // its edit: its frames are the output's from the I picture on.
+        let (input, _) = decoded(&edits(name), false);
+        let at = output.iter().position(|f| *f == input[0]).unwrap();
+        assert_eq!(&output[at..], &input[..], "{name}: the same pictures");
+    }
+    let (clip, _) = package(&common::fixture("h264_open_gop.mp4"));
+    assert_eq!(rewritten(&clip), None);
+}
+
+/// The NAL unit type of a sample's first slice (4-byte lengths).
+fn first_slice_type(sample: &[u8]) -> u8 {
     let mut at = 0;
-    let slice = loop {
-        let len = u32::from_be_bytes(first.data[at..at + 4].try_into().unwrap()) as usize;
-        let kind = first.data[at + 4] & 0x1f;
+    loop {
+        let len = u32::from_be_bytes(sample[at..at + 4].try_into().unwrap()) as usize;
+        let kind = sample[at + 4] & 0x1f;
         if (1..=5).contains(&kind) {
-            break kind;
+            return kind;
         }
         at += 4 + len;
-    };
-    assert_eq!(slice, 1, "starts on a non-IDR keyframe");
-    let (clip, _) = package(&common::fixture("h264_open_gop.mp4"));
-    assert!(!warned(&clip), "{:?}", clip.warnings);
+    }
 }
 
 #[test]

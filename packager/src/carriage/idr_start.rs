@@ -38,9 +38,6 @@ pub(crate) fn of(input: &Input, track: &mut Track) -> Result<Start> {
     let codec = &track.codec;
     if track.kind != ContentType::Video
         || codec.family != Family::Avc
-        || track.protection.is_some()
-        || !track.inband.is_empty()
-        || !track.edit.joins.is_empty()
         || !track.table.starts_on_sync()
     {
         return Ok(Start::Idr);
@@ -50,9 +47,18 @@ pub(crate) fn of(input: &Input, track: &mut Track) -> Result<Start> {
     };
     let mut bytes = vec![0; first.size as usize];
     input.read_at(&mut bytes, first.offset)?;
-    // 1: a coded slice of a non-IDR picture.
+    // 1: a coded slice of a non-IDR picture (an encrypted sample's NAL headers are clear).
     if codec::first_vcl_nal_type(codec.family, codec.nal_length_size, &bytes) != Some(1) {
         return Ok(Start::Idr);
+    }
+    if track.protection.is_some() {
+        return Ok(Start::Refused("it is encrypted"));
+    }
+    if !track.inband.is_empty() {
+        return Ok(Start::Refused("its sample entries change"));
+    }
+    if !track.edit.joins.is_empty() {
+        return Ok(Start::Refused("its media edits are joined"));
     }
     if let Err(why) = IdrStart::new(&codec.parameter_sets, codec.nal_length_size, &bytes) {
         return Ok(Start::Refused(why));

@@ -243,10 +243,10 @@ pub(crate) struct Dropped {
 ///   last sync sample at or before the first shown frame): never shown, and whole groups
 ///   the edit skips would be shown during an empty edit before it.
 ///
-/// An open GOP's leading frames that the edit hides stay (before the Period start): they
-/// refer to the group before, which is not there, and Chromium's decoder stops on the
-/// frames after them even without them; MSE players drop them and every frame up to the
-/// next keyframe, which at least plays.
+/// An open GOP's leading frames that the edit hides stay here (before the Period start):
+/// they refer to the group before, which is not there. H.264 ones go with the rewrite to
+/// an IDR start (`idr_start`); for others MSE players drop them and every frame up to
+/// the next keyframe, which at least plays.
 pub(crate) fn drop_hidden_lead(track: &mut Track, stats: &Stats) -> Dropped {
     let none = Dropped::default();
     if track.kind != ContentType::Video || !track.edit.joins.is_empty() {

@@ -252,8 +252,9 @@ fn carry(
             ));
         }
         idr_start::Start::Refused(why) => warnings.push(format!(
-            "track {}: H.264 that starts on an I picture that is not an IDR picture; not \
-             rewritten to start on one: {why}",
+            "track {}: H.264 that starts on a keyframe that is not an IDR picture (a cut \
+             inside an open GOP), not rewritten to start on one ({why}); browsers may fail \
+             to decode it (--ladder re-encodes it)",
             track.id
         )),
         idr_start::Start::Idr => {}

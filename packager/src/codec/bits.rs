@@ -189,17 +189,35 @@ impl BitWriter {
         self.put(n - 1, 0).put(n, v)
     }
 
-    /// Bits `range` of `data` (most significant bit of byte 0 first).
+    /// Bits `range` of `data` (most significant bit of byte 0 first), a byte at a time
+    /// where it can.
     pub fn copy_bits(&mut self, data: &[u8], range: std::ops::Range<usize>) -> &mut Self {
         let mut at = range.start;
-        while at < range.end {
-            if at.is_multiple_of(8) && self.bits.is_multiple_of(8) && range.end - at >= 8 {
-                let whole = (range.end - at) / 8;
-                self.bytes.extend_from_slice(&data[at / 8..at / 8 + whole]);
-                self.bits += whole * 8;
-                at += whole * 8;
-                continue;
+        if at.is_multiple_of(8) && self.bits.is_multiple_of(8) && range.end >= at + 8 {
+            let whole = (range.end - at) / 8;
+            self.bytes.extend_from_slice(&data[at / 8..at / 8 + whole]);
+            self.bits += whole * 8;
+            at += whole * 8;
+        }
+        while range.end >= at + 8 {
+            let (i, shift) = (at / 8, at % 8);
+            let byte = if shift == 0 {
+                data[i]
+            } else {
+                (data[i] << shift) | (data[i + 1] >> (8 - shift))
+            };
+            let k = self.bits % 8;
+            match self.bytes.last_mut() {
+                Some(last) if k != 0 => {
+                    *last |= byte >> k;
+                    self.bytes.push(byte << (8 - k));
+                }
+                _ => self.bytes.push(byte),
             }
+            self.bits += 8;
+            at += 8;
+        }
+        while at < range.end {
             self.put(1, u64::from(data[at / 8] >> (7 - at % 8)) & 1);
             at += 1;
         }
@@ -214,5 +232,32 @@ impl BitWriter {
 
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    #[test]
+    fn copied_bits_land_where_they_are_put() {
+        let data: Vec<u8> = (0u32..40).map(|i| (i * 37 + 11) as u8).collect();
+        let bit = |d: &[u8], i: usize| (d[i / 8] >> (7 - i % 8)) & 1;
+        for lead in 0..9u32 {
+            for (start, end) in [(0, 320), (3, 3), (5, 12), (7, 301), (8, 200), (13, 317)] {
+                let mut w = BitWriter::default();
+                w.put(lead, 0x155);
+                w.copy_bits(&data, start..end);
+                assert_eq!(w.len(), lead as usize + end - start);
+                let out = w.into_bytes();
+                for i in start..end {
+                    let at = lead as usize + i - start;
+                    assert_eq!(bit(&out, at), bit(&data, i), "lead {lead}, bit {i}");
+                }
+            }
+        }
+        let mut w = BitWriter::default();
+        w.ue(0).ue(1).ue(6);
+        assert_eq!(w.into_bytes(), [0b1010_0011, 0b1000_0000]);
     }
 }

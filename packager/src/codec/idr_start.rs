@@ -36,7 +36,7 @@ struct Picture {
     /// The input's marking, resolved against the reference frames held: operations on
     /// frames not held are gone, the rest carry their frame's index in `short`.
     marking: Marking,
-    targets: Vec<Option<usize>>,
+    targets: Vec<Option<(usize, i64)>>,
 }
 
 #[derive(Debug)]
@@ -267,7 +267,7 @@ impl Numbering {
                     let new_num = self.new_pic_num(i, parity, &p, max);
                     let diff = curr_pic_num(p.new, p.field) - new_num - 1;
                     kept.push((op, u32::try_from(diff).unwrap_or(first), second));
-                    p.targets.push(Some(i));
+                    p.targets.push(Some((i, parity)));
                 } else {
                     kept.push((op, first, second));
                     p.targets.push(None);
@@ -381,13 +381,14 @@ impl Numbering {
                 }
             }
             Marking::Adaptive(ops) => {
-                // Targets index `short` as it was before this picture: remove them last.
-                let mut gone = Vec::new();
+                // A field's target is one field of a frame: its parity bit 1 is the
+                // current field's parity.
+                let other = if bit == 3 { 3 } else { 3 - bit };
                 for (&(op, first, second), target) in ops.iter().zip(&p.targets) {
                     match op {
                         1 | 3 => {
-                            if let Some(i) = *target {
-                                gone.push(i);
+                            if let Some((i, parity)) = *target {
+                                self.short[i].fields &= !if parity == 1 { bit } else { other };
                             }
                             if op == 3 {
                                 self.long.retain(|&l| l != second);
@@ -400,7 +401,7 @@ impl Numbering {
                         }
                         4 => self.long.retain(|&l| l < first),
                         5 => {
-                            gone.extend(0..self.short.len());
+                            self.short.iter_mut().for_each(|r| r.fields = 0);
                             self.long.clear();
                             reset = true;
                         }
@@ -412,11 +413,8 @@ impl Numbering {
                         _ => {}
                     }
                 }
-                gone.sort_unstable();
-                gone.dedup();
-                for i in gone.into_iter().rev() {
-                    self.short.remove(i);
-                }
+                // Removed last: the targets index `short` as it was before this picture.
+                self.short.retain(|r| r.fields != 0);
             }
             _ => {}
         }
@@ -565,4 +563,294 @@ fn read_bits(data: &[u8], at: usize, n: u32) -> u32 {
         let b = data.get(bit / 8).map_or(0, |b| (b >> (7 - bit % 8)) & 1);
         (v << 1) | u32::from(b)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn se(w: &mut BitWriter, v: i32) {
+        w.ue(if v > 0 {
+            2 * v as u32 - 1
+        } else {
+            2 * (-v) as u32
+        });
+    }
+
+    /// A NAL unit from its header byte and RBSP bits, stop bit included.
+    fn nal(header: u8, mut w: BitWriter, cabac_data: Option<&[u8]>) -> Vec<u8> {
+        match cabac_data {
+            Some(data) => {
+                while w.len() % 8 != 0 {
+                    w.put(1, 1);
+                }
+                for &b in data {
+                    w.put(8, u64::from(b));
+                }
+            }
+            None => {
+                w.put(13, 0x1abc); // macroblock data, as far as a header rewrite knows
+                w.put(1, 1);
+            }
+        }
+        let mut out = vec![header];
+        escape(&w.into_bytes(), &mut out);
+        out
+    }
+
+    /// Main profile, 4-bit frame_num, POC type 0 with 6-bit LSBs, 4 reference frames;
+    /// PPS 0 CAVLC, PPS 1 CABAC.
+    fn parameter_sets() -> Vec<Vec<u8>> {
+        let mut sps = BitWriter::default();
+        sps.put(8, 77)
+            .put(16, 0)
+            .ue(0)
+            .ue(0)
+            .ue(0)
+            .ue(2)
+            .ue(4)
+            .put(1, 0);
+        sps.ue(19).ue(14).put(1, 1);
+        let mut sets = vec![nal(0x67, sps, Some(&[]))];
+        for (id, cabac) in [(0, 0), (1, 1)] {
+            let mut pps = BitWriter::default();
+            pps.ue(id)
+                .ue(0)
+                .put(1, cabac)
+                .put(1, 0)
+                .ue(0)
+                .ue(0)
+                .ue(0)
+                .put(1, 0)
+                .put(2, 0);
+            se(&mut pps, 0);
+            se(&mut pps, 0);
+            se(&mut pps, 0);
+            pps.put(1, 1).put(1, 0).put(1, 0);
+            sets.push(nal(0x68, pps, Some(&[])));
+        }
+        sets
+    }
+
+    /// A slice: (NAL header, slice type, PPS, frame_num, POC LSB, list modifications
+    /// (L0, L1), marking operations or `None` for the sliding window).
+    struct Slice<'a> {
+        header: u8,
+        slice_type: u32,
+        pps: u32,
+        frame_num: u64,
+        lsb: u64,
+        lists: [Option<&'a [(u32, u32)]>; 2],
+        marking: Option<&'a [(u32, u32)]>,
+    }
+
+    fn slice(s: &Slice<'_>) -> Vec<u8> {
+        let mut w = BitWriter::default();
+        w.ue(0)
+            .ue(s.slice_type)
+            .ue(s.pps)
+            .put(4, s.frame_num)
+            .put(6, s.lsb);
+        if s.slice_type == 6 {
+            w.put(1, 1); // direct_spatial_mv_pred_flag
+        }
+        let lists = match s.slice_type {
+            7 => 0,
+            6 => 2,
+            _ => 1,
+        };
+        if lists > 0 {
+            w.put(1, 0); // num_ref_idx_active_override_flag
+        }
+        for ops in s.lists.iter().take(lists) {
+            match ops {
+                Some(ops) => {
+                    w.put(1, 1);
+                    for &(idc, v) in *ops {
+                        w.ue(idc).ue(v);
+                    }
+                    w.ue(3);
+                }
+                None => {
+                    w.put(1, 0);
+                }
+            }
+        }
+        if s.header >> 5 != 0 {
+            match s.marking {
+                Some(ops) => {
+                    w.put(1, 1);
+                    for &(op, v) in ops {
+                        w.ue(op).ue(v);
+                    }
+                    w.ue(0);
+                }
+                None => {
+                    w.put(1, 0);
+                }
+            }
+        }
+        if s.pps == 1 && s.slice_type != 7 {
+            w.ue(0); // cabac_init_idc
+        }
+        se(&mut w, -2); // slice_qp_delta
+        w.ue(1); // deblocking off
+        nal(
+            s.header,
+            w,
+            (s.pps == 1).then_some(&[0x00, 0x00, 0x01, 0xa5][..]),
+        )
+    }
+
+    fn sample(nals: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for n in nals {
+            out.extend_from_slice(&(n.len() as u32).to_be_bytes());
+            out.extend_from_slice(n);
+        }
+        out
+    }
+
+    /// The slices of a rewritten sample, parsed, with their NAL header and RBSP.
+    fn parsed(sets: &[Vec<u8>], out: &[u8]) -> Vec<(u8, AvcSlice, Vec<u8>)> {
+        let mut avc = Avc::default();
+        sets.iter().for_each(|s| avc.observe(s));
+        nal_units(out, 4)
+            .map(|n| {
+                let (_, n) = n.expect("whole NAL units");
+                let rbsp = unescape(&n[1..]);
+                let s = avc
+                    .slice_header(&mut Bits::new(&rbsp), n[0])
+                    .expect("parses");
+                (n[0], s, rbsp)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_recovery_point_start_becomes_an_idr_picture_and_the_rest_follows_on() {
+        let sets = parameter_sets();
+        // Input numbering: the I picture is frame 10 (POC LSB 20); frame 11, a leading
+        // reference B picture, was left out; frames 6 to 9 are before the cut.
+        let i = slice(&Slice {
+            header: 0x41,
+            slice_type: 7,
+            pps: 0,
+            frame_num: 10,
+            lsb: 20,
+            lists: [None, None],
+            marking: Some(&[(1, 3)]),
+        });
+        // P, frame 12: list 0 starts with frame 10 (12 - 2); releases frame 11 (left
+        // out) and frame 6 (before the cut).
+        let p = slice(&Slice {
+            header: 0x41,
+            slice_type: 5,
+            pps: 0,
+            frame_num: 12,
+            lsb: 28,
+            lists: [Some(&[(0, 1)]), None],
+            marking: Some(&[(1, 0), (1, 5)]),
+        });
+        // A CABAC B picture, not a reference, frame 13: list 0 names frame 12 (13 - 1),
+        // then frame 10 (12 - 2).
+        let b = slice(&Slice {
+            header: 0x01,
+            slice_type: 6,
+            pps: 1,
+            frame_num: 13,
+            lsb: 24,
+            lists: [Some(&[(0, 0), (0, 1)]), None],
+            marking: None,
+        });
+        // P, frame 13: releases frame 10 (13 - 3).
+        let p2 = slice(&Slice {
+            header: 0x41,
+            slice_type: 5,
+            pps: 1,
+            frame_num: 13,
+            lsb: 32,
+            lists: [None, None],
+            marking: Some(&[(1, 2)]),
+        });
+        let first = sample(&[sets[0].clone(), i.clone()]);
+        let mut r = IdrStart::new(&sets, 4, &first).expect("a start this rewrite handles");
+        let mut out = Vec::new();
+        for s in [&first, &sample(&[p]), &sample(&[b]), &sample(&[p2])] {
+            out.clear();
+            r.sample(s, &mut out).expect("rewrites");
+            let slices = parsed(&sets, &out);
+            let (header, s, rbsp) = slices.last().expect("a slice");
+            let lsb = read_bits(rbsp, s.poc_lsb_at, 6);
+            let data = rbsp[s.end.div_ceil(8)..].to_vec();
+            match s.frame_num {
+                0 => {
+                    assert_eq!(header & 0x1f, 5, "the first picture is an IDR picture");
+                    assert_eq!(lsb, 0, "with POC 0");
+                    assert!(matches!(s.marking_ops, Marking::Idr { .. }));
+                }
+                1 => {
+                    assert_eq!(header & 0x1f, 1);
+                    assert_eq!(lsb, 8, "POC LSBs move with the first picture's");
+                    // Frame 10 is now 0: one back from 1.
+                    assert_eq!(s.list_ops[0], Some(vec![(0, 0)]));
+                    assert_eq!(
+                        s.marking_ops,
+                        Marking::Adaptive(vec![]),
+                        "both frames are gone"
+                    );
+                }
+                2 if s.nal_ref_idc == 0 => {
+                    assert_eq!(lsb, 4);
+                    assert_eq!(s.list_ops[0], Some(vec![(0, 0), (0, 0)]));
+                    assert_eq!(data, [0, 0, 1, 0xa5], "CABAC data after the alignment");
+                }
+                2 => {
+                    assert_eq!(lsb, 12);
+                    // Frame 0 seen from 2: 2 - (1 + 1).
+                    assert_eq!(s.marking_ops, Marking::Adaptive(vec![(1, 1, 0)]));
+                }
+                n => panic!("frame_num {n}"),
+            }
+            if !s.cabac {
+                // The 13 bits of data and the stop bit, whatever the header's length.
+                assert_eq!(read_bits(rbsp, s.end, 14), 0x1abc << 1 | 1, "CAVLC data");
+                assert_eq!(rbsp.len(), (s.end + 14).div_ceil(8), "then only zero bits");
+            }
+        }
+    }
+
+    #[test]
+    fn starts_this_rewrite_does_not_take_are_refused() {
+        let sets = parameter_sets();
+        let of = |s: &Slice<'_>| IdrStart::new(&sets, 4, &sample(&[slice(s)])).err();
+        let i = Slice {
+            header: 0x41,
+            slice_type: 7,
+            pps: 0,
+            frame_num: 10,
+            lsb: 20,
+            lists: [None, None],
+            marking: None,
+        };
+        assert_eq!(of(&i), None);
+        assert!(of(&Slice { header: 0x65, ..i }).is_some(), "already IDR");
+        assert!(
+            of(&Slice { header: 0x01, ..i }).is_some(),
+            "not a reference"
+        );
+        assert!(of(&Slice { slice_type: 5, ..i }).is_some(), "a P picture");
+        let long_term = [(6, 0)];
+        assert!(
+            of(&Slice {
+                marking: Some(&long_term),
+                ..i
+            })
+            .is_some()
+        );
+        assert!(
+            IdrStart::new(&[], 4, &sample(&[slice(&i)])).is_err(),
+            "no parameter sets"
+        );
+    }
 }

@@ -250,7 +250,6 @@ impl Avc {
         let idr = nal_type == 5;
         let mut s = AvcSlice {
             nal_ref_idc: (header >> 5) & 3,
-            idr,
             ..AvcSlice::default()
         };
         s.first_mb = b.ue()?;
@@ -345,7 +344,6 @@ impl Avc {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AvcSlice {
     pub nal_ref_idc: u8,
-    pub idr: bool,
     pub first_mb: u32,
     /// `slice_type % 5`: 0 P, 1 B, 2 I, 3 SP, 4 SI.
     pub slice_type: u32,

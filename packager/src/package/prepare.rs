@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::carriage::{self, CheckedTrack, Media};
-use crate::codec::{self, Family};
+use crate::codec::Family;
 use crate::described::Thumbnails;
 use crate::layout;
 use crate::layout::ContentType;
@@ -268,15 +268,9 @@ fn keep_captions(m: &mut Media, asked: &dyn Fn(u32, &[u8; 4]) -> bool, laddered:
 }
 
 /// A video track that does not start on a sync sample starts with pictures a player
-/// may not decode. An H.264 track that starts on a keyframe that is not an IDR picture
-/// (a recovery point: a cut inside an open-GOP stream) may fail in decoders that start
-/// there: later pictures can release pictures from before the cut (Chromium's decoder
-/// stops on them).
-fn first_sync_warnings(
-    inputs: &[Input],
-    media: &[Media],
-    warnings: &mut Vec<String>,
-) -> Result<()> {
+/// may not decode. (H.264 that starts on a keyframe that is not an IDR picture is
+/// rewritten, or warned about, when read: `carriage::idr_start`.)
+fn first_sync_warnings(inputs: &[Input], media: &[Media], warnings: &mut Vec<String>) {
     for (input, m) in inputs.iter().zip(media) {
         for t in &m.tracks {
             let (name, id) = (input.name(), t.track.id);
@@ -288,26 +282,9 @@ fn first_sync_warnings(
                     "{name}: track {id}: the first video sample is not a sync sample; players may \
                      not decode the start of the first segment"
                 ));
-            } else if t.track.codec.family == Family::Avc
-                && t.made.is_none()
-                && let Some(first) = t.track.table.cursor().next()
-            {
-                let mut bytes = vec![0; first.size as usize];
-                input.read_at(&mut bytes, first.offset)?;
-                let codec = &t.track.codec;
-                // 1: a coded slice of a non-IDR picture.
-                if codec::first_vcl_nal_type(codec.family, codec.nal_length_size, &bytes) == Some(1)
-                {
-                    warnings.push(format!(
-                        "{name}: track {id}: H.264 that starts on a keyframe that is not an IDR \
-                         picture (a cut inside an open GOP); browsers may fail to decode it \
-                         (--ladder re-encodes it)"
-                    ));
-                }
             }
         }
     }
-    Ok(())
 }
 
 /// One input's tracks as asked: its language, decryption keys, the tracks left out,
@@ -586,7 +563,7 @@ pub(super) fn prepare(
     for (input, m) in inputs.iter().zip(&mut media) {
         thumbnails.extend(adjust_input(input, m, options, run, &mut warnings)?);
     }
-    first_sync_warnings(inputs, &media, &mut warnings)?;
+    first_sync_warnings(inputs, &media, &mut warnings);
     // The presentation starts where its earliest track starts.
     let global_start = media
         .iter()
