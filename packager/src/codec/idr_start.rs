@@ -208,7 +208,7 @@ impl Numbering {
         w.copy_bits(rbsp, s.marking.end..s.end);
         let data = if s.cabac {
             // cabac_alignment_one_bit up to the byte the slice data starts at.
-            while w.len() % 8 != 0 {
+            while !w.len().is_multiple_of(8) {
                 w.put(1, 1);
             }
             s.end.next_multiple_of(8)..rbsp.len() * 8
@@ -581,7 +581,7 @@ mod tests {
     fn nal(header: u8, mut w: BitWriter, cabac_data: Option<&[u8]>) -> Vec<u8> {
         match cabac_data {
             Some(data) => {
-                while w.len() % 8 != 0 {
+                while !w.len().is_multiple_of(8) {
                     w.put(1, 1);
                 }
                 for &b in data {

@@ -356,12 +356,15 @@ pub(crate) struct AvcSlice {
     pub idr_pic_id: Range<usize>,
     pub poc_lsb_at: usize,
     pub modification: Range<usize>,
-    /// Per list, the `ref_pic_list_modification` operations when its flag is set.
-    pub list_ops: [Option<Vec<(u32, u32)>>; 2],
+    pub list_ops: ListModifications,
     pub marking: Range<usize>,
     pub marking_ops: Marking,
     pub end: usize,
 }
+
+/// Per list, the `ref_pic_list_modification` operations (idc, value) when its flag is
+/// set.
+pub(crate) type ListModifications = [Option<Vec<(u32, u32)>>; 2];
 
 /// `dec_ref_pic_marking` (7.3.3.3).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -381,10 +384,7 @@ pub(crate) enum Marking {
 }
 
 /// H.264 7.3.3.1 ref_pic_list_modification: per list, the operations when its flag is set.
-fn avc_ref_pic_list_modification(
-    b: &mut Bits<'_>,
-    lists: usize,
-) -> Option<[Option<Vec<(u32, u32)>>; 2]> {
+fn avc_ref_pic_list_modification(b: &mut Bits<'_>, lists: usize) -> Option<ListModifications> {
     let mut out = [None, None];
     for ops in out.iter_mut().take(lists) {
         if b.flag()? {
