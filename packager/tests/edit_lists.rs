@@ -493,7 +493,8 @@ fn audio_an_edit_hides_is_silent_during_an_empty_edit() {
     );
 }
 
-/// FFmpeg's cuts of open-GOP clips (`open_gop_cut.mp4`, `open_gop_cavlc_cut.mp4`): once
+/// FFmpeg's cuts of open-GOP clips (`open_gop_cut.mp4`, `open_gop_cavlc_cut.mp4`, and the
+/// interlaced, captioned `broadcast_cut.mp4` from MPEG-TS): once
 /// the frames before the first keyframe are left out, they start on a recovery point,
 /// not an IDR picture, and later pictures release pictures from before the cut. FFmpeg's
 /// decoder with errors made fatal (as in Chromium, docs/formats.md) stops on them. The
@@ -508,7 +509,11 @@ fn a_cut_inside_an_open_gop_is_rewritten_to_start_on_an_idr_picture() {
             .find(|w| w.contains("rewritten to start on an IDR picture"))
             .cloned()
     };
-    for name in ["open_gop_cut.mp4", "open_gop_cavlc_cut.mp4"] {
+    for name in [
+        "open_gop_cut.mp4",
+        "open_gop_cavlc_cut.mp4",
+        "broadcast_cut.mp4",
+    ] {
         let (out, p) = common::package_into(&edits(name), &format!("idr-start-{name}"));
         let warning = rewritten(&p).unwrap_or_else(|| panic!("{name}: {:?}", p.warnings));
         assert!(
@@ -564,6 +569,10 @@ fn a_cut_inside_an_open_gop_is_rewritten_to_start_on_an_idr_picture() {
         let (input, _) = decoded(&edits(name), false);
         let at = output.iter().position(|f| *f == input[0]).unwrap();
         assert_eq!(&output[at..], &input[..], "{name}: the same pictures");
+        if name == "broadcast_cut.mp4" {
+            let mpd = std::fs::read_to_string(out.join("stream.mpd")).unwrap();
+            assert!(mpd.contains("urn:scte:dash:cc:cea-608:2015"), "captions: {mpd}");
+        }
     }
     let (clip, _) = package(&common::fixture("h264_open_gop.mp4"));
     assert_eq!(rewritten(&clip), None);
