@@ -5,6 +5,7 @@
 #
 #   benches/compare.sh [RUNS]        default 5 runs each
 #   benches/compare.sh [RUNS] pcm    only the PCM-to-Opus transcode's memory
+#   benches/compare.sh [RUNS] open-gop   only the open-GOP start rewrite's cost
 #
 # Inputs are made with FFmpeg on first use (nothing large is committed) in $BENCH_DIR
 # (default /var/tmp/dashpack-bench): a 10-minute 720p H.264 + AAC file at about
@@ -99,6 +100,32 @@ pcm_memory() {
 }
 if [ "$ONLY" = pcm ]; then
   pcm_memory
+  exit 0
+fi
+
+# H.264 cut inside an open GOP has every slice header rewritten (codec/idr_start.rs: no
+# IDR picture follows in x264's open-GOP output): the cut against the whole file, which
+# starts on an IDR picture and is copied, both 2 minutes of 720p.
+open_gop() {
+  local whole=$DIR/720p-open-gop.mp4 cut=$DIR/720p-open-gop-cut.mp4
+  if [ ! -s "$cut" ]; then
+    echo "making $whole and $cut" >&2
+    ffmpeg -v error -y -f lavfi -i "testsrc2=size=1280x720:rate=30,noise=alls=10:allf=t+u" \
+      -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 122 -c:v libx264 -preset ultrafast \
+      -b:v 3M -maxrate 3M -bufsize 3M -g 60 -bf 3 -x264-params open-gop=1 -pix_fmt yuv420p \
+      -c:a aac -b:a 128k -f mp4 "$whole"
+    ffmpeg -v error -y -i "$whole" -ss 1.5 -t 120 -c copy -copyinkf -f mp4 "$cut"
+  fi
+  cat "$whole" "$cut" >/dev/null
+  local wt wm ct cm
+  read -r wt wm < <(measure dashpack "$DASHPACK" package "$whole" -o "$OUT/run/dashpack" -f)
+  read -r ct cm < <(measure dashpack "$DASHPACK" package "$cut" -o "$OUT/run/dashpack" -f)
+  awk -v wt="$wt" -v wm="$wm" -v ct="$ct" -v cm="$cm" 'BEGIN {
+    printf "open GOP, 720p, 2 min: whole %.3f s (%.1f MiB), cut and rewritten %.3f s (%.1f MiB): x%.2f\n",
+      wt, wm / 1024, ct, cm / 1024, ct / wt }'
+}
+if [ "$ONLY" = open-gop ]; then
+  open_gop
   exit 0
 fi
 

@@ -571,7 +571,10 @@ fn a_cut_inside_an_open_gop_is_rewritten_to_start_on_an_idr_picture() {
         assert_eq!(&output[at..], &input[..], "{name}: the same pictures");
         if name == "broadcast_cut.mp4" {
             let mpd = std::fs::read_to_string(out.join("stream.mpd")).unwrap();
-            assert!(mpd.contains("urn:scte:dash:cc:cea-608:2015"), "captions: {mpd}");
+            assert!(
+                mpd.contains("urn:scte:dash:cc:cea-608:2015"),
+                "captions: {mpd}"
+            );
         }
     }
     let (clip, _) = package(&common::fixture("h264_open_gop.mp4"));

@@ -88,7 +88,7 @@ impl IdrStart {
                 5 => return Err("it starts on an IDR picture"),
                 2..=4 => return Err("data partitioning"),
                 1 => {
-                    let rbsp = unescape(&nal[1..]);
+                    let rbsp = Unescaped::new(&nal[1..], nal.len()).rbsp;
                     let s = params
                         .slice_header(&mut Bits::new(&rbsp), header)
                         .ok_or("a slice header that does not parse")?;
@@ -139,16 +139,15 @@ impl IdrStart {
             }
             match &mut self.state {
                 State::Renumber(n) if kind == 1 => {
-                    let rbsp = unescape(&nal[1..]);
-                    let s = self
-                        .params
-                        .slice_header(&mut Bits::new(&rbsp), header)
-                        .ok_or("a slice header that does not parse against the parameter sets")?;
-                    let (header, rbsp) = n.slice(header, &s, &rbsp)?;
                     let at = out.len();
                     out.extend_from_slice(&[0; 4][..ls]);
-                    out.push(header);
-                    escape(&rbsp, out);
+                    if !n.slice(&self.params, nal, out)? {
+                        // A slice damaged in transmission (a broadcast recording's lost
+                        // packets) goes as it came: a decoder meets it either way.
+                        out.truncate(at);
+                        out.extend_from_slice(&sample[start..start + ls + nal.len()]);
+                        continue;
+                    }
                     let len = out.len() - at - ls;
                     if len >> (8 * ls).min(63) != 0 {
                         return Err("a rewritten NAL unit too long for its length field".into());
@@ -167,9 +166,73 @@ impl IdrStart {
     }
 }
 
+/// The bytes of a slice's payload unescaped before its header is parsed: enough for any
+/// usual header. The slice data is copied as stored from a little after the header
+/// (CAVLC data only when the new header keeps the old one's length to the bit, as it
+/// does but where left-out pictures change a picture number difference).
+const HEAD: usize = 256;
+
 impl Numbering {
-    /// One slice of the input: its new NAL header byte and RBSP.
-    fn slice(&mut self, header: u8, s: &AvcSlice, rbsp: &[u8]) -> Result<(u8, Vec<u8>), String> {
+    /// Appends slice `nal` of the input rewritten (NAL header byte and payload); false
+    /// when its header does not parse (nothing appended).
+    fn slice(&mut self, params: &Avc, nal: &[u8], out: &mut Vec<u8>) -> Result<bool, String> {
+        let (header, payload) = (nal[0], &nal[1..]);
+        let mut head = Unescaped::new(payload, HEAD);
+        let s = match params.slice_header(&mut Bits::new(&head.rbsp), header) {
+            Some(s) => s,
+            None if head.whole() => return Ok(false),
+            None => {
+                head = Unescaped::new(payload, payload.len());
+                match params.slice_header(&mut Bits::new(&head.rbsp), header) {
+                    Some(s) => s,
+                    None => return Ok(false),
+                }
+            }
+        };
+        let (header, mut w) = self.header(header, &s, &head.rbsp)?;
+        out.push(header);
+        if s.cabac {
+            // cabac_alignment_one_bit up to the byte the slice data starts at.
+            while !w.len().is_multiple_of(8) {
+                w.put(1, 1);
+            }
+        } else if (w.len() + 8 - s.end % 8).is_multiple_of(8) {
+            // CAVLC with the header as long as before, to the bit in its last byte (the
+            // usual case): the rest of that byte, then the data where it was.
+            w.copy_bits(&head.rbsp, s.end..s.end.next_multiple_of(8));
+        } else {
+            // CAVLC data moves with the header's length, bit for bit. No stop bit
+            // (damaged data): all of it, and a stop bit after.
+            let whole = Unescaped::new(payload, payload.len());
+            let stop = stop_bit(&whole.rbsp).unwrap_or(whole.rbsp.len() * 8);
+            w.copy_bits(&whole.rbsp, s.end..stop);
+            w.put(1, 1);
+            escape(&w.into_bytes(), out);
+            return Ok(true);
+        }
+        let rbsp = &head.rbsp;
+        let data = s.end.div_ceil(8);
+        // The stored bytes can be copied from any byte after two non-zero ones: no
+        // emulation prevention byte is pending there, in the input or the output.
+        let split = if head.whole() {
+            Some(rbsp.len())
+        } else {
+            (data + 2..=rbsp.len()).find(|&k| rbsp[k - 1] != 0 && rbsp[k - 2] != 0)
+        };
+        let Some(split) = split else {
+            let whole = Unescaped::new(payload, payload.len());
+            w.copy_bits(&whole.rbsp, data * 8..whole.rbsp.len() * 8);
+            escape(&w.into_bytes(), out);
+            return Ok(true);
+        };
+        w.copy_bits(rbsp, data * 8..split * 8);
+        escape(&w.into_bytes(), out);
+        out.extend_from_slice(&payload[head.raw[split]..]);
+        Ok(true)
+    }
+
+    /// The slice header `s` of `rbsp` rewritten, with the new NAL header byte.
+    fn header(&mut self, header: u8, s: &AvcSlice, rbsp: &[u8]) -> Result<(u8, BitWriter), String> {
         let sps = &s.sps;
         let max = 1u32 << sps.log2_max_frame_num;
         let new_picture = match &self.picture {
@@ -206,22 +269,8 @@ impl Numbering {
             write_marking(&mut w, p);
         }
         w.copy_bits(rbsp, s.marking.end..s.end);
-        let data = if s.cabac {
-            // cabac_alignment_one_bit up to the byte the slice data starts at.
-            while !w.len().is_multiple_of(8) {
-                w.put(1, 1);
-            }
-            s.end.next_multiple_of(8)..rbsp.len() * 8
-        } else {
-            let stop = stop_bit(rbsp).ok_or("a slice with no RBSP stop bit")?;
-            s.end..stop
-        };
-        w.copy_bits(rbsp, data);
-        if !s.cabac {
-            w.put(1, 1);
-        }
         let header = if p.idr { (header & 0xe0) | 5 } else { header };
-        Ok((header, w.into_bytes()))
+        Ok((header, w))
     }
 
     /// Starts the picture `s` is the first slice of.
@@ -520,19 +569,48 @@ fn nal_units(sample: &[u8], ls: usize) -> impl Iterator<Item = Option<(usize, &[
     })
 }
 
-/// The RBSP of a NAL unit's payload: emulation prevention bytes (`00 00 03`) removed.
-fn unescape(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len());
-    let mut zeros = 0;
-    for &b in payload {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
+/// The start of a NAL unit's payload as RBSP: emulation prevention bytes (`00 00 03`)
+/// removed, and where each RBSP byte is stored.
+struct Unescaped {
+    rbsp: Vec<u8>,
+    /// Per RBSP byte, and one past the last, its offset in the payload.
+    raw: Vec<usize>,
+    whole: bool,
+}
+
+impl Unescaped {
+    /// The first `limit` stored bytes of `payload` (all of it when shorter).
+    fn new(payload: &[u8], limit: usize) -> Unescaped {
+        let stored = &payload[..limit.min(payload.len())];
+        let mut rbsp = Vec::with_capacity(stored.len());
+        let mut raw = Vec::with_capacity(stored.len() + 1);
+        let mut zeros = 0;
+        for (i, &b) in stored.iter().enumerate() {
+            if zeros >= 2 && b == 3 {
+                zeros = 0;
+                continue;
+            }
+            zeros = if b == 0 { zeros + 1 } else { 0 };
+            rbsp.push(b);
+            raw.push(i);
         }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
+        raw.push(stored.len());
+        Unescaped {
+            rbsp,
+            raw,
+            whole: stored.len() == payload.len(),
+        }
     }
-    out
+
+    fn whole(&self) -> bool {
+        self.whole
+    }
+}
+
+/// The RBSP of a NAL unit's payload: emulation prevention bytes removed.
+#[cfg(test)]
+fn unescape(payload: &[u8]) -> Vec<u8> {
+    Unescaped::new(payload, payload.len()).rbsp
 }
 
 /// Appends `rbsp` with emulation prevention bytes where it needs them (7.4.1).
@@ -817,6 +895,41 @@ mod tests {
                 assert_eq!(read_bits(rbsp, s.end, 14), 0x1abc << 1 | 1, "CAVLC data");
                 assert_eq!(rbsp.len(), (s.end + 14).div_ceil(8), "then only zero bits");
             }
+        }
+    }
+
+    /// CABAC slice data is copied as stored from a little after the header: long data
+    /// with emulation prevention bytes everywhere, before and after that point, comes
+    /// out as the same RBSP.
+    #[test]
+    fn long_cabac_data_is_the_same_after_the_rewrite() {
+        let sets = parameter_sets();
+        let i = |data: &[u8]| {
+            let mut w = BitWriter::default();
+            w.ue(0).ue(7).ue(1).put(4, 10).put(6, 20).put(1, 0);
+            se(&mut w, -2);
+            w.ue(1);
+            nal(0x41, w, Some(data))
+        };
+        for lead in 0..40 {
+            // Runs of zeros (emulation prevention) at every offset around the split.
+            let mut data: Vec<u8> = (0..900)
+                .map(|k: usize| if (k + lead) % 7 < 3 { 0 } else { (k % 5) as u8 })
+                .collect();
+            data.push(0x80); // the stop bit
+            let first = sample(&[i(&data)]);
+            let mut r = IdrStart::new(&sets, 4, &first).unwrap();
+            let mut out = Vec::new();
+            r.sample(&first, &mut out).unwrap();
+            let (header, s, rbsp) = parsed(&sets, &out).pop().unwrap();
+            assert_eq!(header & 0x1f, 5);
+            assert_eq!(&rbsp[s.end.div_ceil(8)..], &data[..], "lead {lead}");
+            // Stored as a decoder reads it: no 00 00 0x (x < 4) left unescaped.
+            assert!(
+                !out[4..]
+                    .windows(3)
+                    .any(|w| w[0] == 0 && w[1] == 0 && w[2] < 3)
+            );
         }
     }
 
