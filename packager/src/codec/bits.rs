@@ -1,7 +1,8 @@
 //! The one bit reader of the codec parsers: plain bits (AudioSpecificConfig and the
 //! other audio configs) or an H.264/HEVC RBSP read in place, where emulation prevention
 //! bytes (`00 00 03`) are skipped but still counted as bytes of the stored NAL unit;
-//! and the one bit writer (silent AAC frames, test configuration records).
+//! the one bit writer (silent AAC frames, rewritten slice headers, test configuration
+//! records), and emulation prevention for an RBSP written.
 
 pub(crate) struct Bits<'a> {
     raw: &'a [u8],
@@ -150,6 +151,23 @@ mod tests {
         let mut b = Bits::new(&[0, 0, 3, 1]);
         assert_eq!(b.bits(32), Some(0x301));
         assert_eq!(Bits::new(&[0; 8]).bits(33), None);
+    }
+}
+
+/// Appends `rbsp` stored as in a NAL unit (H.264 7.4.1, H.265 7.4.2): a 0x03 after two
+/// zero bytes wherever the next byte is 0x03 or less, and after a last zero byte.
+pub(crate) fn escape(rbsp: &[u8], out: &mut Vec<u8>) {
+    let mut zeros = 0;
+    for &b in rbsp {
+        if zeros >= 2 && b <= 3 {
+            out.push(3);
+            zeros = 0;
+        }
+        out.push(b);
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+    }
+    if rbsp.last() == Some(&0) {
+        out.push(3);
     }
 }
 

@@ -6,7 +6,7 @@
 //! track of their own are written in the same form (`sei_nal_units`).
 
 use super::Family;
-use super::bits::Bits;
+use super::bits::{Bits, escape};
 
 /// SEI payload type of `user_data_registered_itu_t_t35` (H.264 D.1.6, H.265 D.2.6).
 const T35: u32 = 4;
@@ -190,20 +190,6 @@ pub(crate) fn sei_nal_units(
         escape(&rbsp, &mut nal);
         out.extend_from_slice(&(nal.len() as u32).to_be_bytes()[4 - ls..]);
         out.extend_from_slice(&nal);
-    }
-}
-
-/// Emulation prevention (H.264 7.4.1): a 0x03 after two zero bytes wherever the next
-/// byte is 0x03 or less.
-fn escape(rbsp: &[u8], out: &mut Vec<u8>) {
-    let mut zeros = 0;
-    for &b in rbsp {
-        if zeros >= 2 && b <= 3 {
-            out.push(3);
-            zeros = 0;
-        }
-        out.push(b);
-        zeros = if b == 0 { zeros + 1 } else { 0 };
     }
 }
 

@@ -9,7 +9,7 @@
 //! remapped where left-out pictures made a gap. Only slice headers change; the
 //! macroblock data is copied bit for bit. Rewriting stops at the next IDR picture.
 
-use crate::codec::bits::{BitWriter, Bits};
+use crate::codec::bits::{BitWriter, Bits, escape};
 use crate::codec::slice_header::{Avc, AvcSlice, Marking};
 
 /// Why a stream's start cannot be rewritten (the caller keeps it as it is).
@@ -611,22 +611,6 @@ impl Unescaped {
 #[cfg(test)]
 fn unescape(payload: &[u8]) -> Vec<u8> {
     Unescaped::new(payload, payload.len()).rbsp
-}
-
-/// Appends `rbsp` with emulation prevention bytes where it needs them (7.4.1).
-fn escape(rbsp: &[u8], out: &mut Vec<u8>) {
-    let mut zeros = 0;
-    for &b in rbsp {
-        if zeros >= 2 && b <= 3 {
-            out.push(3);
-            zeros = 0;
-        }
-        out.push(b);
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-    }
-    if rbsp.last() == Some(&0) {
-        out.push(3);
-    }
 }
 
 /// The bit position of the RBSP stop bit: the last one bit.
