@@ -4,6 +4,7 @@
 //! leading pictures) refer to pictures before the cut, which are not there: they are
 //! left out, and every picture kept keeps its time.
 
+use super::substituted::{Stored, read_stored};
 use crate::codec::idr_start::{IdrStart, Refusal};
 use crate::codec::{self, Family};
 use crate::layout::ContentType;
@@ -12,12 +13,12 @@ use crate::mp4::sample_table::Sample;
 use crate::source::{Input, Made, MadeSamples, SampleMaker};
 use crate::{Error, Result};
 
-/// A track whose start is rewritten; the sample list is kept whole: (file offset, size).
+/// A track whose start is rewritten: its samples as stored, and the rewriter checked
+/// against its first sample (each pass over the track starts from a copy).
 #[derive(Debug)]
 pub(crate) struct Rewritten {
-    samples: Vec<(u64, u32)>,
-    parameter_sets: Vec<Vec<u8>>,
-    length_size: u8,
+    samples: Stored,
+    start: IdrStart,
     file: String,
     id: u32,
 }
@@ -27,7 +28,7 @@ pub(crate) enum Start {
     /// Not H.264 starting on a non-IDR I picture: nothing to do.
     Idr,
     /// Rewritten; this many leading pictures were left out.
-    Rewritten(Rewritten, usize),
+    Rewritten(Box<Rewritten>, usize),
     /// Such a start that this rewrite does not handle, and why.
     Refused(Refusal),
 }
@@ -60,9 +61,10 @@ pub(crate) fn of(input: &Input, track: &mut Track) -> Result<Start> {
     if !track.edit.joins.is_empty() {
         return Ok(Start::Refused("its media edits are joined"));
     }
-    if let Err(why) = IdrStart::new(&codec.parameter_sets, codec.nal_length_size, &bytes) {
-        return Ok(Start::Refused(why));
-    }
+    let start = match IdrStart::new(&codec.parameter_sets, codec.nal_length_size, &bytes) {
+        Ok(start) => start,
+        Err(why) => return Ok(Start::Refused(why)),
+    };
     let samples: Vec<Sample> = track.table.cursor().collect();
     let keep = not_leading(&samples);
     let left_out = keep.iter().filter(|k| !**k).count();
@@ -70,13 +72,12 @@ pub(crate) fn of(input: &Input, track: &mut Track) -> Result<Start> {
         return Ok(Start::Refused("its leading pictures cannot be left out"));
     }
     let rewritten = Rewritten {
-        samples: track.table.cursor().map(|s| (s.offset, s.size)).collect(),
-        parameter_sets: track.codec.parameter_sets.clone(),
-        length_size: track.codec.nal_length_size,
+        samples: Stored::of(track),
+        start,
         file: input.name().to_string(),
         id: track.id,
     };
-    Ok(Start::Rewritten(rewritten, left_out))
+    Ok(Start::Rewritten(Box::new(rewritten), left_out))
 }
 
 /// False for the leading pictures of the first GOP: decoded after its first (sync)
@@ -100,18 +101,11 @@ fn not_leading(samples: &[Sample]) -> Vec<bool> {
 
 impl MadeSamples for Rewritten {
     fn start<'a>(&'a self, input: &'a Input) -> Result<Box<dyn SampleMaker + 'a>> {
-        let mut first = Vec::new();
-        if let Some(&(offset, size)) = self.samples.first() {
-            first.resize(size as usize, 0);
-            input.read_at(&mut first, offset)?;
-        }
-        let rewriter = IdrStart::new(&self.parameter_sets, self.length_size, &first)
-            .map_err(|why| self.error(0, why.to_string()))?;
         Ok(Box::new(RewrittenMaker {
             track: self,
             next: 0,
             input,
-            rewriter,
+            rewriter: self.start.clone(),
             read: Vec::new(),
         }))
     }
@@ -123,14 +117,14 @@ impl MadeSamples for Rewritten {
 
 impl Rewritten {
     fn error(&self, index: usize, why: String) -> Error {
-        let offset = self.samples.get(index).map_or(0, |s| s.0);
         Error::Unsupported {
             file: self.file.clone(),
             what: format!(
-                "track {}: sample {} (at byte {offset}) cannot be rewritten to follow the IDR \
+                "track {}: sample {} (at byte {}) cannot be rewritten to follow the IDR \
                  picture the track now starts on: {why}",
                 self.id,
-                index + 1
+                index + 1,
+                self.samples.offset(index)
             ),
         }
     }
@@ -146,20 +140,13 @@ struct RewrittenMaker<'a> {
 
 impl SampleMaker for RewrittenMaker<'_> {
     fn next(&mut self, n: usize, data: &mut Vec<u8>, made: &mut Vec<Made>) -> Result<()> {
-        let t = self.track;
-        let end = (self.next + n).min(t.samples.len());
-        for (i, &(offset, size)) in t.samples.iter().enumerate().take(end).skip(self.next) {
-            self.read.resize(size as usize, 0);
-            self.input.read_at(&mut self.read, offset)?;
-            let at = data.len();
-            self.rewriter
-                .sample(&self.read, data)
-                .map_err(|why| t.error(i, why))?;
-            let size = u32::try_from(data.len() - at)
-                .map_err(|_| t.error(i, "a sample over 4 GiB".into()))?;
-            made.push(Made { size, shown: None });
-        }
-        self.next = end;
-        Ok(())
+        let (t, input) = (self.track, self.input);
+        let (read, rewriter) = (&mut self.read, &mut self.rewriter);
+        t.samples
+            .make(&mut self.next, n, data, made, |i, stored, data| {
+                read.clear();
+                read_stored(input, stored, read)?;
+                rewriter.sample(read, data).map_err(|why| t.error(i, why))
+            })
     }
 }

@@ -235,7 +235,7 @@ fn carry(
     match idr_start::of(input, &mut track)? {
         idr_start::Start::Rewritten(r, left_out) => {
             stats = stats_of(&track)?;
-            made = Some(Box::new(r));
+            made = Some(r);
             warnings.push(format!(
                 "track {}: H.264 that starts on an I picture that is not an IDR picture (a cut \
                  inside an open GOP): its slice headers are rewritten to start on an IDR \

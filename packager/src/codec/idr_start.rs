@@ -25,13 +25,11 @@ struct Ref {
 }
 
 /// The picture whose slices are being rewritten.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Picture {
     orig: u32,
     new: u32,
     field: Option<bool>,
-    reference: bool,
-    idr: bool,
     max_refs: u32,
     /// The input's marking, resolved against the reference frames held: operations on
     /// frames not held are gone, the rest carry their frame's index in `short`.
@@ -39,14 +37,26 @@ struct Picture {
     targets: Vec<Option<(usize, i64)>>,
 }
 
-#[derive(Debug)]
+impl Picture {
+    /// The first picture, made an IDR picture.
+    fn idr(&self) -> bool {
+        matches!(self.marking, Marking::Idr { .. })
+    }
+
+    /// Only a reference picture has a marking.
+    fn reference(&self) -> bool {
+        self.marking != Marking::None
+    }
+}
+
+#[derive(Debug, Clone)]
 enum State {
     Renumber(Numbering),
     /// After an IDR picture of the input: nothing to change.
     Pass,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Numbering {
     started: bool,
     /// Subtracted from `pic_order_cnt_lsb` so the first picture has POC 0.
@@ -60,7 +70,7 @@ struct Numbering {
 }
 
 /// Rewrites the samples of one track in decode order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct IdrStart {
     params: Avc,
     length_size: usize,
@@ -180,7 +190,7 @@ impl Numbering {
         let mut head = Unescaped::new(payload, HEAD);
         let s = match params.slice_header(&mut Bits::new(&head.rbsp), header) {
             Some(s) => s,
-            None if head.whole() => return Ok(false),
+            None if head.whole => return Ok(false),
             None => {
                 head = Unescaped::new(payload, payload.len());
                 match params.slice_header(&mut Bits::new(&head.rbsp), header) {
@@ -214,7 +224,7 @@ impl Numbering {
         let data = s.end.div_ceil(8);
         // The stored bytes can be copied from any byte after two non-zero ones: no
         // emulation prevention byte is pending there, in the input or the output.
-        let split = if head.whole() {
+        let split = if head.whole {
             Some(rbsp.len())
         } else {
             (data + 2..=rbsp.len()).find(|&k| rbsp[k - 1] != 0 && rbsp[k - 2] != 0)
@@ -252,7 +262,7 @@ impl Numbering {
             rbsp,
             s.frame_num_at + sps.log2_max_frame_num as usize..s.idr_pic_id.start,
         );
-        if p.idr {
+        if p.idr() {
             w.ue(0);
         }
         if sps.poc_type == 0 {
@@ -269,7 +279,7 @@ impl Numbering {
             write_marking(&mut w, p);
         }
         w.copy_bits(rbsp, s.marking.end..s.end);
-        let header = if p.idr { (header & 0xe0) | 5 } else { header };
+        let header = if p.idr() { (header & 0xe0) | 5 } else { header };
         Ok((header, w))
     }
 
@@ -292,8 +302,6 @@ impl Numbering {
             orig: s.frame_num,
             new,
             field: s.field,
-            reference: s.nal_ref_idc != 0,
-            idr,
             max_refs: s.sps.max_num_ref_frames,
             marking: if idr {
                 Marking::Idr {
@@ -403,7 +411,7 @@ impl Numbering {
     /// Applies the finished picture's marking to the frames held (8.2.5).
     fn finish(&mut self) {
         let Some(p) = self.picture.take() else { return };
-        if !p.reference {
+        if !p.reference() {
             return;
         }
         let bit = match p.field {
@@ -575,6 +583,7 @@ struct Unescaped {
     rbsp: Vec<u8>,
     /// Per RBSP byte, and one past the last, its offset in the payload.
     raw: Vec<usize>,
+    /// The whole payload, not only its start.
     whole: bool,
 }
 
@@ -600,10 +609,6 @@ impl Unescaped {
             raw,
             whole: stored.len() == payload.len(),
         }
-    }
-
-    fn whole(&self) -> bool {
-        self.whole
     }
 }
 
@@ -706,6 +711,20 @@ mod tests {
         marking: Option<&'a [(u32, u32)]>,
     }
 
+    /// The recovery point the tests start on: a reference I frame, frame 10, POC LSB 20,
+    /// CAVLC.
+    fn recovery_point() -> Slice<'static> {
+        Slice {
+            header: 0x41,
+            slice_type: 7,
+            pps: 0,
+            frame_num: 10,
+            lsb: 20,
+            lists: [None, None],
+            marking: None,
+        }
+    }
+
     fn slice(s: &Slice<'_>) -> Vec<u8> {
         let mut w = BitWriter::default();
         w.ue(0)
@@ -795,13 +814,8 @@ mod tests {
         // Input numbering: the I picture is frame 10 (POC LSB 20); frame 11, a leading
         // reference B picture, was left out; frames 6 to 9 are before the cut.
         let i = slice(&Slice {
-            header: 0x41,
-            slice_type: 7,
-            pps: 0,
-            frame_num: 10,
-            lsb: 20,
-            lists: [None, None],
             marking: Some(&[(1, 3)]),
+            ..recovery_point()
         });
         // P, frame 12: list 0 starts with frame 10 (12 - 2); releases frame 11 (left
         // out) and frame 6 (before the cut).
@@ -921,15 +935,7 @@ mod tests {
     fn starts_this_rewrite_does_not_take_are_refused() {
         let sets = parameter_sets();
         let of = |s: &Slice<'_>| IdrStart::new(&sets, 4, &sample(&[slice(s)])).err();
-        let i = Slice {
-            header: 0x41,
-            slice_type: 7,
-            pps: 0,
-            frame_num: 10,
-            lsb: 20,
-            lists: [None, None],
-            marking: None,
-        };
+        let i = recovery_point();
         assert_eq!(of(&i), None);
         assert!(of(&Slice { header: 0x65, ..i }).is_some(), "already IDR");
         assert!(

@@ -22,7 +22,7 @@ fn chroma_format_idc(b: &mut Bits<'_>) -> Option<(u32, bool, u32)> {
 }
 
 /// Parameter sets by ID, replaced as new ones arrive.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ParamSets<S, P> {
     sps: HashMap<u32, S>,
     pps: HashMap<u32, P>,
@@ -124,7 +124,7 @@ pub(crate) struct AvcPps {
     redundant_pic_cnt: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Avc {
     sets: ParamSets<AvcSps, AvcPps>,
 }
