@@ -418,8 +418,21 @@ fn time_addressing_names_segments_by_start() {
     let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
     assert!(mpd.contains("seg-$Time$.m4s"));
     assert!(!mpd.contains("startNumber"));
-    assert!(files.contains_key("video-1/seg-0.m4s"));
-    assert!(files.contains_key("video-1/seg-51200.m4s"));
+    // Each segment is named by its decode time; the video's start later than the
+    // audio's by the AAC priming (274 ticks of 12800 Hz, rounded up from 1024/48000 s).
+    let mut named = 0;
+    for (name, bytes) in files.iter().filter(|(k, _)| k.contains("/seg-")) {
+        let time = name.rsplit_once("seg-").unwrap().1.strip_suffix(".m4s");
+        let time: u64 = time.unwrap().parse().unwrap();
+        assert_eq!(read_segment(bytes, 1).tfdt, time, "{name}");
+        named += 1;
+    }
+    assert_eq!(
+        named,
+        p.representations.iter().map(|r| r.segments).sum::<u32>()
+    );
+    assert!(files.contains_key("video-1/seg-274.m4s"));
+    assert!(files.contains_key("video-1/seg-51474.m4s"));
     assert!(files.contains_key("audio-1/seg-0.m4s"));
 }
 

@@ -14,7 +14,16 @@ use common::*;
 use dashpack::{Options, Subtitles};
 
 fn package(name: &str, subtitles: Vec<Subtitles>) -> (PathBuf, dashpack::Presentation) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hls-{name}"));
+    package_as(name, name, subtitles)
+}
+
+/// The same into a folder of its own, for tests that package the same fixture at once.
+fn package_as(
+    folder: &str,
+    name: &str,
+    subtitles: Vec<Subtitles>,
+) -> (PathBuf, dashpack::Presentation) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hls-{folder}"));
     let options = Options::default()
         .with_force(true)
         .with_hls(true)
@@ -230,12 +239,29 @@ fn subtitles_in_both_manifests() {
         Subtitles::from_text("en.vtt", "eng", vtt.into()).unwrap(),
         Subtitles::from_text("de.vtt", "de", vtt.replace("Hello", "Hallo")).unwrap(),
     ];
-    let (dir, p) = package("h264_aac.mp4", subs);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("text-1/subtitles.vtt")).unwrap(),
-        vtt
-    );
+    let (dir, p) = package_as("subtitles", "h264_aac.mp4", subs);
     let mpd = dash_mpd::parse(&std::fs::read_to_string(dir.join(&p.mpd)).unwrap()).unwrap();
+    // The file as given, with the one header line HLS needs: cue time 0 is the media
+    // time where the audio and video start the presentation (their DASH
+    // presentationTimeOffset), in 90 kHz.
+    let (start, tick) = media_start(&mpd);
+    assert!(
+        start > 0.0,
+        "h264_aac's AAC priming is hidden by a shared offset"
+    );
+    let written = std::fs::read_to_string(dir.join("text-1/subtitles.vtt")).unwrap();
+    let (head, rest) = written.split_once("\n\n").unwrap();
+    assert_eq!(format!("\n\n{rest}"), vtt.strip_prefix("WEBVTT").unwrap());
+    let mpegts: f64 = head
+        .strip_prefix("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:")
+        .and_then(|m| m.strip_suffix(",LOCAL:00:00:00.000"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (mpegts / 90_000.0 - start).abs() <= tick,
+        "{head}: the media start is {start} s"
+    );
     let texts: Vec<_> = mpd.periods[0]
         .adaptations
         .iter()
@@ -326,7 +352,7 @@ fn a_ttml_file_is_imsc1_in_fmp4_for_hls() {
                 xml:lang=\"de\"><body><div><p begin=\"00:00:02.000\" end=\"00:00:04.000\">Hallo</p>\
                 </div></body></tt>\n";
     let subs = vec![Subtitles::from_bytes("de.ttml", "de", ttml.into()).unwrap()];
-    let (dir, p) = package("h264_aac.mp4", subs);
+    let (dir, p) = package_as("ttml", "h264_aac.mp4", subs);
     // DASH: the file as it is.
     assert_eq!(
         std::fs::read_to_string(dir.join("text-1/subtitles.ttml")).unwrap(),
@@ -391,4 +417,93 @@ fn a_ttml_file_is_imsc1_in_fmp4_for_hls() {
             .args(["-map", "0", "-c", "copy", "-f", "data", "-"]),
     );
     assert_eq!(String::from_utf8(data).unwrap(), ttml);
+}
+
+/// The one presentationTimeOffset (seconds) of every audio and video Representation,
+/// each within a tick (of the coarsest timescale, returned too) of the others.
+fn media_start(mpd: &dash_mpd::MPD) -> (f64, f64) {
+    let mut starts = Vec::new();
+    for a in &mpd.periods[0].adaptations {
+        let kind = a.contentType.as_deref();
+        if !matches!(kind, Some("audio" | "video")) {
+            continue;
+        }
+        for r in &a.representations {
+            let t = r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref());
+            let t = t.unwrap();
+            let ts = t.timescale.unwrap() as f64;
+            starts.push((t.presentationTimeOffset.unwrap_or(0) as f64 / ts, 1.0 / ts));
+        }
+    }
+    let (first, _) = starts[0];
+    let tick = starts.iter().map(|s| s.1).fold(0.0, f64::max);
+    for (s, _) in &starts {
+        assert!((s - first).abs() <= tick, "one media start: {starts:?}");
+    }
+    (first, tick)
+}
+
+/// HLS has no presentationTimeOffset: players line tracks up by the media times in the
+/// segments. So every presented sample of every audio and video track is at its
+/// input's presentation time (as the edit lists place it) plus one offset that all the
+/// tracks share, within a tick of each track. Fails when the AAC priming, or the frames
+/// kept before a video edit's start, move one track against another.
+#[test]
+fn audio_and_video_keep_their_sync_in_hls() {
+    for name in [
+        "h264_aac.mp4",
+        "edits/edit_start_mid_gop.mp4",
+        "edits/edit_audio_delayed_cut.mp4",
+        "audio_delayed.mp4",
+    ] {
+        let (dir, p) = package_as(
+            &format!("sync-{}", name.replace('/', "-")),
+            name,
+            Vec::new(),
+        );
+        let input = read_input(&std::fs::read(fixture(name)).unwrap());
+        let mut offsets: Vec<(f64, f64)> = Vec::new();
+        for (k, t) in input.iter().enumerate() {
+            let same_kind = input[..k].iter().filter(|u| u.video == t.video).count();
+            let rep = p
+                .representations
+                .iter()
+                .filter(|r| r.width.is_some() == t.video)
+                .nth(same_kind)
+                .unwrap();
+            let folder = dir.join(&rep.id);
+            let got: Vec<OutSample> = media_playlist(&folder.join("playlist.m3u8"))
+                .iter()
+                .flat_map(|(_, uri)| {
+                    read_segment(&std::fs::read(folder.join(uri)).unwrap(), 1).samples
+                })
+                .collect();
+            assert_eq!(
+                got.len(),
+                t.samples.len(),
+                "{name} {}: every sample",
+                rep.id
+            );
+            let ts = f64::from(t.timescale);
+            let at: Vec<f64> = got
+                .iter()
+                .zip(&t.samples)
+                .filter(|(_, i)| i.cts >= t.media_time)
+                .map(|(o, i)| o.pt() as f64 / ts - t.presentation(i.cts))
+                .collect();
+            let (lo, hi) = at
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            assert!(hi - lo < 1e-6, "{name} {}: one offset ({lo}..{hi})", rep.id);
+            offsets.push((lo, 1.0 / ts));
+        }
+        assert!(offsets.len() >= 2, "{name}: audio and video");
+        let tolerance = offsets.iter().map(|o| o.1).fold(0.0, f64::max) * 1.5;
+        for o in &offsets {
+            assert!(
+                (o.0 - offsets[0].0).abs() <= tolerance,
+                "{name}: tracks moved against each other in HLS: {offsets:?}"
+            );
+        }
+    }
 }

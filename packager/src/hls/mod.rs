@@ -55,6 +55,35 @@ fn rates_of(
     (peak.ceil() as u64, average.ceil() as u64)
 }
 
+/// A WebVTT file as HLS reads it: `X-TIMESTAMP-MAP` says that cue time 0 is the media
+/// time `start_90k` (90 kHz), where every audio and video track starts the
+/// presentation (RFC 8216bis 3.1.4: without it, cue time 0 is media time 0). A map the
+/// file had is replaced. DASH players ignore the header.
+pub(crate) fn timestamp_mapped(vtt: &str, start_90k: u64) -> String {
+    let mut lines = vtt.split_inclusive('\n');
+    let first = lines.next().unwrap_or("WEBVTT");
+    let eol = if first.ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut out = String::with_capacity(vtt.len() + 64);
+    out.push_str(first.trim_end_matches(['\r', '\n']));
+    let _ = write!(
+        out,
+        "{eol}X-TIMESTAMP-MAP=MPEGTS:{start_90k},LOCAL:00:00:00.000{eol}"
+    );
+    let mut header = true;
+    for line in lines {
+        let bare = line.trim_end_matches(['\r', '\n']);
+        header &= !bare.is_empty();
+        if !(header && bare.starts_with("X-TIMESTAMP-MAP")) {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 fn quoted(s: &str) -> String {
     s.replace(['"', '\n', '\r'], "")
 }
@@ -389,4 +418,27 @@ pub(crate) fn write(
     }
     files.push((MULTIVARIANT.to_string(), m));
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp_mapped;
+
+    #[test]
+    fn webvtt_for_hls_maps_cue_time_zero_to_the_media_start() {
+        let vtt = "WEBVTT - made here\nX-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000\nKind: captions\n\n00:00.000 --> 00:01.000\nX-TIMESTAMP-MAP is text here\n";
+        assert_eq!(
+            timestamp_mapped(vtt, 1920),
+            "WEBVTT - made here\nX-TIMESTAMP-MAP=MPEGTS:1920,LOCAL:00:00:00.000\nKind: captions\n\n00:00.000 --> 00:01.000\nX-TIMESTAMP-MAP is text here\n"
+        );
+        // CRLF files keep their line ends; a bare header gets its line end.
+        assert_eq!(
+            timestamp_mapped("WEBVTT\r\n\r\n1\r\n00:00.000 --> 00:01.000\r\nHi\r\n", 0),
+            "WEBVTT\r\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\r\n\r\n1\r\n00:00.000 --> 00:01.000\r\nHi\r\n"
+        );
+        assert_eq!(
+            timestamp_mapped("WEBVTT", 90),
+            "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:90,LOCAL:00:00:00.000\n"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use crate::Result;
 use crate::carriage::timed_text::read_text_sample;
 use crate::codec::text::wvtt_cues;
 use crate::described::RepInput;
-use crate::hls::TextRendition;
+use crate::hls::{self, TextRendition};
 use crate::layout::{self, ContentType};
 use crate::limits::MAX_SUBTITLE_BYTES;
 use crate::source::Input;
@@ -22,6 +22,7 @@ pub(super) fn renditions<'a>(
     p: &Prepared,
     inputs: &[Input],
     reps: &[RepInput<'a>],
+    start_90k: u64,
 ) -> Result<HlsText<'a>> {
     let (mut files, mut renditions) = (Vec::new(), Vec::new());
     for (o, r) in p.tracks.iter().zip(reps) {
@@ -30,7 +31,7 @@ pub(super) fn renditions<'a>(
         }
         let file = match r.codecs {
             "wvtt" => {
-                let text = webvtt_of(p, o, &inputs[o.input], r)?;
+                let text = hls::timestamp_mapped(&webvtt_of(p, o, &inputs[o.input], r)?, start_90k);
                 files.push((layout::subtitle_path(r.id, false), text));
                 Some(layout::SUBTITLE_FILE)
             }

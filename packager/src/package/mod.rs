@@ -134,15 +134,19 @@ pub fn package(
     let tiles = write_thumbnails(&p, &mut out)?;
     let images = image_inputs(&p, &tiles);
     let carried_texts = reps.iter().filter(|r| r.kind == ContentType::Text).count();
-    let (text_ids, text_files) = write_subtitles(&mut out, &subtitles, carried_texts)?;
+    // HLS reads WebVTT against the media times where the presentation starts.
+    let hls_start = options.hls.then(|| p.media_start_90k());
+    let (text_ids, text_files, text_bytes) =
+        write_subtitles(&mut out, &subtitles, carried_texts, hls_start)?;
     let texts: Vec<TextInput<'_>> = subtitles
         .iter()
         .zip(text_ids.iter().zip(&text_files))
-        .map(|(sub, (id, file))| TextInput {
+        .zip(text_bytes)
+        .map(|((sub, (id, file)), bytes)| TextInput {
             id,
             language: sub.language(),
             file,
-            bytes: sub.text().len() as u64,
+            bytes,
             ttml: sub.is_ttml(),
             role: sub.role(),
         })
@@ -328,12 +332,14 @@ fn write_thumbnails(p: &Prepared, out: &mut Written<'_>) -> Result<Vec<WrittenTi
 }
 
 /// The subtitle files, each in a folder of its own (numbered after the `carried` text
-/// tracks carried as fMP4): their ids and paths.
+/// tracks carried as fMP4): their ids, paths and sizes. With HLS, WebVTT gets the
+/// `X-TIMESTAMP-MAP` of `hls_start`.
 fn write_subtitles(
     out: &mut Written<'_>,
     subtitles: &[&crate::Subtitles],
     carried: usize,
-) -> Result<(Vec<String>, Vec<String>)> {
+    hls_start: Option<u64>,
+) -> Result<(Vec<String>, Vec<String>, Vec<u64>)> {
     let ids: Vec<String> = (1..=subtitles.len())
         .map(|i| layout::representation_id(ContentType::Text, carried + i))
         .collect();
@@ -342,10 +348,16 @@ fn write_subtitles(
         .zip(subtitles)
         .map(|(id, sub)| layout::subtitle_path(id, sub.is_ttml()))
         .collect();
+    let mut sizes = Vec::with_capacity(files.len());
     for (sub, path) in subtitles.iter().zip(&files) {
-        out.put(path, sub.text().as_bytes())?;
+        let text = match hls_start {
+            Some(start) if !sub.is_ttml() => hls::timestamp_mapped(sub.text(), start).into(),
+            _ => std::borrow::Cow::Borrowed(sub.text()),
+        };
+        out.put(path, text.as_bytes())?;
+        sizes.push(text.len() as u64);
     }
-    Ok((ids, files))
+    Ok((ids, files, sizes))
 }
 
 fn image_inputs<'a>(p: &'a Prepared, tiles: &'a [WrittenTiles]) -> Vec<ImageInput<'a>> {
@@ -372,7 +384,7 @@ fn carried_text_in_hls<'a>(
     if !options.hls {
         return Ok(Vec::new());
     }
-    let (files, renditions) = hls_text::renditions(p, inputs, reps)?;
+    let (files, renditions) = hls_text::renditions(p, inputs, reps, p.media_start_90k())?;
     for (path, text) in files {
         out.put(&path, text.as_bytes())?;
     }

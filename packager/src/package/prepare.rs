@@ -15,7 +15,7 @@ use crate::mp4::moov::{SkipWhy, Skipped};
 use crate::options::{Options, RunControl, TrackSelector};
 use crate::segment::captions::{CaptionPairs, PairAt};
 use crate::segment::plan::{TrackPlan, plan_at, plan_at_syncs, plan_by_sync, regular_cuts};
-use crate::segment::timing::{Rational, Timing, start_delay, timing};
+use crate::segment::timing::{Rational, Timing, share_media_start, start_delay, timing};
 use crate::source::Input;
 use crate::{Error, Result};
 
@@ -36,11 +36,19 @@ pub(super) struct Prepared {
     pub(super) warnings: Vec<String>,
     /// The ladders' seek-bar previews, made as their rungs are written.
     pub(super) thumbnails: Vec<Arc<Thumbnails>>,
+    /// The media time, in seconds, at which every audio and video track starts the
+    /// presentation (`share_media_start`).
+    pub(super) media_start: Rational,
 }
 
 impl Prepared {
     pub(super) fn checked(&self, o: &OutTrack) -> &CheckedTrack {
         &self.media[o.input].tracks[o.track]
+    }
+
+    /// `media_start` in the 90 kHz clock of HLS's `X-TIMESTAMP-MAP`.
+    pub(super) fn media_start_90k(&self) -> u64 {
+        u64::try_from(self.media_start.nearest_in_timescale(90_000)).unwrap_or(0)
     }
 }
 
@@ -609,11 +617,13 @@ pub(super) fn prepare(
             });
         }
     }
+    let media_start = audio_and_video_media_start(&media, &mut tracks);
     let mut p = Prepared {
         media,
         tracks,
         warnings,
         thumbnails,
+        media_start,
     };
 
     // Video first: each video track is cut at its own sync samples on the same grid.
@@ -641,6 +651,22 @@ pub(super) fn prepare(
 
 /// The pairs of `m`'s caption tracks for video track `t`, in its timescale on the Period
 /// timeline; none for other tracks.
+/// Every audio and video track starts the presentation at one media time, for HLS
+/// (`share_media_start`). Text in fMP4 keeps its own: a TTML document's times are its
+/// track's media times.
+fn audio_and_video_media_start(media: &[Media], tracks: &mut [OutTrack]) -> Rational {
+    let mut av: Vec<(&mut Timing, u32)> = tracks
+        .iter_mut()
+        .map(|o| {
+            let t = &media[o.input].tracks[o.track].track;
+            (&mut o.timing, t.kind, t.timescale)
+        })
+        .filter(|(_, kind, _)| matches!(kind, ContentType::Audio | ContentType::Video))
+        .map(|(timing, _, ts)| (timing, ts))
+        .collect();
+    share_media_start(&mut av)
+}
+
 fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> CaptionPairs {
     let video = t.track.kind == ContentType::Video
         && matches!(t.track.codec.family, Family::Avc | Family::Hevc);
