@@ -207,11 +207,7 @@ for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp
   'edit_audio_delayed_cut.mp4', 'open_gop_cut.mp4', 'open_gop_cavlc_cut.mp4', 'broadcast_cut.mp4']) {
   const input = path.join('edits', file);
   const name = path.parse(file).name;
-  // HLS has no presentationTimeOffset: it plays what an edit cuts from the start
-  // (docs/formats.md), so the 1 s cut of edit_start_mid_gop and the audio cut of
-  // edit_after_non_sync_start are left to the DASH players.
-  const hls = !['edit_start_mid_gop.mp4', 'edit_after_non_sync_start.mp4'].includes(file);
-  cases.push({ name, dir: packageInto(name, [input], ['--hls']), frames: presentedFrames(input), hls,
+  cases.push({ name, dir: packageInto(name, [input], ['--hls']), frames: presentedFrames(input), hls: true,
     ...(openGopInside(input) ? { openGop: true } : {}) });
 }
 // The real-world corpus (fixtures/realworld): every file dashpack packages plays in
