@@ -111,7 +111,11 @@ function readMpd(dir) {
   }
   // Languages of the text AdaptationSets (timed-text tracks converted to WebVTT).
   const texts = [...xml.matchAll(/<AdaptationSet[^>]*contentType="text"[^>]*lang="([^"]+)"/g)].map((t) => t[1]);
-  return { duration: Number(m[1]), reps, openGop, texts };
+  // The media time at which the audio and video start the presentation, in seconds (their
+  // presentationTimeOffset): HLS players, which have no such offset, show it as that.
+  const pto = /contentType="(?:video|audio)"[\s\S]*?timescale="(\d+)"(?: presentationTimeOffset="(\d+)")?/.exec(xml);
+  const mediaStart = pto ? Number(pto[2] ?? 0) / Number(pto[1]) : 0;
+  return { duration: Number(m[1]), reps, openGop, texts, mediaStart };
 }
 
 // What to play.
@@ -243,8 +247,8 @@ function corpusCase(name, input) {
   // The same for a first frame held from the start over a later video start: Chromium
   // shows the frame after a seek's target, not one that began before it.
   const xml = fs.readFileSync(path.join(out, 'stream.mpd'), 'utf8');
-  const first = /contentType="video"[\s\S]*?timescale="(\d+)"[\s\S]*?<S t="(\d+)"/.exec(xml);
-  const lead = first ? Number(first[2]) / Number(first[1]) : 0;
+  const first = /contentType="video"[\s\S]*?timescale="(\d+)"(?: presentationTimeOffset="(\d+)")?[\s\S]*?<S t="(\d+)"/.exec(xml);
+  const lead = first ? (Number(first[3]) - Number(first[2] ?? 0)) / Number(first[1]) : 0;
   const held = /video starts ([\d.]+) s after the presentation; its first frame is shown/.exec(warnings);
   cases.push({ name, dir: out, frames, ...(lead > 0.1 ? { videoLead: lead } : {}),
     ...(held ? { heldFirstFrame: Number(held[1]) } : {}) });
@@ -265,6 +269,13 @@ for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
   const dir = packageInto('subtitles', ['h264_aac.mp4'], ['--hls',
     '--subtitles', `${path.join(root, 'en.vtt')}:en`, '--subtitles', `${path.join(root, 'fr.srt')}:fr`]);
   cases.push({ name: 'h264_aac with en WebVTT and fr SubRip subtitles', dir, frames: videoFrames('h264_aac.mp4'), hls: true, texts: ['en', 'fr'] });
+  // The same cues over video cut 1 s into a GOP: the audio and video start the
+  // presentation 1 s into their media, so HLS shows the cues 1 s later than their own
+  // times say (X-TIMESTAMP-MAP), where the DASH players put them.
+  const cut = packageInto('subtitles-cut', [path.join('edits', 'edit_start_mid_gop.mp4')], ['--hls',
+    '--subtitles', `${path.join(root, 'en.vtt')}:en`]);
+  cases.push({ name: 'edit_start_mid_gop with en WebVTT subtitles', dir: cut, frames: presentedFrames(path.join('edits', 'edit_start_mid_gop.mp4')),
+    hls: true, texts: ['en'], cues: [['Hello', 1, 3], ['Hello 2', 6, 8]], rate: 2 });
 }
 {
   // Closed captions in the video's SEI (CEA-608 CC1 "HELLO" 1-3 s and "WORLD" 5-7 s,
@@ -425,7 +436,7 @@ for (const mpd of mpds) {
 }
 
 async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
-  const { duration, reps, openGop } = readMpd(c.dir);
+  const { duration, reps, openGop, mediaStart } = readMpd(c.dir);
   // Segments of open-GOP video start at recovery points, not IDR pictures. Chromium's
   // decoder rejects the first reference-list change after such a point, exactly as
   // FFmpeg reports "mmco: unref short failure" when seeking in the input file itself,
@@ -446,7 +457,7 @@ async function play(player, c, precheck = true, rate = c.rate ?? RATE) {
     forceRep: c.forceRep, forceBandwidth: reps.find((r) => r.id === c.forceRep)?.bandwidth,
     textId: c.textId, hasVideo: c.frames > 0, licenseUrl: c.licenseUrl,
   });
-  return { duration, unsupported, result, seeks };
+  return { duration, unsupported, result, seeks, mediaStart };
 }
 
 // What the viewer saw: the cues' text (markup removed) and times, a cue split in two
@@ -462,7 +473,7 @@ function shown(cues, plain) {
   return out;
 }
 
-function verdict(c, { duration, result, seeks }) {
+function verdict(c, { duration, result, seeks, mediaStart }) {
   const problems = [...result.errors];
   if (!result.ended) problems.push('did not reach the end');
   else if (Math.abs(result.endTime - duration) > 0.5) problems.push(`ended at ${result.endTime} s, MPD says ${duration} s`);
@@ -479,7 +490,9 @@ function verdict(c, { duration, result, seeks }) {
     const near = (a, b) => Math.abs(a - b) <= 0.034;
     // Shaka wraps caption text in WebVTT class spans for its colours.
     const plain = (t) => t.replace(/<[^>]*>/g, '').trim();
-    const o = result.origin ?? 0;
+    // hls.js: its timeline starts at the main stream's first media time (`origin`); the
+    // presentation starts at media time `mediaStart`.
+    const o = result.origin === undefined ? 0 : result.origin - mediaStart;
     const found = shown(result.cues ?? [], plain).some((q) => q.text === text && near(q.start + o, start) && near(q.end + o, end));
     if (!found) problems.push(`no cue "${text}" ${start}-${end} s (timeline origin ${o} s; cues: ${JSON.stringify(result.cues)})`);
   }
