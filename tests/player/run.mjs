@@ -215,8 +215,8 @@ for (const file of ['edit_end_trim.mp4', 'edit_contiguous.mp4', 'edit_skip_av.mp
     ...(openGopInside(input) ? { openGop: true } : {}) });
 }
 // The real-world corpus (fixtures/realworld): every file dashpack packages plays in
-// both players, every frame FFmpeg presents from the input (codecs Chromium has no
-// decoder for are noted, as above).
+// dash.js, Shaka and (its HLS playlists) hls.js, every frame FFmpeg presents from the
+// input (codecs Chromium has no decoder for are noted, as above).
 for (const line of fs.readFileSync(path.join(fixtures, 'realworld/expected.tsv'), 'utf8').split('\n')) {
   const [file, verdict] = line.split('\t');
   if (verdict !== 'package') continue;
@@ -231,7 +231,7 @@ for (const file of (process.env.PLAYER_INPUTS || '').split(':').filter(Boolean))
 function corpusCase(name, input) {
   const out = path.join(root, name);
   // Its warnings are read too (a first frame held over a late video start).
-  const run = spawnSync(bin, ['package', path.join(fixtures, input), '-o', out],
+  const run = spawnSync(bin, ['package', path.join(fixtures, input), '-o', out, '--hls'],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   const warnings = run.stderr.toString();
   process.stderr.write(warnings);
@@ -250,7 +250,7 @@ function corpusCase(name, input) {
   const first = /contentType="video"[\s\S]*?timescale="(\d+)"(?: presentationTimeOffset="(\d+)")?[\s\S]*?<S t="(\d+)"/.exec(xml);
   const lead = first ? (Number(first[3]) - Number(first[2] ?? 0)) / Number(first[1]) : 0;
   const held = /video starts ([\d.]+) s after the presentation; its first frame is shown/.exec(warnings);
-  cases.push({ name, dir: out, frames, ...(lead > 0.1 ? { videoLead: lead } : {}),
+  cases.push({ name, dir: out, frames, hls: true, ...(lead > 0.1 ? { videoLead: lead } : {}),
     ...(held ? { heldFirstFrame: Number(held[1]) } : {}) });
 }
 for (const file of ['h264_aac.mp4', 'h264_ntsc.mp4']) {
