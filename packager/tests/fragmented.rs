@@ -239,3 +239,100 @@ fn video_that_starts_late_shows_its_first_frame_from_the_start() {
         "the audio is untouched"
     );
 }
+
+/// The `tfxd` time of each track's first fragment, read from the raw boxes:
+/// (track ID, time), signed as FFmpeg writes it.
+fn first_tfxd_times(file: &[u8]) -> Vec<(u32, i64)> {
+    const TFXD: [u8; 16] = [
+        0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57,
+        0xb2,
+    ];
+    let be32 = |b: &[u8]| u32::from_be_bytes(b[..4].try_into().unwrap());
+    let children = |b: &[u8]| {
+        let mut out = Vec::new();
+        let mut at = 8;
+        while at + 8 <= b.len() {
+            let size = be32(&b[at..]) as usize;
+            out.push((b[at + 4..at + 8].to_vec(), b[at..at + size].to_vec()));
+            at += size;
+        }
+        out
+    };
+    let mut firsts: Vec<(u32, i64)> = Vec::new();
+    for (kind, start, end) in top_level(file) {
+        if &kind != b"moof" {
+            continue;
+        }
+        for (k, traf) in children(&file[start..end]) {
+            if k != b"traf" {
+                continue;
+            }
+            let boxes = children(&traf);
+            let tfhd = &boxes.iter().find(|b| b.0 == b"tfhd").unwrap().1;
+            let id = be32(&tfhd[12..]);
+            let tfxd = &boxes
+                .iter()
+                .find(|b| b.0 == b"uuid" && b.1[8..24] == TFXD)
+                .unwrap()
+                .1;
+            assert_eq!(tfxd[24], 1, "tfxd version 1");
+            let time = i64::from_be_bytes(tfxd[28..36].try_into().unwrap());
+            if !firsts.iter().any(|f| f.0 == id) {
+                firsts.push((id, time));
+            }
+        }
+    }
+    firsts
+}
+
+/// Smooth Streaming as FFmpeg writes it (`-f ismv`): no `tfdt`; each fragment's time
+/// is in a `tfxd` box, the audio's first 1024 samples below 0 (the AAC encoder delay,
+/// which a progressive file's edit list hides). Each track starts where its first
+/// `tfxd` puts it: the video's first frame at the presentation's start, the audio's
+/// first sample the delay before it, hidden by `presentationTimeOffset`.
+#[test]
+fn smooth_streaming_fragment_times_place_the_tracks() {
+    let path = fixture("smooth_streaming.ismv");
+    let firsts = first_tfxd_times(&std::fs::read(&path).unwrap());
+    assert_eq!(firsts, [(1, 0), (2, -213_333)], "the fixture's tfxd times");
+    let sink = MemorySink::new();
+    let p = dashpack::package(
+        &[Input::open(&path).unwrap()],
+        &sink,
+        &Options::default(),
+        &dashpack::RunControl::default(),
+    )
+    .unwrap();
+    let files = sink.into_files();
+    let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
+    let mut starts = Vec::new();
+    for (rep, id) in [("video-1", 1), ("audio-1", 2)] {
+        let tpl = mpd.periods[0]
+            .adaptations
+            .iter()
+            .flat_map(|a| &a.representations)
+            .find(|r| r.id.as_deref() == Some(rep))
+            .and_then(|r| r.SegmentTemplate.clone())
+            .unwrap();
+        let ts = tpl.timescale.unwrap() as f64;
+        let pto = tpl.presentationTimeOffset.unwrap_or(0) as i64;
+        let first = read_segment(&files[&format!("{rep}/seg-1.m4s")], 1).samples;
+        let earliest = first.iter().map(|s| s.pt()).min().unwrap();
+        let tfxd = firsts.iter().find(|f| f.0 == id).unwrap().1;
+        starts.push(((earliest - pto) as f64 / ts, tfxd as f64 / ts));
+    }
+    let (video, audio) = (starts[0], starts[1]);
+    assert_eq!(
+        video.0, 0.0,
+        "the video's first frame starts the presentation"
+    );
+    assert!(
+        ((audio.0 - video.0) - (audio.1 - video.1)).abs() < 1e-7,
+        "audio against video as the tfxd times say: {starts:?}"
+    );
+    assert!(
+        (p.duration - 12.0).abs() < 1e-3,
+        "the delay is not played: {}",
+        p.duration
+    );
+}

@@ -123,7 +123,7 @@ const cases = [];
 // Thumbnail tiles to look up through the players' preview APIs.
 const thumbnailCases = [];
 // MPEG-4 Part 2 is carried only through the ladder (below).
-for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov)$/.test(f) && !f.startsWith('mpeg4_')).sort()) {
+for (const file of fs.readdirSync(fixtures).filter((f) => /\.(mp4|m4a|mov|ismv)$/.test(f) && !f.startsWith('mpeg4_')).sort()) {
   const name = path.parse(file).name;
   // Clear presentations carry HLS playlists too: hls.js plays the same segments (text
   // carried as fMP4 too: IMSC1 as its segments, WebVTT in MP4 as a WebVTT file).

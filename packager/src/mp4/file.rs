@@ -141,6 +141,7 @@ fn read_movie(
                 .append(&moof, tracks, &mut movie.texts, &trex, file_len)
                 .map_err(|e| e.in_file(name))?;
         }
+        appender.finish(tracks);
     }
     Ok(movie)
 }

@@ -2,7 +2,8 @@
 //! tracks' compact tables, as if the file were progressive. Defaults come from `trex`
 //! and `tfhd`; data offsets follow 8.8.7.1 (explicit base, `default-base-is-moof`, or
 //! the moof / end of the previous track fragment); a `traf` may hold several `trun`s.
-//! The first `tfdt` of a track becomes its start time.
+//! The first `tfdt` of a track becomes its start time; without one, Smooth Streaming's
+//! `tfxd` (PIFF 1.1 5.2.2) gives the start.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use crate::crypt::cipher::SampleAux;
 use crate::error::{BoxError, Malformed};
 use crate::mp4::cenc::{PIFF_SENC, parse_senc};
 use crate::mp4::header::Bx;
+use crate::mp4::moov::trak::ElstEntry;
 use crate::mp4::moov::{TextTrack, Track};
 use crate::mp4::sample_table::{SampleTable, Sizes, StscEntry};
 
@@ -26,6 +28,12 @@ const SAMPLE_DURATION: u32 = 0x100;
 const SAMPLE_SIZE: u32 = 0x200;
 const SAMPLE_FLAGS: u32 = 0x400;
 const SAMPLE_CTO: u32 = 0x800;
+
+/// Smooth Streaming's track fragment extended header (PIFF `tfxd`): the fragment's
+/// absolute time and duration.
+const TFXD: [u8; 16] = [
+    0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57, 0xb2,
+];
 
 /// `sample_is_non_sync_sample` in sample flags.
 pub(crate) const NON_SYNC: u32 = 0x0001_0000;
@@ -73,6 +81,9 @@ pub(crate) struct Appender<'m> {
     /// Per track index (audio and video, then text): the decode time after the samples
     /// so far (`start_dts` included), `None` before the track's first fragment.
     ends: Vec<Option<u64>>,
+    /// Per audio or video track: media time before the presentation starts, from a
+    /// first `tfxd` time below 0 (FFmpeg's `ismv` writes an AAC encoder delay so).
+    skips: Vec<u64>,
     /// The payloads of the file's `mdat` boxes, in file order: each `trun`'s data must
     /// lie in one of them.
     media_data: &'m [(u64, u64)],
@@ -93,7 +104,33 @@ impl<'m> Appender<'m> {
     pub fn new(tracks: usize, media_data: &'m [(u64, u64)]) -> Appender<'m> {
         Appender {
             ends: vec![None; tracks],
+            skips: vec![0; tracks],
             media_data,
+        }
+    }
+
+    /// After the last `moof`: a track whose first `tfxd` time was below 0 starts its
+    /// presentation that far into its media, as an edit list says it.
+    pub fn finish(self, tracks: &mut [Track]) {
+        for (t, &skip) in tracks.iter_mut().zip(&self.skips) {
+            let Ok(skip) = i64::try_from(skip) else {
+                continue;
+            };
+            if skip == 0 {
+                continue;
+            }
+            if t.elst.is_empty() {
+                // A zero duration: to the end of the media.
+                t.elst.push(ElstEntry {
+                    duration: 0,
+                    media_time: skip,
+                    rate: 0x10000,
+                });
+            } else {
+                for e in t.elst.iter_mut().filter(|e| e.media_time != -1) {
+                    e.media_time = e.media_time.saturating_add(skip);
+                }
+            }
         }
     }
 
@@ -118,6 +155,7 @@ impl<'m> Appender<'m> {
             }
             let mut tfhd = None;
             let mut tfdt = None;
+            let mut tfxd = None;
             let mut truns = Vec::new();
             let mut senc = None;
             let mut saiz = false;
@@ -130,6 +168,7 @@ impl<'m> Appender<'m> {
                     b"trun" => truns.push(c),
                     b"senc" => senc = Some((c, false)),
                     b"uuid" if c.raw.get(8..24) == Some(&PIFF_SENC[..]) => senc = Some((c, true)),
+                    b"uuid" if c.raw.get(8..24) == Some(&TFXD[..]) => tfxd = Some(c),
                     _ => {}
                 }
             }
@@ -142,7 +181,13 @@ impl<'m> Appender<'m> {
                 None if header.flags & DEFAULT_BASE_IS_MOOF != 0 => moof.start,
                 None => implicit_base,
             };
-            let decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
+            // An optional hint: one that cannot be read leaves the start to the durations.
+            let tfxd = match (&tfdt, &tfxd) {
+                (None, Some(x)) => tfxd_time(x).ok(),
+                _ => None,
+            };
+            let mut decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
+            let av_tracks = tracks.len();
             let (k, target) = if let Some(k) = tracks.iter().position(|t| t.id == id) {
                 let t = &mut tracks[k];
                 let target = Target {
@@ -177,6 +222,16 @@ impl<'m> Appender<'m> {
             }
             if self.ends.len() <= k {
                 self.ends.resize(k + 1, None);
+                self.skips.resize(k + 1, 0);
+            }
+            // A `tfxd` gives the track's start only: Smooth Streaming writers disagree on
+            // whether it is the first sample's decode or presentation time, so later
+            // fragments follow the durations.
+            if let (Some(t), None) = (tfxd, self.ends[k]) {
+                if k < av_tracks {
+                    self.skips[k] = t.min(0).unsigned_abs();
+                }
+                decode_time = Some(t.max(0).unsigned_abs());
             }
             let before = target.table.count;
             let place = Place {
@@ -316,6 +371,19 @@ fn tfdt_time(tfdt: &Bx<'_>) -> Result<u64, BoxError> {
         r.u64()?
     } else {
         u64::from(r.u32()?)
+    })
+}
+
+/// The fragment's absolute time a `tfxd` gives, signed: FFmpeg writes an AAC encoder
+/// delay as a time below 0.
+fn tfxd_time(tfxd: &Bx<'_>) -> Result<i64, BoxError> {
+    let mut r = tfxd.body();
+    r.skip(16)?; // the uuid
+    let (version, _) = r.version_flags()?;
+    Ok(if version == 1 {
+        r.u64()? as i64
+    } else {
+        i64::from(r.u32()?)
     })
 }
 
