@@ -153,26 +153,14 @@ impl<'m> Appender<'m> {
             if &traf.kind != b"traf" {
                 continue;
             }
-            let mut tfhd = None;
-            let mut tfdt = None;
-            let mut tfxd = None;
-            let mut truns = Vec::new();
-            let mut senc = None;
-            let mut saiz = false;
-            for c in traf.children() {
-                let c = c?;
-                match &c.kind {
-                    b"saiz" => saiz = true,
-                    b"tfhd" => tfhd = Some(c),
-                    b"tfdt" => tfdt = Some(c),
-                    b"trun" => truns.push(c),
-                    b"senc" => senc = Some((c, false)),
-                    b"uuid" if c.raw.get(8..24) == Some(&PIFF_SENC[..]) => senc = Some((c, true)),
-                    b"uuid" if c.raw.get(8..24) == Some(&TFXD[..]) => tfxd = Some(c),
-                    _ => {}
-                }
-            }
-            let tfhd = tfhd.ok_or_else(|| traf.err(Malformed::Missing("tfhd")))?;
+            let TrafBoxes {
+                tfhd,
+                tfdt,
+                tfxd,
+                truns,
+                senc,
+                saiz,
+            } = TrafBoxes::of(&traf)?;
             let header = Tfhd::read(&tfhd)?;
             let id = header.track_id;
             let d = header.over(trex.get(&id).copied().unwrap_or_default());
@@ -247,6 +235,46 @@ impl<'m> Appender<'m> {
             implicit_base = next;
         }
         Ok(())
+    }
+}
+
+/// The boxes of a `traf` that are read.
+struct TrafBoxes<'a> {
+    tfhd: Bx<'a>,
+    tfdt: Option<Bx<'a>>,
+    tfxd: Option<Bx<'a>>,
+    truns: Vec<Bx<'a>>,
+    /// A `senc`, or PIFF's (`true`).
+    senc: Option<(Bx<'a>, bool)>,
+    saiz: bool,
+}
+
+impl<'a> TrafBoxes<'a> {
+    fn of(traf: &Bx<'a>) -> Result<Self, BoxError> {
+        let (mut tfhd, mut tfdt, mut tfxd, mut senc) = (None, None, None, None);
+        let (mut truns, mut saiz) = (Vec::new(), false);
+        for c in traf.children() {
+            let c = c?;
+            match &c.kind {
+                b"saiz" => saiz = true,
+                b"tfhd" => tfhd = Some(c),
+                b"tfdt" => tfdt = Some(c),
+                b"trun" => truns.push(c),
+                b"senc" => senc = Some((c, false)),
+                b"uuid" if c.raw.get(8..24) == Some(&PIFF_SENC[..]) => senc = Some((c, true)),
+                b"uuid" if c.raw.get(8..24) == Some(&TFXD[..]) => tfxd = Some(c),
+                _ => {}
+            }
+        }
+        let tfhd = tfhd.ok_or_else(|| traf.err(Malformed::Missing("tfhd")))?;
+        Ok(TrafBoxes {
+            tfhd,
+            tfdt,
+            tfxd,
+            truns,
+            senc,
+            saiz,
+        })
     }
 }
 
