@@ -81,15 +81,25 @@ fn rewrite(input: &[u8]) -> Vec<u8> {
 }
 
 fn package(input: Input) -> std::collections::BTreeMap<String, Vec<u8>> {
+    package_with(input).1
+}
+
+/// The presentation and its files.
+fn package_with(
+    input: Input,
+) -> (
+    dashpack::Presentation,
+    std::collections::BTreeMap<String, Vec<u8>>,
+) {
     let sink = MemorySink::new();
-    dashpack::package(
+    let p = dashpack::package(
         &[input],
         &sink,
         &Options::default(),
         &dashpack::RunControl::default(),
     )
     .unwrap();
-    sink.into_files()
+    (p, sink.into_files())
 }
 
 #[test]
@@ -295,15 +305,7 @@ fn smooth_streaming_fragment_times_place_the_tracks() {
     let path = fixture("smooth_streaming.ismv");
     let firsts = first_tfxd_times(&std::fs::read(&path).unwrap());
     assert_eq!(firsts, [(1, 0), (2, -213_333)], "the fixture's tfxd times");
-    let sink = MemorySink::new();
-    let p = dashpack::package(
-        &[Input::open(&path).unwrap()],
-        &sink,
-        &Options::default(),
-        &dashpack::RunControl::default(),
-    )
-    .unwrap();
-    let files = sink.into_files();
+    let (p, files) = package_with(Input::open(&path).unwrap());
     let mpd = dash_mpd::parse(std::str::from_utf8(&files[&p.mpd]).unwrap()).unwrap();
     let mut starts = Vec::new();
     for (rep, id) in [("video-1", 1), ("audio-1", 2)] {

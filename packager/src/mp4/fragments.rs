@@ -153,15 +153,9 @@ impl<'m> Appender<'m> {
             if &traf.kind != b"traf" {
                 continue;
             }
-            let TrafBoxes {
-                tfhd,
-                tfdt,
-                tfxd,
-                truns,
-                senc,
-                saiz,
-            } = TrafBoxes::of(&traf)?;
-            let header = Tfhd::read(&tfhd)?;
+            let boxes = TrafBoxes::of(&traf)?;
+            let (tfdt, truns) = (&boxes.tfdt, &boxes.truns);
+            let header = Tfhd::read(&boxes.tfhd)?;
             let id = header.track_id;
             let d = header.over(trex.get(&id).copied().unwrap_or_default());
             let base = match header.base {
@@ -170,7 +164,7 @@ impl<'m> Appender<'m> {
                 None => implicit_base,
             };
             // An optional hint: one that cannot be read leaves the start to the durations.
-            let tfxd = match (&tfdt, &tfxd) {
+            let tfxd = match (tfdt, &boxes.tfxd) {
                 (None, Some(x)) => tfxd_time(x).ok(),
                 _ => None,
             };
@@ -199,11 +193,11 @@ impl<'m> Appender<'m> {
             } else {
                 // A track dashpack skips (data, an unread text format): its samples
                 // are stepped over, for where the next traf's data starts.
-                implicit_base = data_end(&truns, &d, base)?;
+                implicit_base = data_end(truns, &d, base)?;
                 continue;
             };
             if d.description > target.usable_entries {
-                return Err(tfhd.err(Malformed::InvalidField {
+                return Err(boxes.tfhd.err(Malformed::InvalidField {
                     field: "sample_description_index (several different sample entries in one track are not carried)",
                     value: i64::from(d.description),
                 }));
@@ -227,10 +221,17 @@ impl<'m> Appender<'m> {
                 file_len,
                 media_data: self.media_data,
             };
-            let (next, end) = append_traf(target, self.ends[k], decode_time, &truns, &d, &place)?;
+            let (next, end) = append_traf(target, self.ends[k], decode_time, truns, &d, &place)?;
             self.ends[k] = Some(end);
             if let Some(track) = tracks.get_mut(k) {
-                append_aux(track, before, d.description, senc.as_ref(), saiz, &traf)?;
+                append_aux(
+                    track,
+                    before,
+                    d.description,
+                    boxes.senc.as_ref(),
+                    boxes.saiz,
+                    &traf,
+                )?;
             }
             implicit_base = next;
         }
