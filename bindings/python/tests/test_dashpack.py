@@ -283,10 +283,14 @@ def test_hls_subtitles_and_languages(tmp_path):
     )
     assert [r.language for r in p.representations] == ["und", "und", "de", "fr"]
     text = p.representations[-1]
-    assert (text.id, text.content_type, text.bytes) == ("text-1", "text", vtt.stat().st_size)
+    written = (tmp_path / "o" / "text-1" / "subtitles.vtt").read_bytes()
+    assert (text.id, text.content_type, text.bytes) == ("text-1", "text", len(written))
     assert (tmp_path / "o" / "master.m3u8").read_text().startswith("#EXTM3U")
     assert (tmp_path / "o" / "video-1" / "playlist.m3u8").exists()
-    assert (tmp_path / "o" / "text-1" / "subtitles.vtt").read_text() == vtt.read_text()
+    # The file as given, with the header line HLS reads its cue times by.
+    first, second, rest = written.decode().split("\n", 2)
+    assert first == "WEBVTT" and second.startswith("X-TIMESTAMP-MAP=MPEGTS:")
+    assert "WEBVTT\n" + rest == vtt.read_text()
     mpd = p.mpd_path.read_text()
     assert 'contentType="text"' in mpd and 'lang="fr"' in mpd and 'lang="de"' in mpd
     with pytest.raises(dashpack.InvalidInputError, match="languages has 1 entries for 2 inputs"):
