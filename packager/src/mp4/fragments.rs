@@ -83,7 +83,7 @@ pub(crate) struct Appender<'m> {
     ends: Vec<Option<u64>>,
     /// Per audio or video track: media time before the presentation starts, from a
     /// first `tfxd` time below 0 (FFmpeg's `ismv` writes an AAC encoder delay so).
-    skips: Vec<u64>,
+    skips: Vec<i64>,
     /// The payloads of the file's `mdat` boxes, in file order: each `trun`'s data must
     /// lie in one of them.
     media_data: &'m [(u64, u64)],
@@ -113,9 +113,6 @@ impl<'m> Appender<'m> {
     /// presentation that far into its media, as an edit list says it.
     pub fn finish(self, tracks: &mut [Track]) {
         for (t, &skip) in tracks.iter_mut().zip(&self.skips) {
-            let Ok(skip) = i64::try_from(skip) else {
-                continue;
-            };
             if skip == 0 {
                 continue;
             }
@@ -163,11 +160,6 @@ impl<'m> Appender<'m> {
                 None if header.flags & DEFAULT_BASE_IS_MOOF != 0 => moof.start,
                 None => implicit_base,
             };
-            // An optional hint: one that cannot be read leaves the start to the durations.
-            let tfxd = match (tfdt, &boxes.tfxd) {
-                (None, Some(x)) => tfxd_time(x).ok(),
-                _ => None,
-            };
             let mut decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
             let av_tracks = tracks.len();
             let (k, target) = if let Some(k) = tracks.iter().position(|t| t.id == id) {
@@ -209,9 +201,15 @@ impl<'m> Appender<'m> {
             // A `tfxd` gives the track's start only: Smooth Streaming writers disagree on
             // whether it is the first sample's decode or presentation time, so later
             // fragments follow the durations.
-            if let (Some(t), None) = (tfxd, self.ends[k]) {
+            // An optional hint, read only for a track's first fragment without a
+            // `tfdt`: one that cannot be read leaves the start to the durations.
+            let tfxd = match (tfdt, &boxes.tfxd, self.ends[k]) {
+                (None, Some(x), None) => tfxd_time(x).ok(),
+                _ => None,
+            };
+            if let Some(t) = tfxd {
                 if k < av_tracks {
-                    self.skips[k] = t.min(0).unsigned_abs();
+                    self.skips[k] = t.min(0).saturating_neg();
                 }
                 decode_time = Some(t.max(0).unsigned_abs());
             }
