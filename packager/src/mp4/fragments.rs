@@ -198,20 +198,8 @@ impl<'m> Appender<'m> {
                 self.ends.resize(k + 1, None);
                 self.skips.resize(k + 1, 0);
             }
-            // A `tfxd` gives the track's start only: Smooth Streaming writers disagree on
-            // whether it is the first sample's decode or presentation time, so later
-            // fragments follow the durations.
-            // An optional hint, read only for a track's first fragment without a
-            // `tfdt`: one that cannot be read leaves the start to the durations.
-            let tfxd = match (tfdt, &boxes.tfxd, self.ends[k]) {
-                (None, Some(x), None) => tfxd_time(x).ok(),
-                _ => None,
-            };
-            if let Some(t) = tfxd {
-                if k < av_tracks {
-                    self.skips[k] = t.min(0).saturating_neg();
-                }
-                decode_time = Some(t.max(0).unsigned_abs());
+            if let Some(t) = self.tfxd_start(k, k < av_tracks, &boxes) {
+                decode_time = Some(t);
             }
             let before = target.table.count;
             let place = Place {
@@ -234,6 +222,22 @@ impl<'m> Appender<'m> {
             implicit_base = next;
         }
         Ok(())
+    }
+
+    /// A `tfxd` gives the track's start only: Smooth Streaming writers disagree on
+    /// whether it is the first sample's decode or presentation time, so later
+    /// fragments follow the durations. An optional hint, read only for a track's
+    /// first fragment without a `tfdt`: one that cannot be read leaves the start to
+    /// the durations. A negative time becomes a skip of an audio or video track.
+    fn tfxd_start(&mut self, k: usize, av: bool, boxes: &TrafBoxes<'_>) -> Option<u64> {
+        let t = match (&boxes.tfdt, &boxes.tfxd, self.ends[k]) {
+            (None, Some(x), None) => tfxd_time(x).ok()?,
+            _ => return None,
+        };
+        if av {
+            self.skips[k] = t.min(0).saturating_neg();
+        }
+        Some(t.max(0).unsigned_abs())
     }
 }
 
