@@ -411,29 +411,35 @@ fn delayed_audio_keeps_its_offset() {
 
 #[test]
 fn time_addressing_names_segments_by_start() {
-    let (_, _, p, files) = package(
-        "h264_aac.mp4",
-        &Options::default().with_timeline(Timeline::Time),
-    );
-    let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
-    assert!(mpd.contains("seg-$Time$.m4s"));
-    assert!(!mpd.contains("startNumber"));
-    // Each segment is named by its decode time; the video's start later than the
-    // audio's by the AAC priming (274 ticks of 12800 Hz, rounded up from 1024/48000 s).
-    let mut named = 0;
-    for (name, bytes) in files.iter().filter(|(k, _)| k.contains("/seg-")) {
-        let time = name.rsplit_once("seg-").unwrap().1.strip_suffix(".m4s");
-        let time: u64 = time.unwrap().parse().unwrap();
-        assert_eq!(read_segment(bytes, 1).tfdt, time, "{name}");
-        named += 1;
+    // With HLS, the video starts the presentation at the audio's media time: later by the
+    // AAC priming (274 ticks of 12800 Hz, rounded up from 1024/48000 s). Without, each
+    // track keeps its own presentationTimeOffset and the video starts at 0.
+    for (hls, first_video) in [(false, 0), (true, 274)] {
+        let options = Options::default()
+            .with_timeline(Timeline::Time)
+            .with_hls(hls);
+        let (_, _, p, files) = package("h264_aac.mp4", &options);
+        let mpd = std::str::from_utf8(&files[&p.mpd]).unwrap();
+        assert!(mpd.contains("seg-$Time$.m4s"));
+        assert!(!mpd.contains("startNumber"));
+        // Each segment is named by its decode time.
+        let mut named = 0;
+        for (name, bytes) in files.iter().filter(|(k, _)| k.contains("/seg-")) {
+            let time = name.rsplit_once("seg-").unwrap().1.strip_suffix(".m4s");
+            let time: u64 = time.unwrap().parse().unwrap();
+            assert_eq!(read_segment(bytes, 1).tfdt, time, "{name}");
+            named += 1;
+        }
+        assert_eq!(
+            named,
+            p.representations.iter().map(|r| r.segments).sum::<u32>()
+        );
+        assert!(files.contains_key(&format!("video-1/seg-{first_video}.m4s")));
+        assert!(files.contains_key(&format!("video-1/seg-{}.m4s", first_video + 51200)));
+        assert!(files.contains_key("audio-1/seg-0.m4s"));
+        let pto = format!("presentationTimeOffset=\"{first_video}\"");
+        assert_eq!(mpd.contains(&pto), hls, "{mpd}");
     }
-    assert_eq!(
-        named,
-        p.representations.iter().map(|r| r.segments).sum::<u32>()
-    );
-    assert!(files.contains_key("video-1/seg-274.m4s"));
-    assert!(files.contains_key("video-1/seg-51474.m4s"));
-    assert!(files.contains_key("audio-1/seg-0.m4s"));
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub(super) struct Prepared {
     /// The ladders' seek-bar previews, made as their rungs are written.
     pub(super) thumbnails: Vec<Arc<Thumbnails>>,
     /// The media time, in seconds, at which every audio and video track starts the
-    /// presentation (`share_media_start`).
+    /// presentation with HLS (`share_media_start`); 0 without, each track its own.
     pub(super) media_start: Rational,
 }
 
@@ -617,7 +617,7 @@ pub(super) fn prepare(
             });
         }
     }
-    let media_start = audio_and_video_media_start(&media, &mut tracks);
+    let media_start = audio_and_video_media_start(options.hls, &media, &mut tracks);
     let mut p = Prepared {
         media,
         tracks,
@@ -649,12 +649,16 @@ pub(super) fn prepare(
     Ok(p)
 }
 
-/// The pairs of `m`'s caption tracks for video track `t`, in its timescale on the Period
-/// timeline; none for other tracks.
-/// Every audio and video track starts the presentation at one media time, for HLS
+/// With `hls`, every audio and video track starts the presentation at one media time
 /// (`share_media_start`). Text in fMP4 keeps its own: a TTML document's times are its
-/// track's media times.
-fn audio_and_video_media_start(media: &[Media], tracks: &mut [OutTrack]) -> Rational {
+/// track's media times. Only HLS needs it: in DASH each Representation's own offset is
+/// exact, and Shaka starts one whose offset is after the Period's 1 ms late (its
+/// workaround for an old browser), so a seek to exactly 0 finds such video unbuffered
+/// and fetches it again.
+fn audio_and_video_media_start(hls: bool, media: &[Media], tracks: &mut [OutTrack]) -> Rational {
+    if !hls {
+        return Rational::new(0, 1);
+    }
     let mut av: Vec<(&mut Timing, u32)> = tracks
         .iter_mut()
         .map(|o| {
@@ -667,6 +671,8 @@ fn audio_and_video_media_start(media: &[Media], tracks: &mut [OutTrack]) -> Rati
     share_media_start(&mut av)
 }
 
+/// The pairs of `m`'s caption tracks for video track `t`, in its timescale on the Period
+/// timeline; none for other tracks.
 fn caption_pairs(m: &Media, t: &CheckedTrack, global_start: Rational) -> CaptionPairs {
     let video = t.track.kind == ContentType::Video
         && matches!(t.track.codec.family, Family::Avc | Family::Hevc);
