@@ -417,7 +417,7 @@ const check = (ok, label, detail) => {
 // the fault copies) validates against the MPEG-DASH schema (ISO/IEC 23009-1, local copy
 // in tests/schemas/mpd with its xlink import, so no network).
 const schema = path.resolve(here, '../schemas/mpd/DASH-MPD.xsd');
-const mpds = [...new Set([...cases, ...faults].flatMap((c) => [c.dir, c.hlsDir ?? c.dir]).map((d) => path.join(d, 'stream.mpd')))];
+const mpds = [...new Set([...cases, ...faults].flatMap((c) => [c.dir, c.hlsDir].filter(Boolean)).map((d) => path.join(d, 'stream.mpd')))];
 for (const mpd of mpds) {
   let why = 'valid';
   try {

@@ -160,7 +160,7 @@ impl<'m> Appender<'m> {
                 None if header.flags & DEFAULT_BASE_IS_MOOF != 0 => moof.start,
                 None => implicit_base,
             };
-            let mut decode_time = tfdt.as_ref().map(tfdt_time).transpose()?;
+            let tfdt_start = tfdt.as_ref().map(tfdt_time).transpose()?;
             let av_tracks = tracks.len();
             let (k, target) = if let Some(k) = tracks.iter().position(|t| t.id == id) {
                 let t = &mut tracks[k];
@@ -198,9 +198,8 @@ impl<'m> Appender<'m> {
                 self.ends.resize(k + 1, None);
                 self.skips.resize(k + 1, 0);
             }
-            if let Some(t) = self.tfxd_start(k, k < av_tracks, &boxes) {
-                decode_time = Some(t);
-            }
+            let decode_time =
+                tfdt_start.or_else(|| self.tfxd_start(k, k < av_tracks, boxes.tfxd.as_ref()));
             let before = target.table.count;
             let place = Place {
                 base,
@@ -224,16 +223,16 @@ impl<'m> Appender<'m> {
         Ok(())
     }
 
-    /// A `tfxd` gives the track's start only: Smooth Streaming writers disagree on
-    /// whether it is the first sample's decode or presentation time, so later
-    /// fragments follow the durations. An optional hint, read only for a track's
-    /// first fragment without a `tfdt`: one that cannot be read leaves the start to
-    /// the durations. A negative time becomes a skip of an audio or video track.
-    fn tfxd_start(&mut self, k: usize, av: bool, boxes: &TrafBoxes<'_>) -> Option<u64> {
-        let t = match (&boxes.tfdt, &boxes.tfxd, self.ends[k]) {
-            (None, Some(x), None) => tfxd_time(x).ok()?,
-            _ => return None,
-        };
+    /// For a fragment without `tfdt`: a `tfxd` gives the track's start only, as Smooth
+    /// Streaming writers disagree on whether it is the first sample's decode or
+    /// presentation time, so later fragments follow the durations. An optional hint,
+    /// read only for a track's first fragment: one that cannot be read leaves the start
+    /// to the durations. A negative time becomes a skip of an audio or video track.
+    fn tfxd_start(&mut self, k: usize, av: bool, tfxd: Option<&Bx<'_>>) -> Option<u64> {
+        if self.ends[k].is_some() {
+            return None;
+        }
+        let t = tfxd_time(tfxd?).ok()?;
         if av {
             self.skips[k] = t.min(0).saturating_neg();
         }
